@@ -1,0 +1,1 @@
+"""Pure math the ROS nodes use: action chunks, plans, interpolation, limits."""

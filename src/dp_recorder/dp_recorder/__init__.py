@@ -1,0 +1,1 @@
+"""Episode recording to rosbag2 (MCAP) and conversion of bags to zarr training sets."""

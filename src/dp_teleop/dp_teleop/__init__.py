@@ -1,0 +1,1 @@
+"""Teleoperation devices (keyboard, gamepad, SpaceMouse) for recording demonstrations."""
