@@ -11,6 +11,9 @@ cd "$ROOT"
 VENV="$ROOT/.venv"
 PYTHON=${PYTHON:-python3}
 log() { printf '[bootstrap] %s\n' "$*"; }
+# One bootstrap at a time per workspace (parallel shells or make jobs share .venv and build/).
+exec 9>"${TMPDIR:-/tmp}/dp_ros2_bootstrap_$(printf '%s' "$ROOT" | sha256sum | cut -c1-12).lock"
+flock 9
 
 if [ "${ROS_DISTRO:-}" = "jazzy" ] && "$PYTHON" -c "import rclpy" >/dev/null 2>&1; then
   MODE=apt
