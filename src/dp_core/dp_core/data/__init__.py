@@ -1,0 +1,1 @@
+"""Datasets in the original ReplayBuffer zarr layout, sequence sampling, normalization."""

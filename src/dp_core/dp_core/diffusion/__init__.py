@@ -1,0 +1,1 @@
+"""Noise schedules (DDPM/DDIM) and the reverse-diffusion sampling loop."""

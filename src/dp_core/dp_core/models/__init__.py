@@ -1,0 +1,1 @@
+"""Denoisers (1D conditional U-Net, causal transformer) and observation encoders."""

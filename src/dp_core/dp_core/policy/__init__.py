@@ -1,0 +1,1 @@
+"""The diffusion policy module and the inference API used by the nodes."""

@@ -1,0 +1,1 @@
+"""Sensor data conversion shared by the observation node and the bag converter."""

@@ -1,0 +1,1 @@
+"""Time alignment of sensor streams into observation windows."""

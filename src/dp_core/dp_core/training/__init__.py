@@ -1,0 +1,1 @@
+"""Training: configs, EMA, checkpoints, the loop and the dp-train CLI."""
