@@ -32,7 +32,9 @@ want=$( { echo "$MODE"; "$PYTHON" --version; cat "${REQS[@]}" "$CONSTRAINTS"; } 
 if [ "$(cat "$VENV/.dp_deps_stamp" 2>/dev/null)" != "$want" ]; then
   log "installing Python dependencies ($MODE mode) into .venv"
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "${VENV_ARGS[@]}" "$VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${REQS[@]/#/-r}" -c "$CONSTRAINTS"
+  # (grep drops the "Location ... is ignored" noise of machine-wide pip index settings)
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${REQS[@]/#/-r}" -c "$CONSTRAINTS" 2>&1 \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
   if [ "$MODE" = wheels ]; then
     "$VENV/bin/python" tools/fix_ros_wheel_paths.py
   fi
