@@ -21,5 +21,11 @@ setup(
     maintainer_email="dp_ros2@example.com",
     description="Episode recording to rosbag2 (MCAP) and conversion of bags to zarr training sets.",
     license="MIT",
-    entry_points={"console_scripts": []},
+    entry_points={
+        "console_scripts": [
+            "recorder_node = dp_recorder.recorder_node:main",
+            "dp-convert = dp_recorder.convert_cli:main",
+            "dp-recover = dp_recorder.recover_cli:main",
+        ]
+    },
 )

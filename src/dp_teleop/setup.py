@@ -21,5 +21,5 @@ setup(
     maintainer_email="dp_ros2@example.com",
     description="Teleoperation devices (keyboard, gamepad, SpaceMouse) for recording demonstrations.",
     license="MIT",
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["teleop_node = dp_teleop.teleop_node:main"]},
 )

@@ -1,0 +1,179 @@
+"""ROS adapter of teleoperation: Joy / SpaceMouse / keyboard → TwistStamped + PoseStamped target.
+
+Outputs at ``rate_hz``: ``~/twist`` (geometry_msgs/TwistStamped, for MoveIt Servo) and
+``cartesian_target`` (geometry_msgs/PoseStamped, integrated from the twist, for the chunk
+executor's Cartesian mode and the simulator). The target starts at the measured pose
+(``current_pose`` topic) each time the deadman is pressed, so engaging never makes a jump;
+without a measured pose and without ``initial_position`` no target is published. Stale input
+(no message within ``input_timeout_s``) and a released deadman give a zero twist.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import rclpy
+from dp_msgs.srv import StartEpisode, StopEpisode
+from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from sensor_msgs.msg import Joy
+
+from dp_teleop.keyboard import KeyboardConfig, KeyboardMapper, RawTerminal
+from dp_teleop.mapping import (
+    ZERO_TWIST,
+    EpisodeEvent,
+    JoyMapper,
+    JoyMapping,
+    PoseIntegrator,
+    TeleopLimits,
+    normalized_to_twist,
+)
+
+class TeleopNode(Node):
+    """Maps operator devices to Cartesian commands and recorder service calls."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("teleop", **kwargs)
+        p = {name: self.declare_parameter(name, default).value for name, default in {
+            "rate_hz": 50.0, "frame_id": "fr3_link0", "input_timeout_s": 0.5, "task": "",
+            "max_linear_mps": 0.2, "max_angular_rps": 0.8,
+            "workspace_min": [0.25, -0.45, 0.02], "workspace_max": [0.75, 0.45, 0.65],
+            "initial_position": [0.0], "initial_orientation_xyzw": [0.0, 0.0, 0.0, 1.0],
+            "joy_axes": [1, 0, 4, -1, -1, 3], "joy_scales": [1.0] * 6, "joy_deadzone": 0.1,
+            "deadman_button": 4, "start_button": 0, "keep_success_button": 1, "keep_failure_button": 3,
+            "discard_button": 2, "use_keyboard": False, "recorder": "/recorder",
+        }.items()}
+        self.limits = TeleopLimits(p["max_linear_mps"], p["max_angular_rps"], tuple(p["workspace_min"]), tuple(p["workspace_max"]))
+        self.joy = JoyMapper(JoyMapping(
+            axes=tuple(p["joy_axes"]), scales=tuple(p["joy_scales"]), deadzone=p["joy_deadzone"],
+            deadman_button=p["deadman_button"], start_button=p["start_button"],
+            keep_success_button=p["keep_success_button"], keep_failure_button=p["keep_failure_button"],
+            discard_button=p["discard_button"]), self.limits)
+        self.integrator = PoseIntegrator(self.limits)
+        self.keyboard = KeyboardMapper(KeyboardConfig(), self.limits) if p["use_keyboard"] else None
+        self.params = p
+        self._lock = threading.Lock()
+        self._inputs: dict[str, tuple[float, np.ndarray, bool]] = {}  # source -> (time, twist, deadman)
+        self._measured: tuple[np.ndarray, np.ndarray] | None = None
+        self._engaged = False
+        self._last_tick = time.monotonic()
+        self.twist_pub = self.create_publisher(TwistStamped, "~/twist", 10)
+        self.pose_pub = self.create_publisher(PoseStamped, "cartesian_target", 10)
+        self.create_subscription(Joy, "joy", self._on_joy, 10)
+        self.create_subscription(Twist, "spacenav/twist", self._on_spacenav, 10)
+        self.create_subscription(PoseStamped, "current_pose", self._on_pose, 10)
+        rec = p["recorder"].rstrip("/")
+        self.episode_clients = {
+            EpisodeEvent.START: self.create_client(StartEpisode, f"{rec}/start_episode"),
+            EpisodeEvent.KEEP_SUCCESS: self.create_client(StopEpisode, f"{rec}/stop_episode"),
+            EpisodeEvent.KEEP_FAILURE: self.create_client(StopEpisode, f"{rec}/stop_episode"),
+            EpisodeEvent.DISCARD: self.create_client(StopEpisode, f"{rec}/discard_episode"),
+        }
+        if len(p["initial_position"]) == 3:
+            self.integrator.reset(p["initial_position"], p["initial_orientation_xyzw"])
+        self.create_timer(1.0 / p["rate_hz"], self._tick)
+
+    def _on_joy(self, msg: Joy) -> None:
+        state = self.joy.update(list(msg.axes), list(msg.buttons))
+        with self._lock:
+            self._inputs["joy"] = (time.monotonic(), state.twist, state.deadman)
+        for event in state.events:
+            self.send_event(event)
+
+    def _on_spacenav(self, msg: Twist) -> None:
+        # spacenav publishes deflections in about [-1, 1] per axis
+        values = [msg.linear.x, msg.linear.y, msg.linear.z, msg.angular.x, msg.angular.y, msg.angular.z]
+        with self._lock:
+            self._inputs["spacenav"] = (time.monotonic(), normalized_to_twist(values, self.limits), True)
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        pos, q = msg.pose.position, msg.pose.orientation
+        self._measured = (np.array([pos.x, pos.y, pos.z]), np.array([q.x, q.y, q.z, q.w]))
+
+    def key_pressed(self, key: str) -> None:
+        if self.keyboard is None:
+            return
+        with self._lock:
+            event = self.keyboard.press(key, time.monotonic())
+        if event is not None:
+            self.send_event(event)
+
+    def current_twist(self, now: float) -> tuple[np.ndarray, bool]:
+        """Sum of fresh, enabled inputs (limited) and whether any input is engaged."""
+        twist, engaged = ZERO_TWIST.copy(), False
+        with self._lock:
+            for stamp, value, deadman in self._inputs.values():
+                if deadman and now - stamp <= self.params["input_timeout_s"]:
+                    twist, engaged = twist + value, True
+            if self.keyboard is not None:
+                key_twist = self.keyboard.twist(now)
+                if key_twist.any():
+                    twist, engaged = twist + key_twist, True
+        return twist, engaged
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        dt, self._last_tick = now - self._last_tick, now
+        twist, engaged = self.current_twist(now)
+        if engaged and not self._engaged and self._measured is not None:
+            self.integrator.reset(*self._measured)  # start from where the robot is
+        elif not self.integrator.ready and self._measured is not None:
+            self.integrator.reset(*self._measured)
+        self._engaged = engaged
+        applied = self.integrator.step(twist, dt) if self.integrator.ready else ZERO_TWIST.copy()
+        stamp = self.get_clock().now().to_msg()
+        out = TwistStamped()
+        out.header.stamp, out.header.frame_id = stamp, self.params["frame_id"]
+        (out.twist.linear.x, out.twist.linear.y, out.twist.linear.z,
+         out.twist.angular.x, out.twist.angular.y, out.twist.angular.z) = (float(v) for v in applied)
+        self.twist_pub.publish(out)
+        if self.integrator.ready:
+            pose = PoseStamped()
+            pose.header = out.header
+            pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (float(v) for v in self.integrator.position)
+            q = self.integrator.quaternion_xyzw
+            pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w = (float(v) for v in q)
+            self.pose_pub.publish(pose)
+
+    def send_event(self, event: EpisodeEvent) -> None:
+        """Call the recorder service bound to ``event`` (asynchronously; the result is logged)."""
+        client = self.episode_clients[event]
+        if not client.service_is_ready():
+            self.get_logger().warning(f"{event.value}: recorder service {client.srv_name} is not available")
+            return
+        if event is EpisodeEvent.START:
+            request = StartEpisode.Request(task=self.params["task"], note="teleop")
+        else:
+            request = StopEpisode.Request(task_success=event is EpisodeEvent.KEEP_SUCCESS, note="teleop")
+        future = client.call_async(request)
+        future.add_done_callback(lambda f, e=event: self.get_logger().info(
+            f"{e.value}: {f.result().message if f.result() else f.exception()}"))
+
+def _keyboard_loop(node: TeleopNode, stop: threading.Event) -> None:
+    with RawTerminal() as term:
+        while not stop.is_set():
+            for key in term.read_keys(0.05):
+                node.key_pressed(key)
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = TeleopNode()
+    stop = threading.Event()
+    if node.keyboard is not None:
+        threading.Thread(target=_keyboard_loop, args=(node, stop), daemon=True).start()
+        node.get_logger().info("keyboard: w/s a/d r/f move, q/e yaw, space stop, 1 start, 2 keep, 3 failed, 0 discard")
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        stop.set()
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+if __name__ == "__main__":
+    main()
