@@ -1,0 +1,204 @@
+"""1D conditional U-Net denoiser with FiLM conditioning (Chi et al. 2023, "CNN-based").
+
+Shape letters: B batch, L horizon (action steps), A action_dim, T n_obs_steps, F obs feature dim,
+C channels.
+
+Layout follows the paper's reference code so that parameter counts match (65,783,298 at the
+Push-T low-dim sizes): per resolution level two conditional residual blocks, stride-2 Conv1d
+down (none after the last level), two residual blocks in the middle, and per up level (one fewer
+than down levels) skip concat → two residual blocks → ConvTranspose1d up. As in the reference, the
+skip output of the first (full-resolution) down level is not used.
+
+FiLM conditioning: the reference gives every residual block its own ``Mish → Linear(cond_dim, 2C)``
+over cond = [step embedding, flattened obs features]. Mish is elementwise and Linear is linear, so
+this equals ``W_step·mish(step) + W_obs·mish(obs) + b``. Here the step and observation parts of all
+blocks are stacked into two Linear layers (same parameter count): the observation part is computed
+once per action chunk (``encode_condition``) and reused by every denoising step, and the step part
+is one matmul per step instead of one per block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dp_core.models.step_embedding import SinusoidalStepEmbedding, broadcast_timestep
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """Architecture of the 1D conditional U-Net (defaults: the paper's Push-T settings)."""
+
+    down_dims: tuple[int, ...] = (256, 512, 1024)
+    kernel_size: int = 5
+    n_groups: int = 8
+    diffusion_step_embed_dim: int = 256
+    cond_predict_scale: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "down_dims", tuple(int(d) for d in self.down_dims))
+        if not self.down_dims or min(self.down_dims) < 1:
+            raise ValueError(f"down_dims must be a non-empty list of positive ints, got {list(self.down_dims)}")
+        if self.n_groups < 1:
+            raise ValueError(f"n_groups must be >= 1, got {self.n_groups}")
+        bad = [d for d in self.down_dims if d % self.n_groups]
+        if bad:
+            raise ValueError(f"every down_dims entry must be divisible by n_groups={self.n_groups}, got {bad}")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd and >= 1 (keeps the length), got {self.kernel_size}")
+        if self.diffusion_step_embed_dim < 4 or self.diffusion_step_embed_dim % 2:
+            raise ValueError(f"diffusion_step_embed_dim must be even and >= 4, got {self.diffusion_step_embed_dim}")
+
+    @property
+    def downsample_factor(self) -> int:
+        """The horizon must be a multiple of this (one stride-2 step per level but the last)."""
+        return 2 ** (len(self.down_dims) - 1)
+
+
+class Conv1dBlock(nn.Sequential):
+    """Conv1d → GroupNorm → Mish, length preserving."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, n_groups: int) -> None:
+        super().__init__(
+            nn.Conv1d(in_channels, out_channels, kernel_size, padding=kernel_size // 2),
+            nn.GroupNorm(n_groups, out_channels),
+            nn.Mish(),
+        )
+
+
+class ConditionalResidualBlock1D(nn.Module):
+    """Two Conv1dBlocks with FiLM (scale and bias, or bias only) between them, plus a residual."""
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, n_groups: int, cond_predict_scale: bool
+    ) -> None:
+        super().__init__()
+        self.conv_in = Conv1dBlock(in_channels, out_channels, kernel_size, n_groups)
+        self.conv_out = Conv1dBlock(out_channels, out_channels, kernel_size, n_groups)
+        self.residual = nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
+        self.cond_predict_scale = cond_predict_scale
+        self.film_channels = 2 * out_channels if cond_predict_scale else out_channels
+
+    def forward(self, x: Tensor, film: Tensor) -> Tensor:
+        """x: (B, C_in, L), film: (B, film_channels, 1) -> (B, C_out, L)."""
+        h = self.conv_in(x)
+        if self.cond_predict_scale:
+            scale, bias = film.chunk(2, dim=1)  # reference order: scale first, then bias
+            h = torch.addcmul(bias, scale, h)
+        else:
+            h = h + film
+        return self.conv_out(h) + self.residual(x)
+
+
+class _Level(nn.Module):
+    """Two residual blocks and an optional resampling conv (Identity when absent)."""
+
+    def __init__(self, in_channels: int, out_channels: int, resample: nn.Module, config: UNetConfig) -> None:
+        super().__init__()
+        args = (config.kernel_size, config.n_groups, config.cond_predict_scale)
+        self.block1 = ConditionalResidualBlock1D(in_channels, out_channels, *args)
+        self.block2 = ConditionalResidualBlock1D(out_channels, out_channels, *args)
+        self.resample = resample
+
+
+class ConditionalUnet1D(nn.Module):
+    """Predicts noise (or the clean sample) for a noisy action sequence, conditioned on obs features."""
+
+    def __init__(
+        self,
+        action_dim: int,
+        obs_feature_dim: int,
+        n_obs_steps: int,
+        horizon: int,
+        config: UNetConfig | None = None,
+    ) -> None:
+        super().__init__()
+        config = config or UNetConfig()
+        for name, value in (("action_dim", action_dim), ("obs_feature_dim", obs_feature_dim),
+                            ("n_obs_steps", n_obs_steps), ("horizon", horizon)):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if horizon % config.downsample_factor:
+            raise ValueError(
+                f"horizon ({horizon}) must be divisible by 2**(len(down_dims)-1) = {config.downsample_factor} "
+                f"for down_dims {list(config.down_dims)}; change horizon or use fewer down_dims"
+            )
+        self.config = config
+        self.action_dim, self.obs_feature_dim, self.n_obs_steps, self.horizon = (
+            action_dim, obs_feature_dim, n_obs_steps, horizon)
+        dims = (action_dim, *config.down_dims)
+        step_dim = config.diffusion_step_embed_dim
+
+        self.step_embedding = SinusoidalStepEmbedding(step_dim)
+        self.step_mlp = nn.Sequential(nn.Linear(step_dim, 4 * step_dim), nn.Mish(), nn.Linear(4 * step_dim, step_dim))
+        n_levels = len(config.down_dims)
+        self.down = nn.ModuleList(
+            _Level(dims[i], dims[i + 1],
+                   nn.Conv1d(dims[i + 1], dims[i + 1], 3, 2, 1) if i < n_levels - 1 else nn.Identity(), config)
+            for i in range(n_levels)
+        )
+        self.mid = _Level(dims[-1], dims[-1], nn.Identity(), config)
+        self.up = nn.ModuleList(
+            _Level(2 * dims[i + 1], dims[i], nn.ConvTranspose1d(dims[i], dims[i], 4, 2, 1), config)
+            for i in reversed(range(1, n_levels))
+        )
+        self.final = nn.Sequential(
+            Conv1dBlock(dims[1], dims[1], config.kernel_size, config.n_groups), nn.Conv1d(dims[1], action_dim, 1)
+        )
+        self._film_sizes = [
+            b.film_channels for level in (*self.down, self.mid, *self.up) for b in (level.block1, level.block2)
+        ]
+        self.film_step = nn.Linear(step_dim, sum(self._film_sizes))
+        self.film_obs = nn.Linear(obs_feature_dim * n_obs_steps, sum(self._film_sizes), bias=False)
+
+    def encode_condition(self, obs_features: Tensor) -> Tensor:
+        """obs_features: (B, T, F) -> cond_cache (B, total FiLM channels), reusable across steps."""
+        if obs_features.ndim != 3 or obs_features.shape[1:] != (self.n_obs_steps, self.obs_feature_dim):
+            raise ValueError(
+                f"obs_features must have shape (B, {self.n_obs_steps}, {self.obs_feature_dim}), "
+                f"got {tuple(obs_features.shape)}"
+            )
+        return self.film_obs(F.mish(obs_features.flatten(1).to(self.film_obs.weight.dtype)))
+
+    def forward(
+        self,
+        sample: Tensor,
+        timestep: Tensor | int | float,
+        obs_features: Tensor | None = None,
+        cond_cache: Tensor | None = None,
+    ) -> Tensor:
+        """sample: (B, L, A), timestep: (B,) or scalar, obs_features: (B, T, F) -> (B, L, A).
+
+        Pass either ``obs_features`` or ``cond_cache`` (from ``encode_condition``); the results
+        are identical. A cond_cache of batch 1 is broadcast over the sample batch. Inputs are cast
+        to the weights' dtype (e.g. bfloat16), and so is the output.
+        """
+        if sample.ndim != 3 or sample.shape[2] != self.action_dim or sample.shape[1] % self.config.downsample_factor:
+            raise ValueError(
+                f"sample must have shape (B, L, {self.action_dim}) with L divisible by "
+                f"{self.config.downsample_factor}, got {tuple(sample.shape)}"
+            )
+        if (obs_features is None) == (cond_cache is None):
+            raise ValueError("pass exactly one of obs_features or cond_cache")
+        if cond_cache is None:
+            cond_cache = self.encode_condition(obs_features)
+        steps = broadcast_timestep(timestep, sample.shape[0], sample.device)
+        step_feature = self.step_mlp(self.step_embedding(steps, self.film_step.weight.dtype))
+        film = (self.film_step(F.mish(step_feature)) + cond_cache).unsqueeze(-1)
+        films = iter(film.split(self._film_sizes, dim=1))
+
+        x = sample.to(film.dtype).transpose(1, 2)  # (B, A, L)
+        skips = []
+        for level in self.down:
+            x = level.block2(level.block1(x, next(films)), next(films))
+            skips.append(x)
+            x = level.resample(x)
+        x = self.mid.block2(self.mid.block1(x, next(films)), next(films))
+        for level in self.up:
+            x = torch.cat((x, skips.pop()), dim=1)
+            x = level.block2(level.block1(x, next(films)), next(films))
+            x = level.resample(x)
+        return self.final(x).transpose(1, 2)
