@@ -51,7 +51,7 @@ echo "$MODE" > "$VENV/.dp_mode"
 if [ "$MODE" = wheels ]; then
   export AMENT_PREFIX_PATH="$VIRTUAL_ENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 fi
-src_state=$(git ls-files -co --exclude-standard -z src colcon.meta | xargs -0 stat -c '%n %Y %s' | sha256sum | cut -d' ' -f1)
+src_state=$(git ls-files -co --exclude-standard -z src colcon.meta launch config/robots | xargs -0 stat -c '%n %Y %s' | sha256sum | cut -d' ' -f1)
 if [ "$(cat build/.dp_build_stamp 2>/dev/null)" != "$src_state" ] || [ ! -f install/setup.bash ]; then
   log "colcon build"
   export ROS_LOG_DIR="$ROOT/log/ros"

@@ -21,5 +21,10 @@ setup(
     maintainer_email="dp_ros2@example.com",
     description="MuJoCo simulation of a Franka FR3 Push-T table that behaves like the real robot's ROS interface.",
     license="MIT",
-    entry_points={"console_scripts": []},
+    entry_points={
+        "console_scripts": [
+            "sim_node = dp_sim.sim_node:main",
+            "expert_node = dp_sim.expert_node:main",
+        ]
+    },
 )

@@ -1,0 +1,124 @@
+"""expert_node: the scripted Push-T expert closed-loop through ROS (what demos are recorded from).
+
+Observes /ee_pose (pusher) and /task_status (block pose, coverage, episode), publishes
+/cartesian_target (pusher x, y) at ``decision_rate_hz`` on the node clock (run with
+use_sim_time:=true next to sim_node). A new episode (new seed or episode time going back) resets
+the expert; it stops commanding at success or after ``timeout_s`` of episode time.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import numpy as np
+import rclpy
+from dp_msgs.msg import TaskStatus
+from geometry_msgs.msg import PoseStamped
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+
+from dp_sim.expert import ExpertConfig, ScriptedExpert
+from dp_sim.env import PushTSimConfig
+from dp_sim.scene import SceneConfig
+
+PARAMETERS: dict[str, tuple[object, str]] = {
+    "decision_rate_hz": (10.0, "target publishing rate on the node clock, Hz"),
+    "timeout_s": (30.0, "episode time after which the expert gives up, s"),
+    "exit_on_done": (False, "exit after one episode (code 0 on success, 3 on failure)"),
+    "base_frame": ("fr3_link0", "frame of the published /cartesian_target"),
+}
+
+
+class ExpertNode(Node):
+    """Adapter: ROS observations → ScriptedExpert.act → /cartesian_target."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("expert_node", **kwargs)
+        for name, (default, text) in PARAMETERS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=text))
+        self.params = {name: self.get_parameter(name).value for name in PARAMETERS}
+        if not self.params["decision_rate_hz"] > 0 or not self.params["timeout_s"] > 0:
+            raise ValueError(f"decision_rate_hz and timeout_s must be > 0, got {self.params}")
+        scene = SceneConfig()
+        sim_defaults = PushTSimConfig()
+        self._workspace = (np.array(sim_defaults.workspace_min), np.array(sim_defaults.workspace_max))
+        config = ExpertConfig(decision_dt_s=1.0 / self.params["decision_rate_hz"])
+        self.expert = ScriptedExpert(np.array(scene.target_pose), scene.tshape, config)
+        self._pose: PoseStamped | None = None
+        self._status: TaskStatus | None = None
+        self._episode: tuple[int, float] | None = None  # (seed, last episode time)
+        self.active = False
+        self.finished = False
+        self.outcome: bool | None = None
+        self._pub = self.create_publisher(PoseStamped, "/cartesian_target", 10)
+        self.create_subscription(PoseStamped, "/ee_pose", self._on_pose, 10)
+        self.create_subscription(TaskStatus, "/task_status", self._on_status, 10)
+        self.create_timer(1.0 / self.params["decision_rate_hz"], self._on_timer)
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        self._pose = msg
+
+    def _on_status(self, msg: TaskStatus) -> None:
+        new = self._episode is None or msg.seed != self._episode[0] or msg.episode_time_s < self._episode[1] - 1e-6
+        self._episode = (int(msg.seed), float(msg.episode_time_s))
+        self._status = msg
+        if new and not self.finished:
+            self.expert.reset(int(msg.seed))
+            self.active = True
+            side = "left" if self.expert.side > 0 else "right"
+            self.get_logger().info(f"episode seed {msg.seed}: going around the block on the {side}")
+
+    def _on_timer(self) -> None:
+        if not self.active or self._pose is None or self._status is None:
+            return
+        status = self._status
+        if status.success or status.episode_time_s > self.params["timeout_s"]:
+            self._finish(bool(status.success), status)
+            return
+        p = self._pose.pose.position
+        target = self.expert.act(np.array([p.x, p.y]), np.asarray(status.block_pose, dtype=float))
+        target = np.clip(target, self._workspace[0], self._workspace[1])  # the sim rejects targets outside
+        msg = PoseStamped()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = self.params["base_frame"]
+        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = float(target[0]), float(target[1]), p.z
+        msg.pose.orientation = self._pose.pose.orientation
+        self._pub.publish(msg)
+
+    def _finish(self, success: bool, status: TaskStatus) -> None:
+        self.active = False
+        self.outcome = success
+        word = "success" if success else "timeout"
+        self.get_logger().info(
+            f"episode seed {status.seed}: {word} after {status.episode_time_s:.1f} s, coverage {status.coverage:.3f}"
+        )
+        if self.params["exit_on_done"]:
+            self.finished = True
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = ExpertNode()
+        while rclpy.ok() and not node.finished:
+            rclpy.spin_once(node, timeout_sec=0.1)
+        if node.finished and not node.outcome:
+            code = 3
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as err:  # invalid parameters: say which, exit non-zero, no traceback
+        logging.getLogger(__name__).error("invalid configuration: %s", err)
+        code = 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Pure conversions between ROS messages and the sim's numpy values (no node state).
+
+Command parsers raise ``ValueError`` with a message saying what is wrong, so the node can reject
+the command with a warning and keep holding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from dp_msgs.msg import TaskStatus
+from geometry_msgs.msg import PoseStamped
+from rclpy.time import Time
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Float64MultiArray
+from trajectory_msgs.msg import JointTrajectory
+
+from dp_sim import fr3
+from dp_sim.joint_trajectory import TrajectoryPoints
+
+
+def stamp(t_ns: int) -> object:
+    """Integer nanoseconds → builtin_interfaces/Time."""
+    return Time(nanoseconds=int(t_ns)).to_msg()
+
+
+def stamp_ns(msg_stamp: object) -> int:
+    """builtin_interfaces/Time → integer nanoseconds."""
+    return int(msg_stamp.sec) * 1_000_000_000 + int(msg_stamp.nanosec)
+
+
+def joint_state_msg(t_ns: int, q: np.ndarray, dq: np.ndarray, effort: np.ndarray) -> JointState:
+    msg = JointState()
+    msg.header.stamp = stamp(t_ns)
+    msg.name = list(fr3.JOINT_NAMES)
+    msg.position, msg.velocity, msg.effort = (np.asarray(v, float).tolist() for v in (q, dq, effort))
+    return msg
+
+
+def pose_msg(t_ns: int, frame_id: str, position: np.ndarray, quat_wxyz: np.ndarray) -> PoseStamped:
+    msg = PoseStamped()
+    msg.header.stamp = stamp(t_ns)
+    msg.header.frame_id = frame_id
+    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in position)
+    o = msg.pose.orientation
+    o.w, o.x, o.y, o.z = (float(v) for v in quat_wxyz)
+    return msg
+
+
+def task_status_msg(
+    t_ns: int, seed: int, coverage: float, success: bool, block_pose: np.ndarray, episode_time_s: float
+) -> TaskStatus:
+    msg = TaskStatus()
+    msg.header.stamp = stamp(t_ns)
+    msg.header.frame_id = "table"
+    msg.seed = int(seed) & 0xFFFFFFFF
+    msg.coverage = float(coverage)
+    msg.success = bool(success)
+    msg.block_pose = [float(v) for v in block_pose]
+    msg.episode_time_s = float(episode_time_s)
+    return msg
+
+
+def image_msg(t_ns: int, frame_id: str, rgb: np.ndarray) -> Image:
+    msg = Image()
+    msg.header.stamp = stamp(t_ns)
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = int(rgb.shape[0]), int(rgb.shape[1])
+    msg.encoding = "rgb8"
+    msg.is_bigendian = 0
+    msg.step = msg.width * 3
+    msg.data = np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()
+    return msg
+
+
+def joint_positions_from_command(msg: Float64MultiArray) -> np.ndarray:
+    """Streaming position command → (7,) FR3 joint positions (validated)."""
+    q = np.asarray(msg.data, dtype=float)
+    if q.shape != (7,):
+        raise ValueError(f"position command needs 7 values (fr3_joint1..7), got {q.size}")
+    if not fr3.within_limits(q):
+        raise ValueError(f"position command {np.round(q, 4).tolist()} is NaN or outside the FR3 joint limits")
+    return q
+
+
+def trajectory_from_msg(msg: JointTrajectory) -> tuple[TrajectoryPoints, int]:
+    """JointTrajectory → (points in FR3 joint order, start time ns; 0 = now)."""
+    names = list(msg.joint_names)
+    if sorted(names) != sorted(fr3.JOINT_NAMES):
+        raise ValueError(f"joint_names must be exactly {list(fr3.JOINT_NAMES)} (any order), got {names}")
+    order = [names.index(n) for n in fr3.JOINT_NAMES]
+    if not msg.points:
+        raise ValueError("trajectory has no points")
+    positions, velocities, times = [], [], []
+    for i, p in enumerate(msg.points):
+        if len(p.positions) != 7:
+            raise ValueError(f"point {i} has {len(p.positions)} positions, expected 7")
+        positions.append(np.asarray(p.positions, float)[order])
+        velocities.append(np.asarray(p.velocities, float)[order] if len(p.velocities) == 7 else None)
+        times.append(p.time_from_start.sec + p.time_from_start.nanosec * 1e-9)
+    has_vel = [v is not None for v in velocities]
+    if any(has_vel) and not all(has_vel):
+        raise ValueError("either every point or no point must carry 7 velocities")
+    vel = np.array(velocities) if all(has_vel) else None
+    points = TrajectoryPoints(np.array(times), np.array(positions), vel)
+    return points, stamp_ns(msg.header.stamp)
+
+
+def pusher_target_from_msg(msg: PoseStamped, base_frame: str) -> np.ndarray:
+    """Cartesian target → pusher (x, y); height and orientation are fixed by the task."""
+    if msg.header.frame_id not in ("", base_frame):
+        raise ValueError(f"cartesian target must be in frame '{base_frame}', got '{msg.header.frame_id}'")
+    xy = np.array([msg.pose.position.x, msg.pose.position.y], dtype=float)
+    if not np.all(np.isfinite(xy)) or not np.isfinite(msg.pose.position.z):
+        raise ValueError("cartesian target contains NaN or infinite values")
+    return xy
