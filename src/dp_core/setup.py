@@ -31,6 +31,8 @@ setup(
     extras_require={"test": ["pytest", "hypothesis"]},
     zip_safe=True,
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "dp-train = dp_core.training.cli:main",
+        ],
     },
 )

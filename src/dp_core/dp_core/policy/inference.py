@@ -1,0 +1,266 @@
+"""Inference API used by the nodes: load a checkpoint, turn an observation window into a plan.
+
+``Policy.predict`` takes the numpy observation window of ``dp_core.spec`` (low-dim (T, D)
+float32, images (T, H, W, 3) uint8 RGB) and returns an :class:`ActionPlan` in unnormalized
+units. Fast path: ``torch.inference_mode``, observations encoded once per chunk (the denoiser's
+condition cache), preallocated input tensors, and on CPU bfloat16 denoiser weights when a load-time
+self-check shows they are faster and stay within ``BF16_TOLERANCE`` of the float32 chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy, PolicyConfig
+from dp_core.spec import PolicySpec
+from dp_core.training.checkpoint import WEIGHTS_FILE, load_config_dict, load_policy_weights, resolve_checkpoint_dir
+from dp_core.training.config import from_dict
+
+log = logging.getLogger(__name__)
+
+Precision = Literal["fp32", "bf16", "auto"]
+#: Max relative difference (∞-norm, normalized action units) of a bf16 chunk vs the fp32 chunk.
+BF16_TOLERANCE = 1e-2
+
+
+@dataclass(frozen=True)
+class ActionPlan:
+    """One predicted action chunk.
+
+    Attributes:
+        actions: (horizon, action_dim) float32, unnormalized (robot units).
+        execute_steps: actions to execute before replanning (spec.n_action_steps).
+        aligned_index: index of the action aligned with the newest observation (n_obs_steps - 1).
+        action_names: one name per action dimension.
+        dt_s: seconds between consecutive actions.
+        inference_ms: wall time of the prediction.
+    """
+
+    actions: np.ndarray
+    execute_steps: int
+    aligned_index: int
+    action_names: tuple[str, ...]
+    dt_s: float
+    inference_ms: float
+
+    def shifted(self, executed_steps: int) -> np.ndarray:
+        """The actions advanced by ``executed_steps`` (the tail repeats the last action)."""
+        if executed_steps < 0:
+            raise ValueError(f"executed_steps must be >= 0, got {executed_steps}")
+        horizon = self.actions.shape[0]
+        index = np.minimum(np.arange(horizon) + executed_steps, horizon - 1)
+        return self.actions[index]
+
+
+def _relative_difference(a: Tensor, reference: Tensor) -> float:
+    return float((a - reference).abs().max() / reference.abs().max().clamp(min=1e-6))
+
+
+class Policy:
+    """A loaded diffusion policy ready for ``predict``."""
+
+    def __init__(
+        self,
+        model: DiffusionPolicy,
+        device: str | torch.device = "auto",
+        precision: Precision = "auto",
+        policy_id: str = "unnamed",
+        warm_start_noise_level: float = 0.5,
+    ) -> None:
+        if precision not in ("fp32", "bf16", "auto"):
+            raise ValueError(f"precision must be 'fp32', 'bf16' or 'auto', got {precision!r}")
+        if not 0 < warm_start_noise_level <= 1:
+            raise ValueError(f"warm_start_noise_level must be in (0, 1], got {warm_start_noise_level}")
+        self.device = _pick_device(device)
+        self.model = model.to(self.device).eval().requires_grad_(False)
+        self.policy_id = policy_id
+        self.warm_start_noise_level = warm_start_noise_level
+        self._rng = np.random.default_rng()
+        self._inputs = self._allocate_inputs()
+        self.precision = self._choose_precision(precision)
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        device: str = "auto",
+        num_inference_steps: int | Literal["ddpm"] | None = None,
+        precision: Precision = "auto",
+    ) -> Policy:
+        """Load a checkpoint (step directory, or run directory → its ``latest``).
+
+        Args:
+            num_inference_steps: DDIM steps; None keeps the checkpoint's setting, "ddpm" runs the
+                full DDPM chain.
+        """
+        ckpt_dir = resolve_checkpoint_dir(path)
+        tree = load_config_dict(ckpt_dir)
+        config = from_dict(PolicyConfig, tree["policy"], "policy")
+        model = DiffusionPolicy(config)
+        load_policy_weights(model, ckpt_dir)
+        if num_inference_steps is not None:
+            model.set_num_inference_steps(None if num_inference_steps == "ddpm" else int(num_inference_steps))
+        digest = hashlib.sha256((ckpt_dir / WEIGHTS_FILE).read_bytes()).hexdigest()[:12]
+        policy_id = f"{ckpt_dir.parent.name}/{ckpt_dir.name}@{digest}"
+        log.info("loaded policy %s from %s", policy_id, ckpt_dir)
+        return cls(model, device=device, precision=precision, policy_id=policy_id)
+
+    @property
+    def spec(self) -> PolicySpec:
+        return self.model.spec
+
+    def _allocate_inputs(self) -> dict[str, Tensor]:
+        n_obs = self.spec.n_obs_steps
+        return {
+            k.name: torch.zeros((1, n_obs, *k.shape), dtype=torch.float32, device=self.device) for k in self.spec.obs
+        }
+
+    # ---- precision self-check ----
+
+    def _choose_precision(self, precision: Precision) -> str:
+        """fp32, or bf16 denoiser weights when allowed, accurate enough and (for auto) faster."""
+        if precision == "fp32":
+            return "fp32"
+        obs = self._reference_observation()
+        fp32_actions, fp32_s = self._timed_sample(obs)
+        self.model.denoiser.to(torch.bfloat16)
+        bf16_actions, bf16_s = self._timed_sample(obs)
+        difference = _relative_difference(self._normalized(bf16_actions), self._normalized(fp32_actions))
+        keep = difference <= BF16_TOLERANCE and (precision == "bf16" or bf16_s < fp32_s)
+        log.info("precision %s: bf16 chunk differs from fp32 by %.2e relative (tolerance %.0e), %.1f ms vs %.1f ms"
+                 " -> %s", precision, difference, BF16_TOLERANCE, 1e3 * bf16_s, 1e3 * fp32_s,
+                 "bf16" if keep else "fp32")
+        if not keep:
+            self.model.denoiser.to(torch.float32)
+            if precision == "bf16":
+                log.warning("bf16 requested but the chunk differs from fp32 by %.2e > %.0e; using fp32",
+                            difference, BF16_TOLERANCE)
+        return "bf16" if keep else "fp32"
+
+    def _normalized(self, actions: Tensor) -> Tensor:
+        return self.model.normalizer.normalize(ACTION_KEY, actions)
+
+    def _reference_observation(self) -> dict[str, Tensor]:
+        """Mid-range inputs: normalized zero for every key (the middle of the training data)."""
+        obs = {}
+        for key in self.spec.obs:
+            zero = torch.zeros((1, self.spec.n_obs_steps, *key.shape), device=self.device)
+            obs[key.name] = self.model.normalizer.unnormalize(key.name, zero)
+        return obs
+
+    @torch.inference_mode()
+    def _timed_sample(self, obs: dict[str, Tensor]) -> tuple[Tensor, float]:
+        times = []
+        for _ in range(2):  # the first run also warms up kernels
+            generator = torch.Generator(self.device).manual_seed(0)
+            start = time.perf_counter()
+            actions = self.model.sample(obs, generator)
+            times.append(time.perf_counter() - start)
+        return actions, min(times)
+
+    # ---- prediction ----
+
+    def _load_inputs(self, observation: Any) -> dict[str, Tensor]:
+        """Validate the numpy window and copy it into the preallocated input tensors."""
+        low_dim, images = _split_observation(observation)
+        n_obs = self.spec.n_obs_steps
+        for key in self.spec.obs:
+            source = images if key.kind == "rgb" else low_dim
+            if key.name not in source:
+                raise ValueError(f"observation key '{key.name}' ({key.kind}) missing; got {sorted(source)}")
+            value = np.asarray(source[key.name])
+            if key.kind == "rgb":
+                expected = (n_obs, key.shape[1], key.shape[2], 3)
+                if value.shape != expected or value.dtype != np.uint8:
+                    raise ValueError(f"image '{key.name}': expected uint8 {expected} (T, H, W, RGB), "
+                                     f"got {value.dtype} {value.shape}")
+                tensor = torch.from_numpy(value).permute(0, 3, 1, 2).float().div_(255.0)
+            else:
+                if value.shape != (n_obs, key.shape[0]):
+                    raise ValueError(f"low-dim '{key.name}': expected shape {(n_obs, key.shape[0])} (T, D), "
+                                     f"got {value.shape}")
+                if not np.all(np.isfinite(value)):
+                    raise ValueError(f"low-dim '{key.name}' contains non-finite values: {value.tolist()}")
+                tensor = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+            self._inputs[key.name][0].copy_(tensor)
+        return self._inputs
+
+    @torch.inference_mode()
+    def predict(
+        self,
+        observation: Any,
+        seed: int | None = None,
+        warm_start: ActionPlan | None = None,
+        executed_steps: int = 0,
+    ) -> ActionPlan:
+        """Observation window -> action plan.
+
+        Args:
+            observation: ``ObservationWindow``-like object (``.low_dim``, ``.images``), a mapping
+                with "low_dim"/"images" dicts, or a flat mapping {key: array}.
+            seed: seeds the sampling noise (same seed, same observation -> same plan).
+            warm_start: the previous plan; its actions shifted by ``executed_steps`` are re-noised
+                partially and denoised instead of starting from pure noise.
+        """
+        start = time.perf_counter()
+        obs = self._load_inputs(observation)
+        if seed is None:
+            seed = int(self._rng.integers(0, 2**63 - 1))
+        generator = torch.Generator(self.device).manual_seed(int(seed))
+        init = None
+        if warm_start is not None:
+            shifted = warm_start.shifted(executed_steps)
+            expected = (self.spec.horizon, self.spec.action_dim)
+            if shifted.shape != expected:
+                raise ValueError(f"warm_start actions must have shape {expected}, got {shifted.shape}")
+            init = torch.from_numpy(np.ascontiguousarray(shifted, dtype=np.float32)).to(self.device)[None]
+        actions = self.model.sample(
+            obs, generator, init_actions=init,
+            init_noise_level=self.warm_start_noise_level if init is not None else None,
+        )
+        return ActionPlan(
+            actions=actions[0].float().cpu().numpy(),
+            execute_steps=self.spec.n_action_steps,
+            aligned_index=self.spec.n_obs_steps - 1,
+            action_names=self.spec.action_names,
+            dt_s=self.spec.dt_s,
+            inference_ms=1e3 * (time.perf_counter() - start),
+        )
+
+    def warmup(self, runs: int = 2) -> None:
+        """Run a few predictions on mid-range inputs so the first real one is not slow."""
+        obs = self._reference_observation()
+        with torch.inference_mode():
+            for _ in range(runs):
+                self.model.sample(obs, torch.Generator(self.device).manual_seed(0))
+
+
+def _split_observation(observation: Any) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """(low_dim, images) dicts from the accepted observation forms."""
+    if hasattr(observation, "low_dim") and hasattr(observation, "images"):
+        return observation.low_dim, observation.images
+    if isinstance(observation, Mapping):
+        if "low_dim" in observation or "images" in observation:
+            return observation.get("low_dim", {}), observation.get("images", {})
+        return observation, observation
+    raise TypeError(f"observation must be an ObservationWindow or a mapping, got {type(observation).__name__}")
+
+
+def _pick_device(device: str | torch.device) -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but CUDA is not available; use device='cpu' or 'auto'")
+    return device
+
