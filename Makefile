@@ -3,6 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTEST_ARGS ?=
 
+DEMO_ARGS ?=
+CHECKPOINT ?=
+
 .PHONY: help bootstrap build test demo bench clean
 
 help:
@@ -16,6 +19,9 @@ bootstrap build:
 
 test: bootstrap
 	@bash tools/run_tests.sh $(PYTEST_ARGS)
+
+demo: bootstrap
+	@. tools/env.sh && python -m dp_sim.demo $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT)) $(DEMO_ARGS)
 
 bench: bootstrap
 	@. tools/env.sh && for b in benchmarks/bench_*.py; do echo "== $$b"; python $$b --json || exit 1; done

@@ -1,8 +1,14 @@
+import os
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
 PACKAGE = "dp_policy_node"
+# The workspace keeps launch/ and config/robots/ at the repository root; install them into this
+# package's share so `ros2 launch dp_policy_node franka.launch.py` works. Relative paths (setuptools
+# refuses absolute ones), computed from the real setup.py also when colcon runs it from build/.
+ROOT = os.path.relpath(Path(__file__).resolve().parents[2], os.getcwd())
 
 setup(
     name=PACKAGE,
@@ -11,8 +17,9 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
-        (f"share/{PACKAGE}/launch", glob("launch/*.py")),
+        (f"share/{PACKAGE}/launch", glob("launch/*.py") + glob(f"{ROOT}/launch/*.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/config/robots", glob(f"{ROOT}/config/robots/*.yaml")),
     ],
     install_requires=["setuptools"],
     extras_require={"test": ["pytest", "hypothesis"]},
@@ -22,7 +29,13 @@ setup(
     description="Observation sync, lifecycle policy and chunk executor nodes for diffusion policies.",
     license="MIT",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "observation_node = dp_policy_node.observation_node:main",
+            "policy_node = dp_policy_node.policy_node:main",
+            "chunk_executor_node = dp_policy_node.chunk_executor_node:main",
+            "dp_bringup = dp_policy_node.bringup:main",
+            "ready_pose_node = dp_policy_node.ready_pose_node:main",
+        ],
         # Test isolation (own ROS_DOMAIN_ID, localhost discovery, logs in the workspace) for every
         # pytest run in an environment where this package is installed, colcon test included.
         "pytest11": ["dp_ros_testing = dp_policy_node.testing"],

@@ -209,3 +209,37 @@ def test_watchdog_reasons():
     assert open_loop.check(now, policy_active=True, plan_exhausted=False, last_state_ns=None).ok
     with pytest.raises(ValueError, match="state_timeout_s"):
         WatchdogConfig(state_timeout_s=0)
+
+
+def test_measured_state_outside_position_limits_is_rejected_and_nothing_moves():
+    # Regression: a measured state beyond the limits used to make the first command jump to the
+    # limit and the next one ignore the velocity limit.
+    names = ("j1", "j2", "j3")
+    cfg = ExecutorConfig(action_names=names, control_rate_hz=100,
+                         joint_limits=JointLimits(names, [-3] * 3, [3] * 3, [2] * 3, [50] * 3))
+    plan = ChunkPlan(cfg)
+    chunk = ActionChunkData(stamp_ns=10**9, start_ns=10**9, dt_s=0.1, action_names=names,
+                            actions=np.full((8, 3), -1.4, np.float32), execute_steps=4)
+    result = plan.add_chunk(chunk, 10**9, measured=np.array([20.0, 0.0, 0.0]))
+    assert isinstance(result, Rejected) and "outside the joint position limits (j1=20)" in result.reason
+    assert plan.command_at(10**9 + 10**7) is None
+    accepted = plan.add_chunk(chunk, 10**9, measured=np.array([-1.4, -1.4, -1.4]))
+    assert not isinstance(accepted, Rejected)
+
+
+def test_clear_forgetting_the_command_restarts_from_the_measured_state():
+    names = ("j1", "j2", "j3")
+    cfg = ExecutorConfig(action_names=names, control_rate_hz=100,
+                         joint_limits=JointLimits(names, [-3] * 3, [3] * 3, [2] * 3, [50] * 3))
+    plan = ChunkPlan(cfg)
+    first = ActionChunkData(stamp_ns=10**9, start_ns=10**9, dt_s=0.1, action_names=names,
+                            actions=np.full((8, 3), 1.0, np.float32), execute_steps=4)
+    assert not isinstance(plan.add_chunk(first, 10**9, measured=np.full(3, 1.0)), Rejected)
+    np.testing.assert_allclose(plan.command_at(10**9), 1.0)
+    plan.clear(forget_command=True)
+    assert plan.last_command is None
+    # The robot was moved to -1 while the policy was off; the next plan starts there, not at +1.
+    second = ActionChunkData(stamp_ns=2 * 10**9, start_ns=2 * 10**9, dt_s=0.1, action_names=names,
+                             actions=np.full((8, 3), -1.0, np.float32), execute_steps=4)
+    assert not isinstance(plan.add_chunk(second, 2 * 10**9, measured=np.full(3, -1.0)), Rejected)
+    np.testing.assert_allclose(plan.command_at(2 * 10**9), -1.0)

@@ -6,8 +6,17 @@ on one definition of a valid chunk.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from builtin_interfaces.msg import Duration as RosDuration
 from builtin_interfaces.msg import Time as RosTime
 from dp_msgs.msg import ActionChunk
+from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
+from geometry_msgs.msg import PoseStamped
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from dp_core.control.action_chunk import NS_PER_S, ActionChunkData, chunk_from_flat
 
@@ -56,4 +65,201 @@ def chunk_to_msg(chunk: ActionChunkData) -> ActionChunk:
     msg.data = chunk.actions.reshape(-1)
     msg.sequence = chunk.sequence
     msg.policy_id = chunk.policy_id
+    return msg
+
+
+def duration_from_s(seconds: float) -> RosDuration:
+    """Seconds (>= 0) → builtin_interfaces/Duration."""
+    sec, nanosec = divmod(round(seconds * NS_PER_S), NS_PER_S)
+    return RosDuration(sec=int(sec), nanosec=int(nanosec))
+
+
+# --- images -------------------------------------------------------------------------------
+
+
+def rgb_to_image_msg(image: np.ndarray, stamp_ns: int, frame_id: str = "") -> Image:
+    """(H, W, 3) uint8 RGB → sensor_msgs/Image rgb8."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected (H, W, 3) uint8 RGB, got {image.dtype} {image.shape}")
+    msg = Image()
+    msg.header.stamp = ns_to_time(stamp_ns)
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = int(image.shape[0]), int(image.shape[1])
+    msg.encoding = "rgb8"
+    msg.is_bigendian = 0
+    msg.step = msg.width * 3
+    msg.data = np.ascontiguousarray(image).tobytes()
+    return msg
+
+
+def rgb_from_image_msg(msg: Image) -> np.ndarray:
+    """sensor_msgs/Image rgb8 → (H, W, 3) uint8 (a copy); other encodings go through dp_core."""
+    if msg.encoding != "rgb8":
+        raise ValueError(f"expected encoding rgb8, got '{msg.encoding}'")
+    row = msg.width * 3
+    if msg.step < row or len(msg.data) != msg.step * msg.height:
+        raise ValueError(
+            f"image data has {len(msg.data)} bytes, expected step {msg.step} x height {msg.height} "
+            f"with step >= {row}"
+        )
+    flat = np.frombuffer(msg.data, dtype=np.uint8).reshape(msg.height, msg.step)
+    return flat[:, :row].reshape(msg.height, msg.width, 3).copy()
+
+
+# --- robot state --------------------------------------------------------------------------
+
+
+def joint_positions_from_msg(msg: JointState, joint_names: Sequence[str]) -> np.ndarray:
+    """Positions of ``joint_names`` (in that order) from a JointState, float32 (D,).
+
+    Raises:
+        ValueError: a name is missing, positions and names differ in length, or a value is not finite.
+    """
+    if len(msg.position) != len(msg.name):
+        raise ValueError(f"JointState has {len(msg.name)} names but {len(msg.position)} positions")
+    index = {name: i for i, name in enumerate(msg.name)}
+    missing = [n for n in joint_names if n not in index]
+    if missing:
+        raise ValueError(f"JointState lacks joints {missing} (has {list(msg.name)})")
+    values = np.array([msg.position[index[n]] for n in joint_names], dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"JointState has non-finite positions for {list(joint_names)}: {values.tolist()}")
+    return values.astype(np.float32)
+
+
+def joint_state_to_msg(joint_names: Sequence[str], positions: Sequence[float], stamp_ns: int) -> JointState:
+    """Names + positions → sensor_msgs/JointState (velocity/effort left empty)."""
+    msg = JointState()
+    msg.header.stamp = ns_to_time(stamp_ns)
+    msg.name = list(joint_names)
+    msg.position = [float(p) for p in positions]
+    return msg
+
+
+POSE_NAMES = ("x", "y", "z", "qx", "qy", "qz", "qw")
+
+
+def pose_from_msg(msg: PoseStamped) -> np.ndarray:
+    """PoseStamped → float32 (7,) [x, y, z, qx, qy, qz, qw]; rejects non-finite or zero quaternions."""
+    p, q = msg.pose.position, msg.pose.orientation
+    values = np.array([p.x, p.y, p.z, q.x, q.y, q.z, q.w], dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"pose has non-finite values: {values.tolist()}")
+    if np.linalg.norm(values[3:]) < 1e-6:
+        raise ValueError("pose orientation is a zero quaternion")
+    return values.astype(np.float32)
+
+
+def pose_to_msg(pose: Sequence[float], stamp_ns: int, frame_id: str = "") -> PoseStamped:
+    """[x, y, z, qx, qy, qz, qw] → PoseStamped."""
+    if len(pose) != 7:
+        raise ValueError(f"a pose needs 7 values [x, y, z, qx, qy, qz, qw], got {len(pose)}")
+    msg = PoseStamped()
+    msg.header.stamp = ns_to_time(stamp_ns)
+    msg.header.frame_id = frame_id
+    p, q = msg.pose.position, msg.pose.orientation
+    p.x, p.y, p.z, q.x, q.y, q.z, q.w = (float(v) for v in pose)
+    return msg
+
+
+# --- observation windows ------------------------------------------------------------------
+
+
+def window_to_msg(
+    stamps_ns: Sequence[int],
+    low_dim: Mapping[str, np.ndarray],
+    images: Mapping[str, np.ndarray],
+    frame_id: str = "",
+) -> ObservationWindowMsg:
+    """Numpy window (stamps (T,), low_dim {key: (T, D)}, images {key: (T, H, W, 3) uint8}) → message."""
+    stamps = [int(t) for t in stamps_ns]
+    n_steps = len(stamps)
+    if n_steps < 1:
+        raise ValueError("an observation window needs at least one stamp")
+    msg = ObservationWindowMsg()
+    msg.header.stamp = ns_to_time(stamps[-1])
+    msg.header.frame_id = frame_id
+    msg.stamps = [ns_to_time(t) for t in stamps]
+    msg.low_dim_keys = list(low_dim)
+    arrays = [np.asarray(v, dtype=np.float32) for v in low_dim.values()]
+    for key, arr in zip(low_dim, arrays, strict=True):
+        if arr.ndim != 2 or arr.shape[0] != n_steps:
+            raise ValueError(f"low_dim '{key}' must have shape ({n_steps}, D), got {arr.shape}")
+    msg.low_dim_sizes = [int(a.shape[1]) for a in arrays]
+    msg.low_dim_data = np.concatenate(arrays, axis=1).reshape(-1) if arrays else np.zeros(0, np.float32)
+    msg.image_keys = list(images)
+    frames = []
+    for key, stack in images.items():
+        if stack.ndim != 4 or stack.shape[0] != n_steps:
+            raise ValueError(f"image '{key}' must have shape ({n_steps}, H, W, 3), got {stack.shape}")
+        frames.extend(rgb_to_image_msg(stack[t], stamps[t], frame_id=key) for t in range(n_steps))
+    msg.images = frames
+    return msg
+
+
+def window_arrays_from_msg(
+    msg: ObservationWindowMsg,
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Message → (stamps_ns (T,) int64, low_dim {key: (T, D) float32}, images {key: (T, H, W, 3) uint8}).
+
+    Raises:
+        ValueError: sizes that do not add up, or images that are not rgb8 of one size per key.
+    """
+    stamps = np.array([time_to_ns(t) for t in msg.stamps], dtype=np.int64)
+    n_steps = len(stamps)
+    if n_steps < 1:
+        raise ValueError("observation window has no stamps")
+    if np.any(np.diff(stamps) <= 0):
+        raise ValueError("observation window stamps must increase")
+    sizes = [int(s) for s in msg.low_dim_sizes]
+    if len(sizes) != len(msg.low_dim_keys):
+        raise ValueError(f"{len(msg.low_dim_keys)} low_dim_keys but {len(sizes)} low_dim_sizes")
+    data = np.asarray(msg.low_dim_data, dtype=np.float32)
+    if data.size != n_steps * sum(sizes):
+        raise ValueError(f"low_dim_data has {data.size} values, expected {n_steps} x {sum(sizes)}")
+    rows = data.reshape(n_steps, sum(sizes)) if sizes else data.reshape(n_steps, 0)
+    bounds = np.cumsum([0, *sizes])
+    low_dim = {k: rows[:, bounds[i] : bounds[i + 1]].copy() for i, k in enumerate(msg.low_dim_keys)}
+    if len(msg.images) != n_steps * len(msg.image_keys):
+        raise ValueError(f"{len(msg.images)} images, expected {n_steps} x {len(msg.image_keys)} keys")
+    images = {}
+    for k, key in enumerate(msg.image_keys):
+        frames = [rgb_from_image_msg(msg.images[k * n_steps + t]) for t in range(n_steps)]
+        if len({f.shape for f in frames}) != 1:
+            raise ValueError(f"image '{key}' frames differ in size: {[f.shape for f in frames]}")
+        images[key] = np.stack(frames)
+    return stamps, low_dim, images
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+def joint_trajectory_to_msg(
+    joint_names: Sequence[str],
+    times_from_start_s: Sequence[float],
+    positions: np.ndarray,
+    stamp_ns: int,
+) -> JointTrajectory:
+    """(N,) times from ``stamp_ns`` and (N, D) positions → JointTrajectory (header.stamp = start)."""
+    positions = np.asarray(positions, dtype=np.float64)
+    if positions.ndim != 2 or positions.shape != (len(times_from_start_s), len(joint_names)):
+        raise ValueError(
+            f"positions must have shape ({len(times_from_start_s)}, {len(joint_names)}), got {positions.shape}"
+        )
+    msg = JointTrajectory()
+    msg.header.stamp = ns_to_time(stamp_ns)
+    msg.joint_names = list(joint_names)
+    for t_s, row in zip(times_from_start_s, positions, strict=True):
+        point = JointTrajectoryPoint()
+        point.positions = row.tolist()
+        point.time_from_start = duration_from_s(float(t_s))
+        msg.points.append(point)
+    return msg
+
+
+def float64_array_to_msg(values: Sequence[float], label: str = "") -> Float64MultiArray:
+    """A vector → std_msgs/Float64MultiArray (one dimension, labelled), as forward controllers take."""
+    msg = Float64MultiArray()
+    msg.data = [float(v) for v in values]
+    msg.layout.dim = [MultiArrayDimension(label=label, size=len(msg.data), stride=len(msg.data))]
     return msg

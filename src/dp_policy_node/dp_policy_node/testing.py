@@ -121,3 +121,51 @@ def ros_process() -> Iterator[Callable[..., RosProcess]]:
         output = proc.stop()
         if output.strip():
             sys.stdout.write(f"\n--- output of {' '.join(proc.args)} ---\n{output}\n")
+
+
+def call_service(executor: object, client: object, request: object, timeout_s: float) -> object:
+    """Call a ROS service asynchronously and spin ``executor`` until the reply (TimeoutError otherwise)."""
+    if not client.wait_for_service(timeout_sec=timeout_s):  # type: ignore[attr-defined]
+        raise TimeoutError(f"service {client.srv_name} not available within {timeout_s} s")  # type: ignore[attr-defined]
+    future = client.call_async(request)  # type: ignore[attr-defined]
+    if not spin_until(executor, future.done, timeout_s):
+        raise TimeoutError(f"no reply from {client.srv_name} within {timeout_s} s")  # type: ignore[attr-defined]
+    return future.result()
+
+
+class LifecycleClient:
+    """Drives another node's lifecycle through its real ``change_state``/``get_state`` services."""
+
+    def __init__(self, node: object, executor: object, target: str) -> None:
+        from lifecycle_msgs.srv import ChangeState, GetState
+        from rcl_interfaces.srv import SetParameters
+
+        self.executor = executor
+        self.change = node.create_client(ChangeState, f"{target}/change_state")  # type: ignore[attr-defined]
+        self.get = node.create_client(GetState, f"{target}/get_state")  # type: ignore[attr-defined]
+        self.params = node.create_client(SetParameters, f"{target}/set_parameters")  # type: ignore[attr-defined]
+
+    def transition(self, transition_id: int, timeout_s: float = 60.0) -> bool:
+        """Request a transition (``lifecycle_msgs.msg.Transition.TRANSITION_*``); True on success."""
+        from lifecycle_msgs.srv import ChangeState
+
+        request = ChangeState.Request()
+        request.transition.id = transition_id
+        return bool(call_service(self.executor, self.change, request, timeout_s).success)  # type: ignore[attr-defined]
+
+    def state(self, timeout_s: float = 10.0) -> str:
+        """The current state label ("unconfigured", "inactive", "active", "finalized")."""
+        from lifecycle_msgs.srv import GetState
+
+        return str(call_service(self.executor, self.get, GetState.Request(), timeout_s).current_state.label)  # type: ignore[attr-defined]
+
+    def set_parameters(self, timeout_s: float = 10.0, **values: object) -> None:
+        """Set parameters through ``set_parameters``; raises when one is refused."""
+        from rcl_interfaces.srv import SetParameters
+        from rclpy.parameter import Parameter
+
+        request = SetParameters.Request(parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()])
+        result = call_service(self.executor, self.params, request, timeout_s)
+        refused = [r.reason for r in result.results if not r.successful]  # type: ignore[attr-defined]
+        if refused:
+            raise ValueError(f"parameters refused: {refused}")

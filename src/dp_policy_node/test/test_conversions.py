@@ -48,3 +48,77 @@ def test_malformed_messages_are_rejected(mutate, message):
     mutate(msg)
     with pytest.raises(ChunkValidationError, match=message.replace("(", r"\(")):
         chunk_from_msg(msg)
+
+
+# --- observation windows, robot state, commands (added with the nodes) ---------------------
+
+from geometry_msgs.msg import PoseStamped  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
+
+from dp_policy_node.conversions import (  # noqa: E402
+    float64_array_to_msg, joint_positions_from_msg, joint_state_to_msg, joint_trajectory_to_msg, pose_from_msg,
+    pose_to_msg, rgb_from_image_msg, rgb_to_image_msg, window_arrays_from_msg, window_to_msg,
+)
+
+
+def test_window_round_trip_is_exact():
+    rng = np.random.default_rng(0)
+    stamps = [10**9, 10**9 + 100_000_000]
+    low_dim = {"joint_pos": rng.normal(size=(2, 7)).astype(np.float32), "ee_pose": rng.normal(size=(2, 7)).astype(np.float32)}
+    images = {"front": rng.integers(0, 255, (2, 6, 8, 3), dtype=np.uint8), "wrist": rng.integers(0, 255, (2, 4, 4, 3), dtype=np.uint8)}
+    msg = window_to_msg(stamps, low_dim, images)
+    assert time_to_ns(msg.header.stamp) == stamps[-1]
+    back_stamps, back_low, back_img = window_arrays_from_msg(msg)
+    assert back_stamps.tolist() == stamps and list(back_low) == list(low_dim) and list(back_img) == list(images)
+    for k in low_dim:
+        np.testing.assert_array_equal(back_low[k], low_dim[k])
+    for k in images:
+        np.testing.assert_array_equal(back_img[k], images[k])
+
+
+def test_bad_windows_are_rejected():
+    msg = window_to_msg([1, 2], {"q": np.zeros((2, 3), np.float32)}, {})
+    msg.low_dim_data = msg.low_dim_data[:-1]
+    with pytest.raises(ValueError, match="low_dim_data has 5 values"):
+        window_arrays_from_msg(msg)
+    msg = window_to_msg([2, 1], {"q": np.zeros((2, 3), np.float32)}, {})
+    with pytest.raises(ValueError, match="must increase"):
+        window_arrays_from_msg(msg)
+    msg = window_to_msg([1, 2], {}, {"cam": np.zeros((2, 4, 4, 3), np.uint8)})
+    msg.images = msg.images[:1]
+    with pytest.raises(ValueError, match="1 images, expected 2"):
+        window_arrays_from_msg(msg)
+
+
+def test_image_round_trip_and_padding():
+    img = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    np.testing.assert_array_equal(rgb_from_image_msg(rgb_to_image_msg(img, 5)), img)
+    msg = rgb_to_image_msg(img, 5)
+    msg.step, msg.data = 12, bytes(np.pad(img.reshape(2, 9), ((0, 0), (0, 3))).tobytes())  # padded rows
+    np.testing.assert_array_equal(rgb_from_image_msg(msg), img)
+
+
+def test_joint_state_and_pose_round_trips():
+    msg = joint_state_to_msg(["b", "a", "c"], [2.0, 1.0, 3.0], 7)
+    np.testing.assert_array_equal(joint_positions_from_msg(msg, ["a", "c"]), [1.0, 3.0])
+    with pytest.raises(ValueError, match="lacks joints"):
+        joint_positions_from_msg(msg, ["a", "z"])
+    msg.position[0] = float("nan")
+    with pytest.raises(ValueError, match="non-finite"):
+        joint_positions_from_msg(msg, ["b"])
+    with pytest.raises(ValueError, match="3 names but 2 positions"):
+        joint_positions_from_msg(JointState(name=["a", "b", "c"], position=[1.0, 2.0]), ["a"])
+    pose = [0.1, 0.2, 0.3, 0.0, 0.0, 0.7071068, 0.7071068]
+    np.testing.assert_allclose(pose_from_msg(pose_to_msg(pose, 9, "base")), pose, rtol=1e-6)
+    zero = PoseStamped()
+    zero.pose.orientation.w = 0.0
+    with pytest.raises(ValueError, match="zero quaternion"):
+        pose_from_msg(zero)
+
+
+def test_command_messages():
+    traj = joint_trajectory_to_msg(["a", "b"], [0.0, 0.5], np.array([[1.0, 2.0], [3.0, 4.0]]), 10**9)
+    assert traj.joint_names == ["a", "b"] and list(traj.points[1].positions) == [3.0, 4.0]
+    assert (traj.points[1].time_from_start.sec, traj.points[1].time_from_start.nanosec) == (0, 500_000_000)
+    arr = float64_array_to_msg([1.0, 2.0], label="position")
+    assert list(arr.data) == [1.0, 2.0] and arr.layout.dim[0].size == 2

@@ -30,6 +30,9 @@ from dp_core.control.layout import ActionLayout
 from dp_core.control.limits import CartesianLimits, JointLimits, Limiter, LimitSet, Violation, check_trajectory
 
 
+# rad: measured joint positions this far beyond a limit still count as within it (encoder noise).
+POSITION_TOLERANCE = 1e-3
+
 @dataclass(frozen=True)
 class ExecutorConfig:
     """Chunk execution settings (see module doc). Times in seconds, rates in Hz."""
@@ -184,6 +187,19 @@ class ChunkPlan:
         m = np.asarray(measured, dtype=np.float64).reshape(-1)
         if m.size != self.layout.dim or not np.all(np.isfinite(m)):
             raise ValueError(f"measured state must be {self.layout.dim} finite values in action-name order, got {measured!r}")
+        limits = self.config.joint_limits
+        if limits is not None:
+            # A robot outside its position limits must be recovered by hand: starting a plan from
+            # there would either jump to the limit or break the velocity limit on the way back.
+            names = self.config.action_names
+            idx = [names.index(n) for n in limits.names if n in names]
+            lim = [i for i, n in enumerate(limits.names) if n in names]
+            q = m[idx]
+            outside = (q < limits.position_min[lim] - POSITION_TOLERANCE) | (q > limits.position_max[lim] + POSITION_TOLERANCE)
+            if np.any(outside):
+                bad = [f"{limits.names[lim[i]]}={q[i]:.4g}" for i in np.flatnonzero(outside)]
+                raise ValueError(f"measured state is outside the joint position limits ({', '.join(bad)}); "
+                                 "holding: move the robot back within its limits first")
         return m
 
     def _check_timing(self, chunk: ActionChunkData, end_ns: int, now_ns: int) -> str:
@@ -267,11 +283,19 @@ class ChunkPlan:
             end = self._end_ns()
         return end is None or now_ns > end
 
-    def clear(self) -> None:
-        """Drop every chunk (deactivation); the last command stays the hold point."""
+    def clear(self, forget_command: bool = False) -> None:
+        """Drop every chunk; the last command stays the hold point unless ``forget_command``.
+
+        Forget it when the policy is deactivated: the robot may be moved (ready pose, reset)
+        before the next activation, and the next plan must start from the measured state then,
+        not blend from a stale command.
+        """
         with self._lock:
             self._segments.clear()
-            self._limiter.hold()
+            if forget_command:
+                self._limiter.reset(None)
+            else:
+                self._limiter.hold()
 
     @property
     def last_command(self) -> np.ndarray | None:

@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""ROS overhead of the policy path and the chunk executor's timing, over real rclpy/DDS.
+
+1. Policy path (one process, like dp_bringup): two synthetic 240x320 rgb8 cameras + joint states →
+   observation_node (decode, resize to the policy's 96x96, align) → policy_node (worker thread) →
+   ActionChunk received by a probe. Per chunk: overhead = (receive time - observation stamp)
+   - that chunk's pure inference time. Cameras run slower than one inference so no window waits
+   for the model (queueing is not ROS overhead).
+2. Executor (chunk_executor_node as its own process, 250 Hz, position streaming): intervals
+   between received commands; period error = |interval - 1/rate|.
+
+The last line of output is one JSON object (``--json`` prints only that line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    arr = np.asarray(values, dtype=np.float64)
+    return {"median": round(float(np.median(arr)), 3), "p99": round(float(np.percentile(arr, 99)), 3),
+            "max": round(float(arr.max()), 3), "n": int(arr.size)}
+
+
+def measure_inference_ms(policy: object, runs: int = 3) -> float:
+    """Median wall time of ``predict`` on a mid-grey window of the policy's shapes."""
+    spec = policy.spec  # type: ignore[attr-defined]
+    n = spec.n_obs_steps
+    window = {"low_dim": {k.name: np.zeros((n, k.shape[0]), np.float32) for k in spec.low_dim_keys},
+              "images": {k.name: np.full((n, k.shape[1], k.shape[2], 3), 128, np.uint8) for k in spec.rgb_keys}}
+    times = []
+    for seed in range(runs):
+        start = time.perf_counter()
+        policy.predict(window, seed=seed)  # type: ignore[attr-defined]
+        times.append(1e3 * (time.perf_counter() - start))
+    return float(np.median(times))
+
+
+def bench_policy_path(work: Path, n_chunks: int, log) -> dict:
+    import rclpy
+    from dp_msgs.msg import ActionChunk
+    from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
+    from rclpy.context import Context
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+
+    from dp_policy_node.conversions import time_to_ns
+    from dp_policy_node.observation_node import ObservationNode
+    from dp_policy_node.policy_node import PolicyNode
+    from dp_policy_node.synthetic_sensors import SyntheticCamera, SyntheticSensors
+    from dp_policy_node.tiny_policy import make_tiny_checkpoint, tiny_spec
+
+    joints = ("j1", "j2", "j3")
+    log("training a tiny two-camera checkpoint (96x96 inputs) ...")
+    ckpt = make_tiny_checkpoint(work / "policy", tiny_spec(cameras={"front": (96, 96), "wrist": (96, 96)}), steps=2)
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=int(os.environ.get("ROS_DOMAIN_ID", "42")))
+    obs_params = [Parameter("camera_names", value=["front", "wrist"]), Parameter("joint_state.joint_names", value=list(joints)),
+                  Parameter("max_age_s", value=1.0)]
+    for cam in ("front", "wrist"):
+        obs_params += [Parameter(f"cameras.{cam}.topic", value=f"/bench/{cam}"),
+                       Parameter(f"cameras.{cam}.height", value=96), Parameter(f"cameras.{cam}.width", value=96)]
+    obs = ObservationNode(context=ctx, parameter_overrides=obs_params)
+    policy = PolicyNode(context=ctx, parameter_overrides=[
+        Parameter("checkpoint_path", value=str(ckpt)), Parameter("device", value="cpu"), Parameter("seed", value=0),
+        Parameter("expected_obs_keys", value=["front", "wrist", "joint_pos"]),
+        Parameter("expected_obs_shapes", value=["3x96x96", "3x96x96", "3"]), Parameter("max_window_age_s", value=2.0)])
+    probe = Node("bench_probe", context=ctx)
+    received: list[tuple[int, ActionChunk]] = []
+    done = threading.Event()
+
+    def on_chunk(msg: ActionChunk) -> None:
+        received.append((probe.get_clock().now().nanoseconds, msg))
+        if len(received) >= n_chunks + 2:
+            done.set()
+
+    probe.create_subscription(ActionChunk, "dp/action_chunk", on_chunk, 50)
+    windows: dict[int, int] = {}  # window stamp -> receive time at the probe (splits the overhead)
+    probe.create_subscription(ObservationWindowMsg, "dp/observation_window",
+                              lambda m: windows.setdefault(time_to_ns(m.header.stamp), probe.get_clock().now().nanoseconds), 50)
+    executor = MultiThreadedExecutor(num_threads=4, context=ctx)
+    for node in (obs, policy, probe):
+        executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    try:
+        if (policy.trigger_configure() != TransitionCallbackReturn.SUCCESS
+                or policy.trigger_activate() != TransitionCallbackReturn.SUCCESS):
+            raise RuntimeError(f"policy node did not start: {policy.note}")
+        infer_ms = measure_inference_ms(policy.runner.policy)
+        camera_hz = min(10.0, 1000.0 / (2.5 * infer_ms))  # a frame pair arrives only when the model is idle
+        log(f"cameras at {camera_hz:.1f} Hz (240x320 rgb8 each), joint states 200 Hz")
+        sensors = SyntheticSensors(probe, [SyntheticCamera(f"/bench/{c}", "rgb8", 240, 320, rate_hz=camera_hz)
+                                           for c in ("front", "wrist")], joints, joint_rate_hz=200.0, seed=0)
+        spinner.start()
+        sensors.start()
+        finished = done.wait(timeout=60.0 + n_chunks * 3.0 / camera_hz)
+        sensors.stop()
+        latencies = list(policy.runner.stats.latencies_ms)
+    finally:
+        executor.shutdown(timeout_sec=5.0)
+        if policy.worker is not None:
+            policy.worker.stop()
+        for node in (obs, policy, probe):
+            node.destroy_node()
+        rclpy.shutdown(context=ctx)
+    if not finished:
+        raise RuntimeError(f"only {len(received)} chunks arrived")
+    overhead, total, to_window = [], [], []
+    for recv_ns, msg in received[2:]:  # the first chunks may include start-up effects
+        inference_ms = latencies[msg.sequence - 1]  # stats are in sequence order since activation
+        stamp = time_to_ns(msg.header.stamp)
+        total_ms = (recv_ns - stamp) / 1e6
+        total.append(total_ms)
+        overhead.append(total_ms - inference_ms)
+        if stamp in windows:
+            to_window.append((windows[stamp] - stamp) / 1e6)
+    return {"ros_overhead_ms": percentiles(overhead), "obs_to_chunk_ms": percentiles(total),
+            "obs_to_window_ms": percentiles(to_window),
+            "inference_ms": percentiles(latencies[2:]), "camera_rate_hz": round(camera_hz, 2)}
+
+
+def bench_executor(work: Path, rate_hz: float, seconds: float, log) -> dict:
+    import rclpy
+    import yaml
+    from dp_msgs.msg import ActionChunk
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
+
+    from dp_core.control.action_chunk import chunk_from_flat
+    from dp_policy_node.conversions import chunk_to_msg, joint_state_to_msg
+    from dp_policy_node.testing import spin_until
+
+    joints = ["j1", "j2", "j3"]
+    params = work / "executor.yaml"
+    params.write_text(yaml.safe_dump({"chunk_executor_node": {"ros__parameters": {
+        "action_names": joints, "control_rate_hz": rate_hz, "max_state_age_s": 0.5,
+        "joint_limits": {"velocity_max": [2.0] * 3, "acceleration_max": [20.0] * 3}}}}))
+    proc = subprocess.Popen([sys.executable, "-m", "dp_policy_node.chunk_executor_node", "--ros-args",
+                             "--params-file", str(params)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=int(os.environ.get("ROS_DOMAIN_ID", "42")))
+    node = Node("bench_executor_probe", context=ctx)
+    arrivals: list[int] = []
+    node.create_subscription(Float64MultiArray, "/forward_position_controller/commands",
+                             lambda m: arrivals.append(time.monotonic_ns()), 1000)
+    chunk_pub = node.create_publisher(ActionChunk, "dp/action_chunk", 10)
+    state_pub = node.create_publisher(JointState, "/joint_states", qos_profile_sensor_data)
+    node.create_timer(0.01, lambda: state_pub.publish(joint_state_to_msg(joints, [0.0] * 3, node.get_clock().now().nanoseconds)))
+    sequence = [0]
+
+    def send_chunk() -> None:  # a slow 10 s sine, re-sent every second like a replanning policy
+        now = node.get_clock().now().nanoseconds
+        t = np.arange(100) * 0.1
+        actions = 0.2 * np.sin(np.outer(t + sequence[0], [1.0, 0.7, 0.5]))
+        sequence[0] += 1
+        chunk_pub.publish(chunk_to_msg(chunk_from_flat(stamp_ns=now, start_ns=now, dt_s=0.1, action_names=joints,
+                                                       horizon=100, action_dim=3, data=actions, execute_steps=10,
+                                                       sequence=sequence[0])))
+
+    node.create_timer(1.0, send_chunk)
+    executor = SingleThreadedExecutor(context=ctx)
+    executor.add_node(node)
+    try:
+        log(f"executor process at {rate_hz:g} Hz: waiting for commands ...")
+        if not spin_until(executor, lambda: len(arrivals) >= 50 or proc.poll() is not None, timeout_s=60.0):
+            proc.send_signal(2)
+            raise RuntimeError(f"the executor published no commands; it said: {proc.communicate(timeout=10)[0]}")
+        arrivals.clear()
+        spin_until(executor, lambda: False, timeout_s=seconds, step_s=0.001)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=ctx)
+        proc.send_signal(2)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    intervals_ms = np.diff(np.asarray(arrivals, dtype=np.int64)) / 1e6
+    error = np.abs(intervals_ms - 1000.0 / rate_hz)
+    return {"executor_period_error_ms": percentiles(error.tolist()),
+            "executor_rate_measured_hz": round(float(1000.0 / intervals_ms.mean()), 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print only the JSON line")
+    parser.add_argument("--chunks", type=int, default=20, help="chunks measured on the policy path (default 20)")
+    parser.add_argument("--rate", type=float, default=250.0, help="executor control rate, Hz (default 250)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="executor measurement time, s (default 5)")
+    args = parser.parse_args()
+    log = (lambda *_: None) if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    os.environ.setdefault("ROS_DOMAIN_ID", "42")  # the executor process must share the domain
+    with tempfile.TemporaryDirectory(prefix="bench_nodes_") as tmp:
+        result = {"control_rate_hz": args.rate, "cameras": "2 x 240x320 rgb8 -> 96x96", "cpu_count": os.cpu_count()}
+        result.update(bench_policy_path(Path(tmp), args.chunks, log))
+        result.update(bench_executor(Path(tmp), args.rate, args.seconds, log))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

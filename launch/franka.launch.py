@@ -1,0 +1,95 @@
+"""Policy rollout on a Franka FR3 with RealSense cameras.
+
+    ros2 launch dp_policy_node franka.launch.py robot_ip:=172.16.0.2 \
+        controller:=joint_trajectory autostart:=false
+
+Starts franka_bringup (ros2_control, joint states, our controllers file), the chosen controller,
+one realsense2_camera node per ``camera:`` block of the robot profile, observation, policy
+(lifecycle) and chunk executor, and optionally the MoveIt ready-pose service. The node graph
+comes from ``robot_graph.py`` (next to this file), which reads ``dp_policy_node.graph`` like the
+composed ``dp_bringup`` does.
+"""
+
+from pathlib import Path
+import importlib.util
+import sys
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.substitutions import FindPackageShare
+
+
+def _robot_graph():
+    path = Path(__file__).resolve().with_name("robot_graph.py")
+    spec = importlib.util.spec_from_file_location("dp_launch_robot_graph", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+ARGUMENTS = [
+    ("robot_ip", "172.16.0.2", "Hostname or IP address of the robot (Franka control unit)."),
+    ("arm_id", "fr3", "Arm type given to franka_bringup (robot_type; arm_id for older franka_ros2)."),
+    ("use_fake_hardware", "false", "true: ros2_control mock hardware instead of the robot (no motion of a real arm)."),
+    ("load_gripper", "false", "true: also start the Franka Hand (franka_gripper)."),
+    ("controller", "joint_trajectory",
+     "Controller the executor feeds: joint_trajectory (fr3_arm_controller, JointTrajectory), "
+     "joint_position (forward_position_controller, streaming Float64MultiArray) or "
+     "cartesian (cartesian_motion_controller, PoseStamped; needs x y z qx qy qz qw actions)."),
+    ("robot_profile", "", "Robot profile (ROS parameter file, one block per node); "
+     "empty = share/dp_policy_node/config/robots/fr3_realsense.yaml."),
+    ("controllers_yaml", "", "ros2_control controllers file; empty = share/dp_policy_node/config/robots/fr3_ros2_controllers.yaml."),
+    ("joint_state_rate", "100", "Rate of /joint_states from franka_bringup's joint_state_publisher, Hz."),
+    ("cameras", "true", "true: start one realsense2_camera node per camera block of the profile."),
+    ("checkpoint", "", "Policy checkpoint (dp-train run or step directory); empty = the profile's policy_node.checkpoint_path."),
+    ("autostart", "false", "true: configure and activate the policy node at launch; false: leave it "
+     "unconfigured for an operator (ros2 lifecycle set /policy_node configure, then activate)."),
+    ("ready_pose", "false", "true: start ready_pose_node (MoveIt via moveit_py, ~/move_to_ready) with "
+     "franka_fr3_moveit_config, and load fr3_arm_controller inactive when another controller is chosen."),
+]
+
+
+def _share(*parts: str) -> PathJoinSubstitution:
+    return PathJoinSubstitution([FindPackageShare("dp_policy_node"), *parts])
+
+
+def _graph_actions(context):
+    g = _robot_graph()
+    arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
+    profile = arg["robot_profile"] or _share(*g.ROBOT_PROFILE.split("/")).perform(context)
+    controllers_yaml = arg["controllers_yaml"] or _share(*g.FR3_CONTROLLERS.split("/")).perform(context)
+    controller = arg["controller"]
+    if controller not in g.CONTROLLERS:
+        raise ValueError(f"controller:={controller} is not one of {sorted(g.CONTROLLERS)}")
+    ready_pose = g.truthy(arg["ready_pose"])
+    fake = g.truthy(arg["use_fake_hardware"])
+
+    franka = g.franka_bringup_entities(arg["robot_ip"], arg["arm_id"], fake, g.truthy(arg["load_gripper"]),
+                                       arg["joint_state_rate"], controllers_yaml)
+    processes = list(g.controller_spawners(controller, ready_pose))
+    if g.truthy(arg["cameras"]):
+        processes += g.camera_processes(profile, g.load_profile(profile))
+    processes += g.rollout_processes(profile, controller, checkpoint=arg["checkpoint"])
+    entities = [*franka, *g.launch_entities(processes, autostart=g.truthy(arg["autostart"]))]
+    if ready_pose:
+        entities += _ready_pose_entities(g, profile, controller, arg["arm_id"])
+    return entities
+
+
+def _ready_pose_entities(g, profile, controller, arm_id):
+    """ready_pose_node with the MoveIt parameters moveit_py reads from its process's parameter files."""
+    from launch_ros.actions import Node
+    from moveit_configs_utils import MoveItConfigsBuilder  # apt: ros-jazzy-moveit-configs-utils
+
+    moveit = MoveItConfigsBuilder(arm_id, package_name=f"franka_{arm_id}_moveit_config").to_dict()
+    p = g.ready_pose_process(profile, controller)
+    return [Node(package=p.package, executable=p.executable, name=p.name, namespace=p.namespace,
+                 parameters=[p.params_file, dict(p.overrides), moveit], output="screen", emulate_tty=True)]
+
+
+def generate_launch_description() -> LaunchDescription:
+    declared = [DeclareLaunchArgument(name, default_value=default, description=text)
+                for name, default, text in ARGUMENTS]
+    return LaunchDescription([*declared, OpaqueFunction(function=_graph_actions)])

@@ -1,0 +1,84 @@
+"""Demonstration recording: the robot (or dp_sim) + cameras + teleop (or the scripted expert) + recorder.
+
+    ros2 launch dp_policy_node record.launch.py mode:=robot robot_ip:=172.16.0.2
+    ros2 launch dp_policy_node record.launch.py mode:=sim expert:=true
+
+Episodes are started/stopped from the gamepad (teleop buttons) or with the recorder's services
+(/recorder/start_episode, /recorder/stop_episode, /recorder/discard_episode). On the robot the
+operator drives the Cartesian controller (cartesian_motion_controller) through teleop's target.
+The node graph comes from robot_graph.py (next to this file).
+"""
+
+from pathlib import Path
+import dataclasses
+import importlib.util
+import sys
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.substitutions import FindPackageShare
+
+
+def _robot_graph():
+    path = Path(__file__).resolve().with_name("robot_graph.py")
+    spec = importlib.util.spec_from_file_location("dp_launch_robot_graph", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+ARGUMENTS = [
+    ("mode", "sim", "robot (franka_bringup + RealSense cameras) or sim (dp_sim's MuJoCo sim_node)."),
+    ("expert", "false", "sim only: true = dp_sim's scripted expert drives the sim instead of teleop."),
+    ("robot_profile", "", "Robot profile; empty = config/robots/fr3_realsense.yaml (robot) or sim.yaml (sim)."),
+    ("robot_ip", "172.16.0.2", "robot only: hostname or IP address of the robot."),
+    ("arm_id", "fr3", "robot only: arm type given to franka_bringup."),
+    ("use_fake_hardware", "false", "robot only: true = ros2_control mock hardware."),
+    ("load_gripper", "false", "robot only: true = also start the Franka Hand."),
+    ("controllers_yaml", "", "robot only: ros2_control controllers file; empty = fr3_ros2_controllers.yaml."),
+    ("joint_state_rate", "100", "robot only: /joint_states rate of franka_bringup's joint_state_publisher, Hz."),
+    ("cameras", "true", "robot only: true = one realsense2_camera node per camera block of the profile."),
+    ("output_dir", "", "Episode directory (recorder output_dir); empty = the profile's value."),
+]
+
+
+def _share(*parts: str) -> PathJoinSubstitution:
+    return PathJoinSubstitution([FindPackageShare("dp_policy_node"), *parts])
+
+
+def _graph_actions(context):
+    g = _robot_graph()
+    arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
+    mode = arg["mode"]
+    if mode not in ("robot", "sim"):
+        raise ValueError(f"mode:={mode} is not robot or sim")
+    sim = mode == "sim"
+    profile = arg["robot_profile"] or _share(*(g.SIM_PROFILE if sim else g.ROBOT_PROFILE).split("/")).perform(context)
+    entities = []
+    processes = []
+    if sim:
+        processes += g.simulator_processes(profile, "mujoco")
+    else:
+        controllers_yaml = arg["controllers_yaml"] or _share(*g.FR3_CONTROLLERS.split("/")).perform(context)
+        entities += g.franka_bringup_entities(arg["robot_ip"], arg["arm_id"], g.truthy(arg["use_fake_hardware"]),
+                                              g.truthy(arg["load_gripper"]), arg["joint_state_rate"], controllers_yaml)
+        processes += g.controller_spawners("cartesian", ready_pose=False)
+        if g.truthy(arg["cameras"]):
+            processes += g.camera_processes(profile, g.load_profile(profile))
+    recording = g.record_processes(profile, "mujoco" if sim else "", g.truthy(arg["expert"]), use_sim_time=sim)
+    if arg["output_dir"]:
+        recording = [
+            dataclasses.replace(p, overrides={**p.overrides, "output_dir": arg["output_dir"]})
+            if p.name == g.RECORDER_NODE.name else p
+            for p in recording
+        ]
+    processes += recording
+    return entities + g.launch_entities(processes, autostart=False)
+
+
+def generate_launch_description() -> LaunchDescription:
+    declared = [DeclareLaunchArgument(name, default_value=default, description=text)
+                for name, default, text in ARGUMENTS]
+    return LaunchDescription([*declared, OpaqueFunction(function=_graph_actions)])

@@ -1,0 +1,358 @@
+"""The bring-up graphs of ``franka.launch.py``, ``sim.launch.py`` and ``record.launch.py``, as data.
+
+Pure Python (no ``launch`` import at module level), so the workspace tests can evaluate exactly
+what the launch files will start: which package/executable, node name and namespace, which
+parameter file, which parameter overrides and remappings. The policy part of every graph comes
+from ``dp_policy_node.graph.GRAPH``, the same description the composed entry point
+(``dp_bringup``) instantiates, so the separate-process and the one-process bring-ups cannot drift.
+
+Robot profiles (``config/robots/*.yaml``) are ordinary ROS parameter files: one block per node
+(``<node>: ros__parameters: ...``), with namespaces as nesting (``camera: front:
+ros__parameters:`` is the node ``/camera/front``). Every node of a graph gets the whole profile
+as its ``--params-file`` and picks its own block by fully qualified name. Blocks under
+``/camera/`` are RealSense cameras (one ``realsense2_camera_node`` each); their topics are
+``/camera/<name>/color/image_raw``.
+
+The launch files load this module by path (it sits next to them in ``share/dp_policy_node/launch``);
+only :func:`launch_entities` imports ``launch``/``launch_ros``, lazily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PACKAGE = "dp_policy_node"
+CAMERA_NAMESPACE = "camera"
+REALSENSE_PACKAGE = "realsense2_camera"
+REALSENSE_EXECUTABLE = "realsense2_camera_node"
+SIMULATORS = ("mujoco", "gazebo")
+ROBOT_PROFILE = "config/robots/fr3_realsense.yaml"  # relative to the share directory (and the repo root)
+SIM_PROFILE = "config/robots/sim.yaml"
+FR3_CONTROLLERS = "config/robots/fr3_ros2_controllers.yaml"  # ros2_control controllers for franka_bringup
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A node of ours: YAML block name, package, console script, Python class, lifecycle or not."""
+
+    name: str
+    package: str
+    executable: str
+    module: str
+    class_name: str
+    lifecycle: bool = False
+
+    def node_class(self) -> type:
+        import importlib
+
+        return getattr(importlib.import_module(self.module), self.class_name)
+
+
+SIM_NODE = NodeSpec("sim_node", "dp_sim", "sim_node", "dp_sim.sim_node", "SimNode")
+EXPERT_NODE = NodeSpec("expert_node", "dp_sim", "expert_node", "dp_sim.expert_node", "ExpertNode")
+RECORDER_NODE = NodeSpec("recorder", "dp_recorder", "recorder_node", "dp_recorder.recorder_node", "RecorderNode")
+TELEOP_NODE = NodeSpec("teleop", "dp_teleop", "teleop_node", "dp_teleop.teleop_node", "TeleopNode")
+READY_POSE_NODE = NodeSpec(
+    "ready_pose_node", PACKAGE, "ready_pose_node", f"{PACKAGE}.ready_pose_node", "ReadyPoseNode"
+)
+
+
+def policy_nodes() -> tuple[NodeSpec, ...]:
+    """observation → policy → executor, from ``dp_policy_node.graph.GRAPH`` (the composed bring-up's list)."""
+    from dp_policy_node.graph import GRAPH, PACKAGE as GRAPH_PACKAGE
+
+    return tuple(
+        NodeSpec(e.name, GRAPH_PACKAGE, e.executable, e.module, e.class_name, e.lifecycle) for e in GRAPH
+    )
+
+
+def all_node_specs() -> tuple[NodeSpec, ...]:
+    """Every node of ours that a launch file may start (the config test checks all their blocks)."""
+    return (*policy_nodes(), SIM_NODE, EXPERT_NODE, RECORDER_NODE, TELEOP_NODE, READY_POSE_NODE)
+
+
+@dataclass(frozen=True)
+class Controller:
+    """One ``controller:=`` choice: the ros2_control controller and how the executor feeds it.
+
+    ``executor_topic`` is the executor's default topic for ``output_mode`` (dp_sim listens there);
+    on the robot (and in Gazebo) it is remapped to ``robot_topic``, the controller's input.
+    """
+
+    key: str
+    ros2_control_name: str
+    output_mode: str
+    executor_topic: str
+    robot_topic: str
+    message_type: str
+    description: str
+
+
+CONTROLLERS: dict[str, Controller] = {
+    c.key: c
+    for c in (
+        Controller(
+            "joint_trajectory", "fr3_arm_controller", "trajectory",
+            "/joint_trajectory_controller/joint_trajectory", "/fr3_arm_controller/joint_trajectory",
+            "trajectory_msgs/msg/JointTrajectory",
+            "joint_trajectory_controller/JointTrajectoryController (effort + PD gains, as franka's MoveIt "
+            "config); the executor sends the retimed rest of each chunk",
+        ),
+        Controller(
+            "joint_position", "forward_position_controller", "position",
+            "/forward_position_controller/commands", "/forward_position_controller/commands",
+            "std_msgs/msg/Float64MultiArray",
+            "position_controllers/JointGroupPositionController; the executor streams positions at control_rate_hz",
+        ),
+        Controller(
+            "cartesian", "cartesian_motion_controller", "pose",
+            "/cartesian_target", "/cartesian_motion_controller/target_frame",
+            "geometry_msgs/msg/PoseStamped",
+            "cartesian_motion_controller/CartesianMotionController (FZI cartesian_controllers); "
+            "needs actions x y z qx qy qz qw",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Process:
+    """One node process a launch file starts."""
+
+    package: str
+    executable: str
+    name: str
+    namespace: str = ""
+    params_file: str = ""
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    remappings: tuple[tuple[str, str], ...] = ()
+    lifecycle: bool = False
+    arguments: tuple[str, ...] = ()
+
+    @property
+    def fqn(self) -> str:
+        return "/" + "/".join(p for p in (self.namespace.strip("/"), self.name) if p)
+
+
+# ---- profiles ---------------------------------------------------------------------------------
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested YAML parameters → dotted names (``joint_limits: {names: []}`` → ``joint_limits.names``)."""
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def node_blocks(document: Mapping[str, Any], namespace: str = "") -> dict[str, dict[str, Any]]:
+    """A ROS parameter YAML document → ``{fully qualified node name: {dotted param: value}}``."""
+    blocks: dict[str, dict[str, Any]] = {}
+    for key, value in document.items():
+        if not isinstance(value, Mapping):
+            raise ValueError(f"'{namespace}/{key}' is not a node block or a namespace (a mapping)")
+        fqn = f"{namespace}/{key}"
+        if "ros__parameters" in value:
+            extra = set(value) - {"ros__parameters"}
+            if extra:
+                raise ValueError(f"node block {fqn} has keys besides ros__parameters: {sorted(extra)}")
+            blocks[fqn] = flatten(value["ros__parameters"] or {})
+        else:
+            blocks.update(node_blocks(value, fqn))
+    return blocks
+
+
+def load_profile(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Read a robot profile / parameter file (see :func:`node_blocks`)."""
+    import yaml
+
+    with open(path, encoding="utf-8") as f:
+        document = yaml.safe_load(f) or {}
+    return node_blocks(document)
+
+
+def camera_processes(profile_path: str, profile: Mapping[str, Mapping[str, Any]]) -> list[Process]:
+    """One realsense2_camera node per ``/camera/<name>`` block (serial, resolution, fps in the block)."""
+    prefix = f"/{CAMERA_NAMESPACE}/"
+    return [
+        Process(REALSENSE_PACKAGE, REALSENSE_EXECUTABLE, fqn[len(prefix):], CAMERA_NAMESPACE, profile_path)
+        for fqn in sorted(profile)
+        if fqn.startswith(prefix) and fqn.count("/") == 2
+    ]
+
+
+def _ours(spec: NodeSpec, profile_path: str, use_sim_time: bool, **kwargs: Any) -> Process:
+    overrides = {"use_sim_time": use_sim_time, **kwargs.pop("overrides", {})}
+    return Process(spec.package, spec.executable, spec.name, "", profile_path, overrides,
+                   lifecycle=spec.lifecycle, **kwargs)
+
+
+def rollout_processes(
+    profile_path: str, controller: str, simulator: str = "", use_sim_time: bool = False, checkpoint: str = ""
+) -> list[Process]:
+    """observation, policy (lifecycle) and executor; the executor's output fits ``controller``.
+
+    ``checkpoint`` (non-empty) overrides the profile's ``policy_node.checkpoint_path``.
+
+    ``simulator`` is "" for the robot, "mujoco" (dp_sim: the executor's default topics are its
+    inputs) or "gazebo" (gz_ros2_control: the robot's controller topics).
+    """
+    if controller not in CONTROLLERS:
+        raise ValueError(f"controller '{controller}' is not one of {sorted(CONTROLLERS)}")
+    if simulator not in ("", *SIMULATORS):
+        raise ValueError(f"simulator '{simulator}' is not one of {SIMULATORS}")
+    ctrl = CONTROLLERS[controller]
+    processes = []
+    for spec in policy_nodes():
+        extra: dict[str, Any] = {}
+        if spec.lifecycle and checkpoint:
+            extra["overrides"] = {"checkpoint_path": checkpoint}
+        if spec.name == "chunk_executor_node":
+            extra["overrides"] = {"output_mode": ctrl.output_mode, "command_topic": ""}
+            if simulator != "mujoco" and ctrl.robot_topic != ctrl.executor_topic:
+                extra["remappings"] = ((ctrl.executor_topic, ctrl.robot_topic),)
+        processes.append(_ours(spec, profile_path, use_sim_time, **extra))
+    return processes
+
+
+def simulator_processes(profile_path: str, simulator: str) -> list[Process]:
+    """dp_sim's sim_node for "mujoco"; Gazebo is started by includes in sim.launch.py (no process here)."""
+    if simulator == "mujoco":
+        return [_ours(SIM_NODE, profile_path, True)]
+    return []
+
+
+# teleop's relative topics: the measured pose it starts from, and where its Cartesian target goes
+TELEOP_REMAPS_SIM = (("current_pose", "/ee_pose"), ("cartesian_target", "/cartesian_target"))
+TELEOP_REMAPS_ROBOT = (
+    ("current_pose", "/franka_robot_state_broadcaster/current_pose"),
+    ("cartesian_target", "/cartesian_motion_controller/target_frame"),
+)
+
+
+def record_processes(profile_path: str, simulator: str, expert: bool, use_sim_time: bool) -> list[Process]:
+    """Teleop (or dp_sim's scripted expert) and the episode recorder."""
+    driver = EXPERT_NODE if expert else TELEOP_NODE
+    if expert and simulator != "mujoco":
+        raise ValueError("expert:=true needs simulator:=mujoco (the scripted expert drives dp_sim)")
+    remaps: tuple[tuple[str, str], ...] = ()
+    if not expert:
+        remaps = TELEOP_REMAPS_SIM if simulator == "mujoco" else TELEOP_REMAPS_ROBOT
+    return [
+        _ours(driver, profile_path, use_sim_time, remappings=remaps),
+        _ours(RECORDER_NODE, profile_path, use_sim_time),
+    ]
+
+
+def ready_pose_process(profile_path: str, controller: str, use_sim_time: bool = False) -> Process:
+    """ready_pose_node; it switches the streaming controller off while MoveIt uses the trajectory one."""
+    ctrl = CONTROLLERS[controller]
+    streaming = "" if ctrl.output_mode == "trajectory" else ctrl.ros2_control_name
+    return _ours(READY_POSE_NODE, profile_path, use_sim_time, overrides={
+        "streaming_controller": streaming,
+        "trajectory_controller": CONTROLLERS["joint_trajectory"].ros2_control_name,
+    })
+
+
+def controller_spawners(controller: str, ready_pose: bool, param_file: str = "") -> list[Process]:
+    """``controller_manager spawner``: the chosen controller active; the trajectory controller
+    loaded inactive too when the ready pose needs it (MoveIt executes through it).
+
+    ``param_file`` (Gazebo: the controllers are not in gz_ros2_control's file) goes to ``--param-file``.
+    """
+    extra = ("--param-file", param_file) if param_file else ()
+    chosen = CONTROLLERS[controller].ros2_control_name
+    trajectory = CONTROLLERS["joint_trajectory"].ros2_control_name
+    names = [(chosen, ())]
+    if ready_pose and chosen != trajectory:
+        names.append((trajectory, ("--inactive",)))
+    return [
+        Process("controller_manager", "spawner", f"spawner_{name}",
+                arguments=(name, "--controller-manager", "/controller_manager", *extra, *flags))
+        for name, flags in names
+    ]
+
+
+# ---- launch entities (only here is launch imported) ------------------------------------------
+def truthy(text: str) -> bool:
+    """A launch argument as a boolean ("true"/"false", "1"/"0"); anything else is a ValueError."""
+    value = text.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got '{text}'")
+
+
+def launch_entities(processes: Iterable[Process], autostart: bool) -> list[Any]:
+    """launch_ros actions for ``processes``; lifecycle nodes are configured+activated when ``autostart``.
+
+    Autostart uses launch_ros lifecycle events: ``EmitEvent(ChangeState(configure))`` once the
+    process starts, and ``OnStateTransition(goal_state="inactive")`` → ``ChangeState(activate)``.
+    Without autostart a lifecycle node stays unconfigured for an operator
+    (``ros2 lifecycle set /policy_node configure``, then ``activate``).
+    """
+    from launch.actions import EmitEvent, RegisterEventHandler
+    from launch.events import matches_action
+    from launch_ros.actions import LifecycleNode, Node
+    from launch_ros.event_handlers import OnStateTransition
+    from launch_ros.events.lifecycle import ChangeState
+    from lifecycle_msgs.msg import Transition
+
+    entities: list[Any] = []
+    for p in processes:
+        parameters: list[Any] = [p.params_file] if p.params_file else []
+        if p.overrides:
+            parameters.append(dict(p.overrides))
+        common = dict(package=p.package, executable=p.executable, name=p.name, namespace=p.namespace,
+                      parameters=parameters, remappings=list(p.remappings), arguments=list(p.arguments),
+                      output="screen", emulate_tty=True)
+        if not p.lifecycle:
+            entities.append(Node(**common))
+            continue
+        node = LifecycleNode(**common)
+        entities.append(node)
+        if not autostart:
+            continue
+        entities.append(RegisterEventHandler(OnStateTransition(
+            target_lifecycle_node=node, goal_state="inactive",
+            entities=[EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                                                  transition_id=Transition.TRANSITION_ACTIVATE))],
+        )))
+        entities.append(EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                                                    transition_id=Transition.TRANSITION_CONFIGURE)))
+    return entities
+
+
+
+def franka_bringup_entities(robot_ip: str, arm_id: str, fake: bool, load_gripper: bool,
+                            joint_state_rate: str, controllers_yaml: str) -> list[Any]:
+    """franka_bringup's franka.launch.py (Jazzy franka_ros2: robot_type and controllers_yaml arguments).
+
+    ``arm_id`` is passed as both ``robot_type`` (franka_ros2 >= 1.0) and ``arm_id`` (older releases).
+    """
+    from launch.actions import IncludeLaunchDescription
+    from launch.launch_description_sources import PythonLaunchDescriptionSource
+    from launch.substitutions import PathJoinSubstitution
+    from launch_ros.substitutions import FindPackageShare
+
+    return [IncludeLaunchDescription(
+        PythonLaunchDescriptionSource(
+            PathJoinSubstitution([FindPackageShare("franka_bringup"), "launch", "franka.launch.py"])
+        ),
+        launch_arguments={
+            "robot_ip": robot_ip,
+            "robot_type": arm_id,
+            "arm_id": arm_id,
+            "use_fake_hardware": str(fake).lower(),
+            "fake_sensor_commands": str(fake).lower(),
+            "load_gripper": str(load_gripper).lower(),
+            "joint_state_rate": joint_state_rate,
+            "controllers_yaml": controllers_yaml,
+        }.items(),
+    )]

@@ -1,0 +1,81 @@
+"""dp_bringup: observation, policy and chunk executor in one process (MultiThreadedExecutor).
+
+Same YAML as the separate processes (``--ros-args --params-file dp_policy.yaml``); the nodes
+come from ``graph.GRAPH``. ``--autostart`` configures and activates the policy node once
+(otherwise an operator drives its lifecycle services, as with the separate processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+from rclpy.node import Node
+from rclpy.utilities import remove_ros_args
+
+from dp_policy_node.graph import GRAPH
+
+
+def create_nodes(context: Context | None = None) -> list[Node]:
+    """One instance of every node in the graph, named as in the graph (parameters from the context's args)."""
+    nodes: list[Node] = []
+    try:
+        for e in GRAPH:
+            nodes.append(e.node_class()(e.name, context=context))
+    except Exception:
+        for node in nodes:
+            node.destroy_node()
+        raise
+    return nodes
+
+
+def autostart(nodes: list[Node]) -> bool:
+    """Configure and activate every lifecycle node; False (logged) when a transition fails."""
+    for node in nodes:
+        if not isinstance(node, LifecycleNode):
+            continue
+        if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            node.get_logger().error("autostart: configure failed; the node stays unconfigured")
+            return False
+        if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+            node.get_logger().error("autostart: activate failed")
+            return False
+    return True
+
+
+def main(args: list[str] | None = None) -> None:
+    argv = sys.argv if args is None else args
+    parser = argparse.ArgumentParser(prog="dp_bringup", description=__doc__)
+    parser.add_argument("--autostart", action="store_true", help="configure and activate the policy node")
+    parser.add_argument("--threads", type=int, default=4, help="executor threads (default 4)")
+    options = parser.parse_args(remove_ros_args(argv)[1:])
+    rclpy.init(args=argv)
+    nodes: list[Node] = []
+    executor = MultiThreadedExecutor(num_threads=options.threads)
+    try:
+        nodes = create_nodes()
+        for node in nodes:
+            executor.add_node(node)
+        if options.autostart:
+            autostart(nodes)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as exc:
+        rclpy.logging.get_logger("dp_bringup").fatal(f"invalid configuration: {exc}")
+        raise SystemExit(2) from None
+    finally:
+        executor.shutdown(timeout_sec=5.0)
+        for node in nodes:
+            if isinstance(node, LifecycleNode) and getattr(node, "worker", None) is not None:
+                node.worker.stop(timeout_s=5.0)
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Configuration of the chunk executor node (ROS-free).
+
+``ExecutorNodeConfig`` wraps dp_core's ``ExecutorConfig`` (plan, interpolation, limits) and
+``WatchdogConfig``, and adds what only the node needs: output mode and topics, the gripper topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dp_core.control.limits import CartesianLimits, JointLimits
+from dp_core.control.plan import ExecutorConfig
+from dp_core.control.watchdog import WatchdogConfig
+
+OUTPUT_MODES = ("trajectory", "position", "pose")
+DEFAULT_TOPICS = {
+    "trajectory": "/joint_trajectory_controller/joint_trajectory",
+    "position": "/forward_position_controller/commands",
+    "pose": "/cartesian_target",
+}
+
+
+@dataclass(frozen=True)
+class ExecutorNodeConfig:
+    """The executor node: dp_core plan and watchdog settings + outputs (times in s)."""
+
+    plan: ExecutorConfig
+    watchdog: WatchdogConfig
+    output_mode: str = "position"
+    command_topic: str = ""
+    gripper_topic: str = ""
+    frame_id: str = ""
+    trajectory_period_s: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.output_mode not in OUTPUT_MODES:
+            raise ValueError(f"output_mode must be one of {OUTPUT_MODES}, got '{self.output_mode}'")
+        layout = self.plan.layout
+        if self.output_mode == "pose" and not (layout.position and layout.quaternion):
+            raise ValueError("output_mode 'pose' needs action names x, y, z, qx, qy, qz, qw")
+        if self.output_mode != "pose" and not layout.joints:
+            raise ValueError(f"output_mode '{self.output_mode}' needs joint action names, got {list(layout.names)}")
+        if layout.grippers and not self.gripper_topic and self.output_mode == "pose":
+            raise ValueError("the actions have a gripper dimension: set gripper_topic")
+        if not self.trajectory_period_s > 0:
+            raise ValueError(f"trajectory_period_s must be > 0, got {self.trajectory_period_s}")
+
+    @property
+    def topic(self) -> str:
+        return self.command_topic or DEFAULT_TOPICS[self.output_mode]
+
+    @property
+    def command_indices(self) -> list[int]:
+        """Action indices sent on the command topic (joints, plus grippers without their own topic)."""
+        lay = self.plan.layout
+        if self.output_mode == "pose":
+            return list(lay.position + lay.quaternion)
+        return list(lay.joints) + ([] if self.gripper_topic else list(lay.grippers))
+
+    @property
+    def gripper_indices(self) -> list[int]:
+        return list(self.plan.layout.grippers) if self.gripper_topic else []
+
+
+def build_config(v: Mapping[str, Any]) -> ExecutorNodeConfig:
+    """Parameter values (see chunk_executor_node.PARAMS) → config; ValueError names the bad value."""
+    names = tuple(v["action_names"])
+    if not names:
+        raise ValueError("action_names must list the policy's action dimensions")
+    joint_limits = None
+    if v["joint_limits.velocity_max"]:
+        limit_names = tuple(v["joint_limits.names"]) or tuple(n for n in names if n not in ("x", "y", "z", "qx", "qy", "qz", "qw"))
+        acc = v["joint_limits.acceleration_max"] or None
+        joint_limits = JointLimits(limit_names, _floats(v["joint_limits.position_min"], -np.inf),
+                                   _floats(v["joint_limits.position_max"], np.inf), v["joint_limits.velocity_max"], acc)
+    cartesian = None
+    if v["cartesian_limits.box_min"]:
+        cartesian = CartesianLimits(v["cartesian_limits.box_min"], v["cartesian_limits.box_max"],
+                                    v["cartesian_limits.max_linear_speed"], v["cartesian_limits.max_angular_speed"])
+    plan = ExecutorConfig(
+        action_names=names, control_rate_hz=v["control_rate_hz"], interpolation=v["interpolation"],
+        blend_s=v["blend_s"], ensemble=v["ensemble"], ensemble_decay=v["ensemble_decay"],
+        max_future_s=v["max_future_s"], max_past_s=v["max_past_s"], limit_mode=v["limit_mode"],
+        joint_limits=joint_limits, cartesian_limits=cartesian,
+        max_step_from_measured=v["max_step_from_measured"] or None,
+        gripper_names=tuple(v["gripper_names"]) or None,
+    )
+    return ExecutorNodeConfig(
+        plan=plan, watchdog=WatchdogConfig(v["max_state_age_s"], v["require_robot_state"]), output_mode=v["output_mode"], command_topic=v["command_topic"], gripper_topic=v["gripper_topic"],
+        frame_id=v["frame_id"], trajectory_period_s=v["trajectory_period_s"],
+    )
+
+
+def _floats(values: Sequence[float], default: float) -> list[float] | float:
+    return list(values) if values else default

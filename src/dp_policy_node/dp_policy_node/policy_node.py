@@ -1,0 +1,193 @@
+"""policy_node (lifecycle): ObservationWindow → inference on a worker thread → ActionChunk.
+
+configure loads and checks the checkpoint (PolicyRunner), activate starts the InferenceWorker,
+deactivate stops it, cleanup frees the model. Callbacks only convert and hand over the newest
+window; the model never runs on the executor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from dp_msgs.msg import ActionChunk, PolicyStatus
+from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
+from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+
+from dp_core.timing.alignment import NS_PER_S, ObservationWindow
+from dp_policy_node.conversions import chunk_to_msg, window_arrays_from_msg
+from dp_policy_node.inference_worker import InferenceWorker
+from dp_policy_node.params import Param, declare_all
+from dp_policy_node.policy_runner import PolicyNodeConfig, PolicyRunner
+from dp_policy_node.streams import parse_obs_specs
+
+PARAMS = [
+    Param("checkpoint_path", "", "checkpoint file/directory written by dp-train (required)"),
+    Param("device", "auto", "auto (CUDA when available), cpu, cuda or cuda:N"),
+    Param("num_inference_steps", 0, "DDIM denoising steps; 0 keeps the checkpoint's setting"),
+    Param("warm_start", False, "start denoising from the previous chunk's remainder (default false)"),
+    Param("seed", -1, "base seed of the sampling noise; -1 = random"),
+    Param("expected_obs_keys", [], "observation keys the observation node sends", Parameter.Type.STRING_ARRAY),
+    Param("expected_obs_shapes", [], "their shapes: '3xHxW' (rgb) or 'D' (low-dim)", Parameter.Type.STRING_ARRAY),
+    Param("action_names", [], "action names the executor expects (empty: any)", Parameter.Type.STRING_ARRAY),
+    Param("min_replan_period_s", 0.0, "minimum seconds between inference starts (0: every new window)"),
+    Param("max_window_age_s", 0.5, "windows older than this on arrival (s) are rejected as stale"),
+    Param("status_rate_hz", 2.0, "PolicyStatus and /diagnostics rate in Hz"),
+]
+
+
+class PolicyNode(LifecycleNode):
+    """Lifecycle-managed diffusion policy; see the module docstring."""
+
+    def __init__(self, node_name: str = "policy_node", **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self.values = declare_all(self, PARAMS)
+        self.runner: PolicyRunner | None = None
+        self.worker: InferenceWorker[ObservationWindow, Any] | None = None
+        self.chunk_pub = self.window_sub = None
+        self.state_label = "unconfigured"
+        self.note = ""
+        self.rejected = 0
+        self.status_pub = self.create_publisher(PolicyStatus, "dp/policy_status", 5)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 5)
+        self.status_timer = self.create_timer(1.0 / max(self.values["status_rate_hz"], 0.1), self._publish_status)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        v = declare_all(self, PARAMS)  # re-read: parameters may have changed since a failed configure
+        try:
+            config = PolicyNodeConfig(
+                checkpoint_path=v["checkpoint_path"], device=v["device"],
+                num_inference_steps=v["num_inference_steps"], warm_start=v["warm_start"], seed=v["seed"],
+                expected_obs=parse_obs_specs(v["expected_obs_keys"], v["expected_obs_shapes"]),
+                action_names=tuple(v["action_names"]), min_replan_period_s=v["min_replan_period_s"],
+                max_window_age_s=v["max_window_age_s"],
+            )
+            self.runner = PolicyRunner.load(config)
+        except ValueError as exc:
+            self.note = f"configure failed: {exc}"
+            self.get_logger().error(self.note)
+            return TransitionCallbackReturn.FAILURE
+        self.chunk_pub = self.create_lifecycle_publisher(ActionChunk, "dp/action_chunk", 5)
+        self.window_sub = self.create_subscription(ObservationWindowMsg, "dp/observation_window", self._on_window, 2)
+        self.worker = InferenceWorker(self.runner.infer, self._on_chunk, self._on_error,
+                                      min_period_s=config.min_replan_period_s, name="policy_inference")
+        self.note = f"loaded {self.runner.policy_id} on {self.runner.device}"
+        self.get_logger().info(self.note)
+        self.state_label = "inactive"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.runner.reset()
+        self.rejected = 0
+        self.worker.start()
+        self.state_label = "active"
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.worker.stop()
+        self.state_label = "inactive"
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        self.state_label = "unconfigured"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        self.state_label = "finalized"
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        if self.window_sub is not None:
+            self.destroy_subscription(self.window_sub)
+        if self.chunk_pub is not None:
+            self.destroy_lifecycle_publisher(self.chunk_pub)
+        device = self.runner.device if self.runner else ""
+        self.runner = self.worker = self.chunk_pub = self.window_sub = None
+        if device.startswith("cuda"):  # give the GPU memory back, not just to torch's cache
+            import torch
+
+            torch.cuda.empty_cache()
+
+    # --- data path -------------------------------------------------------------------------
+
+    def _on_window(self, msg: ObservationWindowMsg) -> None:
+        worker, runner = self.worker, self.runner
+        if worker is None or runner is None or not worker.running:
+            return
+        try:
+            stamps, low_dim, images = window_arrays_from_msg(msg)
+            window = ObservationWindow(stamps_ns=stamps, low_dim=low_dim, images=images)
+            runner.check_window(window)
+            age_s = (self.get_clock().now().nanoseconds - int(stamps[-1])) / NS_PER_S
+            if age_s > runner.config.max_window_age_s:
+                raise ValueError(f"stale: newest frame is {age_s:.3f} s old > {runner.config.max_window_age_s} s")
+        except ValueError as exc:
+            self.rejected += 1
+            self.get_logger().warning(f"rejected observation window ({self.rejected}): {exc}",
+                                      throttle_duration_sec=2.0)
+            return
+        worker.submit(window)
+
+    def _on_chunk(self, window: ObservationWindow, chunk: Any) -> None:
+        if self.chunk_pub is not None:
+            self.chunk_pub.publish(chunk_to_msg(chunk))
+
+    def _on_error(self, window: ObservationWindow, exc: BaseException) -> None:
+        self.note = f"inference failed: {type(exc).__name__}: {exc}"
+        self.get_logger().error(self.note, throttle_duration_sec=2.0)
+
+    # --- status ----------------------------------------------------------------------------
+
+    def _publish_status(self) -> None:
+        msg = PolicyStatus()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.lifecycle_state, msg.message = self.state_label, self.note
+        runner, worker = self.runner, self.worker
+        if runner is not None:
+            msg.policy_id, msg.device = runner.policy_id, runner.device
+            msg.last_inference_ms, msg.median_inference_ms = runner.stats.last_ms, runner.stats.median_ms
+            msg.chunk_rate_hz = runner.stats.rate_hz
+            msg.chunks_published = runner.sequence
+        if worker is not None:
+            msg.observations_dropped = worker.dropped
+        msg.observations_rejected = self.rejected
+        self.status_pub.publish(msg)
+        self.diag_pub.publish(_diagnostics(self.get_fully_qualified_name(), msg))
+
+
+def _diagnostics(name: str, status: PolicyStatus) -> DiagnosticArray:
+    ok = status.lifecycle_state == "active" and status.chunk_rate_hz > 0
+    diag = DiagnosticStatus(name=name, hardware_id=status.device or "none",
+                            level=DiagnosticStatus.OK if ok else DiagnosticStatus.WARN,
+                            message=status.message or status.lifecycle_state)
+    fields = ("lifecycle_state", "policy_id", "last_inference_ms", "median_inference_ms", "chunk_rate_hz",
+              "chunks_published", "observations_dropped", "observations_rejected")
+    diag.values = [KeyValue(key=f, value=str(getattr(status, f))) for f in fields]
+    return DiagnosticArray(header=status.header, status=[diag])
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = PolicyNode()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node.worker is not None:
+            node.worker.stop(timeout_s=5.0)
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

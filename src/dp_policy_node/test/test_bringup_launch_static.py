@@ -1,0 +1,198 @@
+"""Static checks of launch/*.launch.py (no launch import: launch is not installable here).
+
+Each launch file is read with ``ast``: arguments declared with descriptions, every argument it
+reads declared, every package / launch file / executable it names exists (ours under src/ with a
+console script; external ones in the table below, checked against their public repositories).
+The node processes come from launch/robot_graph.py, which is evaluated for every profile,
+controller and simulator: packages, executables, parameter files, overrides and remappings.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from bringup_workspace import LAUNCH_FILES, PROFILES, REPO, console_scripts, our_packages, robot_graph
+
+# External packages the launch files use: {package: {launch files or executables}}. Not in this
+# workspace (apt on a real Jazzy install); names checked against franka_ros2, realsense-ros,
+# ros_gz and ros2_control sources.
+EXTERNAL = {
+    "franka_bringup": {"launch/franka.launch.py"},
+    "franka_description": {"robots/fr3/fr3.urdf.xacro"},
+    "realsense2_camera": {"realsense2_camera_node"},
+    "controller_manager": {"spawner", "ros2_control_node"},
+    "robot_state_publisher": {"robot_state_publisher"},
+    "ros_gz_sim": {"launch/gz_sim.launch.py", "create"},
+    "ros_gz_bridge": {"parameter_bridge"},
+}
+LAUNCH_NAMES = {p.name for p in LAUNCH_FILES}
+
+
+def _calls(tree: ast.AST, name: str) -> list[ast.Call]:
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+            and (getattr(n.func, "id", None) == name or getattr(n.func, "attr", None) == name)]
+
+
+def _kw(call: ast.Call, key: str) -> ast.expr | None:
+    return next((k.value for k in call.keywords if k.arg == key), None)
+
+
+def _arguments(tree: ast.Module) -> list[tuple[str, str, str]]:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "ARGUMENTS":
+            return [tuple(ast.literal_eval(e)) for e in node.value.elts]  # type: ignore[attr-defined]
+    raise AssertionError("no ARGUMENTS table")
+
+
+def test_expected_launch_files_exist() -> None:
+    assert {"franka.launch.py", "sim.launch.py", "record.launch.py"} <= LAUNCH_NAMES
+
+
+@pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_file_arguments_and_references(path: Path) -> None:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
+    arguments = _arguments(tree)
+    names = [a[0] for a in arguments]
+    assert len(set(names)) == len(names), f"duplicate arguments in {path.name}"
+    for name, default, description in arguments:
+        assert isinstance(default, str), f"{name}: default must be a string"
+        assert len(description) > 15, f"argument {name} needs a description"
+    declared = _calls(tree, "DeclareLaunchArgument")
+    assert declared and all(_kw(c, "description") is not None for c in declared)
+    # every argument read as arg["..."] is declared (a typo would be a KeyError at launch time)
+    used = {n.slice.value for n in ast.walk(tree) if isinstance(n, ast.Subscript)
+            and getattr(n.value, "id", "") == "arg" and isinstance(n.slice, ast.Constant)}
+    assert used <= set(names), f"{path.name} reads undeclared arguments {sorted(used - set(names))}"
+    assert set(names) <= used, f"{path.name} declares unused arguments {sorted(set(names) - used)}"
+    # packages and files named through FindPackageShare(...) / PathJoinSubstitution([...])
+    packages = our_packages()
+    for call in _calls(tree, "PathJoinSubstitution"):
+        parts = call.args[0].elts if call.args and isinstance(call.args[0], ast.List) else []
+        if not parts or not _calls(parts[0], "FindPackageShare"):
+            continue
+        package = _calls(parts[0], "FindPackageShare")[0].args[0]
+        if not isinstance(package, ast.Constant):
+            continue
+        rest = "/".join(p.value for p in parts[1:] if isinstance(p, ast.Constant))
+        if package.value in packages:
+            continue  # our share files: checked through robot_graph below
+        assert package.value in EXTERNAL, f"{path.name}: unknown package {package.value}"
+        if len(rest.split("/")) == len(parts) - 1 and rest:
+            assert rest in EXTERNAL[package.value], f"{path.name}: {package.value}/{rest} is not known"
+    for call in _calls(tree, "Node"):
+        package, executable = _kw(call, "package"), _kw(call, "executable")
+        if isinstance(package, ast.Constant) and isinstance(executable, ast.Constant):
+            if package.value in packages:
+                assert executable.value in console_scripts(package.value)
+            else:
+                assert executable.value in EXTERNAL.get(package.value, set()), f"{package.value} {executable.value}"
+
+
+def _check_process(g, process) -> None:
+    packages = our_packages()
+    if process.package in packages:
+        scripts = console_scripts(process.package)
+        assert process.executable in scripts, (
+            f"{process.package} has no console script '{process.executable}' (have {sorted(scripts)})")
+        profile = g.load_profile(process.params_file)
+        assert process.fqn in profile, f"{Path(process.params_file).name} has no block for {process.fqn}"
+        unknown = set(process.overrides) - set(profile[process.fqn]) - {"use_sim_time"}
+        assert not unknown, f"overrides {sorted(unknown)} are not parameters of {process.fqn}"
+    else:
+        assert process.executable in EXTERNAL.get(process.package, set()), f"{process.package}/{process.executable}"
+    assert process.params_file == "" or Path(process.params_file).is_file()
+
+
+@pytest.mark.parametrize("controller", ["joint_trajectory", "joint_position", "cartesian"])
+@pytest.mark.parametrize("simulator", ["", "mujoco", "gazebo"])
+def test_rollout_graph_is_the_composed_graph(controller: str, simulator: str) -> None:
+    from dp_policy_node.executor_config import DEFAULT_TOPICS
+    from dp_policy_node.graph import GRAPH
+
+    g = robot_graph()
+    profile = str(REPO / (g.SIM_PROFILE if simulator else g.ROBOT_PROFILE))
+    processes = g.rollout_processes(profile, controller, simulator=simulator, use_sim_time=bool(simulator),
+                                    checkpoint="/ckpt")
+    policy = next(p for p in processes if p.lifecycle)
+    assert policy.overrides["checkpoint_path"] == "/ckpt"
+    assert [(p.name, p.executable, p.lifecycle) for p in processes] == [(e.name, e.executable, e.lifecycle) for e in GRAPH]
+    ctrl = g.CONTROLLERS[controller]
+    executor = next(p for p in processes if p.name == "chunk_executor_node")
+    assert executor.overrides["output_mode"] == ctrl.output_mode
+    assert ctrl.executor_topic == DEFAULT_TOPICS[ctrl.output_mode]  # what the remapping rewrites
+    expected = () if simulator == "mujoco" or ctrl.robot_topic == ctrl.executor_topic else ((ctrl.executor_topic, ctrl.robot_topic),)
+    assert executor.remappings == expected
+    for process in [*processes, *g.simulator_processes(profile, simulator or "none"),
+                    *g.controller_spawners(controller, ready_pose=True)]:
+        _check_process(g, process)
+
+
+def test_robot_profile_cameras_and_ready_pose() -> None:
+    g = robot_graph()
+    profile_path = str(REPO / g.ROBOT_PROFILE)
+    profile = g.load_profile(profile_path)
+    cameras = g.camera_processes(profile_path, profile)
+    assert [c.name for c in cameras] == ["front", "wrist"]
+    observed = set(profile["/observation_node"]["camera_names"])
+    for camera in cameras:
+        assert camera.name in observed
+        assert profile["/observation_node"][f"cameras.{camera.name}.topic"] == f"{camera.fqn}/color/image_raw"
+        width, height, fps = (int(v) for v in profile[camera.fqn]["rgb_camera.color_profile"].split(","))
+        assert width > 0 and height > 0 and fps > 0
+        _check_process(g, camera)
+    for controller in g.CONTROLLERS:
+        _check_process(g, g.ready_pose_process(profile_path, controller))
+
+
+@pytest.mark.parametrize("mode", ["robot", "sim", "expert"])
+def test_record_graph(mode: str) -> None:
+    g = robot_graph()
+    profile = str(REPO / (g.ROBOT_PROFILE if mode == "robot" else g.SIM_PROFILE))
+    simulator = "" if mode == "robot" else "mujoco"
+    processes = g.record_processes(profile, simulator, expert=mode == "expert", use_sim_time=mode != "robot")
+    assert {p.name for p in processes} == {"recorder", "expert_node" if mode == "expert" else "teleop"}
+    for process in processes:
+        _check_process(g, process)
+    with pytest.raises(ValueError, match="mujoco"):
+        g.record_processes(profile, "", expert=True, use_sim_time=False)
+
+
+def test_sim_profile_topics_match_the_simulator() -> None:
+    """The sim profile's camera topics are the ones sim_node publishes (/camera/<name>/image_raw)."""
+    g = robot_graph()
+    profile = g.load_profile(REPO / g.SIM_PROFILE)
+    sim, obs = profile["/sim_node"], profile["/observation_node"]
+    assert set(obs["camera_names"]) <= set(sim["cameras"])
+    for name in obs["camera_names"]:
+        assert obs[f"cameras.{name}.topic"] == f"/camera/{name}/image_raw"
+
+
+def test_controllers_file_defines_every_controller() -> None:
+    import yaml
+
+    g = robot_graph()
+    document = yaml.safe_load((REPO / g.FR3_CONTROLLERS).read_text())["/**"]
+    manager = document["controller_manager"]["ros__parameters"]
+    for ctrl in g.CONTROLLERS.values():
+        assert "type" in manager[ctrl.ros2_control_name], ctrl.ros2_control_name
+        params = document[ctrl.ros2_control_name]["ros__parameters"]
+        assert params["type"] == manager[ctrl.ros2_control_name]["type"]
+        assert params["joints"] == [f"fr3_joint{i}" for i in range(1, 8)]
+    for broadcaster in ("joint_state_broadcaster", "franka_robot_state_broadcaster"):
+        assert "type" in manager[broadcaster]
+
+
+def test_profiles_are_installed_paths() -> None:
+    g = robot_graph()
+    for rel in (g.ROBOT_PROFILE, g.SIM_PROFILE, g.FR3_CONTROLLERS):
+        assert (REPO / rel).is_file(), rel
+    assert {p.name for p in PROFILES} >= {"fr3_realsense.yaml", "sim.yaml"}
+    with pytest.raises(ValueError):
+        g.rollout_processes(str(REPO / g.SIM_PROFILE), "velocity")
+    assert g.truthy("True") and not g.truthy("0")
+    with pytest.raises(ValueError):
+        g.truthy("maybe")

@@ -1,0 +1,75 @@
+"""The shipped YAML: every parameter is declared by its node and vice versa; bad values fail clearly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import rclpy
+import yaml
+from rclpy.context import Context
+
+from dp_policy_node.bringup import create_nodes
+from dp_policy_node.graph import GRAPH, PARAMS_FILE
+from dp_policy_node.streams import parse_obs_specs, spec_mismatch
+from dp_policy_node.tiny_policy import tiny_spec
+
+pytestmark = pytest.mark.ros
+YAML = Path(__file__).resolve().parents[1] / PARAMS_FILE
+
+
+def flatten(tree: dict, prefix: str = "") -> set[str]:
+    keys = set()
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            keys |= flatten(value, f"{prefix}{key}.")
+        else:
+            keys.add(prefix + key)
+    return keys
+
+
+@pytest.fixture
+def yaml_context():
+    import os
+
+    ctx = Context()
+    rclpy.init(context=ctx, args=["test", "--ros-args", "--params-file", str(YAML)],
+               domain_id=int(os.environ["ROS_DOMAIN_ID"]))
+    yield ctx
+    rclpy.shutdown(context=ctx)
+
+
+def test_yaml_and_declared_parameters_agree(yaml_context):
+    tree = yaml.safe_load(YAML.read_text())
+    assert set(tree) == {e.name for e in GRAPH}
+    nodes = create_nodes(yaml_context)
+    try:
+        for node in nodes:
+            in_yaml = flatten(tree[node.get_name()]["ros__parameters"])
+            declared = set(node._parameters) - {"use_sim_time", "start_type_description_service"}
+            assert in_yaml == declared, f"{node.get_name()}: only in YAML {in_yaml - declared}, only declared {declared - in_yaml}"
+    finally:
+        for node in nodes:
+            node.destroy_node()
+
+
+def test_invalid_executor_parameters_name_the_value(ros_context):
+    from rclpy.parameter import Parameter
+
+    from dp_policy_node.chunk_executor_node import ChunkExecutorNode
+
+    with pytest.raises(ValueError, match="output_mode must be one of"):
+        ChunkExecutorNode(context=ros_context, parameter_overrides=[
+            Parameter("action_names", value=["j1"]), Parameter("output_mode", value="teleport")])
+
+
+def test_spec_mismatch_says_what_differs():
+    spec = tiny_spec(cameras={"front": (48, 64)})
+    assert spec_mismatch(spec, parse_obs_specs(["front", "joint_pos"], ["3x48x64", "3"]), ("j1", "j2", "j3")) == []
+    problems = spec_mismatch(spec, parse_obs_specs(["wrist", "joint_pos"], ["3x48x64", "7"]), ("a", "b", "c"))
+    text = "\n".join(problems)
+    assert "checkpoint needs observation 'front'" in text and "'wrist' is not an input" in text
+    assert "observation 'joint_pos': checkpoint low_dim (3,), configured low_dim (7,)" in text
+    assert "action names" in text
+    with pytest.raises(ValueError, match="shape 'big' is not like"):
+        parse_obs_specs(["front"], ["big"])
