@@ -47,12 +47,92 @@ def measure_inference_ms(policy: object, runs: int = 3) -> float:
     return float(np.median(times))
 
 
-def bench_policy_path(work: Path, n_chunks: int, log) -> dict:
+class StageStamps:
+    """Wall-clock (ROS time) stamps of each window's way through the graph, keyed by the window stamp.
+
+    Recorded by thin wrappers around the nodes' own methods (the nodes stay unchanged), so the
+    overhead splits into: camera → observation callback, window build + publish, DDS to the
+    policy node, message → numpy, worker wake-up, inference (outside/inside ``predict``),
+    chunk conversion + publish, DDS to the probe.
+    """
+
+    def __init__(self) -> None:
+        self.by_window: dict[int, dict[str, int]] = {}
+        self.last_store_ns = 0
+
+    def mark(self, key: int, stage: str) -> None:
+        self.by_window.setdefault(key, {}).setdefault(stage, time.time_ns())
+
+    def instrument(self, obs: object, policy: object) -> None:
+        from dp_policy_node.conversions import time_to_ns
+
+        store, publish_window, on_window = obs._store, obs._publish_window, policy._on_window  # type: ignore[attr-defined]
+
+        def _store(stream, stamp, convert):
+            self.last_store_ns = time.time_ns()
+            return store(stream, stamp, convert)
+
+        def _publish_window(result, now_ns):
+            if result.window is not None:
+                key = int(result.window.stamps_ns[-1])
+                self.by_window.setdefault(key, {}).setdefault("obs_callback", self.last_store_ns)
+                self.mark(key, "window_publish")
+            return publish_window(result, now_ns)
+
+        def _on_window(msg):
+            key = time_to_ns(msg.header.stamp)
+            self.mark(key, "policy_callback")
+            on_window(msg)
+            self.mark(key, "submitted")
+
+        obs._store, obs._publish_window, policy._on_window = _store, _publish_window, _on_window  # type: ignore[attr-defined]
+
+    def instrument_worker(self, policy: object) -> None:
+        worker = policy.worker  # type: ignore[attr-defined]
+        infer, on_result = worker._infer, worker._on_result
+
+        def _infer(window):
+            self.mark(int(window.stamps_ns[-1]), "infer_start")
+            return infer(window)
+
+        def _on_result(window, chunk):
+            key = int(window.stamps_ns[-1])
+            self.mark(key, "infer_end")
+            on_result(window, chunk)
+            self.mark(key, "chunk_published")
+
+        worker._infer, worker._on_result = _infer, _on_result
+
+    STAGES = (("camera_to_obs_callback", "stamp", "obs_callback"),
+              ("obs_callback_to_window_publish", "obs_callback", "window_publish"),
+              ("window_publish_to_policy_callback", "window_publish", "policy_callback"),
+              ("window_msg_to_numpy", "policy_callback", "submitted"),
+              ("worker_wakeup", "submitted", "infer_start"),
+              ("infer_wall", "infer_start", "infer_end"),
+              ("chunk_to_msg_publish", "infer_end", "chunk_published"),
+              ("chunk_publish_to_probe", "chunk_published", "probe"))
+
+    def stages_ms(self, keys: list[int], inference_ms: list[float]) -> dict[str, dict[str, float]]:
+        """Median/p99 of every stage over the given windows; ``infer_outside_predict`` = wall - predict's own time."""
+        out: dict[str, list[float]] = {name: [] for name, _, _ in self.STAGES}
+        out["infer_outside_predict"] = []
+        for key, pure_ms in zip(keys, inference_ms, strict=True):
+            marks = dict(self.by_window.get(key, {}), stamp=key)
+            for name, a, b in self.STAGES:
+                if a in marks and b in marks:
+                    out[name].append((marks[b] - marks[a]) / 1e6)
+            if "infer_start" in marks and "infer_end" in marks:
+                out["infer_outside_predict"].append((marks["infer_end"] - marks["infer_start"]) / 1e6 - pure_ms)
+        return {name: percentiles(v) for name, v in out.items() if v}
+
+
+def bench_policy_path(work: Path, n_chunks: int, log, checkpoint: Path | None = None,
+                      single_threaded: bool = False) -> dict:
     import rclpy
     from dp_msgs.msg import ActionChunk
     from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
     from rclpy.context import Context
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.node import Node
     from rclpy.parameter import Parameter
@@ -64,8 +144,12 @@ def bench_policy_path(work: Path, n_chunks: int, log) -> dict:
     from dp_policy_node.tiny_policy import make_tiny_checkpoint, tiny_spec
 
     joints = ("j1", "j2", "j3")
-    log("training a tiny two-camera checkpoint (96x96 inputs) ...")
-    ckpt = make_tiny_checkpoint(work / "policy", tiny_spec(cameras={"front": (96, 96), "wrist": (96, 96)}), steps=2)
+    if checkpoint is not None and checkpoint.exists():
+        ckpt = checkpoint
+    else:
+        log("training a tiny two-camera checkpoint (96x96 inputs) ...")
+        spec = tiny_spec(cameras={"front": (96, 96), "wrist": (96, 96)})
+        ckpt = make_tiny_checkpoint(checkpoint.parent if checkpoint else work / "policy", spec, steps=2)
     ctx = Context()
     rclpy.init(context=ctx, domain_id=int(os.environ.get("ROS_DOMAIN_ID", "42")))
     obs_params = [Parameter("camera_names", value=["front", "wrist"]), Parameter("joint_state.joint_names", value=list(joints)),
@@ -82,8 +166,13 @@ def bench_policy_path(work: Path, n_chunks: int, log) -> dict:
     received: list[tuple[int, ActionChunk]] = []
     done = threading.Event()
 
+    stages = StageStamps()
+    stages.instrument(obs, policy)
+
     def on_chunk(msg: ActionChunk) -> None:
-        received.append((probe.get_clock().now().nanoseconds, msg))
+        now_ns = probe.get_clock().now().nanoseconds
+        stages.mark(time_to_ns(msg.header.stamp), "probe")
+        received.append((now_ns, msg))
         if len(received) >= n_chunks + 2:
             done.set()
 
@@ -91,7 +180,8 @@ def bench_policy_path(work: Path, n_chunks: int, log) -> dict:
     windows: dict[int, int] = {}  # window stamp -> receive time at the probe (splits the overhead)
     probe.create_subscription(ObservationWindowMsg, "dp/observation_window",
                               lambda m: windows.setdefault(time_to_ns(m.header.stamp), probe.get_clock().now().nanoseconds), 50)
-    executor = MultiThreadedExecutor(num_threads=4, context=ctx)
+    executor = (SingleThreadedExecutor(context=ctx) if single_threaded  # dp_bringup --threads 1
+                else MultiThreadedExecutor(num_threads=4, context=ctx))  # dp_bringup's default
     for node in (obs, policy, probe):
         executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
@@ -99,6 +189,7 @@ def bench_policy_path(work: Path, n_chunks: int, log) -> dict:
         if (policy.trigger_configure() != TransitionCallbackReturn.SUCCESS
                 or policy.trigger_activate() != TransitionCallbackReturn.SUCCESS):
             raise RuntimeError(f"policy node did not start: {policy.note}")
+        stages.instrument_worker(policy)
         infer_ms = measure_inference_ms(policy.runner.policy)
         camera_hz = min(10.0, 1000.0 / (2.5 * infer_ms))  # a frame pair arrives only when the model is idle
         log(f"cameras at {camera_hz:.1f} Hz (240x320 rgb8 each), joint states 200 Hz")
@@ -118,10 +209,12 @@ def bench_policy_path(work: Path, n_chunks: int, log) -> dict:
         rclpy.shutdown(context=ctx)
     if not finished:
         raise RuntimeError(f"only {len(received)} chunks arrived")
-    overhead, total, to_window = [], [], []
+    overhead, total, to_window, keys, pure = [], [], [], [], []
     for recv_ns, msg in received[2:]:  # the first chunks may include start-up effects
-        inference_ms = latencies[msg.sequence - 1]  # stats are in sequence order since activation
+        inference_ms = latencies[msg.sequence - 1]  # this chunk's own predict() time (stats in sequence order)
         stamp = time_to_ns(msg.header.stamp)
+        keys.append(stamp)
+        pure.append(inference_ms)
         total_ms = (recv_ns - stamp) / 1e6
         total.append(total_ms)
         overhead.append(total_ms - inference_ms)
@@ -129,7 +222,8 @@ def bench_policy_path(work: Path, n_chunks: int, log) -> dict:
             to_window.append((windows[stamp] - stamp) / 1e6)
     return {"ros_overhead_ms": percentiles(overhead), "obs_to_chunk_ms": percentiles(total),
             "obs_to_window_ms": percentiles(to_window),
-            "inference_ms": percentiles(latencies[2:]), "camera_rate_hz": round(camera_hz, 2)}
+            "inference_ms": percentiles(latencies[2:]), "camera_rate_hz": round(camera_hz, 2),
+            "policy_stages_ms": stages.stages_ms(keys, pure)}
 
 
 def bench_executor(work: Path, rate_hz: float, seconds: float, log) -> dict:
@@ -152,7 +246,8 @@ def bench_executor(work: Path, rate_hz: float, seconds: float, log) -> dict:
     params.write_text(yaml.safe_dump({"chunk_executor_node": {"ros__parameters": {
         "action_names": joints, "control_rate_hz": rate_hz, "max_state_age_s": 0.5,
         "joint_limits": {"velocity_max": [2.0] * 3, "acceleration_max": [20.0] * 3}}}}))
-    proc = subprocess.Popen([sys.executable, "-m", "dp_policy_node.chunk_executor_node", "--ros-args",
+    ticks_file = work / "ticks.npy"
+    proc = subprocess.Popen([sys.executable, __file__, "--executor-child", str(ticks_file), "--ros-args",
                              "--params-file", str(params)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ctx = Context()
     rclpy.init(context=ctx, domain_id=int(os.environ.get("ROS_DOMAIN_ID", "42")))
@@ -195,24 +290,57 @@ def bench_executor(work: Path, rate_hz: float, seconds: float, log) -> dict:
             proc.kill()
     intervals_ms = np.diff(np.asarray(arrivals, dtype=np.int64)) / 1e6
     error = np.abs(intervals_ms - 1000.0 / rate_hz)
-    return {"executor_period_error_ms": percentiles(error.tolist()),
-            "executor_rate_measured_hz": round(float(1000.0 / intervals_ms.mean()), 2)}
+    result = {"executor_period_error_ms": percentiles(error.tolist()),
+              "executor_rate_measured_hz": round(float(1000.0 / intervals_ms.mean()), 2)}
+    if ticks_file.exists():  # the node's own timer: intervals between tick callback starts, same window
+        ticks = np.load(ticks_file)
+        ticks = ticks[(ticks >= arrivals[0]) & (ticks <= arrivals[-1])] if arrivals else ticks
+        tick_error = np.abs(np.diff(ticks) / 1e6 - 1000.0 / rate_hz)
+        result["executor_tick_error_ms"] = percentiles(tick_error.tolist())
+    return result
+
+
+def executor_child(ticks_file: str, ros_args: list[str]) -> None:
+    """The chunk executor's own ``main``, with each control tick's start time recorded (monotonic ns)."""
+    from dp_policy_node import chunk_executor_node as module
+
+    ticks: list[int] = []
+    on_tick = module.ChunkExecutorNode._on_tick
+
+    def timed_tick(self) -> None:
+        ticks.append(time.monotonic_ns())
+        on_tick(self)
+
+    module.ChunkExecutorNode._on_tick = timed_tick
+    try:
+        module.main(["chunk_executor_node", *ros_args])
+    finally:
+        np.save(ticks_file, np.asarray(ticks, dtype=np.int64))
 
 
 def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--executor-child":  # the executor process of bench_executor
+        executor_child(sys.argv[2], sys.argv[3:])
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     parser.add_argument("--chunks", type=int, default=20, help="chunks measured on the policy path (default 20)")
     parser.add_argument("--rate", type=float, default=250.0, help="executor control rate, Hz (default 250)")
     parser.add_argument("--seconds", type=float, default=5.0, help="executor measurement time, s (default 5)")
+    parser.add_argument("--checkpoint", type=Path, help="tiny checkpoint run dir to reuse (when missing, trained into its parent)")
+    parser.add_argument("--only", choices=("policy", "executor"), help="run one of the two measurements")
+    parser.add_argument("--single-threaded", action="store_true",
+                        help="policy path on a SingleThreadedExecutor (dp_bringup --threads 1) instead of 4 threads")
     args = parser.parse_args()
     log = (lambda *_: None) if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     os.environ.setdefault("ROS_DOMAIN_ID", "42")  # the executor process must share the domain
     with tempfile.TemporaryDirectory(prefix="bench_nodes_") as tmp:
         result = {"control_rate_hz": args.rate, "cameras": "2 x 240x320 rgb8 -> 96x96", "cpu_count": os.cpu_count()}
-        result.update(bench_policy_path(Path(tmp), args.chunks, log))
-        result.update(bench_executor(Path(tmp), args.rate, args.seconds, log))
+        if args.only != "executor":
+            result.update(bench_policy_path(Path(tmp), args.chunks, log, args.checkpoint, args.single_threaded))
+        if args.only != "policy":
+            result.update(bench_executor(Path(tmp), args.rate, args.seconds, log))
     print(json.dumps(result))
 
 

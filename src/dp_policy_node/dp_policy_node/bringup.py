@@ -12,7 +12,7 @@ import sys
 
 import rclpy
 from rclpy.context import Context
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.utilities import remove_ros_args
@@ -51,11 +51,12 @@ def main(args: list[str] | None = None) -> None:
     argv = sys.argv if args is None else args
     parser = argparse.ArgumentParser(prog="dp_bringup", description=__doc__)
     parser.add_argument("--autostart", action="store_true", help="configure and activate the policy node")
-    parser.add_argument("--threads", type=int, default=4, help="executor threads (default 4)")
+    parser.add_argument("--threads", type=int, default=4,
+                        help="executor threads (default 4); 1 = SingleThreadedExecutor (inference has its own thread)")
     options = parser.parse_args(remove_ros_args(argv)[1:])
     rclpy.init(args=argv)
     nodes: list[Node] = []
-    executor = MultiThreadedExecutor(num_threads=options.threads)
+    executor = SingleThreadedExecutor() if options.threads <= 1 else MultiThreadedExecutor(num_threads=options.threads)
     try:
         nodes = create_nodes()
         for node in nodes:

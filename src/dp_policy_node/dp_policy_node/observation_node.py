@@ -1,8 +1,13 @@
 """observation_node: camera + robot-state streams → time-aligned dp_msgs/ObservationWindow.
 
-A window goes out as soon as every stream has a sample newer than the last window (no timer
-phase delay), at most ``max_window_rate_hz``; a timer at ``rate_hz`` publishes the status and
-notices stale streams.
+A window goes out as soon as every stream contributes a sample newer than the one it
+contributed to the last window (no timer phase delay), at most ``max_window_rate_hz``; a timer
+at ``rate_hz`` publishes the status and notices stale streams. Comparing samples, not window
+stamps, matters: when a fast stream (joint states) briefly lags a camera, the window is stamped
+at the lagging sample and still holds the previous frame; the next joint sample would then make
+a second window from the same frames, which only queues behind the first inference. So while the
+stream that limits the window time is the faster one and its next sample is due before the
+next-oldest stream's newest sample, the window waits for that sample (at most one of its periods).
 
 Adapter only: frames are decoded/resized by ``dp_core.sensors.images`` and windows are built by
 ``dp_core.timing.alignment.WindowBuilder`` (latest sample not after each target, staleness).
@@ -86,6 +91,8 @@ class ObservationNode(Node):
         }
         self.windows_published = self.windows_invalid = self.messages_rejected = 0
         self._last_window_stamp = -1
+        self._last_samples = dict.fromkeys(self.kinds, -1)  # stream -> stamp of its sample in the last window
+        self._periods_ns = dict.fromkeys(self.kinds, 0)  # stream -> its last sample interval (0: unknown)
         self._last_publish_ns = -(2**62)
         self._min_window_period_ns = round(1e9 / self.config.max_window_rate_hz)
         self._last_message = ""
@@ -129,24 +136,42 @@ class ObservationNode(Node):
             stamp_ns = time_to_ns(stamp)
             if stamp_ns <= 0:
                 raise ValueError("header.stamp is zero; stamp messages with the sensor time")
-            self.buffers[stream].add(stamp_ns, convert())
+            buffer = self.buffers[stream]
+            previous_ns = buffer.newest_stamp_ns
+            buffer.add(stamp_ns, convert())
+            if previous_ns is not None and stamp_ns > previous_ns:
+                self._periods_ns[stream] = stamp_ns - previous_ns
         except ValueError as exc:
             self.messages_rejected += 1
             self.get_logger().warning(
                 f"rejected a '{stream}' message ({self.messages_rejected} so far): {exc}", throttle_duration_sec=2.0
             )
             return
-        newest = [b.newest_stamp_ns for b in self.buffers.values()]
-        if None not in newest and min(newest) > self._last_window_stamp:  # every stream has moved on: send now
+        if self._window_due():
             now_ns = self.get_clock().now().nanoseconds
             if now_ns - self._last_publish_ns >= self._min_window_period_ns:
                 self._publish_window(build_window(self.buffers, self.kinds, now_ns, self.config.alignment), now_ns)
 
+    def _window_due(self) -> bool:
+        """Every stream has moved on since the last window, and no faster stream is about to catch up."""
+        newest = {name: b.newest_stamp_ns for name, b in self.buffers.items()}
+        if any(t is None or t <= self._last_samples[name] for name, t in newest.items()):
+            return False
+        if len(newest) < 2:
+            return True
+        (limit, t_limit), (held, t_held) = sorted(newest.items(), key=lambda item: item[1])[:2]
+        period = self._periods_ns[limit]
+        return not (0 < period < self._periods_ns[held] and t_limit + period >= t_held)
+
     def _publish_window(self, result: WindowResult, now_ns: int) -> None:
-        """Publish a valid window unless it is the one already sent."""
-        if result.window is None or int(result.window.stamps_ns[-1]) <= self._last_window_stamp:
-            return
+        """Publish a valid window when every stream brings a newer sample than in the last window."""
         w = result.window
+        if w is None or int(w.stamps_ns[-1]) <= self._last_window_stamp:
+            return
+        newest = {name: int(chosen[-1]) for name, chosen in w.sample_stamps_ns.items()}
+        if any(newest.get(name, -1) <= last for name, last in self._last_samples.items()):
+            return  # the same frame again in some stream (it lags the window stamp): wait for a new one
+        self._last_samples = newest
         self._last_window_stamp, self._last_publish_ns = int(w.stamps_ns[-1]), now_ns
         self.window_pub.publish(window_to_msg(w.stamps_ns, w.low_dim, w.images))
         self.windows_published += 1
