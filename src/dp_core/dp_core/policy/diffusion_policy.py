@@ -140,10 +140,11 @@ class DiffusionPolicy(nn.Module):
     def make_denoise_fn(self, features: Tensor) -> Callable[[Tensor, Tensor], Tensor]:
         """Closure ``(x_t, t) -> prediction`` with the observation conditioning encoded once.
 
-        The chain itself runs in float32; when the denoiser holds bfloat16 weights (the CPU fast
-        path) only its input and output are cast, so the scheduler arithmetic keeps full precision.
+        The chain itself runs in float32; when the denoiser holds bfloat16 weights only its input
+        and output are cast, so the scheduler arithmetic keeps full precision. A fast inference form
+        (``fast_inference.py``) declares ``input_dtype`` and casts internally.
         """
-        dtype = next(self.denoiser.parameters()).dtype
+        dtype = getattr(self.denoiser, "input_dtype", None) or next(self.denoiser.parameters()).dtype
         features = features.to(dtype)
         if hasattr(self.denoiser, "encode_condition"):
             cache = self.denoiser.encode_condition(features)

@@ -3,8 +3,9 @@
 ``Policy.predict`` takes the numpy observation window of ``dp_core.spec`` (low-dim (T, D)
 float32, images (T, H, W, 3) uint8 RGB) and returns an :class:`ActionPlan` in unnormalized
 units. Fast path: ``torch.inference_mode``, observations encoded once per chunk (the denoiser's
-condition cache), preallocated input tensors, and on CPU bfloat16 denoiser weights when a load-time
-self-check shows they are faster and stay within ``BF16_TOLERANCE`` of the float32 chunk.
+condition cache), preallocated input tensors, and a reduced-precision denoiser (int8 weight-only,
+or bfloat16 where the CPU has it natively; see ``fast_inference.py``) when a load-time self-check
+shows it is faster and its chunk stays within ``PRECISION_TOLERANCE`` of the float32 chunk.
 """
 
 from __future__ import annotations
@@ -21,16 +22,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from dp_core.models.unet1d import ConditionalUnet1D
 from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy, PolicyConfig
+from dp_core.policy.fast_inference import convert_denoiser, int8_kernel_available, native_bf16_supported
 from dp_core.spec import PolicySpec
 from dp_core.training.checkpoint import WEIGHTS_FILE, load_config_dict, load_policy_weights, resolve_checkpoint_dir
 from dp_core.training.config import from_dict
 
 log = logging.getLogger(__name__)
 
-Precision = Literal["fp32", "bf16", "auto"]
-#: Max relative difference (∞-norm, normalized action units) of a bf16 chunk vs the fp32 chunk.
-BF16_TOLERANCE = 1e-2
+Precision = Literal["fp32", "bf16", "int8", "auto"]
+#: Max relative difference of a reduced-precision chunk vs the fp32 chunk for the same noise:
+#: max |a - a_fp32| / max |a_fp32| over the chunk, in normalized action units.
+PRECISION_TOLERANCE = 1e-2
 
 
 @dataclass(frozen=True)
@@ -77,8 +81,8 @@ class Policy:
         policy_id: str = "unnamed",
         warm_start_noise_level: float = 0.5,
     ) -> None:
-        if precision not in ("fp32", "bf16", "auto"):
-            raise ValueError(f"precision must be 'fp32', 'bf16' or 'auto', got {precision!r}")
+        if precision not in ("fp32", "bf16", "int8", "auto"):
+            raise ValueError(f"precision must be 'fp32', 'bf16', 'int8' or 'auto', got {precision!r}")
         if not 0 < warm_start_noise_level <= 1:
             raise ValueError(f"warm_start_noise_level must be in (0, 1], got {warm_start_noise_level}")
         self.device = _pick_device(device)
@@ -87,6 +91,8 @@ class Policy:
         self.warm_start_noise_level = warm_start_noise_level
         self._rng = np.random.default_rng()
         self._inputs = self._allocate_inputs()
+        #: Self-check figures per tried precision: {"fp32"|"int8"|"bf16": {"ms", "rel_diff"}}.
+        self.precision_check: dict[str, dict[str, float]] = {}
         self.precision = self._choose_precision(precision)
 
     @classmethod
@@ -128,24 +134,53 @@ class Policy:
     # ---- precision self-check ----
 
     def _choose_precision(self, precision: Precision) -> str:
-        """fp32, or bf16 denoiser weights when allowed, accurate enough and (for auto) faster."""
+        """fp32, or a reduced-precision denoiser that is accurate enough and (for auto) faster.
+
+        Candidates: the requested one, or for "auto" int8 (U-Net with the int8 kernel, CPU) and
+        bf16 (CUDA, or a CPU with native bf16). Each is timed on a reference chunk against fp32
+        and kept only if its chunk is within ``PRECISION_TOLERANCE``; the choice is logged.
+        """
         if precision == "fp32":
+            return "fp32"
+        candidates = [precision] if precision != "auto" else self._auto_candidates()
+        if not candidates:
+            log.info("precision auto: no reduced precision pays on this %s device -> fp32", self.device.type)
             return "fp32"
         obs = self._reference_observation()
         fp32_actions, fp32_s = self._timed_sample(obs)
-        self.model.denoiser.to(torch.bfloat16)
-        bf16_actions, bf16_s = self._timed_sample(obs)
-        difference = _relative_difference(self._normalized(bf16_actions), self._normalized(fp32_actions))
-        keep = difference <= BF16_TOLERANCE and (precision == "bf16" or bf16_s < fp32_s)
-        log.info("precision %s: bf16 chunk differs from fp32 by %.2e relative (tolerance %.0e), %.1f ms vs %.1f ms"
-                 " -> %s", precision, difference, BF16_TOLERANCE, 1e3 * bf16_s, 1e3 * fp32_s,
-                 "bf16" if keep else "fp32")
-        if not keep:
-            self.model.denoiser.to(torch.float32)
-            if precision == "bf16":
-                log.warning("bf16 requested but the chunk differs from fp32 by %.2e > %.0e; using fp32",
-                            difference, BF16_TOLERANCE)
-        return "bf16" if keep else "fp32"
+        self.precision_check["fp32"] = {"ms": round(1e3 * fp32_s, 2), "rel_diff": 0.0}
+        original = self.model.denoiser
+        num_train = self.model.config.noise.num_train_timesteps
+        best, best_s = "fp32", fp32_s if precision == "auto" else float("inf")
+        for candidate in candidates:
+            try:
+                self.model.denoiser = convert_denoiser(original, candidate, num_train)
+            except ValueError as error:
+                log.warning("precision %s unavailable: %s", candidate, error)
+                continue
+            actions, seconds = self._timed_sample(obs)
+            difference = _relative_difference(self._normalized(actions), self._normalized(fp32_actions))
+            self.precision_check[candidate] = {"ms": round(1e3 * seconds, 2), "rel_diff": difference}
+            log.info("precision %s: %s chunk differs from fp32 by %.2e relative (tolerance %.0e), %.1f ms vs %.1f ms",
+                     precision, candidate, difference, PRECISION_TOLERANCE, 1e3 * seconds, 1e3 * fp32_s)
+            if difference <= PRECISION_TOLERANCE and seconds < best_s:
+                best, best_s = candidate, seconds
+        self.model.denoiser = original if best == "fp32" else convert_denoiser(original, best, num_train)
+        if precision != "auto" and best != precision:
+            log.warning("%s requested but its chunk differs from fp32 by more than %.0e; using fp32",
+                        precision, PRECISION_TOLERANCE)
+        log.info("precision %s -> %s", precision, best)
+        return best
+
+    def _auto_candidates(self) -> list[str]:
+        if self.device.type == "cuda":
+            return ["bf16"]
+        candidates = []
+        if isinstance(self.model.denoiser, ConditionalUnet1D) and int8_kernel_available():
+            candidates.append("int8")
+        if native_bf16_supported():
+            candidates.append("bf16")
+        return candidates
 
     def _normalized(self, actions: Tensor) -> Tensor:
         return self.model.normalizer.normalize(ACTION_KEY, actions)

@@ -68,6 +68,19 @@ class _SkipSampler(Sampler[int]):
         return max(0, len(self.base) - self.skip)
 
 
+def make_optimizer(
+    model: nn.Module, lr: float, betas: tuple[float, float] = (0.9, 0.999), weight_decay: float = 0.0
+) -> torch.optim.AdamW:
+    """AdamW over all parameters (as before, so saved optimizer states still load).
+
+    The fused kernel on CPU/CUDA makes one pass over each parameter instead of ~10 elementwise
+    kernels (the reference for-loop on CPU); same update up to float rounding.
+    """
+    params = list(model.parameters())
+    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params)
+    return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=fused or None)
+
+
 def fit_normalizer(model: DiffusionPolicy, dataset: SequenceDataset) -> None:
     """Fit the policy's normalizer on the training split (low-dim keys, actions, image keys)."""
     data = dataset.get_normalizer_data()
@@ -103,8 +116,7 @@ class Trainer:
         self.model.to(self.device)
         self.ema = EMAModel(self.model, power=cfg.ema_power, max_value=cfg.ema_max_value) if cfg.ema else None
         self.ddp = DistributedDataParallel(self.model) if self.distributed else None
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, betas=cfg.betas,
-                                           weight_decay=cfg.weight_decay)
+        self.optimizer = make_optimizer(self.model, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         self.steps_per_epoch = len(self.train_set) // (cfg.batch_size * self.world_size)
         self.total_steps = min(
             cfg.max_steps or math.inf, (cfg.num_epochs or math.inf) * self.steps_per_epoch)  # type: ignore[arg-type]
@@ -168,7 +180,8 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip = self.config.train.grad_clip_norm
-        grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), clip if clip is not None else math.inf)
+        grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), clip if clip is not None else math.inf,
+                                             foreach=True)
         self.optimizer.step()
         self.lr_scheduler.step()
         if self.ema is not None:
