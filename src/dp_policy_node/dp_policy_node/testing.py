@@ -123,14 +123,26 @@ def ros_process() -> Iterator[Callable[..., RosProcess]]:
             sys.stdout.write(f"\n--- output of {' '.join(proc.args)} ---\n{output}\n")
 
 
-def call_service(executor: object, client: object, request: object, timeout_s: float) -> object:
-    """Call a ROS service asynchronously and spin ``executor`` until the reply (TimeoutError otherwise)."""
+def call_service(
+    executor: object, client: object, request: object, timeout_s: float, resend_s: float | None = None
+) -> object:
+    """Call a ROS service asynchronously and spin ``executor`` until the reply (TimeoutError otherwise).
+
+    ``resend_s`` (idempotent requests only): send the request again when no reply came within this
+    time. Right after discovery a DDS service may see the request before its reply writer has
+    matched the client, and that first reply is lost (seen on loaded machines).
+    """
+    deadline = time.monotonic() + timeout_s
     if not client.wait_for_service(timeout_sec=timeout_s):  # type: ignore[attr-defined]
         raise TimeoutError(f"service {client.srv_name} not available within {timeout_s} s")  # type: ignore[attr-defined]
-    future = client.call_async(request)  # type: ignore[attr-defined]
-    if not spin_until(executor, future.done, timeout_s):
-        raise TimeoutError(f"no reply from {client.srv_name} within {timeout_s} s")  # type: ignore[attr-defined]
-    return future.result()
+    while True:
+        left = deadline - time.monotonic()
+        future = client.call_async(request)  # type: ignore[attr-defined]
+        if spin_until(executor, future.done, min(left, resend_s) if resend_s else left):
+            return future.result()
+        client.remove_pending_request(future)  # type: ignore[attr-defined]
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"no reply from {client.srv_name} within {timeout_s} s")  # type: ignore[attr-defined]
 
 
 class LifecycleClient:
@@ -157,7 +169,8 @@ class LifecycleClient:
         """The current state label ("unconfigured", "inactive", "active", "finalized")."""
         from lifecycle_msgs.srv import GetState
 
-        return str(call_service(self.executor, self.get, GetState.Request(), timeout_s).current_state.label)  # type: ignore[attr-defined]
+        reply = call_service(self.executor, self.get, GetState.Request(), timeout_s, resend_s=5.0)
+        return str(reply.current_state.label)  # type: ignore[attr-defined]
 
     def set_parameters(self, timeout_s: float = 10.0, **values: object) -> None:
         """Set parameters through ``set_parameters``; raises when one is refused."""
