@@ -25,8 +25,21 @@ def test_layout_classifies_names():
     lay = ActionLayout.from_names(["j1", "j2", "finger_width"])
     assert lay.joints == (0, 1) and lay.grippers == (2,) and not lay.is_cartesian
     assert ActionLayout.from_names(["j1", "hand"], gripper_names=["hand"]).grippers == (1,)
-    with pytest.raises(ValueError, match="missing \\['z'\\]"):
-        ActionLayout.from_names(["x", "y"])
+    with pytest.raises(ValueError, match="missing \\['y'\\]"):
+        ActionLayout.from_names(["x", "z"])
+    with pytest.raises(ValueError, match="missing \\['y', 'z'\\]"):
+        ActionLayout.from_names(["x", "j1"])
+    with pytest.raises(ValueError, match="missing \\['qw'\\]"):
+        ActionLayout.from_names(["x", "y", "qx", "qy", "qz"])
+    assert ActionLayout.from_names(POSE).position_axes == (0, 1, 2) and not ActionLayout.from_names(POSE).is_planar
+
+
+def test_planar_layout_is_x_y_without_z():
+    lay = ActionLayout.from_names(["y", "x", "gripper"])  # indices follow x, y order whatever the action order
+    assert lay.position == (1, 0) and lay.position_axes == (0, 1) and lay.is_planar and lay.is_cartesian
+    assert lay.quaternion == () and lay.joints == () and lay.grippers == (2,)
+    interp = ChunkInterpolator(np.array([0, 100 * MS]), np.array([[0.0, 1.0, 0.0], [0.2, 0.0, 1.0]]), lay)
+    assert np.allclose(interp(50 * MS), [0.1, 0.5, 0.5])
     with pytest.raises(ValueError, match="not action names"):
         ActionLayout.from_names(["j1"], gripper_names=["g"])
 

@@ -106,6 +106,22 @@ def test_cartesian_box_and_speeds():
     assert {"workspace above box_max", "linear speed", "angular speed"} <= kinds
 
 
+def test_planar_cartesian_limits_use_the_box_x_and_y():
+    limits = LimitSet(ActionLayout.from_names(("x", "y")),
+                      cartesian=CartesianLimits([0.25, -0.3, 0.0], [0.75, 0.3, 0.1], 0.25, 1.0))
+    start = np.array([0.5, 0.0])
+    far = np.array([2.0, -2.0])
+    out = clip_trajectory(limits, np.tile(far, (2000, 1)), PERIOD, start=start)
+    steps = np.linalg.norm(np.diff(np.vstack([start, out]), axis=0), axis=1)
+    assert steps.max() <= 0.25 * PERIOD + 1e-12
+    assert np.allclose(out[-1], [0.75, -0.3])  # the corner of the x, y box (z = 0..0.1 plays no part)
+    assert check_trajectory(limits, out, PERIOD, start=start) == []
+    found = check_trajectory(limits, np.tile(far, (2, 1)), PERIOD, start=start)
+    assert {(v.kind, v.name) for v in found} >= {("workspace above box_max", "x"), ("workspace below box_min", "y"),
+                                                  ("linear speed", "xyz")}
+    assert Limiter(limits, PERIOD).step(np.array([0.0, 0.0])).tolist() == [0.25, 0.0]  # first target clamped
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     seed=st.integers(0, 100_000),

@@ -1,7 +1,8 @@
 """chunk_executor_node: ActionChunks → limited commands at the control rate (dp_core ChunkPlan).
 
 Outputs (``output_mode``): JointTrajectory (retimed remainder, on every accepted chunk),
-Float64MultiArray position stream, or PoseStamped targets; an optional gripper topic. The
+Float64MultiArray position stream, or PoseStamped targets (full pose actions, or planar x, y with
+z and orientation from ``pose_defaults``); an optional gripper topic. The
 watchdog (policy inactive, stale robot state, exhausted plan) makes it hold the last command.
 """
 
@@ -39,6 +40,8 @@ PARAMS = [
     Param("gripper_topic", "", "gripper dimensions as Float64MultiArray here (empty: part of the command)"),
     Param("gripper_names", [], "action names that are grippers (empty: names containing 'gripper'/'finger')", _S),
     Param("frame_id", "", "frame of Cartesian targets (pose mode)"),
+    Param("pose_defaults", [], "pose mode: [x, y, z] m + [qx, qy, qz, qw] for pose components not in the actions "
+          "(e.g. z and orientation of planar x, y actions); empty: the actions are the full pose", _F),
     Param("trajectory_period_s", 0.02, "sample period of published JointTrajectory points, s"),
     Param("interpolation", "linear", "linear or cubic between action steps"),
     Param("blend_s", 0.1, "a new chunk takes over from the current command over this many seconds"),
@@ -122,6 +125,7 @@ class ChunkExecutorNode(Node):
             idx = self.config.command_indices
             if len(times):
                 self.command_pub.publish(joint_trajectory_to_msg([self.names[i] for i in idx], times, values[:, idx], now_ns))
+                self.counts["published"] += 1
 
     def _on_joint_state(self, msg: JointState) -> None:
         self.state_stamp_ns = time_to_ns(msg.header.stamp)
@@ -174,9 +178,11 @@ class ChunkExecutorNode(Node):
         if self.config.output_mode == "position":
             self.command_pub.publish(float64_array_to_msg(command[idx], label="position"))
         elif self.config.output_mode == "pose":
-            self.command_pub.publish(pose_to_msg(command[idx], now_ns, self.config.frame_id))
+            self.command_pub.publish(pose_to_msg(self.config.pose_vector(command), now_ns, self.config.frame_id))
         else:
-            self.command_pub.publish(joint_trajectory_to_msg([self.names[i] for i in idx], [0.0], command[None, idx], now_ns))
+            # Stamp 0 = "start now" for a JointTrajectoryController: a hold point stamped with the
+            # current time arrives in the past and would be rejected.
+            self.command_pub.publish(joint_trajectory_to_msg([self.names[i] for i in idx], [0.0], command[None, idx], 0))
         if self.gripper_pub is not None:
             self.gripper_pub.publish(float64_array_to_msg(command[self.config.gripper_indices], label="gripper"))
         self.counts["published"] += 1

@@ -17,6 +17,7 @@ from dp_core.control.plan import ExecutorConfig
 from dp_core.control.watchdog import WatchdogConfig
 
 OUTPUT_MODES = ("trajectory", "position", "pose")
+POSE_NAMES = ("x", "y", "z", "qx", "qy", "qz", "qw")  # PoseStamped components, in pose_defaults order
 DEFAULT_TOPICS = {
     "trajectory": "/joint_trajectory_controller/joint_trajectory",
     "position": "/forward_position_controller/commands",
@@ -35,13 +36,26 @@ class ExecutorNodeConfig:
     gripper_topic: str = ""
     frame_id: str = ""
     trajectory_period_s: float = 0.02
+    pose_defaults: tuple[float, ...] = ()  # [x, y, z, qx, qy, qz, qw]: pose components not in the actions
 
     def __post_init__(self) -> None:
         if self.output_mode not in OUTPUT_MODES:
             raise ValueError(f"output_mode must be one of {OUTPUT_MODES}, got '{self.output_mode}'")
         layout = self.plan.layout
-        if self.output_mode == "pose" and not (layout.position and layout.quaternion):
-            raise ValueError("output_mode 'pose' needs action names x, y, z, qx, qy, qz, qw")
+        object.__setattr__(self, "pose_defaults", tuple(float(x) for x in self.pose_defaults))
+        if self.pose_defaults:
+            d = np.asarray(self.pose_defaults)
+            if d.shape != (7,) or not np.all(np.isfinite(d)):
+                raise ValueError(f"pose_defaults must be 7 finite values [x, y, z, qx, qy, qz, qw], got {list(d)}")
+            if layout.quaternion == () and not abs(float(np.linalg.norm(d[3:])) - 1.0) < 1e-3:
+                raise ValueError(f"pose_defaults orientation must be a unit quaternion, got {d[3:].tolist()}")
+        if self.output_mode == "pose":
+            if not layout.position:
+                raise ValueError("output_mode 'pose' needs action names x, y (z) [qx, qy, qz, qw]")
+            missing = [n for n in POSE_NAMES if n not in layout.names]
+            if missing and not self.pose_defaults:
+                raise ValueError(f"output_mode 'pose': the actions lack {missing}; set pose_defaults "
+                                 "[x, y, z, qx, qy, qz, qw] for them")
         if self.output_mode != "pose" and not layout.joints:
             raise ValueError(f"output_mode '{self.output_mode}' needs joint action names, got {list(layout.names)}")
         if layout.grippers and not self.gripper_topic and self.output_mode == "pose":
@@ -58,8 +72,18 @@ class ExecutorNodeConfig:
         """Action indices sent on the command topic (joints, plus grippers without their own topic)."""
         lay = self.plan.layout
         if self.output_mode == "pose":
-            return list(lay.position + lay.quaternion)
+            return list(lay.position + lay.quaternion)  # x, y[, z][, qx, qy, qz, qw]
         return list(lay.joints) + ([] if self.gripper_topic else list(lay.grippers))
+
+    def pose_vector(self, command: np.ndarray) -> np.ndarray:
+        """Pose mode: the command (full action vector) → [x, y, z, qx, qy, qz, qw], the components
+        that are not actions taken from ``pose_defaults``."""
+        lay = self.plan.layout
+        out = np.array(self.pose_defaults if self.pose_defaults else (0.0,) * 6 + (1.0,), dtype=np.float64)
+        src = lay.position + lay.quaternion
+        dst = lay.position_axes + ((3, 4, 5, 6) if lay.quaternion else ())
+        out[list(dst)] = np.asarray(command, dtype=np.float64)[list(src)]
+        return out
 
     @property
     def gripper_indices(self) -> list[int]:
@@ -92,6 +116,7 @@ def build_config(v: Mapping[str, Any]) -> ExecutorNodeConfig:
     return ExecutorNodeConfig(
         plan=plan, watchdog=WatchdogConfig(v["max_state_age_s"], v["require_robot_state"]), output_mode=v["output_mode"], command_topic=v["command_topic"], gripper_topic=v["gripper_topic"],
         frame_id=v["frame_id"], trajectory_period_s=v["trajectory_period_s"],
+        pose_defaults=tuple(v.get("pose_defaults", ())),
     )
 
 

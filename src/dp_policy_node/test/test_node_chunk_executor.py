@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from dp_msgs.msg import ActionChunk, ExecutorStatus, PolicyStatus
+from geometry_msgs.msg import PoseStamped
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rclpy.executors import SingleThreadedExecutor
@@ -16,8 +17,9 @@ from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from dp_core.control.action_chunk import chunk_from_flat
-from dp_policy_node.chunk_executor_node import ChunkExecutorNode
+from dp_policy_node.chunk_executor_node import PARAMS, ChunkExecutorNode
 from dp_policy_node.conversions import chunk_to_msg, joint_state_to_msg, ns_to_time
+from dp_policy_node.executor_config import build_config
 from dp_policy_node.testing import spin_until
 
 pytestmark = pytest.mark.ros
@@ -212,3 +214,76 @@ def test_fuzzed_chunks_never_crash_or_exceed_limits(rig_factory):
         assert cmds.min() >= POS_MIN - 1e-9 and cmds.max() <= POS_MAX + 1e-9
         assert np.abs(np.diff(cmds, axis=0)).max() <= STEP_MAX
     assert rig.node.counts["rejected"] > 0 and rig.node.counts["accepted"] > 0
+
+
+# --- pose output of planar (x, y) actions -------------------------------------------------
+
+PLANAR_DEFAULTS = [0.0, 0.0, 0.015, 1.0, 0.0, 0.0, 0.0]  # x, y (replaced by the actions), z m, qx..qw
+
+
+def planar_values(**extra) -> dict:
+    values = {p.name: p.default for p in PARAMS}
+    values.update({"action_names": ["x", "y"], "output_mode": "pose", "pose_defaults": PLANAR_DEFAULTS,
+                   "cartesian_limits.box_min": [0.25, -0.3, 0.0], "cartesian_limits.box_max": [0.75, 0.3, 0.2],
+                   "cartesian_limits.max_linear_speed": 0.5})
+    values.update(extra)
+    return values
+
+
+def test_planar_pose_config_fills_z_and_orientation_from_pose_defaults():
+    cfg = build_config(planar_values())
+    assert cfg.topic == "/cartesian_target" and cfg.command_indices == [0, 1]
+    assert cfg.pose_vector(np.array([0.4, -0.1])).tolist() == [0.4, -0.1] + PLANAR_DEFAULTS[2:]
+    swapped = build_config(planar_values(action_names=["y", "x"]))  # action order does not matter
+    assert swapped.pose_vector(np.array([-0.1, 0.4])).tolist() == [0.4, -0.1] + PLANAR_DEFAULTS[2:]
+    full = build_config(planar_values(action_names=["x", "y", "z", "qx", "qy", "qz", "qw"], pose_defaults=[]))
+    pose = np.array([0.5, 0.1, 0.2, 0.0, 0.0, 0.0, 1.0])
+    assert full.pose_vector(pose).tolist() == pose.tolist()
+    with pytest.raises(ValueError, match="lack \\['z', 'qx', 'qy', 'qz', 'qw'\\]; set pose_defaults"):
+        build_config(planar_values(pose_defaults=[]))
+    with pytest.raises(ValueError, match="pose_defaults must be 7 finite values"):
+        build_config(planar_values(pose_defaults=[0.0, 0.0, 0.015]))
+    with pytest.raises(ValueError, match="unit quaternion"):
+        build_config(planar_values(pose_defaults=[0.0, 0.0, 0.015, 0.0, 0.0, 0.0, 0.0]))
+    with pytest.raises(ValueError, match="missing \\['y'\\]"):
+        build_config(planar_values(action_names=["x", "z"]))
+    with pytest.raises(ValueError, match="needs joint action names"):
+        build_config(planar_values(output_mode="position"))
+
+
+def test_planar_actions_stream_limited_poses(ros_context):
+    defaults = {p.name: p.default for p in PARAMS}
+    values = planar_values(control_rate_hz=100.0, blend_s=0.0, max_state_age_s=0.5, frame_id="fr3_link0")
+    params = [Parameter(k, value=v) for k, v in values.items() if v != defaults[k]]
+    node = ChunkExecutorNode(context=ros_context, parameter_overrides=params)
+    probe = Node("planar_probe", context=ros_context)
+    poses: list[PoseStamped] = []
+    probe.create_subscription(PoseStamped, "/cartesian_target", poses.append, 1000)
+    chunk_pub = probe.create_publisher(ActionChunk, "dp/action_chunk", 10)
+    state_pub = probe.create_publisher(JointState, "/joint_states", qos_profile_sensor_data)
+    now = lambda: probe.get_clock().now().nanoseconds  # noqa: E731
+    probe.create_timer(0.01, lambda: state_pub.publish(joint_state_to_msg(JOINTS, np.zeros(3), now())))
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    executor.add_node(probe)
+    try:
+        assert spin_until(executor, lambda: node.state_stamp_ns is not None, 10.0)
+        # x ramps 0.5 → 0.9 m (beyond box_max 0.75), y from 0.0 at 0.02 m per 0.1 s step
+        actions = np.stack([0.5 + 0.025 * np.arange(16), 0.02 * np.arange(16)], axis=1)
+        chunk = chunk_from_flat(stamp_ns=now(), start_ns=now(), dt_s=0.1, action_names=["x", "y"], horizon=16,
+                                action_dim=2, data=actions, execute_steps=16, sequence=1)
+        chunk_pub.publish(chunk_to_msg(chunk))
+        assert spin_until(executor, lambda: len(poses) >= 120, 10.0), f"{len(poses)} poses, counts {node.counts}"
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        probe.destroy_node()
+    assert node.counts["accepted"] == 1
+    assert {p.header.frame_id for p in poses} == {"fr3_link0"}
+    xyz = np.array([[p.pose.position.x, p.pose.position.y, p.pose.position.z] for p in poses])
+    quat = np.array([[p.pose.orientation.x, p.pose.orientation.y, p.pose.orientation.z, p.pose.orientation.w]
+                     for p in poses])
+    assert np.all(xyz[:, 2] == 0.015) and np.all(quat == [1.0, 0.0, 0.0, 0.0])  # from pose_defaults
+    assert xyz[:, 0].max() <= 0.75 + 1e-12 and xyz[:, 0].max() > 0.7  # clipped at the box, x moved
+    assert xyz[:, 1].max() > 0.1  # y followed the actions
+    assert np.linalg.norm(np.diff(xyz[:, :2], axis=0), axis=1).max() <= 0.5 / 100.0 + 1e-9  # max_linear_speed

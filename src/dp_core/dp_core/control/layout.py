@@ -1,6 +1,7 @@
 """Which action dimensions are joints, Cartesian position, orientation quaternion or gripper.
 
-Action names decide it: "x", "y", "z" are the end-effector position (m), "qx", "qy", "qz",
+Action names decide it: "x", "y", "z" are the end-effector position (m; "x", "y" without "z" is
+a planar position, e.g. a pusher on a table, whose height the task fixes), "qx", "qy", "qz",
 "qw" its orientation quaternion (scipy's scalar-last layout), names containing "gripper" or
 "finger" (or those listed explicitly) are gripper dimensions, and everything else is a joint.
 Interpolation, limits and the plan treat each group differently (SLERP for the quaternion,
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 POSITION_NAMES = ("x", "y", "z")
+PLANAR_NAMES = ("x", "y")
 QUATERNION_NAMES = ("qx", "qy", "qz", "qw")
 _GRIPPER_WORDS = ("gripper", "finger")
 
@@ -29,7 +31,9 @@ class ActionLayout:
 
     @classmethod
     def from_names(cls, names: Sequence[str], gripper_names: Sequence[str] | None = None) -> ActionLayout:
-        """Classify names; a partial pose (e.g. x and y without z) is a ValueError."""
+        """Classify names; a partial pose (e.g. x without y, or qx..qz without qw) is a ValueError.
+
+        The position is x, y, z or the planar x, y (z fixed by the task)."""
         names = tuple(names)
         if len(set(names)) != len(names) or not names:
             raise ValueError(f"action names must be non-empty and unique, got {list(names)}")
@@ -37,7 +41,8 @@ class ActionLayout:
             unknown = set(gripper_names) - set(names)
             if unknown:
                 raise ValueError(f"gripper names {sorted(unknown)} are not action names {list(names)}")
-        position = _group(names, POSITION_NAMES, "position")
+        planar = "z" not in names and all(n in names for n in PLANAR_NAMES)
+        position = _group(names, PLANAR_NAMES if planar else POSITION_NAMES, "position")
         quaternion = _group(names, QUATERNION_NAMES, "orientation quaternion")
         pose = set(position) | set(quaternion)
         grippers, joints = [], []
@@ -53,6 +58,16 @@ class ActionLayout:
     @property
     def is_cartesian(self) -> bool:
         return bool(self.position or self.quaternion)
+
+    @property
+    def is_planar(self) -> bool:
+        """Position x, y only (no z)."""
+        return len(self.position) == len(PLANAR_NAMES)
+
+    @property
+    def position_axes(self) -> tuple[int, ...]:
+        """Axes (0 = x, 1 = y, 2 = z) of the ``position`` indices, e.g. into an [x, y, z] box."""
+        return tuple(range(len(self.position)))
 
     @property
     def dim(self) -> int:

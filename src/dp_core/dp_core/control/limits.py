@@ -127,7 +127,7 @@ class LimitSet:
             object.__setattr__(self, "joint", self.joint.subset(lay.names_of(present)))
             object.__setattr__(self, "_limited", present)
         if self.cartesian is not None and not lay.position:
-            raise ValueError("Cartesian limits given but the actions have no x, y, z")
+            raise ValueError("Cartesian limits given but the actions have no x, y (z)")
         if self.max_step_from_measured is not None and not self.max_step_from_measured > 0:
             raise ValueError(f"max_step_from_measured must be > 0, got {self.max_step_from_measured}")
 
@@ -228,7 +228,8 @@ class Limiter:
         max_dist = cart.max_linear_speed * dt
         if dist > max_dist:
             step *= max_dist / dist
-        out[pi] = np.clip(prev[pi] + step, cart.box_min, cart.box_max)
+        ax = list(lay.position_axes)
+        out[pi] = np.clip(prev[pi] + step, cart.box_min[ax], cart.box_max[ax])
         if lay.quaternion:
             qi = list(lay.quaternion)
             angle = quaternion_angle(prev[qi], out[qi])
@@ -242,8 +243,8 @@ class Limiter:
             idx = list(self.limits.limited_joints)
             out[idx] = np.clip(out[idx], self.limits.joint.position_min, self.limits.joint.position_max)
         if self.limits.cartesian is not None:
-            pi = list(self.limits.layout.position)
-            out[pi] = np.clip(out[pi], self.limits.cartesian.box_min, self.limits.cartesian.box_max)
+            pi, ax = list(self.limits.layout.position), list(self.limits.layout.position_axes)
+            out[pi] = np.clip(out[pi], self.limits.cartesian.box_min[ax], self.limits.cartesian.box_max[ax])
         return out
 
 
@@ -329,8 +330,9 @@ def _cartesian_violations(limits: LimitSet, pos: np.ndarray, period_s: float, of
     assert cart is not None
     names = lay.names_of(lay.position)
     xyz = pos[:, list(lay.position)]
-    found = _worst("workspace above box_max", names, xyz, cart.box_max, offset)
-    found += _worst("workspace below box_min", names, -xyz, -cart.box_min, offset)
+    ax = list(lay.position_axes)  # a planar (x, y) layout uses the box's x and y only
+    found = _worst("workspace above box_max", names, xyz, cart.box_max[ax], offset)
+    found += _worst("workspace below box_min", names, -xyz, -cart.box_min[ax], offset)
     speed = np.linalg.norm(np.diff(xyz, axis=0), axis=1, keepdims=True) / period_s
     found += _worst("linear speed", ["xyz"], speed, np.array([cart.max_linear_speed]), offset - 1)
     if lay.quaternion:
