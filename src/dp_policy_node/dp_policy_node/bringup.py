@@ -11,6 +11,7 @@ import argparse
 import sys
 
 import rclpy
+from rclpy._rclpy_pybind11 import RCLError
 from rclpy.context import Context
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
@@ -69,6 +70,11 @@ def main(args: list[str] | None = None) -> None:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RCLError:
+        # SIGINT shuts the context down while the single-threaded executor builds its wait set;
+        # that is a normal stop. Anything else is a real error.
+        if rclpy.ok():
+            raise
     except ValueError as exc:
         rclpy.logging.get_logger("dp_bringup").fatal(f"invalid configuration: {exc}")
         raise SystemExit(2) from None
