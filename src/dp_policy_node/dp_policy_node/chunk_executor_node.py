@@ -15,7 +15,6 @@ import rclpy
 from dp_msgs.msg import ActionChunk, ExecutorStatus, PolicyStatus
 from geometry_msgs.msg import PoseStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
@@ -30,6 +29,7 @@ from dp_policy_node.conversions import (chunk_from_msg, float64_array_to_msg, jo
                                         joint_trajectory_to_msg, ns_to_time, pose_to_msg, time_to_ns)
 from dp_policy_node.executor_config import build_config
 from dp_policy_node.params import Param, declare_all
+from dp_policy_node.node_main import run_node
 
 _F, _S = Parameter.Type.DOUBLE_ARRAY, Parameter.Type.STRING_ARRAY
 PARAMS = [
@@ -199,22 +199,8 @@ class ChunkExecutorNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ChunkExecutorNode()
-        executor = rclpy.executors.MultiThreadedExecutor(num_threads=2)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as exc:
-        rclpy.logging.get_logger("chunk_executor_node").fatal(f"invalid configuration: {exc}")
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    # Two threads: the control-rate timer and the inputs are in separate callback groups.
+    run_node(ChunkExecutorNode, "chunk_executor_node", args, threads=2)
 
 
 if __name__ == "__main__":

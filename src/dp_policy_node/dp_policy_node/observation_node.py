@@ -23,7 +23,6 @@ import rclpy
 from dp_msgs.msg import ObservationStatus
 from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from geometry_msgs.msg import PoseStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, JointState
@@ -34,6 +33,7 @@ from dp_core.timing.stream_buffer import StreamBuffer
 from dp_policy_node.conversions import joint_positions_from_msg, pose_from_msg, time_to_ns, window_to_msg
 from dp_policy_node.params import Param, declare_all
 from dp_policy_node.streams import CameraStream, ObservationStreams, declare_streams
+from dp_policy_node.node_main import run_node
 
 PARAMS = [
     Param("rate_hz", 10.0, "status rate and staleness check in Hz (default 10)"),
@@ -205,20 +205,7 @@ class ObservationNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ObservationNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as exc:  # configuration error: say what is wrong and exit non-zero
-        rclpy.logging.get_logger("observation_node").fatal(f"invalid configuration: {exc}")
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(ObservationNode, "observation_node", args)
 
 
 if __name__ == "__main__":

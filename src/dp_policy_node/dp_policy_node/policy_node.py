@@ -13,7 +13,6 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from dp_msgs.msg import ActionChunk, PolicyStatus
 from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 
@@ -23,6 +22,7 @@ from dp_policy_node.inference_worker import InferenceWorker
 from dp_policy_node.params import Param, declare_all
 from dp_policy_node.policy_runner import PolicyNodeConfig, PolicyRunner
 from dp_policy_node.streams import parse_obs_specs
+from dp_policy_node.node_main import run_node
 
 PARAMS = [
     Param("checkpoint_path", "", "checkpoint file/directory written by dp-train (required)"),
@@ -175,18 +175,13 @@ def _diagnostics(name: str, status: PolicyStatus) -> DiagnosticArray:
     return DiagnosticArray(header=status.header, status=[diag])
 
 
+def _stop_worker(node: PolicyNode) -> None:
+    if node.worker is not None:
+        node.worker.stop(timeout_s=5.0)
+
+
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = PolicyNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node.worker is not None:
-            node.worker.stop(timeout_s=5.0)
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(PolicyNode, "policy_node", args, on_exit=_stop_worker)
 
 
 if __name__ == "__main__":

@@ -24,12 +24,12 @@ import rclpy
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_srvs.srv import Trigger
 
 from dp_policy_node.params import Param, declare_all
+from dp_policy_node.node_main import run_node
 
 PARAMS = [
     Param("planning_group", "fr3_arm", "MoveIt planning group (franka_fr3_moveit_config: fr3_arm)"),
@@ -162,22 +162,7 @@ class ReadyPoseNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ReadyPoseNode()
-        executor = MultiThreadedExecutor(num_threads=2)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as exc:
-        rclpy.logging.get_logger("ready_pose_node").fatal(f"invalid configuration: {exc}")
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(ReadyPoseNode, "ready_pose_node", args, threads=2)
 
 
 if __name__ == "__main__":

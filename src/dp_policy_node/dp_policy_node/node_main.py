@@ -1,0 +1,47 @@
+"""One `main()` for every node of this package: init, spin, clean stop, clear config errors.
+
+Why one place: each node must handle SIGINT/SIGTERM, an external shutdown, a shutdown that lands
+while the executor builds its wait set (rclpy raises RCLError then), and a configuration
+ValueError (logged as what is wrong, exit code 2) the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import rclpy
+from rclpy._rclpy_pybind11 import RCLError
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.node import Node
+
+
+def run_node(
+    make_node: Callable[[], Node],
+    name: str,
+    args: list[str] | None = None,
+    threads: int = 1,
+    on_exit: Callable[[Node], None] | None = None,
+) -> None:
+    """Create the node, spin it until shutdown, then release it (``on_exit`` first)."""
+    rclpy.init(args=args)
+    node: Node | None = None
+    executor = SingleThreadedExecutor() if threads <= 1 else MultiThreadedExecutor(num_threads=threads)
+    try:
+        node = make_node()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except RCLError:
+        if rclpy.ok():  # not a shutdown racing the wait set: a real error
+            raise
+    except ValueError as exc:  # configuration error: say what is wrong and exit non-zero
+        rclpy.logging.get_logger(name).fatal(f"invalid configuration: {exc}")
+        raise SystemExit(2) from None
+    finally:
+        executor.shutdown(timeout_sec=5.0)
+        if node is not None:
+            if on_exit is not None:
+                on_exit(node)
+            node.destroy_node()
+        rclpy.try_shutdown()
