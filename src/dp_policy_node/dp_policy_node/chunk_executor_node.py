@@ -122,10 +122,8 @@ class ChunkExecutorNode(Node):
         self.active_sequence, self.last_stamp_ns = chunk.sequence, chunk.stamp_ns
         if self.config.output_mode == "trajectory":
             times, values = self.plan.trajectory(now_ns, self.config.trajectory_period_s)
-            idx = self.config.command_indices
             if len(times):
-                self.command_pub.publish(joint_trajectory_to_msg([self.names[i] for i in idx], times, values[:, idx], now_ns))
-                self.counts["published"] += 1
+                self._publish_trajectory(times, values)
 
     def _on_joint_state(self, msg: JointState) -> None:
         self.state_stamp_ns = time_to_ns(msg.header.stamp)
@@ -180,12 +178,31 @@ class ChunkExecutorNode(Node):
         elif self.config.output_mode == "pose":
             self.command_pub.publish(pose_to_msg(self.config.pose_vector(command), now_ns, self.config.frame_id))
         else:
-            # Stamp 0 = "start now" for a JointTrajectoryController: a hold point stamped with the
-            # current time arrives in the past and would be rejected.
-            self.command_pub.publish(joint_trajectory_to_msg([self.names[i] for i in idx], [0.0], command[None, idx], 0))
+            self._publish_trajectory(np.zeros(1), command[None], count=False)
         if self.gripper_pub is not None:
             self.gripper_pub.publish(float64_array_to_msg(command[self.config.gripper_indices], label="gripper"))
         self.counts["published"] += 1
+
+    def _publish_trajectory(self, times: np.ndarray, values: np.ndarray, count: bool = True) -> None:
+        """Send the plan's samples from now as a trajectory that starts when the controller receives it.
+
+        Stamp 0 means "start on receipt" to a JointTrajectoryController. A trajectory stamped with the
+        send time would be refused as "ends in the past" whenever delivery takes longer than its
+        remainder (a short remainder or a one-point hold on a loaded machine); on receipt it runs in
+        full, shifted by the delivery latency (ms). The sample at time 0 is where the arm is commanded
+        now, which the controller starts from anyway, so it is dropped; a lone sample is reached in
+        one trajectory period.
+        """
+        idx = self.config.command_indices
+        times, values = np.asarray(times, float), np.asarray(values)[:, idx]
+        later = times > 0
+        if np.any(later):
+            times, values = times[later], values[later]
+        else:
+            times, values = np.array([self.config.trajectory_period_s]), values[-1:]
+        self.command_pub.publish(joint_trajectory_to_msg([self.names[i] for i in idx], times, values, 0))
+        if count:
+            self.counts["published"] += 1
 
     def _publish_status(self) -> None:
         now_ns = self.get_clock().now().nanoseconds

@@ -160,9 +160,11 @@ def test_trajectory_output_is_the_retimed_remainder(rig_factory):
     assert rig.spin(lambda: bool(rig.trajectories))
     traj = rig.trajectories[0]
     times = [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in traj.points]
-    assert traj.joint_names == JOINTS and times[0] == 0.0 and np.all(np.diff(times) > 0)
+    # stamped 0 ("start on receipt"); the sample at 0 (the current command) is left out
+    assert (traj.header.stamp.sec, traj.header.stamp.nanosec) == (0, 0)
+    assert traj.joint_names == JOINTS and times[0] == pytest.approx(0.05) and np.all(np.diff(times) > 0)
     assert 1.3 < times[-1] < 1.45  # 1.5 s chunk, 0.1 s late + handling time
-    assert traj.points[0].positions[0] == pytest.approx(0.01, abs=0.004)  # ≈ action 1 (0.1 s into the chunk)
+    assert traj.points[0].positions[0] == pytest.approx(0.015, abs=0.004)  # ≈ 0.15 s into the chunk
 
 
 finite = st.floats(-10, 10, allow_nan=False)
