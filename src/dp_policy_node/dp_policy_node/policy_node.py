@@ -2,7 +2,9 @@
 
 configure loads and checks the checkpoint (PolicyRunner), activate starts the InferenceWorker,
 deactivate stops it, cleanup frees the model. Callbacks only convert and hand over the newest
-window; the model never runs on the executor.
+window; the model never runs on the executor. Exception: ``inference_thread:=false`` runs the
+model in the window callback, for a lockstep simulation (``dp_sim.lockstep``) where the graph must
+not move on before the chunk is out; replanning is then paced by the windows' (sim) stamps.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ PARAMS = [
     Param("expected_obs_shapes", [], "their shapes: '3xHxW' (rgb) or 'D' (low-dim)", Parameter.Type.STRING_ARRAY),
     Param("action_names", [], "action names the executor expects (empty: any)", Parameter.Type.STRING_ARRAY),
     Param("min_replan_period_s", 0.0, "minimum seconds between inference starts (0: every new window)"),
+    Param("inference_thread", True, "infer on a worker thread; false: in the window callback (lockstep sim only)"),
     Param("max_window_age_s", 0.5, "windows older than this on arrival (s) are rejected as stale"),
     Param("status_rate_hz", 2.0, "PolicyStatus and /diagnostics rate in Hz"),
 ]
@@ -51,6 +54,8 @@ class PolicyNode(LifecycleNode):
         self.state_label = "unconfigured"
         self.note = ""
         self.rejected = 0
+        self.skipped = 0  # inline inference: windows inside the replanning period
+        self._last_inferred_ns = -(2**62)
         self.status_pub = self.create_publisher(PolicyStatus, "dp/policy_status", 5)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 5)
         self.status_timer = self.create_timer(1.0 / max(self.values["status_rate_hz"], 0.1), self._publish_status)
@@ -83,15 +88,21 @@ class PolicyNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.runner.reset()
-        self.rejected = 0
-        self.worker.start()
+        self.rejected = self.skipped = 0
+        self._last_inferred_ns = -(2**62)
+        if self.values["inference_thread"]:
+            self.worker.start()
         self.state_label = "active"
-        return super().on_activate(state)
+        result = super().on_activate(state)
+        self._publish_status()  # now, not at the next status tick: the executor takes chunks only while active
+        return result
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.worker.stop()
         self.state_label = "inactive"
-        return super().on_deactivate(state)
+        result = super().on_deactivate(state)
+        self._publish_status()  # the executor stops executing at once
+        return result
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._release()
@@ -121,7 +132,8 @@ class PolicyNode(LifecycleNode):
 
     def _on_window(self, msg: ObservationWindowMsg) -> None:
         worker, runner = self.worker, self.runner
-        if worker is None or runner is None or not worker.running:
+        inline = not self.values["inference_thread"]
+        if worker is None or runner is None or not (self.state_label == "active" if inline else worker.running):
             return
         try:
             stamps, low_dim, images = window_arrays_from_msg(msg)
@@ -135,7 +147,24 @@ class PolicyNode(LifecycleNode):
             self.get_logger().warning(f"rejected observation window ({self.rejected}): {exc}",
                                       throttle_duration_sec=2.0)
             return
-        worker.submit(window)
+        if inline:
+            self._infer_inline(window)
+        else:
+            worker.submit(window)
+
+    def _infer_inline(self, window: ObservationWindow) -> None:
+        """Inference in this callback; the replanning period counts the windows' stamps."""
+        stamp_ns = int(window.stamps_ns[-1])
+        if stamp_ns - self._last_inferred_ns < round(self.runner.config.min_replan_period_s * NS_PER_S):
+            self.skipped += 1
+            return
+        self._last_inferred_ns = stamp_ns
+        try:
+            chunk = self.runner.infer(window)
+        except Exception as exc:  # noqa: BLE001 - reported like the worker's errors; the node keeps serving
+            self._on_error(window, exc)
+            return
+        self._on_chunk(window, chunk)
 
     def _on_chunk(self, window: ObservationWindow, chunk: Any) -> None:
         if self.chunk_pub is not None:
@@ -158,7 +187,7 @@ class PolicyNode(LifecycleNode):
             msg.chunk_rate_hz = runner.stats.rate_hz
             msg.chunks_published = runner.sequence
         if worker is not None:
-            msg.observations_dropped = worker.dropped
+            msg.observations_dropped = worker.dropped + self.skipped
         msg.observations_rejected = self.rejected
         self.status_pub.publish(msg)
         self.diag_pub.publish(_diagnostics(self.get_fully_qualified_name(), msg))

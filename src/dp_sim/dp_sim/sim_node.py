@@ -1,7 +1,10 @@
 """sim_node: the Push-T simulation behind the real robot's ROS interface.
 
 Physics runs in its own thread (paced by ``real_time_factor``); it publishes /clock and all
-state stamped with sim time. Commands arrive on the topics of the real controllers and are
+state stamped with sim time. With ``lockstep:=true`` there is no thread: the process that
+composes this node calls :meth:`SimNode.tick` and lets every other node of the graph finish its
+callbacks before the next tick (:mod:`dp_sim.lockstep`), so a rollout does not depend on how fast
+the machine is and is reproducible to the bit. Commands arrive on the topics of the real controllers and are
 validated before they reach the sim: a rejected command is logged (throttled), counted, and the
 arm keeps holding its previous command. All sim logic lives in :mod:`dp_sim.env`.
 """
@@ -33,6 +36,7 @@ from dp_sim.pacing import Pacer, Schedule
 # name: (default, description). Declared in one place; defaults mirror config/sim.yaml.
 PARAMETERS: dict[str, tuple[object, str]] = {
     "real_time_factor": (1.0, "sim seconds per wall second; 0 = as fast as possible"),
+    "lockstep": (False, "no physics thread: the composing process calls tick() (dp_sim.lockstep)"),
     "control_period_s": (0.01, "sim time advanced per loop iteration and /clock period, s"),
     "seed": (0, "seed of the first episode"),
     "base_frame": ("fr3_link0", "frame of /ee_pose and of accepted /cartesian_target"),
@@ -86,16 +90,23 @@ class SimNode(Node):
         self.create_service(ResetSim, "~/reset", self._on_reset)
         self.create_service(Trigger, "~/move_to_ready", self._on_ready)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sim_physics", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if not p["lockstep"]:
+            self._thread = threading.Thread(target=self._run, name="sim_physics", daemon=True)
+            self._thread.start()
 
-    # ---- physics thread ------------------------------------------------------------------
+    # ---- physics ---------------------------------------------------------------------------
+    def tick(self) -> int:
+        """Advance one control period and publish what is due; returns the new sim time (ns)."""
+        with self._lock:
+            self.sim.step(self._substeps)
+            self._publish_state()
+            return self.sim.time_ns
+
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                with self._lock:
-                    self.sim.step(self._substeps)
-                    self._publish_state()
+                self.tick()
                 wait = self.pacer.wait_s(self.sim.time_ns, time.monotonic())
                 if wait > 0:
                     self._stop.wait(wait)
@@ -176,7 +187,10 @@ class SimNode(Node):
     def stop(self) -> None:
         """Stop the physics thread (before destroy_node)."""
         self._stop.set()
-        self._thread.join(timeout=5.0)
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+        else:
+            self.sim.close()
 
 
 def main(args: list[str] | None = None) -> None:

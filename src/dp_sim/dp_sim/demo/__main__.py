@@ -25,14 +25,12 @@ def parse_args(argv: list[str] | None) -> DemoSettings:
                              "(default: $CHECKPOINT)")
     parser.add_argument("--images", action="store_true", help="train on the top camera (recommended with a GPU)")
     parser.add_argument("--timeout", type=float, default=d.episode_timeout_s, help="episode timeout, sim s (default 20)")
-    parser.add_argument("--record-rtf", type=float, default=d.record_rtf, help="sim speed while recording (default 3)")
-    parser.add_argument("--eval-rtf", type=float, default=d.eval_rtf, help="sim speed while evaluating (default 1)")
     parser.add_argument("--output-dir", type=Path, default=d.output_dir, help="default outputs/demo")
     parser.add_argument("--train", action="append", default=[], metavar="KEY=VALUE",
                         help="dp-train override, repeatable (e.g. --train train.max_steps=50)")
     a = parser.parse_args(argv)
     return DemoSettings(episodes=a.episodes, eval_episodes=a.eval_episodes, seed=a.seed,
-                        episode_timeout_s=a.timeout, record_rtf=a.record_rtf, eval_rtf=a.eval_rtf,
+                        episode_timeout_s=a.timeout,
                         train_overrides=a.train, images=a.images, checkpoint=a.checkpoint, output_dir=a.output_dir)
 
 

@@ -1,7 +1,8 @@
 """The demo's steps, top to bottom: record → convert → train → evaluate → render → JSON line.
 
-Each step is a real component: ROS node processes over DDS on sim time, ``dp-convert``,
-``dp-train``, the policy nodes. Progress goes to stderr; stdout ends with one JSON line.
+Each step is a real component: ROS nodes over DDS on sim time (composed in one lockstep process,
+so a run depends only on its seed), ``dp-convert``, ``dp-train``, the policy nodes. Progress goes
+to stderr; stdout ends with one JSON line.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from pathlib import Path
 
 from dp_sim.demo.episodes import RecordingResult, record_expert
 from dp_sim.demo.evaluate import EvaluationResult, evaluate_policy
-from dp_sim.demo.processes import ProcessGroup, claim_domain, ros_environment
+from dp_sim.demo.isolation import claim_domain, ros_environment
 from dp_sim.demo.render import animate, plot_trajectories
-from dp_sim.demo.ros_client import DemoClient
 from dp_sim.demo.settings import DemoSettings
 
 RECORDING_SUMMARY = "recording.json"
@@ -49,16 +49,11 @@ def run_tool(args: list[str], log_path: Path, what: str) -> str:
     return proc.stdout
 
 
-def record(settings: DemoSettings, env: dict[str, str], progress: Progress) -> RecordingResult:
-    progress.step(f"1/5 recording {settings.episodes} expert episodes (sim at {settings.record_rtf:g}x real time)")
+def record(settings: DemoSettings, progress: Progress) -> RecordingResult:
+    progress.step(f"1/5 recording {settings.episodes} expert episodes (sim in lockstep with the nodes)")
     for stale in (settings.bags_dir, settings.dataset, settings.train_dir):
         shutil.rmtree(stale, ignore_errors=True)
-    client = DemoClient("dp_demo_recording")
-    try:
-        with ProcessGroup(settings.log_dir / "record", env) as group:
-            result = record_expert(settings, client, group, progress.item)
-    finally:
-        client.close()
+    result = record_expert(settings, progress.item)
     if not result.bags:
         raise RuntimeError("the expert succeeded in no episode; nothing to train on (see logs/record/)")
     summary = {"expert_success": result.success_rate, "recorded": len(result.outcomes), "kept": len(result.bags)}
@@ -83,15 +78,10 @@ def train(settings: DemoSettings, progress: Progress) -> Path:
     return settings.train_dir
 
 
-def evaluate(settings: DemoSettings, checkpoint: Path, env: dict[str, str], progress: Progress) -> EvaluationResult:
+def evaluate(settings: DemoSettings, checkpoint: Path, progress: Progress) -> EvaluationResult:
     progress.step(f"4/5 evaluating {checkpoint} on {settings.eval_episodes} held-out seeds through "
-                  f"observation -> policy -> executor nodes (sim at {settings.eval_rtf:g}x real time)")
-    client = DemoClient("dp_demo_evaluation")
-    try:
-        with ProcessGroup(settings.log_dir / "evaluate", env) as group:
-            return evaluate_policy(settings, checkpoint, client, group, progress.item)
-    finally:
-        client.close()
+                  "observation -> policy -> executor nodes (sim in lockstep with the nodes)")
+    return evaluate_policy(settings, checkpoint, progress.item)
 
 
 def render(settings: DemoSettings, result: EvaluationResult, progress: Progress) -> tuple[Path, Path]:
@@ -108,12 +98,12 @@ def run(settings: DemoSettings) -> dict[str, object]:
     """All steps; returns the summary printed as the JSON line."""
     progress = Progress()
     settings.output_dir.mkdir(parents=True, exist_ok=True)
-    env = ros_environment(claim_domain(), settings.log_dir)
+    env = ros_environment(claim_domain(), settings.log_dir)  # sets os.environ for this process's DDS
     progress.step(f"dp_ros2 demo ({settings.mode}, seed {settings.seed}) -> {settings.output_dir}, "
                   f"ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}")
     recorded = kept = None
     if settings.checkpoint is None:
-        recording = record(settings, env, progress)
+        recording = record(settings, progress)
         expert_success, recorded, kept = recording.success_rate, len(recording.outcomes), len(recording.bags)
         convert(settings, progress)
         checkpoint = train(settings, progress)
@@ -124,7 +114,7 @@ def run(settings: DemoSettings) -> dict[str, object]:
         expert_success = saved.get("expert_success")
         recorded, kept = saved.get("recorded"), saved.get("kept")
         progress.step(f"using checkpoint {checkpoint}; expert success from {previous if saved else 'nowhere (not recorded)'}")
-    result = evaluate(settings, checkpoint, env, progress)
+    result = evaluate(settings, checkpoint, progress)
     gif, png = render(settings, result, progress)
     summary = {
         "expert_success": expert_success,

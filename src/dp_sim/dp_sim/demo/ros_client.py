@@ -1,7 +1,8 @@
 """The demo's own ROS node: watches the task, resets the sim, drives the recorder and the policy.
 
-Everything goes through the real interfaces (services, lifecycle ``change_state``, topics);
-every wait has a timeout. The node is spun by this process only (``spin_once`` in waits).
+Everything goes through the real interfaces (services, lifecycle ``change_state``, topics). The
+node is composed with the graph in a :class:`dp_sim.lockstep.Lockstep`, so every wait is counted
+in sim time and ticks the sim until its condition holds.
 """
 
 from __future__ import annotations
@@ -9,17 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import rclpy
 from dp_msgs.msg import ExecutorStatus, PolicyStatus, RecorderStatus, TaskStatus
 from dp_msgs.srv import ResetSim, StartEpisode, StopEpisode
 from geometry_msgs.msg import PoseStamped
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
-from rclpy.context import Context
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
-from dp_sim.demo.processes import wait_for
+from dp_sim.lockstep import Lockstep
 
 
 @dataclass
@@ -50,22 +48,17 @@ class Outcome:
 
 
 class DemoClient:
-    """Owns an rclpy context and one node; all calls block with timeouts."""
+    """A node in ``lockstep``'s graph; waits tick the sim (limits in sim seconds)."""
 
-    def __init__(self, name: str = "dp_demo") -> None:
-        self.context = Context()
-        rclpy.init(context=self.context)
-        self.node = Node(name, context=self.context, parameter_overrides=[
-            rclpy.parameter.Parameter("use_sim_time", value=True)])
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
+    def __init__(self, lockstep: Lockstep, name: str = "dp_demo") -> None:
+        self.lockstep = lockstep
+        self.node = n = lockstep.add(Node, name)
         self.status: TaskStatus | None = None
         self.pusher_xy: np.ndarray | None = None
         self.recorder_status: RecorderStatus | None = None
         self.policy_status: PolicyStatus | None = None
         self.executor_status: ExecutorStatus | None = None
         self.trajectory: Trajectory | None = None
-        n = self.node
         n.create_subscription(TaskStatus, "/task_status", self._on_status, 10)
         n.create_subscription(PoseStamped, "/ee_pose", self._on_pose, 10)
         n.create_subscription(RecorderStatus, "/recorder/status", lambda m: setattr(self, "recorder_status", m), 10)
@@ -90,32 +83,27 @@ class DemoClient:
             t.block.append(np.asarray(msg.block_pose, float))
             t.coverage.append(msg.coverage)
 
-    def spin(self, timeout_s: float = 0.05) -> None:
-        self.executor.spin_once(timeout_sec=timeout_s)
-
-    def wait(self, predicate, timeout_s: float, what: str) -> None:  # noqa: ANN001
-        wait_for(predicate, timeout_s, what, poll=self.spin)
+    def wait(self, predicate, max_sim_s: float, what: str) -> float:  # noqa: ANN001
+        """Tick the sim until ``predicate()``; returns the sim seconds it took."""
+        return self.lockstep.run_until(predicate, max_sim_s, what)
 
     # ---- services --------------------------------------------------------------------------
-    def call(self, client, request, timeout_s: float = 30.0):  # noqa: ANN001, ANN201
-        self.wait(lambda: client.service_is_ready(), timeout_s, f"service {client.srv_name}")
-        future = client.call_async(request)
-        self.wait(future.done, timeout_s, f"a reply from {client.srv_name}")
-        return future.result()
+    def call(self, client, request):  # noqa: ANN001, ANN201
+        return self.lockstep.call(client, request)
 
-    def reset(self, seed: int, timeout_s: float = 30.0) -> None:
+    def reset(self, seed: int) -> None:
         """Reset the sim to ``seed`` and wait until its status reports the new episode."""
-        self.call(self._reset, ResetSim.Request(seed=int(seed)), timeout_s)
+        self.call(self._reset, ResetSim.Request(seed=int(seed)))
         self.status = None
-        self.wait(lambda: self.status is not None and self.status.seed == seed, timeout_s, f"the sim to start seed {seed}")
+        self.wait(lambda: self.status is not None and self.status.seed == seed, 1.0, f"status of episode seed {seed}")
 
-    def wait_episode(self, seed: int, timeout_s: float, wall_timeout_s: float) -> Outcome:
+    def wait_episode(self, seed: int, timeout_s: float) -> Outcome:
         """Until the sim reports success or ``timeout_s`` of episode (sim) time has passed."""
         def done() -> bool:
             s = self.status
             return s is not None and s.seed == seed and (s.success or s.episode_time_s >= timeout_s)
 
-        self.wait(done, wall_timeout_s, f"episode seed {seed} to end")
+        self.wait(done, timeout_s + 1.0, f"end of episode seed {seed}")
         s = self.status
         return Outcome(seed, bool(s.success), float(s.coverage), float(s.episode_time_s))
 
@@ -132,11 +120,11 @@ class DemoClient:
             raise RuntimeError(f"recorder could not stop the episode: {response.message}")
         return str(response.bag_path)
 
-    def policy_transition(self, transition_id: int, timeout_s: float = 120.0) -> None:
+    def policy_transition(self, transition_id: int) -> None:
         """configure/activate/deactivate the policy node through its lifecycle service."""
         request = ChangeState.Request()
         request.transition.id = transition_id
-        response = self.call(self._lifecycle, request, timeout_s)
+        response = self.call(self._lifecycle, request)
         if not response.success:
             note = self.policy_status.message if self.policy_status is not None else ""
             raise RuntimeError(f"policy_node refused lifecycle transition {transition_id}: {note}")
@@ -149,9 +137,3 @@ class DemoClient:
 
     def deactivate_policy(self) -> None:
         self.policy_transition(Transition.TRANSITION_DEACTIVATE)
-
-    def close(self) -> None:
-        self.executor.shutdown(timeout_sec=2.0)
-        self.node.destroy_node()
-        if self.context.ok():
-            rclpy.shutdown(context=self.context)

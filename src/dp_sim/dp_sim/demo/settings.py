@@ -24,8 +24,6 @@ class DemoSettings:
         eval_episodes: policy episodes to evaluate.
         seed: seeds training and policy sampling; also offsets the episode seeds.
         episode_timeout_s: sim seconds before an episode counts as failed.
-        record_rtf: sim speed while recording the expert (x real time).
-        eval_rtf: sim speed while the policy runs (1 = real time, what the robot would see).
         train_overrides: extra ``key=value`` for dp-train (e.g. train.max_steps=50).
         images: train and deploy on the top camera instead of the low-dim state.
         checkpoint: skip recording and training; evaluate this checkpoint.
@@ -36,8 +34,6 @@ class DemoSettings:
     eval_episodes: int = 15
     seed: int = 0
     episode_timeout_s: float = 20.0
-    record_rtf: float = 3.0
-    eval_rtf: float = 1.0
     train_overrides: list[str] = field(default_factory=list)
     images: bool = False
     checkpoint: Path | None = None
@@ -48,8 +44,8 @@ class DemoSettings:
             raise ValueError(f"episodes must be >= 1 (or give a checkpoint), got {self.episodes}")
         if self.eval_episodes < 1:
             raise ValueError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
-        if not self.episode_timeout_s > 0 or not self.record_rtf > 0 or not self.eval_rtf > 0:
-            raise ValueError("episode_timeout_s, record_rtf and eval_rtf must be > 0")
+        if not self.episode_timeout_s > 0:
+            raise ValueError(f"episode_timeout_s must be > 0, got {self.episode_timeout_s}")
         self.output_dir = Path(self.output_dir).resolve()
         if self.checkpoint is not None:
             self.checkpoint = Path(self.checkpoint).resolve()
