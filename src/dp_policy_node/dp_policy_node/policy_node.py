@@ -29,6 +29,7 @@ from dp_policy_node.node_main import run_node
 PARAMS = [
     Param("checkpoint_path", "", "checkpoint file/directory written by dp-train (required)"),
     Param("device", "auto", "auto (CUDA when available), cpu, cuda or cuda:N"),
+    Param("precision", "auto", "denoiser precision: auto (timed at load), fp32 (reproducible), int8 or bf16"),
     Param("num_inference_steps", 0, "DDIM denoising steps; 0 keeps the checkpoint's setting"),
     Param("warm_start", False, "start denoising from the previous chunk's remainder (default false)"),
     Param("seed", -1, "base seed of the sampling noise; -1 = random"),
@@ -66,7 +67,7 @@ class PolicyNode(LifecycleNode):
         v = declare_all(self, PARAMS)  # re-read: parameters may have changed since a failed configure
         try:
             config = PolicyNodeConfig(
-                checkpoint_path=v["checkpoint_path"], device=v["device"],
+                checkpoint_path=v["checkpoint_path"], device=v["device"], precision=v["precision"],
                 num_inference_steps=v["num_inference_steps"], warm_start=v["warm_start"], seed=v["seed"],
                 expected_obs=parse_obs_specs(v["expected_obs_keys"], v["expected_obs_shapes"]),
                 action_names=tuple(v["action_names"]), min_replan_period_s=v["min_replan_period_s"],

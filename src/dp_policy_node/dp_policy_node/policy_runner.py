@@ -20,6 +20,7 @@ from dp_core.timing.alignment import ObservationWindow
 from dp_policy_node.streams import spec_mismatch
 
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "int8", "bf16")
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class PolicyNodeConfig:
     Attributes:
         checkpoint_path: checkpoint file or directory written by dp-train.
         device: "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
+        precision: denoiser precision: "auto" (a reduced precision when it is accurate enough
+            and faster, chosen by timing at load), "fp32", "int8" (CPU U-Net) or "bf16".
         num_inference_steps: DDIM steps; 0 keeps the checkpoint's setting.
         warm_start: start each chunk's denoising from the previous chunk's remainder.
         seed: base seed for the sampling noise; -1 leaves it random.
@@ -40,6 +43,7 @@ class PolicyNodeConfig:
 
     checkpoint_path: str
     device: str = "auto"
+    precision: str = "auto"
     num_inference_steps: int = 0
     warm_start: bool = False
     seed: int = -1
@@ -53,6 +57,8 @@ class PolicyNodeConfig:
             raise ValueError("checkpoint_path is empty: set it to a checkpoint written by dp-train")
         if not (self.device in DEVICES or self.device.startswith("cuda:")):
             raise ValueError(f"device must be one of {DEVICES} or 'cuda:N', got '{self.device}'")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got '{self.precision}'")
         if self.num_inference_steps < 0:
             raise ValueError(f"num_inference_steps must be >= 0 (0: checkpoint default), got {self.num_inference_steps}")
         if not self.min_replan_period_s >= 0:
@@ -111,7 +117,8 @@ class PolicyRunner:
             raise ValueError(f"checkpoint '{path}' does not exist")
         try:
             policy = Policy.from_checkpoint(
-                path, device=config.device, num_inference_steps=config.num_inference_steps or None
+                path, device=config.device, num_inference_steps=config.num_inference_steps or None,
+                precision=config.precision,  # type: ignore[arg-type]
             )
         except Exception as exc:  # noqa: BLE001 - corrupt files raise anything; report, do not crash
             raise ValueError(f"cannot load checkpoint '{path}': {type(exc).__name__}: {exc}") from exc

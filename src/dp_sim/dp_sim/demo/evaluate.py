@@ -53,6 +53,11 @@ def run_policy_episode(settings: DemoSettings, seed: int, client: DemoClient) ->
 
 def evaluate_policy(settings: DemoSettings, checkpoint: Path, progress) -> EvaluationResult:  # noqa: ANN001
     """Evaluate ``checkpoint`` on ``settings.eval_seeds``."""
+    import torch
+
+    # One intra-op thread: a batch-1 chunk gains nothing from more, and a fixed count keeps the
+    # float results (summation order) the same on machines with more cores.
+    torch.set_num_threads(1)
     result = EvaluationResult([], [])
     with Lockstep(["--ros-args", "--params-file", str(settings.deploy_config)]) as lockstep:
         compose_sim(lockstep, settings.images)
