@@ -218,8 +218,10 @@ def test_composed_bringup_runs_the_sim_launch_graph(sim_checkpoint, controller):
             f"executor {probe.last('executor')}, policy {probe.last('policy')}")
         chunk = probe.chunks[-1]
         assert list(chunk.action_names) == [f"fr3_joint{i}" for i in range(1, 8)] and chunk.action_dim == 7
-        assert probe.last("policy").chunks_published >= 1
-        assert any(s.mode == "executing" for s in probe.status["executor"]), [s.mode for s in probe.status["executor"]]
+        # statuses come at their own rates (2 and 10 Hz): wait for them to report it
+        assert spin_until(executor, lambda: probe.last("policy").chunks_published >= 1, 10.0), probe.last("policy")
+        assert spin_until(executor, lambda: any(s.mode == "executing" for s in probe.status["executor"]), 10.0), \
+            [s.mode for s in probe.status["executor"]]
         if trajectory:
             assert all(list(c.joint_names) == list(chunk.action_names) for c in probe.commands)
         else:
