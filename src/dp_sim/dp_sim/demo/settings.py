@@ -30,8 +30,8 @@ class DemoSettings:
         output_dir: everything of the run goes here.
     """
 
-    episodes: int = 60
-    eval_episodes: int = 15
+    episodes: int = 150
+    eval_episodes: int = 30
     seed: int = 0
     episode_timeout_s: float = 20.0
     train_overrides: list[str] = field(default_factory=list)
