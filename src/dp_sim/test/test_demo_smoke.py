@@ -2,7 +2,7 @@
 policy nodes over DDS, sized for CI (2 episodes, a few dozen training steps, 1 evaluation).
 
 It checks that every step produced its artefact and that the JSON line is complete, not that
-the tiny policy succeeds.
+the tiny policy succeeds; and that evaluating the checkpoint again gives the identical rollout.
 """
 
 import json
@@ -38,3 +38,12 @@ def test_demo_pipeline_end_to_end(tmp_path):
     assert (out / "dataset.zarr" / "meta" / "episode_ends").exists()
     step_dir = resolve_checkpoint_dir(out / "train")
     assert any(step_dir.iterdir())
+
+    # evaluation again from the checkpoint (make demo CHECKPOINT=...): lockstep makes it the same rollout
+    again = tmp_path / "again"
+    proc = subprocess.run([sys.executable, "-m", "dp_sim.demo", "--checkpoint", str(out / "train"),
+                           "--eval-episodes", "1", "--timeout", "12", "--output-dir", str(again)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    first, second = (json.loads((d / "evaluation.json").read_text()) for d in (out, again))
+    assert first == second and len(first) == 1, (first, second)  # same seed, success, coverage, sim time

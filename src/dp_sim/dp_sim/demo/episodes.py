@@ -22,6 +22,11 @@ from dp_sim.expert_node import ExpertNode
 from dp_sim.lockstep import Lockstep
 
 
+# The nodes' INFO lines (several per episode) would drown the demo's progress; warnings and
+# errors still show.
+NODE_ARGS = ["--ros-args", "--log-level", "warn"]
+
+
 @dataclass
 class RecordingResult:
     outcomes: list[Outcome]
@@ -47,7 +52,7 @@ def wait_for_graph(client: DemoClient) -> None:
 def record_expert(settings: DemoSettings, progress) -> RecordingResult:  # noqa: ANN001
     """Record ``settings.episodes`` expert episodes; returns outcomes and kept bag paths."""
     result = RecordingResult([], [])
-    with Lockstep(["--ros-args", "--params-file", str(settings.recorder_config)]) as lockstep:
+    with Lockstep([*NODE_ARGS, "--params-file", str(settings.recorder_config)]) as lockstep:
         compose_sim(lockstep, settings.images)
         lockstep.add(ExpertNode, timeout_s=settings.episode_timeout_s)
         lockstep.add(RecorderNode, output_dir=str(settings.bags_dir))

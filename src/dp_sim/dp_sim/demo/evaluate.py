@@ -18,7 +18,7 @@ from dp_policy_node.chunk_executor_node import ChunkExecutorNode
 from dp_policy_node.observation_node import ObservationNode
 from dp_policy_node.policy_node import PolicyNode
 
-from dp_sim.demo.episodes import compose_sim, wait_for_graph
+from dp_sim.demo.episodes import NODE_ARGS, compose_sim, wait_for_graph
 from dp_sim.demo.ros_client import DemoClient, Outcome, Trajectory
 from dp_sim.demo.settings import DemoSettings
 from dp_sim.lockstep import Lockstep
@@ -59,7 +59,7 @@ def evaluate_policy(settings: DemoSettings, checkpoint: Path, progress) -> Evalu
     # float results (summation order) the same on machines with more cores.
     torch.set_num_threads(1)
     result = EvaluationResult([], [])
-    with Lockstep(["--ros-args", "--params-file", str(settings.deploy_config)]) as lockstep:
+    with Lockstep([*NODE_ARGS, "--params-file", str(settings.deploy_config)]) as lockstep:
         compose_sim(lockstep, settings.images)
         lockstep.add(ObservationNode)
         lockstep.add(PolicyNode, checkpoint_path=str(checkpoint), seed=settings.seed, inference_thread=False)

@@ -21,6 +21,7 @@ from dp_sim.demo.render import animate, plot_trajectories
 from dp_sim.demo.settings import DemoSettings
 
 RECORDING_SUMMARY = "recording.json"
+EVALUATION_DETAILS = "evaluation.json"  # per held-out seed: success, coverage, sim time (lockstep: reproducible)
 
 
 class Progress:
@@ -115,6 +116,9 @@ def run(settings: DemoSettings) -> dict[str, object]:
         recorded, kept = saved.get("recorded"), saved.get("kept")
         progress.step(f"using checkpoint {checkpoint}; expert success from {previous if saved else 'nowhere (not recorded)'}")
     result = evaluate(settings, checkpoint, progress)
+    details = [{"seed": o.seed, "success": o.success, "coverage": o.coverage, "sim_s": o.duration_s}
+               for o in result.outcomes]
+    (settings.output_dir / EVALUATION_DETAILS).write_text(json.dumps(details, indent=1))
     gif, png = render(settings, result, progress)
     summary = {
         "expert_success": expert_success,
