@@ -14,6 +14,8 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
+from dp_policy_node.conversions import rgb_to_image_msg
+
 from dp_sim import fr3
 from dp_sim.joint_trajectory import TrajectoryPoints
 
@@ -61,15 +63,8 @@ def task_status_msg(
 
 
 def image_msg(t_ns: int, frame_id: str, rgb: np.ndarray) -> Image:
-    msg = Image()
-    msg.header.stamp = stamp(t_ns)
-    msg.header.frame_id = frame_id
-    msg.height, msg.width = int(rgb.shape[0]), int(rgb.shape[1])
-    msg.encoding = "rgb8"
-    msg.is_bigendian = 0
-    msg.step = msg.width * 3
-    msg.data = np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()
-    return msg
+    """(H, W, 3) RGB render → sensor_msgs/Image rgb8 (the policy nodes' own conversion)."""
+    return rgb_to_image_msg(np.asarray(rgb, dtype=np.uint8), t_ns, frame_id)
 
 
 def joint_positions_from_command(msg: Float64MultiArray) -> np.ndarray:

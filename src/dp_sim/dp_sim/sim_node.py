@@ -11,23 +11,21 @@ arm keeps holding its previous command. All sim logic lives in :mod:`dp_sim.env`
 
 from __future__ import annotations
 
-import logging
-import sys
 import threading
 import time
 
-import rclpy
 from dp_msgs.msg import TaskStatus
 from dp_msgs.srv import ResetSim
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
+
+from dp_policy_node.node_main import run_node
 
 from dp_sim import ros_conversions as conv
 from dp_sim.env import PushTSim, PushTSimConfig
@@ -194,23 +192,7 @@ class SimNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    code = 0
-    try:
-        node = SimNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as err:  # invalid parameters: say which, exit non-zero, no traceback
-        logging.getLogger(__name__).error("invalid configuration: %s", err)
-        code = 2
-    finally:
-        if node is not None:
-            node.stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    sys.exit(code)
+    run_node(SimNode, "sim_node", args, on_exit=lambda node: node.stop())
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 Both denoisers take ``(sample (B, horizon, action_dim), timestep (B,), obs_features
 (B, n_obs_steps, feature_dim)) -> (B, horizon, action_dim)`` and offer
 ``encode_condition(obs_features) -> cond_cache`` plus ``forward(..., cond_cache=...)`` so the
-sampling loop encodes the observations once per chunk.
+sampling loop encodes the observations once per chunk. Pass either ``obs_features`` or
+``cond_cache``, not both (the results are identical); a cond_cache of batch 1 is broadcast over
+the sample batch.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from dp_core.models.denoiser_inputs import check_obs_features, check_sizes, condition
 from dp_core.models.step_embedding import SinusoidalStepEmbedding, broadcast_timestep
 
 
@@ -79,10 +80,7 @@ class TransformerDenoiser(nn.Module):
     ) -> None:
         super().__init__()
         config = config or TransformerConfig()
-        for name, value in (("action_dim", action_dim), ("obs_feature_dim", obs_feature_dim),
-                            ("n_obs_steps", n_obs_steps), ("horizon", horizon)):
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+        check_sizes(action_dim=action_dim, obs_feature_dim=obs_feature_dim, n_obs_steps=n_obs_steps, horizon=horizon)
         self.config = config
         self.action_dim, self.obs_feature_dim, self.n_obs_steps, self.horizon = (
             action_dim, obs_feature_dim, n_obs_steps, horizon)
@@ -120,11 +118,7 @@ class TransformerDenoiser(nn.Module):
         With the per-token MLP condition encoder the cache holds the encoded observation tokens;
         with transformer encoder layers (which mix the step token in) it holds them before encoding.
         """
-        if obs_features.ndim != 3 or obs_features.shape[1:] != (self.n_obs_steps, self.obs_feature_dim):
-            raise ValueError(
-                f"obs_features must have shape (B, {self.n_obs_steps}, {self.obs_feature_dim}), "
-                f"got {tuple(obs_features.shape)}"
-            )
+        check_obs_features(obs_features, self.n_obs_steps, self.obs_feature_dim)
         tokens = self.drop(self.cond_obs_emb(obs_features.to(self.pos_emb.dtype)) + self.cond_pos_emb[:, 1:])
         return tokens if self.config.n_cond_layers > 0 else self.cond_encoder(tokens)
 
@@ -148,18 +142,13 @@ class TransformerDenoiser(nn.Module):
     ) -> Tensor:
         """sample: (B, L, A), timestep: (B,) or scalar, obs_features: (B, T, F) -> (B, L, A).
 
-        Pass either ``obs_features`` or ``cond_cache`` (from ``encode_condition``); the results
-        are identical. A cond_cache of batch 1 is broadcast over the sample batch. Inputs are cast
-        to the weights' dtype (e.g. bfloat16), and so is the output.
+        The call convention of :mod:`dp_core.models.denoiser`; inputs and output in the weights' dtype.
         """
         if sample.ndim != 3 or sample.shape[1:] != (self.horizon, self.action_dim):
             raise ValueError(
                 f"sample must have shape (B, {self.horizon}, {self.action_dim}), got {tuple(sample.shape)}"
             )
-        if (obs_features is None) == (cond_cache is None):
-            raise ValueError("pass exactly one of obs_features or cond_cache")
-        if cond_cache is None:
-            cond_cache = self.encode_condition(obs_features)
+        cond_cache = condition(self.encode_condition, obs_features, cond_cache)
         steps = broadcast_timestep(timestep, sample.shape[0], sample.device)
         memory = self._memory(steps, cond_cache)
         x = self.drop(self.input_emb(sample.to(self.pos_emb.dtype)) + self.pos_emb)  # (B, L, E)

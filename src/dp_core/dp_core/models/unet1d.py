@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dp_core.models.denoiser_inputs import check_obs_features, check_sizes, condition
 from dp_core.models.step_embedding import SinusoidalStepEmbedding, broadcast_timestep
 
 
@@ -117,10 +118,7 @@ class ConditionalUnet1D(nn.Module):
     ) -> None:
         super().__init__()
         config = config or UNetConfig()
-        for name, value in (("action_dim", action_dim), ("obs_feature_dim", obs_feature_dim),
-                            ("n_obs_steps", n_obs_steps), ("horizon", horizon)):
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+        check_sizes(action_dim=action_dim, obs_feature_dim=obs_feature_dim, n_obs_steps=n_obs_steps, horizon=horizon)
         if horizon % config.downsample_factor:
             raise ValueError(
                 f"horizon ({horizon}) must be divisible by 2**(len(down_dims)-1) = {config.downsample_factor} "
@@ -156,11 +154,7 @@ class ConditionalUnet1D(nn.Module):
 
     def encode_condition(self, obs_features: Tensor) -> Tensor:
         """obs_features: (B, T, F) -> cond_cache (B, total FiLM channels), reusable across steps."""
-        if obs_features.ndim != 3 or obs_features.shape[1:] != (self.n_obs_steps, self.obs_feature_dim):
-            raise ValueError(
-                f"obs_features must have shape (B, {self.n_obs_steps}, {self.obs_feature_dim}), "
-                f"got {tuple(obs_features.shape)}"
-            )
+        check_obs_features(obs_features, self.n_obs_steps, self.obs_feature_dim)
         return self.film_obs(F.mish(obs_features.flatten(1).to(self.film_obs.weight.dtype)))
 
     def forward(
@@ -172,25 +166,27 @@ class ConditionalUnet1D(nn.Module):
     ) -> Tensor:
         """sample: (B, L, A), timestep: (B,) or scalar, obs_features: (B, T, F) -> (B, L, A).
 
-        Pass either ``obs_features`` or ``cond_cache`` (from ``encode_condition``); the results
-        are identical. A cond_cache of batch 1 is broadcast over the sample batch. Inputs are cast
-        to the weights' dtype (e.g. bfloat16), and so is the output.
+        The call convention of :mod:`dp_core.models.denoiser`; inputs and output in the weights' dtype.
         """
         if sample.ndim != 3 or sample.shape[2] != self.action_dim or sample.shape[1] % self.config.downsample_factor:
             raise ValueError(
                 f"sample must have shape (B, L, {self.action_dim}) with L divisible by "
                 f"{self.config.downsample_factor}, got {tuple(sample.shape)}"
             )
-        if (obs_features is None) == (cond_cache is None):
-            raise ValueError("pass exactly one of obs_features or cond_cache")
-        if cond_cache is None:
-            cond_cache = self.encode_condition(obs_features)
+        cond_cache = condition(self.encode_condition, obs_features, cond_cache)
         steps = broadcast_timestep(timestep, sample.shape[0], sample.device)
         step_feature = self.step_mlp(self.step_embedding(steps, self.film_step.weight.dtype))
         film = (self.film_step(F.mish(step_feature)) + cond_cache).unsqueeze(-1)
-        films = iter(film.split(self._film_sizes, dim=1))
+        return self.run_levels(sample.to(film.dtype), film)
 
-        x = sample.to(film.dtype).transpose(1, 2)  # (B, A, L)
+    def run_levels(self, sample: Tensor, film: Tensor) -> Tensor:
+        """The traversal given every block's FiLM: sample (B, L, A), film (B, C, 1) -> (B, L, A).
+
+        Split from ``forward`` so that a faster variant (``policy.fast_inference``) that computes
+        the FiLM its own way runs exactly this network.
+        """
+        films = iter(film.split(self._film_sizes, dim=1))
+        x = sample.transpose(1, 2)  # (B, A, L)
         skips = []
         for level in self.down:
             x = level.block2(level.block1(x, next(films)), next(films))

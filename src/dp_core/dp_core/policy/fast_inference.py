@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dp_core.models.denoiser_inputs import condition
 from dp_core.models.unet1d import ConditionalUnet1D
 
 log = logging.getLogger(__name__)
@@ -228,12 +229,9 @@ class FastUnet1D(nn.Module):
         cond_cache: Tensor | None = None,
     ) -> Tensor:
         """sample: (B, L, A), timestep (B,) or scalar -> (B, L, A) float32."""
-        if (obs_features is None) == (cond_cache is None):
-            raise ValueError("pass exactly one of obs_features or cond_cache")
-        if cond_cache is None:
-            cond_cache = self.encode_condition(obs_features)
+        cond_cache = condition(self.encode_condition, obs_features, cond_cache)
         film = self._step_film(timestep, sample.shape[0], sample.device) + cond_cache
-        return self._body(sample.to(self.compute_dtype), film.to(self.compute_dtype).unsqueeze(-1)).float()
+        return self.unet.run_levels(sample.to(self.compute_dtype), film.to(self.compute_dtype).unsqueeze(-1)).float()
 
     def _step_film(self, timestep: Tensor | int | float, batch: int, device: torch.device) -> Tensor:
         steps = torch.as_tensor(timestep, device=device).reshape(-1).expand(batch)
@@ -246,23 +244,6 @@ class FastUnet1D(nn.Module):
         dtype = self.compute_dtype
         feature = unet.step_mlp(unet.step_embedding(steps, dtype))
         return unet.film_step(F.mish(feature)).float()
-
-    def _body(self, sample: Tensor, film: Tensor) -> Tensor:
-        """The U-Net traversal of ``ConditionalUnet1D.forward`` given the per-block FiLM (B, C, 1)."""
-        unet = self.unet
-        films = iter(film.split(unet._film_sizes, dim=1))
-        x = sample.transpose(1, 2)  # (B, A, L)
-        skips = []
-        for level in unet.down:
-            x = level.block2(level.block1(x, next(films)), next(films))
-            skips.append(x)
-            x = level.resample(x)
-        x = unet.mid.block2(unet.mid.block1(x, next(films)), next(films))
-        for level in unet.up:
-            x = torch.cat((x, skips.pop()), dim=1)
-            x = level.block2(level.block1(x, next(films)), next(films))
-            x = level.resample(x)
-        return unet.final(x).transpose(1, 2)
 
 
 def weight_bytes(module: nn.Module) -> int:

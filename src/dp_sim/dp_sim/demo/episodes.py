@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dp_recorder.recorder_node import RecorderNode
 
-from dp_sim.demo.ros_client import DemoClient, Outcome
+from dp_sim.demo.ros_client import DemoClient, Outcome, success_rate
 from dp_sim.demo.settings import DemoSettings
 from dp_sim.demo.task_state_node import TaskStateNode
 from dp_sim.expert_node import ExpertNode
@@ -34,7 +34,7 @@ class RecordingResult:
 
     @property
     def success_rate(self) -> float:
-        return sum(o.success for o in self.outcomes) / max(len(self.outcomes), 1)
+        return success_rate(self.outcomes)
 
 
 def compose_sim(lockstep: Lockstep, images: bool) -> None:

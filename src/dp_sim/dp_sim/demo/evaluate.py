@@ -19,7 +19,7 @@ from dp_policy_node.observation_node import ObservationNode
 from dp_policy_node.policy_node import PolicyNode
 
 from dp_sim.demo.episodes import NODE_ARGS, compose_sim, wait_for_graph
-from dp_sim.demo.ros_client import DemoClient, Outcome, Trajectory
+from dp_sim.demo.ros_client import DemoClient, Outcome, Trajectory, success_rate
 from dp_sim.demo.settings import DemoSettings
 from dp_sim.lockstep import Lockstep
 
@@ -33,7 +33,7 @@ class EvaluationResult:
 
     @property
     def success_rate(self) -> float:
-        return sum(o.success for o in self.outcomes) / max(len(self.outcomes), 1)
+        return success_rate(self.outcomes)
 
 
 def run_policy_episode(settings: DemoSettings, seed: int, client: DemoClient) -> Outcome:

@@ -47,6 +47,11 @@ class Outcome:
     duration_s: float  # sim time
 
 
+def success_rate(outcomes: list[Outcome]) -> float:
+    """Fraction of successful episodes (0 for none)."""
+    return sum(o.success for o in outcomes) / max(len(outcomes), 1)
+
+
 class DemoClient:
     """A node in ``lockstep``'s graph; waits tick the sim (limits in sim seconds)."""
 

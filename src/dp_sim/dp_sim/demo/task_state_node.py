@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-import rclpy
 from dp_msgs.msg import TaskStatus
 from geometry_msgs.msg import PoseStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
+
+from dp_policy_node.node_main import run_node
 
 from dp_sim.ros_conversions import stamp_ns
 from dp_sim.rollout import OBS_NAMES, low_dim_observation
@@ -56,17 +56,7 @@ class TaskStateNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = TaskStateNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(TaskStateNode, "task_state_node", args)
 
 
 if __name__ == "__main__":
