@@ -14,19 +14,12 @@ from pathlib import Path
 import importlib.util
 import sys
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.substitutions import FindPackageShare
-
-
-def _robot_graph():
-    path = Path(__file__).resolve().with_name("robot_graph.py")
-    spec = importlib.util.spec_from_file_location("dp_launch_robot_graph", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
+# The node graph and the shared launch helpers: robot_graph.py, installed next to this file, loaded by
+# path (registered in sys.modules first: its dataclasses look their module up there).
+_SPEC = importlib.util.spec_from_file_location(
+    "dp_launch_robot_graph", Path(__file__).resolve().with_name("robot_graph.py"))
+g = sys.modules[_SPEC.name] = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(g)
 
 
 ARGUMENTS = [
@@ -51,15 +44,9 @@ ARGUMENTS = [
 ]
 
 
-def _share(*parts: str) -> PathJoinSubstitution:
-    return PathJoinSubstitution([FindPackageShare("dp_policy_node"), *parts])
-
-
-def _graph_actions(context):
-    g = _robot_graph()
-    arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
-    profile = arg["robot_profile"] or _share(*g.ROBOT_PROFILE.split("/")).perform(context)
-    controllers_yaml = arg["controllers_yaml"] or _share(*g.FR3_CONTROLLERS.split("/")).perform(context)
+def _graph_actions(context, arg):
+    profile = arg["robot_profile"] or g.share_file(context, g.ROBOT_PROFILE)
+    controllers_yaml = arg["controllers_yaml"] or g.share_file(context, g.FR3_CONTROLLERS)
     controller = arg["controller"]
     if controller not in g.CONTROLLERS:
         raise ValueError(f"controller:={controller} is not one of {sorted(g.CONTROLLERS)}")
@@ -74,11 +61,11 @@ def _graph_actions(context):
     processes += g.rollout_processes(profile, controller, checkpoint=arg["checkpoint"])
     entities = [*franka, *g.launch_entities(processes, autostart=g.truthy(arg["autostart"]))]
     if ready_pose:
-        entities += _ready_pose_entities(g, profile, controller, arg["arm_id"])
+        entities += _ready_pose_entities(profile, controller, arg["arm_id"])
     return entities
 
 
-def _ready_pose_entities(g, profile, controller, arm_id):
+def _ready_pose_entities(profile, controller, arm_id):
     """ready_pose_node with the MoveIt parameters moveit_py reads from its process's parameter files."""
     from launch_ros.actions import Node
     from moveit_configs_utils import MoveItConfigsBuilder  # apt: ros-jazzy-moveit-configs-utils
@@ -89,7 +76,5 @@ def _ready_pose_entities(g, profile, controller, arm_id):
                  parameters=[p.params_file, dict(p.overrides), moveit], output="screen", emulate_tty=True)]
 
 
-def generate_launch_description() -> LaunchDescription:
-    declared = [DeclareLaunchArgument(name, default_value=default, description=text)
-                for name, default, text in ARGUMENTS]
-    return LaunchDescription([*declared, OpaqueFunction(function=_graph_actions)])
+def generate_launch_description():
+    return g.launch_description(ARGUMENTS, _graph_actions)

@@ -14,19 +14,12 @@ import dataclasses
 import importlib.util
 import sys
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.substitutions import FindPackageShare
-
-
-def _robot_graph():
-    path = Path(__file__).resolve().with_name("robot_graph.py")
-    spec = importlib.util.spec_from_file_location("dp_launch_robot_graph", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
+# The node graph and the shared launch helpers: robot_graph.py, installed next to this file, loaded by
+# path (registered in sys.modules first: its dataclasses look their module up there).
+_SPEC = importlib.util.spec_from_file_location(
+    "dp_launch_robot_graph", Path(__file__).resolve().with_name("robot_graph.py"))
+g = sys.modules[_SPEC.name] = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(g)
 
 
 ARGUMENTS = [
@@ -44,24 +37,18 @@ ARGUMENTS = [
 ]
 
 
-def _share(*parts: str) -> PathJoinSubstitution:
-    return PathJoinSubstitution([FindPackageShare("dp_policy_node"), *parts])
-
-
-def _graph_actions(context):
-    g = _robot_graph()
-    arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
+def _graph_actions(context, arg):
     mode = arg["mode"]
     if mode not in ("robot", "sim"):
         raise ValueError(f"mode:={mode} is not robot or sim")
     sim = mode == "sim"
-    profile = arg["robot_profile"] or _share(*(g.SIM_PROFILE if sim else g.ROBOT_PROFILE).split("/")).perform(context)
+    profile = arg["robot_profile"] or g.share_file(context, g.SIM_PROFILE if sim else g.ROBOT_PROFILE)
     entities = []
     processes = []
     if sim:
         processes += g.simulator_processes(profile, "mujoco")
     else:
-        controllers_yaml = arg["controllers_yaml"] or _share(*g.FR3_CONTROLLERS.split("/")).perform(context)
+        controllers_yaml = arg["controllers_yaml"] or g.share_file(context, g.FR3_CONTROLLERS)
         entities += g.franka_bringup_entities(arg["robot_ip"], arg["arm_id"], g.truthy(arg["use_fake_hardware"]),
                                               g.truthy(arg["load_gripper"]), arg["joint_state_rate"], controllers_yaml)
         processes += g.controller_spawners("cartesian", ready_pose=False)
@@ -78,7 +65,5 @@ def _graph_actions(context):
     return entities + g.launch_entities(processes, autostart=False)
 
 
-def generate_launch_description() -> LaunchDescription:
-    declared = [DeclareLaunchArgument(name, default_value=default, description=text)
-                for name, default, text in ARGUMENTS]
-    return LaunchDescription([*declared, OpaqueFunction(function=_graph_actions)])
+def generate_launch_description():
+    return g.launch_description(ARGUMENTS, _graph_actions)

@@ -13,18 +13,21 @@ as its ``--params-file`` and picks its own block by fully qualified name. Blocks
 ``/camera/`` are RealSense cameras (one ``realsense2_camera_node`` each); their topics are
 ``/camera/<name>/color/image_raw``.
 
-The launch files load this module by path (it sits next to them in ``share/dp_policy_node/launch``);
-only :func:`launch_entities` imports ``launch``/``launch_ros``, lazily.
+The launch files load this module by path (it sits next to them in ``share/dp_policy_node/launch``)
+and keep only their argument table and graph choice: :func:`launch_description` declares the
+arguments, :func:`share_file` resolves installed files. Only the functions of the last section
+import ``launch``/``launch_ros``, lazily.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PACKAGE = "dp_policy_node"
+from dp_policy_node.graph import GRAPH, PACKAGE, NodeEntry
+
 CAMERA_NAMESPACE = "camera"
 REALSENSE_PACKAGE = "realsense2_camera"
 REALSENSE_EXECUTABLE = "realsense2_camera_node"
@@ -34,42 +37,21 @@ SIM_PROFILE = "config/robots/sim.yaml"
 FR3_CONTROLLERS = "config/robots/fr3_ros2_controllers.yaml"  # ros2_control controllers for franka_bringup
 
 
-@dataclass(frozen=True)
-class NodeSpec:
-    """A node of ours: YAML block name, package, console script, Python class, lifecycle or not."""
-
-    name: str
-    package: str
-    executable: str
-    module: str
-    class_name: str
-    lifecycle: bool = False
-
-    def node_class(self) -> type:
-        import importlib
-
-        return getattr(importlib.import_module(self.module), self.class_name)
+# Our nodes outside the policy graph, described like it (dp_policy_node.graph.NodeEntry).
+SIM_NODE = NodeEntry("sim_node", "sim_node", "dp_sim.sim_node", "SimNode", package="dp_sim")
+EXPERT_NODE = NodeEntry("expert_node", "expert_node", "dp_sim.expert_node", "ExpertNode", package="dp_sim")
+RECORDER_NODE = NodeEntry("recorder", "recorder_node", "dp_recorder.recorder_node", "RecorderNode",
+                          package="dp_recorder")
+TELEOP_NODE = NodeEntry("teleop", "teleop_node", "dp_teleop.teleop_node", "TeleopNode", package="dp_teleop")
+READY_POSE_NODE = NodeEntry("ready_pose_node", "ready_pose_node", f"{PACKAGE}.ready_pose_node", "ReadyPoseNode")
 
 
-SIM_NODE = NodeSpec("sim_node", "dp_sim", "sim_node", "dp_sim.sim_node", "SimNode")
-EXPERT_NODE = NodeSpec("expert_node", "dp_sim", "expert_node", "dp_sim.expert_node", "ExpertNode")
-RECORDER_NODE = NodeSpec("recorder", "dp_recorder", "recorder_node", "dp_recorder.recorder_node", "RecorderNode")
-TELEOP_NODE = NodeSpec("teleop", "dp_teleop", "teleop_node", "dp_teleop.teleop_node", "TeleopNode")
-READY_POSE_NODE = NodeSpec(
-    "ready_pose_node", PACKAGE, "ready_pose_node", f"{PACKAGE}.ready_pose_node", "ReadyPoseNode"
-)
+def policy_nodes() -> tuple[NodeEntry, ...]:
+    """observation → policy → executor: ``dp_policy_node.graph.GRAPH`` (the composed bring-up's list)."""
+    return GRAPH
 
 
-def policy_nodes() -> tuple[NodeSpec, ...]:
-    """observation → policy → executor, from ``dp_policy_node.graph.GRAPH`` (the composed bring-up's list)."""
-    from dp_policy_node.graph import GRAPH, PACKAGE as GRAPH_PACKAGE
-
-    return tuple(
-        NodeSpec(e.name, GRAPH_PACKAGE, e.executable, e.module, e.class_name, e.lifecycle) for e in GRAPH
-    )
-
-
-def all_node_specs() -> tuple[NodeSpec, ...]:
+def all_node_specs() -> tuple[NodeEntry, ...]:
     """Every node of ours that a launch file may start (the config test checks all their blocks)."""
     return (*policy_nodes(), SIM_NODE, EXPERT_NODE, RECORDER_NODE, TELEOP_NODE, READY_POSE_NODE)
 
@@ -186,7 +168,7 @@ def camera_processes(profile_path: str, profile: Mapping[str, Mapping[str, Any]]
     ]
 
 
-def _ours(spec: NodeSpec, profile_path: str, use_sim_time: bool, **kwargs: Any) -> Process:
+def _ours(spec: NodeEntry, profile_path: str, use_sim_time: bool, **kwargs: Any) -> Process:
     overrides = {"use_sim_time": use_sim_time, **kwargs.pop("overrides", {})}
     return Process(spec.package, spec.executable, spec.name, "", profile_path, overrides,
                    lifecycle=spec.lifecycle, **kwargs)
@@ -328,6 +310,33 @@ def launch_entities(processes: Iterable[Process], autostart: bool) -> list[Any]:
                                                     transition_id=Transition.TRANSITION_CONFIGURE)))
     return entities
 
+
+def share_file(context: Any, relative: str) -> str:
+    """``relative`` (``ROBOT_PROFILE``, ``SIM_PROFILE``, ``FR3_CONTROLLERS``) in share/dp_policy_node, as a path."""
+    from launch.substitutions import PathJoinSubstitution
+    from launch_ros.substitutions import FindPackageShare
+
+    return PathJoinSubstitution([FindPackageShare(PACKAGE), *relative.split("/")]).perform(context)
+
+
+def launch_description(arguments: Iterable[tuple[str, str, str]],
+                       graph_actions: Callable[[Any, dict[str, str]], list[Any]]) -> Any:
+    """A launch file's ``LaunchDescription``: ``DeclareLaunchArgument`` per ``(name, default, description)``
+    of ``arguments``, then (``OpaqueFunction``) ``graph_actions(context, arg)`` with ``arg`` the
+    arguments' values by name."""
+    from launch import LaunchDescription
+    from launch.actions import DeclareLaunchArgument, OpaqueFunction
+    from launch.substitutions import LaunchConfiguration
+
+    arguments = list(arguments)
+
+    def actions(context: Any) -> list[Any]:
+        arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in arguments}
+        return graph_actions(context, arg)
+
+    declared = [DeclareLaunchArgument(name, default_value=default, description=text)
+                for name, default, text in arguments]
+    return LaunchDescription([*declared, OpaqueFunction(function=actions)])
 
 
 def franka_bringup_entities(robot_ip: str, arm_id: str, fake: bool, load_gripper: bool,

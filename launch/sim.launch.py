@@ -13,20 +13,17 @@ from pathlib import Path
 import importlib.util
 import sys
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
+from launch.actions import IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import PathJoinSubstitution
 from launch_ros.substitutions import FindPackageShare
 
-
-def _robot_graph():
-    path = Path(__file__).resolve().with_name("robot_graph.py")
-    spec = importlib.util.spec_from_file_location("dp_launch_robot_graph", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
+# The node graph and the shared launch helpers: robot_graph.py, installed next to this file, loaded by
+# path (registered in sys.modules first: its dataclasses look their module up there).
+_SPEC = importlib.util.spec_from_file_location(
+    "dp_launch_robot_graph", Path(__file__).resolve().with_name("robot_graph.py"))
+g = sys.modules[_SPEC.name] = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(g)
 
 
 ARGUMENTS = [
@@ -43,21 +40,15 @@ ARGUMENTS = [
 ]
 
 
-def _share(*parts: str) -> PathJoinSubstitution:
-    return PathJoinSubstitution([FindPackageShare("dp_policy_node"), *parts])
-
-
-def _graph_actions(context):
-    g = _robot_graph()
-    arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
+def _graph_actions(context, arg):
     simulator = arg["simulator"]
     if simulator not in g.SIMULATORS:
         raise ValueError(f"simulator:={simulator} is not one of {g.SIMULATORS}")
-    profile = arg["robot_profile"] or _share(*g.SIM_PROFILE.split("/")).perform(context)
+    profile = arg["robot_profile"] or g.share_file(context, g.SIM_PROFILE)
     processes = g.simulator_processes(profile, simulator)
     entities = []
     if simulator == "gazebo":
-        controllers_yaml = arg["controllers_yaml"] or _share(*g.FR3_CONTROLLERS.split("/")).perform(context)
+        controllers_yaml = arg["controllers_yaml"] or g.share_file(context, g.FR3_CONTROLLERS)
         entities += _gazebo_entities(context, arg["gz_world"], controllers_yaml)
         processes += g.controller_spawners(arg["controller"], ready_pose=False, param_file=controllers_yaml)
     processes += g.rollout_processes(profile, arg["controller"], simulator=simulator, use_sim_time=True,
@@ -96,7 +87,5 @@ def _gazebo_entities(context, world, controllers_yaml):
     ]
 
 
-def generate_launch_description() -> LaunchDescription:
-    declared = [DeclareLaunchArgument(name, default_value=default, description=text)
-                for name, default, text in ARGUMENTS]
-    return LaunchDescription([*declared, OpaqueFunction(function=_graph_actions)])
+def generate_launch_description():
+    return g.launch_description(ARGUMENTS, _graph_actions)

@@ -16,13 +16,15 @@ PARAMS_FILE = "config/dp_policy.yaml"  # relative to the package share directory
 
 @dataclass(frozen=True)
 class NodeEntry:
-    """One node: its name (and YAML block), console script, Python class, and whether it is lifecycle-managed."""
+    """One node: its name (and YAML block), console script, Python class, whether it is lifecycle-managed,
+    and the package of the console script (launch/robot_graph.py describes other packages' nodes too)."""
 
     name: str
     executable: str
     module: str
     class_name: str
     lifecycle: bool = False
+    package: str = PACKAGE
 
     def node_class(self) -> type:
         return getattr(importlib.import_module(self.module), self.class_name)

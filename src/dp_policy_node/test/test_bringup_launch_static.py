@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bringup_workspace import LAUNCH_FILES, PROFILES, REPO, console_scripts, our_packages, robot_graph
+from bringup_workspace import LAUNCH_DIR, LAUNCH_FILES, PROFILES, REPO, console_scripts, our_packages, robot_graph
 
 # External packages the launch files use: {package: {launch files or executables}}. Not in this
 # workspace (apt on a real Jazzy install); names checked against franka_ros2, realsense-ros,
@@ -61,8 +61,9 @@ def test_launch_file_arguments_and_references(path: Path) -> None:
     for name, default, description in arguments:
         assert isinstance(default, str), f"{name}: default must be a string"
         assert len(description) > 15, f"argument {name} needs a description"
-    declared = _calls(tree, "DeclareLaunchArgument")
-    assert declared and all(_kw(c, "description") is not None for c in declared)
+    # ARGUMENTS is declared by robot_graph.launch_description (test_arguments_are_declared_with_descriptions)
+    assert any(c.args and getattr(c.args[0], "id", "") == "ARGUMENTS" for c in _calls(tree, "launch_description")), (
+        f"{path.name} does not declare its ARGUMENTS through robot_graph.launch_description")
     # every argument read as arg["..."] is declared (a typo would be a KeyError at launch time)
     used = {n.slice.value for n in ast.walk(tree) if isinstance(n, ast.Subscript)
             and getattr(n.value, "id", "") == "arg" and isinstance(n.slice, ast.Constant)}
@@ -90,6 +91,13 @@ def test_launch_file_arguments_and_references(path: Path) -> None:
                 assert executable.value in console_scripts(package.value)
             else:
                 assert executable.value in EXTERNAL.get(package.value, set()), f"{package.value} {executable.value}"
+
+
+def test_arguments_are_declared_with_descriptions() -> None:
+    """robot_graph.launch_description declares the launch files' ARGUMENTS rows, descriptions included."""
+    tree = ast.parse((LAUNCH_DIR / "robot_graph.py").read_text())
+    declared = _calls(tree, "DeclareLaunchArgument")
+    assert declared and all(_kw(c, "description") is not None for c in declared)
 
 
 def _check_process(g, process) -> None:
