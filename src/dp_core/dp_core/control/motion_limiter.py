@@ -174,7 +174,7 @@ class MotionLimiter:
         self.position = None if position is None else np.asarray(position, dtype=np.float64).copy()
         self.velocity = np.zeros(dim) if velocity is None else np.asarray(velocity, dtype=np.float64).copy()
         self.angular_velocity = np.zeros(3) if angular_velocity is None else np.asarray(angular_velocity, float).copy()
-        self._prev_target = None
+        self._prev_target = None if self.position is None else self.position.copy()
 
     @property
     def at_rest(self) -> bool:
