@@ -248,18 +248,18 @@ class ChunkExecutor:
         elif self.mode == "stopping":
             if self._settle is not None:
                 command = self.limiter.step(self._settle, dt)
-                done = self.limiter.at_rest and np.allclose(command, self._settle, atol=1e-9)
+                done = self.limiter.at_rest and np.allclose(command, self.limiter.clamp(self._settle), atol=1e-9)
             else:
                 command = self.limiter.brake(dt)
                 done = self.limiter.at_rest
             if done:
                 self._settle = None
                 self._finish_stop()
-        else:  # holding
+        elif self.mode == "holding":
             command = self.limiter.position.copy()  # type: ignore[union-attr]
-        if self.mode == "idle":
-            return Output("idle", self.reason, command, publish=True)  # the stop's last (resting) command
-        return Output(self.mode, self.reason, command, publish=True)
+        else:  # a hold ended by the policy going inactive: nothing more to command
+            return Output("idle", self.reason)
+        return Output(self.mode, self.reason, command, publish=True)  # idle here: the stop's resting command
 
     def _tick_trajectory(self, now_ns: int, reason: str) -> Output:
         if self.mode == "idle":
@@ -316,7 +316,7 @@ class ChunkExecutor:
             times.append(k * period)
             pos.append(out)
             vel.append(limiter.velocity.copy())
-            if t_ns >= motion_end_ns and limiter.at_rest and (target is None or np.allclose(out, target, atol=1e-9)):
+            if t_ns >= motion_end_ns and limiter.at_rest and (target is None or np.allclose(out, limiter.clamp(target), atol=1e-9)):
                 break
         vel[-1] = np.zeros_like(vel[-1])
         return np.asarray(times), np.stack(pos), np.stack(vel)

@@ -62,8 +62,8 @@ def axis_velocity(p: np.ndarray, v: np.ndarray, target: np.ndarray, v_target: np
             v_des[together] /= worst
     v_des = np.clip(v_des, -vmax, vmax)
     err = target - p
-    upper = np.where(err > 0, v_target + brake_speed(err, amax, dt), np.inf)
-    lower = np.where(err < 0, v_target - brake_speed(-err, amax, dt), -np.inf)
+    upper = np.where(err > 0, v_target + brake_speed(err, amax, dt, v - v_target if trapezoid else None), np.inf)
+    lower = np.where(err < 0, v_target - brake_speed(-err, amax, dt, v_target - v if trapezoid else None), -np.inf)
     v_des = np.minimum(np.maximum(v_des, lower), upper)
     return _bounded(p, v, v_des, vmax, amax, pmin, pmax, dt, trapezoid)
 
@@ -75,7 +75,22 @@ def _bounded(p: np.ndarray, v: np.ndarray, v_des: np.ndarray, vmax: np.ndarray, 
     # braking before the position limits always stays feasible: v²/2a <= d holds after every step
     hi = np.minimum(hi, brake_speed(pmax - p, amax, dt, v if trapezoid else None))
     lo = np.maximum(lo, -brake_speed(p - pmin, amax, dt, -v if trapezoid else None))
-    return np.minimum(np.maximum(v_des, lo), hi)
+    new_v = np.minimum(np.maximum(v_des, lo), hi)
+    return _no_overshoot(p, v, new_v, pmin, pmax, dt, hi, lo) if trapezoid else new_v
+
+
+def _no_overshoot(p: np.ndarray, v: np.ndarray, new_v: np.ndarray, pmin: np.ndarray, pmax: np.ndarray, dt: float,
+                  hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Trapezoid model: a step that reverses the motion peaks inside the step, v²/(2a') beyond its
+    start (a' = |v' - v|/dt); reverse hard enough that the peak stays within the limit."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        toward_max = (v > 0) & (new_v <= 0)
+        need = v - v**2 * dt / (2.0 * np.maximum(pmax - p, 0.0))  # v' at most this
+        new_v = np.where(toward_max & (new_v > need), np.maximum(need, lo), new_v)
+        toward_min = (v < 0) & (new_v >= 0)
+        need = v + v**2 * dt / (2.0 * np.maximum(p - pmin, 0.0))
+        new_v = np.where(toward_min & (new_v < need), np.minimum(need, hi), new_v)
+    return new_v
 
 
 def brake_velocity(p: np.ndarray, v: np.ndarray, vmax: np.ndarray, amax: np.ndarray, pmin: np.ndarray,
@@ -185,10 +200,11 @@ class MotionLimiter:
         return min(float(dt_s), self.max_dt_s)
 
     def step(self, target: np.ndarray, dt_s: float) -> np.ndarray:
-        """The next command toward ``target`` after ``dt_s`` s (the first call takes the target, clamped)."""
-        target = np.asarray(target, dtype=np.float64)
+        """The next command toward ``target`` (clamped into the limits) after ``dt_s`` s (the first
+        call takes the target)."""
+        target = self.clamp(np.asarray(target, dtype=np.float64))
         if self.position is None:
-            self.reset(self._clamp(target))
+            self.reset(self.clamp(target))
             self._prev_target = target.copy()
             return self.position.copy()  # type: ignore[union-attr]
         dt = self.effective_dt(dt_s)
@@ -260,7 +276,8 @@ class MotionLimiter:
         out = quat_multiply(rotvec_to_quat(new_w * dt), q)
         return out if float(np.dot(out, q)) >= 0 else -out
 
-    def _clamp(self, target: np.ndarray) -> np.ndarray:
+    def clamp(self, target: np.ndarray) -> np.ndarray:
+        """``target`` with joint positions and the Cartesian position inside their limits."""
         out = target.copy()
         lim = self.limits.joint
         if self._joints and lim is not None:
