@@ -83,7 +83,7 @@ def check_acceleration(dv: np.ndarray, dt: float, mode: str, what: str) -> None:
         assert np.linalg.norm(a[:3]) <= LIN_A * (1 + TOL) + 1e-6, (what, "linear acceleration", a)
         assert np.linalg.norm(a[3:]) <= ANG_A * (1 + TOL) + 1e-4, (what, "angular acceleration", a)
     else:
-        assert np.all(np.abs(a) <= AMAX * (1 + TOL) + 1e-6), (what, "acceleration", a)
+        assert np.all(np.abs(a) <= AMAX * (1 + TOL) + 1e-4), (what, "acceleration", a)  # 1e-4: a settled end
 
 
 def check_position(p: np.ndarray, mode: str, what: str) -> None:
@@ -147,7 +147,7 @@ class TrajectoryChecker:
             np.testing.assert_allclose(traj.p0, p_old, atol=1e-9)
             np.testing.assert_allclose(traj.v0, v_old, atol=1e-9)
         assert len(traj.times_s) >= 1 and np.all(np.diff(traj.times_s) > 0) and traj.times_s[0] > 0
-        np.testing.assert_allclose(traj.velocities[-1], 0.0, atol=1e-9)  # every trajectory ends at rest
+        np.testing.assert_allclose(traj.velocities[-1], 0.0, atol=0)  # every trajectory ends at rest
         dts = np.diff(np.concatenate([[0.0], traj.times_s]))
         vel = np.concatenate([traj.v0[None], traj.velocities])
         for k, p in enumerate(traj.positions):

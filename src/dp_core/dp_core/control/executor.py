@@ -33,6 +33,7 @@ from dp_core.control.trajectory import Trajectory
 from dp_core.control.watchdog import Watchdog, WatchdogConfig
 
 OutputMode = Literal["position", "trajectory", "pose"]
+SETTLED = 1e-6  # rad, rad/s: a trajectory ends when this close to rest on its target
 MAX_STOP_S = 30.0  # bound on a generated stop/settle (it ends at rest far sooner within sane limits)
 
 
@@ -57,6 +58,8 @@ class ChunkExecutorConfig:
             if lay.joints:
                 raise ValueError(f"output_mode 'pose' takes Cartesian actions only, got joints {lay.names_of(lay.joints)}")
         else:
+            if not lay.joints:
+                raise ValueError(f"output_mode '{self.output_mode}' needs joint action names, got {list(lay.names)}")
             lim = plan.joint_limits
             if lim is None or not np.all(np.isfinite(lim.acceleration_max)):
                 raise ValueError(f"output_mode '{self.output_mode}' needs joint_limits with finite velocity_max "
@@ -73,6 +76,14 @@ class Output:
     command: np.ndarray | None = None
     publish: bool = False
     trajectory: Trajectory | None = None
+
+
+def _settled(limiter: MotionLimiter, out: np.ndarray, target: np.ndarray | None) -> bool:
+    """At rest on the target: a trajectory may end here (its last point's velocity set to 0 changes
+    the acceleration by at most SETTLED / period, far below any limit)."""
+    if target is None:
+        return limiter.at_rest
+    return bool(np.all(np.abs(limiter.velocity) <= SETTLED) and np.all(np.abs(out - limiter.clamp(target)) <= SETTLED))
 
 
 class ChunkExecutor:
@@ -316,7 +327,7 @@ class ChunkExecutor:
             times.append(k * period)
             pos.append(out)
             vel.append(limiter.velocity.copy())
-            if t_ns >= motion_end_ns and limiter.at_rest and (target is None or np.allclose(out, limiter.clamp(target), atol=1e-9)):
+            if t_ns >= motion_end_ns and _settled(limiter, out, target):
                 break
         vel[-1] = np.zeros_like(vel[-1])
         return np.asarray(times), np.stack(pos), np.stack(vel)

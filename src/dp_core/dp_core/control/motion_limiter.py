@@ -55,7 +55,12 @@ def axis_velocity(p: np.ndarray, v: np.ndarray, target: np.ndarray, v_target: np
 
     ``together`` marks axes whose desired velocity is scaled by one common factor (direction kept).
     """
-    v_des = (target - p) / dt
+    # step model: reach the target in one step. Trapezoid model (p' = p + (v + v')/2·dt): remove the
+    # error left by moving on at the target's velocity; the target is then met in two steps, no ringing
+    if trapezoid:
+        v_des = v_target + (target - p - (v + v_target) * dt / 2.0) / dt
+    else:
+        v_des = (target - p) / dt
     if np.any(together):
         worst = float((np.abs(v_des[together]) / vmax[together]).max())
         if worst > 1.0:
