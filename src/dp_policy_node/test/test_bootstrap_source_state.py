@@ -93,3 +93,22 @@ def test_git_and_find_listings_agree_on_a_clean_copy(copy_without_git: Path) -> 
     if unusual:
         pytest.skip(f"ignored files other than build outputs in the inputs: {unusual[:3]}")
     assert _state(REPO) == _state(copy_without_git)
+
+
+def test_dockerfile_installs_dependencies_before_copying_the_source() -> None:
+    """The torch layer depends only on requirements/ and bootstrap: a source edit keeps it cached."""
+    lines = [line.strip() for line in (REPO / "docker" / "Dockerfile").read_text().splitlines()]
+    copies = [i for i, line in enumerate(lines) if line.startswith("COPY")]
+    source_copy = next(i for i in copies if line_args(lines[i])[-2:] == [".", "."])
+    deps_run = next(i for i, line in enumerate(lines) if line.startswith("RUN") and "bootstrap.sh --deps-only" in line)
+    build_run = next(i for i, line in enumerate(lines) if line.startswith("RUN") and line.endswith("bash tools/bootstrap.sh"))
+    early = [src for i in copies if i < deps_run for src in line_args(lines[i])[:-1]]
+    assert early and all(src.startswith(("requirements/", "tools/")) for src in early), early
+    assert deps_run < source_copy < build_run
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert {".git", ".venv", "build", "install"} <= set(ignored)
+
+
+def line_args(line: str) -> list[str]:
+    """COPY arguments without --flags (the last one is the destination)."""
+    return [a for a in line.split()[1:] if not a.startswith("--")]
