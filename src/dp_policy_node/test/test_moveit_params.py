@@ -5,12 +5,14 @@ config: URDF from franka_bringup's urdf/franka_arm.urdf.xacro, SRDF from franka_
 robots/fr3/fr3.srdf.xacro, kinematics/joint limits/OMPL/controllers from franka_fr3_moveit_config,
 plus what MoveItPy (moveit_cpp) reads: planning_pipelines.pipeline_names, the pipeline namespace,
 plan_request_params, planning_scene_monitor_options. The params file is keyed by the name MoveItPy
-is created with. moveit/xacro are not installed here: the config files below have the layout of
-franka's (fr3_controllers.yaml is franka's content).
+is created with. moveit and franka's packages are not installed here: the config files below have
+the layout of franka's (fr3_controllers.yaml is franka's content); the launch file's builder runs
+the real xacro (PyPI xacro 2.1.1, Jazzy's version) on xacros with franka's arguments and includes.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,84 @@ def test_ready_pose_node_creates_moveitpy_with_that_name_and_file() -> None:
     keywords = {k.arg: ast.unparse(k.value) for k in calls[0].keywords}
     assert keywords == {"node_name": "v['moveit_node_name']", "launch_params_filepaths": "[v['moveit_params_file']]"}
     assert "check_params_file" in source
+
+
+# ---- the launch file's builder with real xacro, on packages laid out like franka's ------------------
+# franka_bringup/urdf/franka_arm.urdf.xacro includes franka_description's robots/<type>/<type>.urdf.xacro
+# and declares robot_ip/use_fake_hardware/fake_sensor_commands; fr3.srdf.xacro declares hand/ee_id
+# (franka_ros2 jazzy v3.5.3, franka_description). Minimal bodies, upstream arguments and includes.
+FRANKA_ARM_URDF = """<?xml version="1.0"?>
+<robot xmlns:xacro="http://www.ros.org/wiki/xacro" name="$(arg robot_type)">
+  <xacro:arg name="robot_type" default="fr3"/>
+  <xacro:include filename="$(find franka_description)/robots/$(arg robot_type)/$(arg robot_type).urdf.xacro"/>
+  <xacro:arg name="robot_ip" default=""/>
+  <xacro:arg name="use_fake_hardware" default="false"/>
+  <xacro:arg name="fake_sensor_commands" default="false"/>
+  <ros2_control name="FrankaHardwareInterface" type="system">
+    <hardware>
+      <xacro:if value="$(arg use_fake_hardware)"><plugin>mock_components/GenericSystem</plugin></xacro:if>
+      <xacro:unless value="$(arg use_fake_hardware)"><plugin>franka_hardware/FrankaHardwareInterface</plugin>
+        <param name="robot_ip">$(arg robot_ip)</param></xacro:unless>
+    </hardware>
+  </ros2_control>
+</robot>
+"""
+FR3_URDF = """<?xml version="1.0"?>
+<robot xmlns:xacro="http://www.ros.org/wiki/xacro">
+  <xacro:arg name="hand" default="true"/>
+  <xacro:arg name="ee_id" default="franka_hand"/>
+  <link name="fr3_link0"/><link name="fr3_link8"/>
+  <xacro:if value="$(arg hand)"><link name="fr3_hand"/><link name="fr3_hand_tcp"/></xacro:if>
+</robot>
+"""
+FR3_SRDF = """<?xml version="1.0"?>
+<robot xmlns:xacro="http://www.ros.org/wiki/xacro" name="fr3">
+  <xacro:arg name="hand" default="true"/>
+  <xacro:arg name="ee_id" default="franka_hand"/>
+  <group name="fr3_arm"><chain base_link="fr3_link0" tip_link="fr3_link8"/></group>
+  <xacro:if value="$(arg hand)"><group name="hand"><link name="fr3_hand"/></group></xacro:if>
+</robot>
+"""
+
+
+def _franka_prefix(root: Path) -> Path:
+    prefix = root / "franka_install"
+    index = prefix / "share" / "ament_index" / "resource_index" / "packages"
+    index.mkdir(parents=True)
+    files = {
+        "franka_bringup/urdf/franka_arm.urdf.xacro": FRANKA_ARM_URDF,
+        "franka_description/robots/fr3/fr3.urdf.xacro": FR3_URDF,
+        "franka_description/robots/fr3/fr3.srdf.xacro": FR3_SRDF,
+        "franka_fr3_moveit_config/config/kinematics.yaml": yaml.safe_dump(KINEMATICS),
+        "franka_fr3_moveit_config/config/fr3_joint_limits.yaml": yaml.safe_dump(JOINT_LIMITS),
+        "franka_fr3_moveit_config/config/ompl_planning.yaml": yaml.safe_dump(OMPL),
+        "franka_fr3_moveit_config/config/fr3_controllers.yaml": yaml.safe_dump(CONTROLLERS),
+    }
+    for rel, text in files.items():
+        path = prefix / "share" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        (index / rel.split("/")[0]).write_text("")
+    return prefix
+
+
+@pytest.mark.parametrize(("fake", "gripper"), [(False, False), (True, True)])
+def test_launch_builder_runs_xacro_and_writes_the_file_moveitpy_loads(tmp_path: Path, monkeypatch,
+                                                                      fake: bool, gripper: bool) -> None:
+    pytest.importorskip("xacro", reason="xacro (requirements/python.txt) is not installed")
+    from bringup_workspace import REPO, robot_graph
+
+    g = robot_graph()
+    monkeypatch.setenv("AMENT_PREFIX_PATH", f"{_franka_prefix(tmp_path)}:{os.environ.get('AMENT_PREFIX_PATH', '')}")
+    profile = g.load_profile(REPO / g.ROBOT_PROFILE)
+    path = g.write_moveit_params("172.16.0.2", "fr3", fake, gripper, profile, tmp_path / "out")
+    params = mp.check_params_file(path, g.MOVEIT_NODE_NAME)  # keyed by the node MoveItPy is created as
+    urdf, srdf = params["robot_description"], params["robot_description_semantic"]
+    assert '<link name="fr3_link8"/>' in urdf and ("fr3_hand_tcp" in urdf) == gripper
+    assert ("mock_components/GenericSystem" in urdf) == fake
+    assert ("172.16.0.2" in urdf) == (not fake)
+    assert '<group name="fr3_arm">' in srdf and ('<group name="hand">' in srdf) == gripper
+    assert params["robot_description_kinematics"] == KINEMATICS
+    assert params["plan_request_params"]["max_velocity_scaling_factor"] == profile["/ready_pose_node"]["velocity_scaling"]
+    names = params["moveit_simple_controller_manager"]["controller_names"]
+    assert names == (["fr3_arm_controller", "franka_gripper"] if gripper else ["fr3_arm_controller"])
