@@ -435,31 +435,14 @@ FAKE_HARDWARE_NOTE = (
 def write_moveit_params(robot_ip: str, arm_id: str, fake: bool, load_gripper: bool,
                         profile: Mapping[str, Mapping[str, Any]], directory: str | Path) -> Path:
     """The MoveIt params file of ready_pose_node's MoveItPy (keyed by :data:`MOVEIT_NODE_NAME`),
-    built from franka's files as franka_fr3_moveit_config's moveit.launch.py builds them
-    (dp_policy_node.moveit_params); returns its path under ``directory``."""
-    import yaml
-    import xacro  # apt: ros-jazzy-xacro
+    built from franka's files as franka_fr3_moveit_config's moveit.launch.py builds them."""
     from ament_index_python.packages import get_package_share_directory
 
-    from dp_policy_node import moveit_params as mp
-
-    files = mp.franka_moveit_files(get_package_share_directory, arm_id)
-    urdf = xacro.process_file(str(files.urdf_xacro), mappings=mp.urdf_xacro_mappings(
-        arm_id, robot_ip, load_gripper, fake, fake_sensor_commands=fake)).toxml()
-    srdf = xacro.process_file(str(files.srdf_xacro), mappings=mp.srdf_xacro_mappings(load_gripper)).toxml()
-
-    def load(path: Path) -> Any:
-        with open(path, encoding="utf-8") as f:
-            return yaml.safe_load(f) or {}
+    from dp_policy_node.moveit_params import write_params_file
 
     ready = profile.get(f"/{READY_POSE_NODE.name}", {})
-    params = mp.moveit_py_params(
-        robot_description=urdf, robot_description_semantic=srdf, kinematics=load(files.kinematics),
-        joint_limits=load(files.joint_limits), ompl_planning=load(files.ompl_planning),
-        controllers=load(files.controllers), load_gripper=load_gripper,
+    return write_params_file(
+        get_package_share_directory, MOVEIT_NODE_NAME, Path(directory) / f"{MOVEIT_NODE_NAME}_params.yaml",
+        robot_type=arm_id, robot_ip=robot_ip, use_fake_hardware=fake, load_gripper=load_gripper,
         velocity_scaling=float(ready.get("velocity_scaling", 0.2)),
         acceleration_scaling=float(ready.get("acceleration_scaling", 0.2)))
-    path = Path(directory) / f"{MOVEIT_NODE_NAME}_params.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(mp.params_document(MOVEIT_NODE_NAME, params), sort_keys=False))
-    return path

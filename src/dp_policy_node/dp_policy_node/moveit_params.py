@@ -10,9 +10,9 @@ trajectory-execution settings are repeated here. MoveItPy (moveit_cpp) then read
 ``planning_pipelines.pipeline_names`` + one namespace per pipeline, ``plan_request_params`` and
 ``planning_scene_monitor_options`` (moveit2 jazzy moveit_cpp.hpp, PlanningComponent::PlanRequestParameters).
 
-Pure functions (no ROS, xacro or MoveIt import): the launch file resolves the share directories,
-runs xacro, reads the YAML files and writes :func:`params_document` to the file MoveItPy loads;
-:func:`params_document` keys it by the node name MoveItPy is created with (parameters in a ROS
+Pure functions (no ROS, xacro or MoveIt import), and :func:`write_params_file`, which the launch
+file calls: it runs xacro (imported there), reads the YAML files and writes :func:`params_document`
+to the file MoveItPy loads, keyed by the node name MoveItPy is created with (parameters in a ROS
 params file only reach the node they are keyed by).
 """
 
@@ -194,3 +194,30 @@ def check_params_file(path: str | Path, node_name: str) -> dict[str, Any]:
     if missing:
         raise ValueError(f"MoveIt params file {path}: {key} lacks {missing}")
     return params
+
+
+def write_params_file(share: Callable[[str], str | Path], node_name: str, path: str | Path, *, robot_type: str,
+                      robot_ip: str, use_fake_hardware: bool, load_gripper: bool, velocity_scaling: float = 0.2,
+                      acceleration_scaling: float = 0.2) -> Path:
+    """Run franka's xacros, read its MoveIt configs, write the params file for ``node_name``; its path."""
+    import yaml
+    import xacro  # apt: ros-jazzy-xacro (PyPI xacro in the wheels venv)
+
+    files = franka_moveit_files(share, robot_type)
+    urdf = xacro.process_file(str(files.urdf_xacro), mappings=urdf_xacro_mappings(
+        robot_type, robot_ip, load_gripper, use_fake_hardware, fake_sensor_commands=use_fake_hardware)).toxml()
+    srdf = xacro.process_file(str(files.srdf_xacro), mappings=srdf_xacro_mappings(load_gripper)).toxml()
+
+    def load(config: Path) -> Any:
+        with open(config, encoding="utf-8") as f:
+            return yaml.safe_load(f) or {}
+
+    params = moveit_py_params(
+        robot_description=urdf, robot_description_semantic=srdf, kinematics=load(files.kinematics),
+        joint_limits=load(files.joint_limits), ompl_planning=load(files.ompl_planning),
+        controllers=load(files.controllers), load_gripper=load_gripper,
+        velocity_scaling=velocity_scaling, acceleration_scaling=acceleration_scaling)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(params_document(node_name, params), sort_keys=False))
+    return path
