@@ -178,7 +178,9 @@ class AcceleratedPolicy:
             raise RuntimeError("the chunk program was released; call prepare() first")
         self._stage(self.runner.program, arrays)  # type: ignore[arg-type]
         self.runner.program.set_noise(noise)  # type: ignore[union-attr]
-        actions = self._chunk()[0].cpu().numpy()  # the copy back waits for the chunk
+        # A copy, never a view of the program's output buffer (on a CPU .cpu() would return that buffer);
+        # on CUDA the copy back waits for the chunk.
+        actions = self._chunk()[0].to("cpu", copy=True).numpy()
         spec = self.spec
         return ActionPlan(actions=actions, execute_steps=spec.n_action_steps, aligned_index=spec.n_obs_steps - 1,
                           action_names=spec.action_names, dt_s=spec.dt_s,
