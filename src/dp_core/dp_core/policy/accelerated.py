@@ -48,7 +48,10 @@ _serial = itertools.count(1)
 class AcceleratedPolicy:
     """``Policy`` with a prepared chunk program; same ``predict`` signature and ``ActionPlan``."""
 
-    def __init__(self, policy: Policy, form: str = "auto", timing_runs: int = 5) -> None:
+    def __init__(
+        self, policy: Policy, form: str = "auto", timing_runs: int = 5, compile_modes: tuple[str, ...] | None = None,
+    ) -> None:
+        """``compile_modes``: torch.compile modes tried for form "compile" (default ``COMPILE_MODES``)."""
         if form not in FORM_CHOICES:
             raise ValueError(f"form must be one of {FORM_CHOICES}, got {form!r}")
         if form == "graph" and policy.device.type != "cuda":
@@ -59,6 +62,7 @@ class AcceleratedPolicy:
         self.policy = policy
         self.requested_form = form
         self.timing_runs = timing_runs
+        self.compile_modes = compile_modes or COMPILE_MODES[policy.device.type]
         self.runner: ChunkRunner | None = None
         #: Per candidate form: {"ms": median chunk ms, "rel_diff": vs eager} or {"error": ...}.
         self.form_check: dict[str, dict[str, Any]] = {}
@@ -214,7 +218,7 @@ class AcceleratedPolicy:
             forms = [self.requested_form]
         out = []
         for form in forms:
-            modes = COMPILE_MODES[kind] if form == "compile" else ("default",)
+            modes = self.compile_modes if form == "compile" else ("default",)
             out += [(form, mode) for mode in modes]
         return out
 
