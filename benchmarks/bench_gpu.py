@@ -38,7 +38,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: the sibling benchmark
-from bench_inference import baseline_chunk, build_model, preset_config, random_window, synthetic_batch, window_tensors  # noqa: E402
+from bench_inference import (  # noqa: E402
+    baseline_chunk, build_model, preset_config, random_window, synthetic_batch, window_tensors)
 
 from dp_core.models.obs_encoder import EncoderConfig  # noqa: E402
 from dp_core.models.unet1d import UNetConfig  # noqa: E402

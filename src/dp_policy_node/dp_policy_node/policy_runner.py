@@ -203,10 +203,11 @@ class PolicyRunner:
 
     def fill_status(self, msg: object, dropped: int) -> None:
         """Set a ``dp_msgs/PolicyStatus``'s policy fields (duck-typed: no ROS import here)."""
-        msg.policy_id, msg.device = self.policy_id, self.device  # type: ignore[attr-defined]
-        msg.last_inference_ms, msg.median_inference_ms = self.stats.last_ms, self.stats.median_ms  # type: ignore[attr-defined]
-        msg.chunk_rate_hz, msg.chunks_published = self.stats.rate_hz, self.sequence  # type: ignore[attr-defined]
-        msg.observations_dropped = dropped + self.skipped  # type: ignore[attr-defined]
+        values = {"policy_id": self.policy_id, "device": self.device, "last_inference_ms": self.stats.last_ms,
+                  "median_inference_ms": self.stats.median_ms, "chunk_rate_hz": self.stats.rate_hz,
+                  "chunks_published": self.sequence, "observations_dropped": dropped + self.skipped}
+        for field, value in values.items():
+            setattr(msg, field, value)
 
     def status_values(self) -> dict[str, str]:
         """What /diagnostics reports beyond PolicyStatus: precision, chunk form, threads, latency."""

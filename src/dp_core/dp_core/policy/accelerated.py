@@ -102,12 +102,16 @@ class AcceleratedPolicy:
         self._host = {name: torch.zeros(buffer.shape, dtype=buffer.dtype, pin_memory=device.type == "cuda")
                       for name, buffer in _inputs(eager.program).items()}
         reference_obs, noise = self._reference_inputs(eager.program)
+        start = time.perf_counter()
         reference = self._checked_run(eager, reference_obs, noise)
-        eager_ms = self._median_ms(eager)
+        candidates = self._candidates()
+        # Timing eager only pays when there is something to compare it with (a CPU has nothing:
+        # five 65 M-parameter chunks would add seconds to configure for no decision).
+        eager_ms = self._median_ms(eager) if candidates else round(1e3 * (time.perf_counter() - start), 3)
         self.form_check = {"eager": {"ms": eager_ms, "rel_diff": 0.0}}
         # A requested form wins over eager whenever it passes the check; "auto" only when faster.
         best, best_ms = eager, eager_ms if self.requested_form == "auto" else float("inf")
-        for form, mode in self._candidates():
+        for form, mode in candidates:
             runner = ChunkRunner(ChunkProgram(self.policy.model, device, denoiser), form, mode)
             try:
                 start = time.perf_counter()
