@@ -11,6 +11,11 @@ Buffers (batch 1): ``images[key]`` uint8 (1, T, H, W, 3) as they arrive, ``low_d
 (1, T, D) raw units, ``initial_noise`` (1, H, A), ``step_noise`` (n_steps, 1, H, A) (zeros for
 steps that add no noise), output ``actions`` (1, H, A) float32 in robot units.
 
+Capture follows torch/cuda/graphs.py (torch 2.13, ``torch.cuda.graph``/``CUDAGraph``): warm up on
+a side stream first, one capture at a time per process, and in the default "global" capture mode
+an unsafe CUDA call from any other thread fails the capture, so capture runs in configure, before
+the inference thread starts; a failed capture is reported and the eager form kept.
+
 Noise drawn by :func:`draw_chunk_noise` follows ``sample_actions``' order (x_T, then one draw per
 stochastic DDPM step), so for the same generator the program's chunk equals
 ``DiffusionPolicy.sample`` (cold start).
