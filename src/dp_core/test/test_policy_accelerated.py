@@ -106,6 +106,18 @@ def test_fixed_noise_entry_point_is_deterministic_and_noise_sensitive() -> None:
         policy.predict_with_noise(obs, type(noise)(noise.initial[..., :1], noise.steps))
 
 
+def test_given_initial_noise_replaces_the_seeded_draw() -> None:
+    """DDIM with a given x_T (Policy.predict's ``noise``) no longer depends on the seed."""
+    policy = accelerated(make_model(steps=4))
+    program, obs = policy.runner.program, window(policy.spec)
+    x_t = draw_chunk_noise(program.scheduler, program.shape, torch.Generator().manual_seed(3)).initial[0].numpy()
+    given = policy.predict(obs, seed=1, noise=x_t).actions
+    np.testing.assert_array_equal(given, policy.predict(obs, seed=2, noise=x_t).actions)
+    np.testing.assert_array_equal(given, policy.predict(obs, seed=3).actions)  # seed 3 draws this x_T
+    with pytest.raises(ValueError, match=r"noise must be finite with shape \(8, 2\)"):
+        policy.predict(obs, seed=0, noise=np.full((8, 2), np.nan, np.float32))
+
+
 def test_bf16_program_matches_the_bf16_policy() -> None:
     """The precision is Policy's (its accuracy check); the program runs that precision unchanged."""
     policy = accelerated(make_model(), precision="bf16")

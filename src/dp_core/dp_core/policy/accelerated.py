@@ -168,15 +168,24 @@ class AcceleratedPolicy:
         seed: int | None = None,
         warm_start: ActionPlan | None = None,
         executed_steps: int = 0,
+        noise: np.ndarray | Tensor | None = None,
     ) -> ActionPlan:
-        """Observation window → plan; the same chunk as ``Policy.predict`` for the same seed."""
+        """Observation window → plan; the same chunk as ``Policy.predict`` for the same seed.
+
+        ``noise``: the initial noise x_T (horizon, action_dim), normalized, instead of a seeded
+        draw (DDIM is then a deterministic function of it; DDPM's later draws still use the seed).
+        """
         if warm_start is not None or self.runner is None:
-            return self.policy.predict(observation, seed=seed, warm_start=warm_start, executed_steps=executed_steps)
+            extra = {} if noise is None else {"noise": noise}  # Policy.predict's noise argument
+            return self.policy.predict(observation, seed=seed, warm_start=warm_start, executed_steps=executed_steps,
+                                       **extra)
         if seed is None:
             seed = int(self.policy._rng.integers(0, 2**63 - 1))
         generator = torch.Generator(self.device).manual_seed(int(seed))
-        return self.predict_with_noise(observation, draw_chunk_noise(self.runner.program.scheduler,
-                                                                     self.runner.program.shape, generator))
+        program = self.runner.program
+        initial = None if noise is None else _initial_noise(noise, program.shape)
+        return self.predict_with_noise(observation, draw_chunk_noise(program.scheduler, program.shape, generator,
+                                                                     initial))
 
     def predict_with_noise(self, observation: Any, noise: ChunkNoise) -> ActionPlan:
         """Cold-start chunk from the given noise (``draw_chunk_noise``): the fixed-noise entry point."""
@@ -257,6 +266,14 @@ class AcceleratedPolicy:
 def _inputs(program: ChunkProgram | None) -> dict[str, Tensor]:
     assert program is not None, "runner without a program"
     return {**program.images, **program.low_dim}
+
+
+def _initial_noise(noise: np.ndarray | Tensor, shape: tuple[int, int, int]) -> Tensor:
+    tensor = torch.as_tensor(noise, dtype=torch.float32)
+    if tuple(tensor.shape) != shape[1:] or not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"noise must be finite with shape {shape[1:]} (horizon, action_dim), "
+                         f"got shape {tuple(tensor.shape)}")
+    return tensor[None]
 
 
 def _relative_difference(a: Tensor, reference: Tensor) -> float:

@@ -58,12 +58,19 @@ class ChunkNoise:
 
 def draw_chunk_noise(
     scheduler: DDPMScheduler | DDIMScheduler, shape: tuple[int, int, int], generator: torch.Generator,
+    initial: Tensor | None = None,
 ) -> ChunkNoise:
-    """Noise in ``sample_actions``' draw order; ``scheduler.set_timesteps`` must have been called."""
+    """Noise in ``sample_actions``' draw order; ``scheduler.set_timesteps`` must have been called.
+
+    ``initial``: a given x_T (1, H, A) instead of the first draw (the later DDPM draws then come
+    first from ``generator``, as in ``sample_actions`` with its ``noise`` argument).
+    """
     def draw() -> Tensor:
         return torch.randn(shape, generator=generator, device=generator.device, dtype=torch.float32)
 
-    initial = draw()
+    if initial is not None and tuple(initial.shape) != shape:
+        raise ValueError(f"initial noise must have shape {shape} (B, H, A), got {tuple(initial.shape)}")
+    initial = draw() if initial is None else initial.to(generator.device, torch.float32)
     zero = torch.zeros(shape, device=generator.device)
     stochastic = isinstance(scheduler, DDPMScheduler)
     steps = [draw() if stochastic and t > 0 else zero for t in scheduler.timesteps_host]
