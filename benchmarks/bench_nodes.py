@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
-"""ROS overhead of the policy path and the chunk executor's timing, over real rclpy/DDS.
+"""ROS overhead of the policy path, over real rclpy/DDS.
 
 1. Policy path (one process, like dp_bringup): two synthetic 240x320 rgb8 cameras + joint states →
    observation_node (decode, resize to the policy's 96x96, align) → policy_node (worker thread) →
    ActionChunk received by a probe. Per chunk: overhead = (receive time - observation stamp)
    - that chunk's pure inference time. Cameras run slower than one inference so no window waits
    for the model (queueing is not ROS overhead).
-2. Executor (chunk_executor_node as its own process, 250 Hz, position streaming): intervals
-   between received commands; period error = |interval - 1/rate|.
+(The chunk executor's timing is measured by bench_executor.py.)
 
 The last line of output is one JSON object (``--json`` prints only that line).
 """
@@ -226,109 +225,11 @@ def bench_policy_path(work: Path, n_chunks: int, log, checkpoint: Path | None = 
             "policy_stages_ms": stages.stages_ms(keys, pure)}
 
 
-def bench_executor(work: Path, rate_hz: float, seconds: float, log) -> dict:
-    import rclpy
-    import yaml
-    from dp_msgs.msg import ActionChunk
-    from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.node import Node
-    from rclpy.qos import qos_profile_sensor_data
-    from sensor_msgs.msg import JointState
-    from std_msgs.msg import Float64MultiArray
-
-    from dp_core.control.action_chunk import chunk_from_flat
-    from dp_policy_node.conversions import chunk_to_msg, joint_state_to_msg
-    from dp_policy_node.testing import spin_until
-
-    joints = ["j1", "j2", "j3"]
-    params = work / "executor.yaml"
-    params.write_text(yaml.safe_dump({"chunk_executor_node": {"ros__parameters": {
-        "action_names": joints, "control_rate_hz": rate_hz, "max_state_age_s": 0.5,
-        "joint_limits": {"velocity_max": [2.0] * 3, "acceleration_max": [20.0] * 3}}}}))
-    ticks_file = work / "ticks.npy"
-    proc = subprocess.Popen([sys.executable, __file__, "--executor-child", str(ticks_file), "--ros-args",
-                             "--params-file", str(params)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ctx = Context()
-    rclpy.init(context=ctx, domain_id=int(os.environ.get("ROS_DOMAIN_ID", "42")))
-    node = Node("bench_executor_probe", context=ctx)
-    arrivals: list[int] = []
-    node.create_subscription(Float64MultiArray, "/forward_position_controller/commands",
-                             lambda m: arrivals.append(time.monotonic_ns()), 1000)
-    chunk_pub = node.create_publisher(ActionChunk, "dp/action_chunk", 10)
-    state_pub = node.create_publisher(JointState, "/joint_states", qos_profile_sensor_data)
-    node.create_timer(0.01, lambda: state_pub.publish(joint_state_to_msg(joints, [0.0] * 3, node.get_clock().now().nanoseconds)))
-    sequence = [0]
-
-    def send_chunk() -> None:  # a slow 10 s sine, re-sent every second like a replanning policy
-        now = node.get_clock().now().nanoseconds
-        t = np.arange(100) * 0.1
-        actions = 0.2 * np.sin(np.outer(t + sequence[0], [1.0, 0.7, 0.5]))
-        sequence[0] += 1
-        chunk_pub.publish(chunk_to_msg(chunk_from_flat(stamp_ns=now, start_ns=now, dt_s=0.1, action_names=joints,
-                                                       horizon=100, action_dim=3, data=actions, execute_steps=10,
-                                                       sequence=sequence[0])))
-
-    node.create_timer(1.0, send_chunk)
-    executor = SingleThreadedExecutor(context=ctx)
-    executor.add_node(node)
-    try:
-        log(f"executor process at {rate_hz:g} Hz: waiting for commands ...")
-        if not spin_until(executor, lambda: len(arrivals) >= 50 or proc.poll() is not None, timeout_s=60.0):
-            proc.send_signal(2)
-            raise RuntimeError(f"the executor published no commands; it said: {proc.communicate(timeout=10)[0]}")
-        arrivals.clear()
-        spin_until(executor, lambda: False, timeout_s=seconds, step_s=0.001)
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.shutdown(context=ctx)
-        proc.send_signal(2)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    intervals_ms = np.diff(np.asarray(arrivals, dtype=np.int64)) / 1e6
-    error = np.abs(intervals_ms - 1000.0 / rate_hz)
-    result = {"executor_period_error_ms": percentiles(error.tolist()),
-              "executor_rate_measured_hz": round(float(1000.0 / intervals_ms.mean()), 2)}
-    if ticks_file.exists():  # the node's own timer: intervals between tick callback starts, same window
-        ticks = np.load(ticks_file)
-        ticks = ticks[(ticks >= arrivals[0]) & (ticks <= arrivals[-1])] if arrivals else ticks
-        tick_error = np.abs(np.diff(ticks) / 1e6 - 1000.0 / rate_hz)
-        result["executor_tick_error_ms"] = percentiles(tick_error.tolist())
-    return result
-
-
-def executor_child(ticks_file: str, ros_args: list[str]) -> None:
-    """The chunk executor's own ``main``, with each control tick's start time recorded (monotonic ns)."""
-    from dp_policy_node import chunk_executor_node as module
-
-    ticks: list[int] = []
-    on_tick = module.ChunkExecutorNode._on_tick
-
-    def timed_tick(self) -> None:
-        ticks.append(time.monotonic_ns())
-        on_tick(self)
-
-    module.ChunkExecutorNode._on_tick = timed_tick
-    try:
-        module.main(["chunk_executor_node", *ros_args])
-    finally:
-        np.save(ticks_file, np.asarray(ticks, dtype=np.int64))
-
-
 def main() -> None:
-    if len(sys.argv) > 2 and sys.argv[1] == "--executor-child":  # the executor process of bench_executor
-        executor_child(sys.argv[2], sys.argv[3:])
-        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     parser.add_argument("--chunks", type=int, default=20, help="chunks measured on the policy path (default 20)")
-    parser.add_argument("--rate", type=float, default=250.0, help="executor control rate, Hz (default 250)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="executor measurement time, s (default 5)")
     parser.add_argument("--checkpoint", type=Path, help="tiny checkpoint run dir to reuse (when missing, trained into its parent)")
-    parser.add_argument("--only", choices=("policy", "executor"), help="run one of the two measurements")
     parser.add_argument("--single-threaded", action="store_true",
                         help="policy path on a SingleThreadedExecutor (dp_bringup --threads 1) instead of 4 threads")
     args = parser.parse_args()
@@ -336,11 +237,8 @@ def main() -> None:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     os.environ.setdefault("ROS_DOMAIN_ID", "42")  # the executor process must share the domain
     with tempfile.TemporaryDirectory(prefix="bench_nodes_") as tmp:
-        result = {"control_rate_hz": args.rate, "cameras": "2 x 240x320 rgb8 -> 96x96", "cpu_count": os.cpu_count()}
-        if args.only != "executor":
-            result.update(bench_policy_path(Path(tmp), args.chunks, log, args.checkpoint, args.single_threaded))
-        if args.only != "policy":
-            result.update(bench_executor(Path(tmp), args.rate, args.seconds, log))
+        result = {"cameras": "2 x 240x320 rgb8 -> 96x96", "cpu_count": os.cpu_count()}
+        result.update(bench_policy_path(Path(tmp), args.chunks, log, args.checkpoint, args.single_threaded))
     print(json.dumps(result))
 
 

@@ -98,6 +98,8 @@ class ChunkInterpolator:
     def __call__(self, t_ns: int | np.ndarray | Sequence[int]) -> np.ndarray:
         """Values at ``t_ns``: (D,) for a scalar time, (M, D) for an array."""
         scalar = np.ndim(t_ns) == 0
+        if scalar and self._spline is None and self._slerp is None:
+            return self._linear_at(int(t_ns))  # the executor's per-tick call: ~10x fewer numpy calls
         t = np.atleast_1d(np.asarray(t_ns, dtype=np.int64))
         t_s = np.clip((t - self.start_ns) / NS_PER_S, 0.0, self._knots_s[-1])
         out = lerp_linear(self._knots_s, self._values, t_s)
@@ -109,6 +111,17 @@ class ChunkInterpolator:
         at_knot = self._knots_s[seg] == t_s  # spline evaluation can miss a knot by rounding
         out[at_knot] = self._values[seg[at_knot]]
         return out[0] if scalar else out
+
+    def _linear_at(self, t_ns: int) -> np.ndarray:
+        knots = self._knots_s
+        t_s = min(max((t_ns - self.start_ns) / NS_PER_S, 0.0), float(knots[-1]))
+        if len(knots) == 1:
+            return self._values[0].copy()
+        i = min(max(int(np.searchsorted(knots, t_s, side="right")) - 1, 0), len(knots) - 2)
+        if t_s == knots[i]:
+            return self._values[i].copy()
+        frac = (t_s - knots[i]) / (knots[i + 1] - knots[i])
+        return self._values[i] * (1.0 - frac) + self._values[i + 1] * frac
 
     def _quaternions(self, t_s: np.ndarray) -> np.ndarray:
         qi = list(self.layout.quaternion)

@@ -36,16 +36,17 @@ REST_SPEED = 1e-9  # velocities below this are zero (rad/s, m/s)
 def brake_speed(distance: np.ndarray, acc: np.ndarray, dt: float, v_now: np.ndarray | None = None) -> np.ndarray:
     """Largest next speed v' from which one step of ``dt`` and then braking at ``acc`` stay within
     ``distance``: v'·dt + v'²/2a <= d (step model), or, given the current speed ``v_now`` (trapezoid
-    model, the step moves (v + v')/2·dt), v'²/2a + (v + v')·dt/2 <= d."""
+    model, the step moves (v + v')/2·dt), v'²/2a + (v + v')·dt/2 <= d. (Called several times per
+    tick: plain ufuncs, no errstate, an infinite ``acc`` handled by a finite stand-in.)"""
     d = np.maximum(distance, 0.0)
-    with np.errstate(invalid="ignore", over="ignore"):
-        if v_now is None:
-            finite = -acc * dt + np.sqrt((acc * dt) ** 2 + 2.0 * acc * d)
-        else:
-            disc = np.maximum((acc * dt) ** 2 + 8.0 * acc * d - 4.0 * acc * dt * v_now, 0.0)
-            finite = (-acc * dt + np.sqrt(disc)) / 2.0
-    inf_case = d / dt if v_now is None else np.maximum(2.0 * d / dt - v_now, 0.0)
-    return np.where(np.isfinite(acc), finite, inf_case)
+    finite = np.isfinite(acc)
+    a = np.where(finite, acc, 1.0)
+    ad = a * dt
+    if v_now is None:
+        out = np.sqrt(np.maximum(ad * ad + 2.0 * a * d, 0.0)) - ad
+        return out if finite.all() else np.where(finite, out, d / dt)
+    out = (np.sqrt(np.maximum(ad * ad + 8.0 * a * d - 4.0 * ad * v_now, 0.0)) - ad) / 2.0
+    return out if finite.all() else np.where(finite, out, np.maximum(2.0 * d / dt - v_now, 0.0))
 
 
 def axis_velocity(p: np.ndarray, v: np.ndarray, target: np.ndarray, v_target: np.ndarray, vmax: np.ndarray,
@@ -65,7 +66,7 @@ def axis_velocity(p: np.ndarray, v: np.ndarray, target: np.ndarray, v_target: np
         worst = float((np.abs(v_des[together]) / vmax[together]).max())
         if worst > 1.0:
             v_des[together] /= worst
-    v_des = np.clip(v_des, -vmax, vmax)
+    v_des = np.minimum(np.maximum(v_des, -vmax), vmax)
     err = target - p
     upper = np.where(err > 0, v_target + brake_speed(err, amax, dt, v - v_target if trapezoid else None), np.inf)
     lower = np.where(err < 0, v_target - brake_speed(-err, amax, dt, v_target - v if trapezoid else None), -np.inf)
@@ -88,12 +89,13 @@ def _no_overshoot(p: np.ndarray, v: np.ndarray, new_v: np.ndarray, pmin: np.ndar
                   hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
     """Trapezoid model: a step that reverses the motion peaks inside the step, v²/(2a') beyond its
     start (a' = |v' - v|/dt); reverse hard enough that the peak stays within the limit."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        toward_max = (v > 0) & (new_v <= 0)
-        need = v - v**2 * dt / (2.0 * np.maximum(pmax - p, 0.0))  # v' at most this
+    toward_max = (v > 0) & (new_v <= 0)
+    if toward_max.any():
+        need = v - v * v * dt / (2.0 * np.maximum(pmax - p, 1e-300))  # v' at most this
         new_v = np.where(toward_max & (new_v > need), np.maximum(need, lo), new_v)
-        toward_min = (v < 0) & (new_v >= 0)
-        need = v + v**2 * dt / (2.0 * np.maximum(p - pmin, 0.0))
+    toward_min = (v < 0) & (new_v >= 0)
+    if toward_min.any():
+        need = v + v * v * dt / (2.0 * np.maximum(p - pmin, 1e-300))
         new_v = np.where(toward_min & (new_v < need), np.minimum(need, hi), new_v)
     return new_v
 
@@ -102,8 +104,7 @@ def brake_velocity(p: np.ndarray, v: np.ndarray, vmax: np.ndarray, amax: np.ndar
                    pmax: np.ndarray, dt: float, together: np.ndarray, trapezoid: bool = False) -> np.ndarray:
     """Next velocity of a stop at the acceleration limit; ``together`` axes slow down by one factor."""
     speed = np.abs(v)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        room = np.where(speed > 0, amax * dt / speed, np.inf)
+    room = np.where(speed > 0, amax * dt / np.maximum(speed, 1e-300), np.inf)
     v_des = np.where(room >= 1.0, 0.0, v * (1.0 - np.minimum(room, 1.0)))
     moving = together & (speed > 0)
     if np.any(moving):
@@ -245,7 +246,7 @@ class MotionLimiter:
             else:
                 new_v[j] = axis_velocity(p[j], v[j], target[j], (target[j] - prev_target[j]) / dt, *args)  # type: ignore[index]
             moved = (v[j] + new_v[j]) / 2.0 if self.trapezoid else new_v[j]
-            out[j] = np.clip(p[j] + moved * dt, lim.position_min, lim.position_max)
+            out[j] = np.minimum(np.maximum(p[j] + moved * dt, lim.position_min), lim.position_max)
         if self._xyz:
             x = self._xyz
             args = (self._xyz_vmax, self._xyz_amax, self._xyz_min, self._xyz_max, dt, np.ones(len(x), dtype=bool))
@@ -253,7 +254,7 @@ class MotionLimiter:
                 new_v[x] = brake_velocity(p[x], v[x], *args)
             else:
                 new_v[x] = axis_velocity(p[x], v[x], target[x], (target[x] - prev_target[x]) / dt, *args)  # type: ignore[index]
-            out[x] = np.clip(p[x] + new_v[x] * dt, self._xyz_min, self._xyz_max)
+            out[x] = np.minimum(np.maximum(p[x] + new_v[x] * dt, self._xyz_min), self._xyz_max)
         if self._quat:
             out[self._quat] = self._orientation(dt, target, prev_target)
         if target is None:  # unlimited dimensions hold during a stop
@@ -286,9 +287,9 @@ class MotionLimiter:
         out = target.copy()
         lim = self.limits.joint
         if self._joints and lim is not None:
-            out[self._joints] = np.clip(out[self._joints], lim.position_min, lim.position_max)
+            out[self._joints] = np.minimum(np.maximum(out[self._joints], lim.position_min), lim.position_max)
         if self._xyz:
-            out[self._xyz] = np.clip(out[self._xyz], self._xyz_min, self._xyz_max)
+            out[self._xyz] = np.minimum(np.maximum(out[self._xyz], self._xyz_min), self._xyz_max)
         return out
 
 

@@ -143,6 +143,7 @@ class ChunkPlan:
         self._rank = 0
         self._blend_ns = round(config.blend_s * NS_PER_S)
         self._lock = threading.Lock()
+        self._index_limits()
 
     # ---- input -------------------------------------------------------------------------------
     def add_chunk(self, chunk: ActionChunkData, now_ns: int, measured: np.ndarray | None = None,
@@ -200,38 +201,50 @@ class ChunkPlan:
         """The measured state (action order) if usable, else ValueError saying why.
 
         Gripper dimensions may be NaN (not measured); they take ``fill`` (the chunk's first action).
+        A robot outside its position limits (joints, workspace box) must be recovered by hand:
+        starting a plan from there would jump to the limit or break the velocity limit on the way back.
+        (Called for every measured state, up to 1 kHz: the index arrays are precomputed.)
         """
-        m = np.asarray(measured, dtype=np.float64).reshape(-1).copy()
-        grippers = list(self.layout.grippers)
+        m = np.array(measured, dtype=np.float64).reshape(-1)
         if m.size != self.layout.dim:
             raise ValueError(f"measured state must have {self.layout.dim} values in action-name order, got {m.size}")
-        if fill is not None:
-            m[grippers] = np.where(np.isnan(m[grippers]), np.asarray(fill, dtype=np.float64)[grippers], m[grippers])
+        g = self._grippers
+        if fill is not None and g.size:
+            m[g] = np.where(np.isnan(m[g]), np.asarray(fill, dtype=np.float64)[g], m[g])
         finite = np.isfinite(m)
-        finite[grippers] |= np.isnan(m[grippers])
-        if not np.all(finite):
+        finite[g] |= np.isnan(m[g])
+        if not finite.all():
             raise ValueError(f"measured state must be {self.layout.dim} finite values in action-name order, got {measured!r}")
-        limits = self.config.joint_limits
-        if limits is not None:
-            # A robot outside its position limits must be recovered by hand: starting a plan from
-            # there would either jump to the limit or break the velocity limit on the way back.
-            names = self.config.action_names
-            idx = [names.index(n) for n in limits.names if n in names]
-            lim = [i for i, n in enumerate(limits.names) if n in names]
-            q = m[idx]
-            outside = (q < limits.position_min[lim] - POSITION_TOLERANCE) | (q > limits.position_max[lim] + POSITION_TOLERANCE)
-            if np.any(outside):
-                bad = [f"{limits.names[lim[i]]}={q[i]:.4g}" for i in np.flatnonzero(outside)]
+        if self._q_idx.size:
+            q = m[self._q_idx]
+            outside = (q < self._q_min) | (q > self._q_max)
+            if outside.any():
+                names = self.config.joint_limits.names  # type: ignore[union-attr]
+                bad = [f"{names[self._q_lim[i]]}={q[i]:.4g}" for i in np.flatnonzero(outside)]
                 raise ValueError(f"measured state is outside the joint position limits ({', '.join(bad)}); "
                                  "holding: move the robot back within its limits first")
-        cart = self.config.cartesian_limits
-        if cart is not None and self.layout.position:
-            ax = list(self.layout.position_axes)
-            xyz = m[list(self.layout.position)]
-            if np.any(xyz < cart.box_min[ax] - BOX_TOLERANCE) or np.any(xyz > cart.box_max[ax] + BOX_TOLERANCE):
+        if self._xyz_idx.size:
+            xyz = m[self._xyz_idx]
+            if (xyz < self._box_min).any() or (xyz > self._box_max).any():
                 raise ValueError(f"measured position {np.round(xyz, 4).tolist()} is outside the workspace box "
-                                 f"{cart.box_min[ax].tolist()}..{cart.box_max[ax].tolist()}; holding")
+                                 f"{(self._box_min + BOX_TOLERANCE).tolist()}..{(self._box_max - BOX_TOLERANCE).tolist()}; holding")
         return m
+
+    def _index_limits(self) -> None:
+        """Index arrays and tolerance-widened bounds for ``check_measured``."""
+        cfg, lay = self.config, self.layout
+        self._grippers = np.array(lay.grippers, dtype=int)
+        lim, names = cfg.joint_limits, cfg.action_names
+        self._q_lim = [i for i, n in enumerate(lim.names) if n in names] if lim is not None else []
+        self._q_idx = np.array([names.index(lim.names[i]) for i in self._q_lim], dtype=int) if lim else np.zeros(0, int)
+        if lim is not None:
+            self._q_min = lim.position_min[self._q_lim] - POSITION_TOLERANCE
+            self._q_max = lim.position_max[self._q_lim] + POSITION_TOLERANCE
+        cart = cfg.cartesian_limits
+        self._xyz_idx = np.array(lay.position if cart is not None else (), dtype=int)
+        if cart is not None:
+            ax = list(lay.position_axes)
+            self._box_min, self._box_max = cart.box_min[ax] - BOX_TOLERANCE, cart.box_max[ax] + BOX_TOLERANCE
 
     def _check_timing(self, chunk: ActionChunkData, end_ns: int, now_ns: int) -> str:
         cfg = self.config
