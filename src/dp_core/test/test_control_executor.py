@@ -148,8 +148,12 @@ class TrajectoryChecker:
             np.testing.assert_allclose(traj.v0, v_old, atol=1e-9)
         assert len(traj.times_s) >= 1 and np.all(np.diff(traj.times_s) > 0) and traj.times_s[0] > 0
         np.testing.assert_allclose(traj.velocities[-1], 0.0, atol=0)  # every trajectory ends at rest
+        assert traj.times_s[-1] < 10.0, "the trajectory did not settle (chunks here last <= 4 s)"
         dts = np.diff(np.concatenate([[0.0], traj.times_s]))
         vel = np.concatenate([traj.v0[None], traj.velocities])
+        # positions and velocities agree (trapezoid steps: exactly what a cubic spline through them executes)
+        steps = np.diff(np.concatenate([traj.p0[None], traj.positions]), axis=0)
+        np.testing.assert_allclose(steps, (vel[1:] + vel[:-1]) / 2 * dts[:, None], atol=1e-7)
         for k, p in enumerate(traj.positions):
             check_position(p, "joint", "trajectory point")
             check_velocity(traj.velocities[k], "joint", "trajectory point")

@@ -31,6 +31,7 @@ from dp_core.control.limits import LimitSet
 
 MAX_GAP_PERIODS = 2.0  # a tick later than this many periods counts as this many
 REST_SPEED = 1e-9  # velocities below this are zero (rad/s, m/s)
+OVERSHOOT_SLACK = 1e-12  # rad: a reversal may peak this far past a limit (else rounding-size speeds force hard reversals)
 
 
 def brake_speed(distance: np.ndarray, acc: np.ndarray, dt: float, v_now: np.ndarray | None = None) -> np.ndarray:
@@ -91,11 +92,11 @@ def _no_overshoot(p: np.ndarray, v: np.ndarray, new_v: np.ndarray, pmin: np.ndar
     start (a' = |v' - v|/dt); reverse hard enough that the peak stays within the limit."""
     toward_max = (v > 0) & (new_v <= 0)
     if toward_max.any():
-        need = v - v * v * dt / (2.0 * np.maximum(pmax - p, 1e-300))  # v' at most this
+        need = v - v * v * dt / (2.0 * (np.maximum(pmax - p, 0.0) + OVERSHOOT_SLACK))  # v' at most this
         new_v = np.where(toward_max & (new_v > need), np.maximum(need, lo), new_v)
     toward_min = (v < 0) & (new_v >= 0)
     if toward_min.any():
-        need = v + v * v * dt / (2.0 * np.maximum(p - pmin, 1e-300))
+        need = v + v * v * dt / (2.0 * (np.maximum(p - pmin, 0.0) + OVERSHOOT_SLACK))
         new_v = np.where(toward_min & (new_v < need), np.minimum(need, hi), new_v)
     return new_v
 
