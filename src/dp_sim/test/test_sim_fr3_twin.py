@@ -1,0 +1,124 @@
+"""sim_node interface:=franka, the FR3 twin, through real topics: franka_ros2's names and QoS,
+O_T_EE, finger joints, and a reflex per command mode (trajectory, position stream, Cartesian)
+with the reflex reported, commands refused, and error recovery."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticStatus
+from geometry_msgs.msg import PoseStamped
+from rclpy.node import Node
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from dp_sim import fr3, reflexes
+from dp_sim.interfaces import FINGER_JOINTS, FRANKA
+from dp_sim.lockstep import Lockstep
+
+pytestmark = pytest.mark.ros
+
+FRANKA_POSE_QOS = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT)  # franka_robot_state_broadcaster
+
+
+class Twin:
+    def __init__(self, ls: Lockstep) -> None:
+        self.ls = ls
+        self.sim = ls.add_sim(interface="franka", physics_timestep_s=0.001, control_period_s=0.001)
+        self.node = ls.add(Node, "twin_probe")
+        n = self.node
+        self.poses: list[PoseStamped] = []
+        self.joints: list[JointState] = []
+        self.fingers: list[JointState] = []
+        self.reflex: list[DiagnosticStatus] = []
+        n.create_subscription(PoseStamped, FRANKA.ee_pose, self.poses.append, FRANKA_POSE_QOS)
+        n.create_subscription(JointState, FRANKA.joint_states, self.joints.append, 10)
+        n.create_subscription(JointState, FRANKA.gripper_joint_states, self.fingers.append, qos_profile_sensor_data)
+        latched = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+        n.create_subscription(DiagnosticStatus, "/sim_node/reflex", self.reflex.append, latched)
+        self.traj = n.create_publisher(JointTrajectory, "/fr3_arm_controller/joint_trajectory", 10)
+        self.pos = n.create_publisher(Float64MultiArray, "/forward_position_controller/commands", 10)
+        self.cart = n.create_publisher(PoseStamped, "/cartesian_motion_controller/target_frame", 10)
+        self.recovery = n.create_client(Trigger, "/sim_node/error_recovery")
+
+    def run(self, seconds: float) -> None:
+        for _ in range(int(round(seconds / 0.001))):
+            self.ls.tick()
+
+    def trajectory(self, q: np.ndarray, t_s: float) -> None:
+        msg = JointTrajectory(joint_names=list(fr3.JOINT_NAMES))
+        point = JointTrajectoryPoint(positions=[float(v) for v in q])
+        point.time_from_start.sec, point.time_from_start.nanosec = int(t_s), int(round((t_s % 1) * 1e9))
+        msg.points = [point]
+        self.traj.publish(msg)  # stamp 0: start on receipt
+
+    def reflex_error(self) -> str:
+        last = self.reflex[-1]
+        return {kv.key: kv.value for kv in last.values}.get("error", "") if last.level == DiagnosticStatus.ERROR else ""
+
+    def recover(self) -> None:
+        assert self.ls.call(self.recovery, Trigger.Request()).message == "recovered from a reflex"
+        self.ls.tick()
+        assert self.reflex[-1].level == DiagnosticStatus.OK
+
+
+def q_now(twin: Twin) -> np.ndarray:
+    return twin.sim.sim.commanded_positions()
+
+
+def test_fr3_twin_interface_and_reflexes():
+    with Lockstep() as ls:
+        twin = Twin(ls)
+        twin.run(0.05)
+        # franka_ros2's interface: every name and QoS the real bring-up offers
+        topics = dict(twin.node.get_topic_names_and_types())
+        for name in (FRANKA.ee_pose, FRANKA.trajectory, FRANKA.positions, FRANKA.cartesian, FRANKA.gripper_joint_states):
+            assert name in topics, name
+        (info,) = twin.node.get_publishers_info_by_topic(FRANKA.ee_pose)
+        assert info.qos_profile.reliability == QoSReliabilityPolicy.BEST_EFFORT  # (depth is not in the graph)
+        assert twin.poses and twin.poses[-1].header.frame_id == "fr3_link0"
+        assert list(twin.joints[-1].name) == [*fr3.JOINT_NAMES, *FINGER_JOINTS]
+        assert list(twin.fingers[-1].name) == list(FINGER_JOINTS)
+        assert twin.fingers[-1].position[0] == pytest.approx(0.04)  # an open Hand: width 0.08 m
+        # O_T_EE: the Hand TCP, 0.1034 m from the flange, i.e. 0.30 - 0.1034 m above the pusher tip
+        tip = twin.sim.sim.ee_position()
+        ee = np.array([twin.poses[-1].pose.position.x, twin.poses[-1].pose.position.y, twin.poses[-1].pose.position.z])
+        assert np.linalg.norm(ee - tip) == pytest.approx(0.30 - 0.1034, abs=1e-6)
+        assert twin.reflex[-1].level == DiagnosticStatus.OK
+
+        # trajectory mode: 0.6 rad in 0.1 s on joint 1 (6 rad/s) fires; a slow one does not
+        twin.trajectory(q_now(twin) + [0.6, 0, 0, 0, 0, 0, 0], 0.1)
+        twin.run(0.1)
+        assert twin.reflex_error() == reflexes.JOINT_VELOCITY
+        held = q_now(twin)
+        twin.trajectory(q_now(twin) + [0.05, 0, 0, 0, 0, 0, 0], 2.0)  # refused while the reflex holds
+        twin.run(0.2)
+        np.testing.assert_array_equal(q_now(twin), held)
+        twin.recover()
+        twin.trajectory(q_now(twin) + [0.05, 0, 0, 0, 0, 0, 0], 1.0)
+        twin.run(1.1)
+        assert twin.reflex[-1].level == DiagnosticStatus.OK
+        assert np.abs(q_now(twin) - held)[0] == pytest.approx(0.05, abs=1e-6)
+
+        # position stream: a 250 Hz stream into the 1 kHz interface is held between messages: steps
+        start = q_now(twin)
+        for k in range(1, 50):
+            if k % 4 == 0:
+                twin.pos.publish(Float64MultiArray(data=[float(v) for v in start + [0, 0, 0, 0, 0, 0, 0.0004 * k]]))
+            twin.ls.tick()
+        assert twin.reflex_error() in (reflexes.ACCELERATION, reflexes.VELOCITY_LIMITS, reflexes.JERK)
+        twin.recover()
+
+        # Cartesian: the end effector 15 cm away at once fires
+        p = twin.poses[-1].pose
+        target = PoseStamped()
+        target.header.frame_id = "fr3_link0"
+        target.pose.position.x, target.pose.position.y, target.pose.position.z = p.position.x + 0.15, p.position.y, p.position.z
+        target.pose.orientation = p.orientation
+        twin.cart.publish(target)
+        twin.run(0.2)
+        assert twin.reflex[-1].level == DiagnosticStatus.ERROR
+        assert {kv.key: kv.value for kv in twin.reflex[-1].values}["count"] == "3"
