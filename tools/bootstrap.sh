@@ -51,11 +51,31 @@ echo "$MODE" > "$VENV/.dp_mode"
 if [ "$MODE" = wheels ]; then
   export AMENT_PREFIX_PATH="$VIRTUAL_ENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 fi
+# Interface packages the FR3 twin and the gripper bridge need that may be missing here (vendor/:
+# franka_msgs is not released for Jazzy, control_msgs has no wheel): built only when no such
+# package is installed outside this workspace, so they never shadow a user's franka_ros2 build.
+VENDOR_ARGS=()
+for pkg in franka_msgs control_msgs; do
+  real=""
+  IFS=: read -ra _prefixes <<< "${AMENT_PREFIX_PATH:-}"
+  for _prefix in "${_prefixes[@]}"; do
+    case "$_prefix" in "$ROOT"/install*|"") continue ;; esac
+    [ -f "$_prefix/share/$pkg/package.xml" ] && real=$_prefix
+  done
+  if [ -z "$real" ]; then
+    VENDOR_ARGS+=("vendor/$pkg")
+  elif [ -d "install/$pkg" ]; then
+    log "$pkg found in $real: removing the vendored stand-in"
+    rm -rf "install/$pkg" "build/$pkg"
+  fi
+done
+[ ${#VENDOR_ARGS[@]} -eq 0 ] || VENDOR_ARGS=(--base-paths . "${VENDOR_ARGS[@]}")
 src_state=$(git ls-files -co --exclude-standard -z src colcon.meta launch config/robots | xargs -0 stat -c '%n %Y %s' | sha256sum | cut -d' ' -f1)
+src_state="$src_state $(find vendor -type f -printf '%p %T@ %s\n' 2>/dev/null | sort | sha256sum | cut -c1-16) ${VENDOR_ARGS[*]}"
 if [ "$(cat build/.dp_build_stamp 2>/dev/null)" != "$src_state" ] || [ ! -f install/setup.bash ]; then
   log "colcon build"
   export ROS_LOG_DIR="$ROOT/log/ros"
-  colcon --log-base log/colcon build --symlink-install --event-handlers console_cohesion- summary+ \
+  colcon --log-base log/colcon build "${VENDOR_ARGS[@]}" --symlink-install --event-handlers console_cohesion- summary+ \
     2>&1 | grep -vE "doesn't contain any 'local_setup|^$" || { log "colcon build failed"; exit 1; }
   [ -f install/setup.bash ] || { log "colcon build produced no install/setup.bash"; exit 1; }
   echo "$src_state" > build/.dp_build_stamp
