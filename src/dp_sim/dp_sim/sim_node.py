@@ -86,6 +86,7 @@ class SimNode(Node):
             success_coverage=p["success_coverage"], strict_interface=self.franka))
         self.end_effector = EndEffector(float(p["ee_offset_m"]), float(p["ee_yaw_rad"]), self.sim.config.scene.pusher_length_m)
         self.hand = SimulatedHand() if self.franka else None
+        self.gripper = None
         self.sim.reset(int(p["seed"]))
         self.pacer = Pacer(float(p["real_time_factor"]))
         if not p["control_period_s"] > 0:
@@ -118,6 +119,13 @@ class SimNode(Node):
         self.create_service(ResetSim, "~/reset", self._on_reset)
         self.create_service(Trigger, "~/move_to_ready", self._on_ready)
         self.create_service(Trigger, "~/error_recovery", self._on_error_recovery)
+        if self.hand is not None:
+            try:  # franka_gripper's actions need franka_msgs and control_msgs (vendor/ has stand-ins)
+                from dp_sim.gripper_server import GripperServer
+            except ImportError as err:
+                self.get_logger().warning(f"no franka_gripper actions on the twin ({err}); finger states only")
+            else:
+                self.gripper = GripperServer(self, self.hand)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if not p["lockstep"]:
@@ -129,7 +137,9 @@ class SimNode(Node):
         """Advance one control period and publish what is due; returns the new sim time (ns)."""
         with self._lock:
             self.sim.step(self._substeps)
-            if self.hand is not None:
+            if self.gripper is not None:
+                self.gripper.step(self._substeps * self.sim.dt_s)
+            elif self.hand is not None:
                 self.hand.step(self._substeps * self.sim.dt_s)
             self._publish_state()
             return self.sim.time_ns

@@ -122,3 +122,52 @@ def test_fr3_twin_interface_and_reflexes():
         twin.run(0.2)
         assert twin.reflex[-1].level == DiagnosticStatus.ERROR
         assert {kv.key: kv.value for kv in twin.reflex[-1].values}["count"] == "3"
+
+
+def test_fr3_twin_franka_gripper_actions():
+    from control_msgs.action import GripperCommand
+    from control_msgs.msg import GripperCommand as GripperCommandMsg
+    from franka_msgs.msg import GraspEpsilon
+    from franka_msgs.action import Grasp, Homing, Move
+    from rclpy.action import ActionClient
+
+    with Lockstep() as ls:
+        twin = Twin(ls)
+        n = twin.node
+        clients = {name: ActionClient(n, t, f"/franka_gripper/{name}") for name, t in
+                   (("homing", Homing), ("move", Move), ("grasp", Grasp), ("gripper_action", GripperCommand))}
+        twin.run(0.01)
+        assert all(c.server_is_ready() for c in clients.values())
+        feedback: list[float] = []
+
+        def run_goal(name: str, goal, max_s: float = 3.0):
+            sent = clients[name].send_goal_async(goal, feedback_callback=lambda m: feedback.append(
+                m.feedback.current_width if hasattr(m.feedback, "current_width") else 2 * m.feedback.position))
+            ls.run_until(sent.done, 0.1, f"{name} accepted")
+            handle = sent.result()
+            assert handle.accepted
+            result = handle.get_result_async()
+            ls.run_until(result.done, max_s, f"{name} result")
+            return result.result().result
+
+        def width() -> float:
+            return 2 * twin.fingers[-1].position[0]
+
+        res = run_goal("move", Move.Goal(width=0.02, speed=0.05))
+        assert res.success and res.error == ""
+        twin.run(0.05)
+        assert width() == pytest.approx(0.02, abs=1e-6)
+        assert feedback and 0.02 < feedback[0] < 0.08  # current_width while moving
+        # nothing between the fingers: a grasp at 0 succeeds (stops at 0), one at 3 cm fails
+        res = run_goal("grasp", Grasp.Goal(width=0.0, speed=0.05, force=20.0, epsilon=GraspEpsilon(inner=0.005, outer=0.005)))
+        assert res.success
+        res = run_goal("grasp", Grasp.Goal(width=0.03, speed=0.05, force=20.0, epsilon=GraspEpsilon(inner=0.005, outer=0.005)))
+        assert not res.success and "outside" in res.error
+        res = run_goal("move", Move.Goal(width=0.2, speed=0.05))  # wider than the Hand: refused
+        assert not res.success and "outside" in res.error
+        res = run_goal("homing", Homing.Goal())
+        assert res.success
+        twin.run(0.05)
+        assert width() == pytest.approx(0.08)
+        res = run_goal("gripper_action", GripperCommand.Goal(command=GripperCommandMsg(position=0.01, max_effort=10.0)))
+        assert res.position == pytest.approx(0.0) and not res.reached_goal  # closes on nothing: a failed grasp at 2 cm
