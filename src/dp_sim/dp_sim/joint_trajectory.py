@@ -31,6 +31,7 @@ class TrajectoryPoints:
     times_s: np.ndarray
     positions: np.ndarray
     velocities: np.ndarray | None = None
+    check_limits: bool = True  # False: accept like the JTC does (no limits); the FR3's reflexes judge
 
     def __post_init__(self) -> None:
         t, q = np.asarray(self.times_s, float), np.asarray(self.positions, float)
@@ -42,14 +43,14 @@ class TrajectoryPoints:
             raise TrajectoryRejected("trajectory contains NaN or infinite values")
         if np.any(t < 0) or np.any(np.diff(t) <= 0):
             raise TrajectoryRejected(f"time_from_start must be >= 0 and strictly increasing, got {t.tolist()}")
-        bad = [i for i in range(len(t)) if not fr3.within_limits(q[i])]
+        bad = [i for i in range(len(t)) if not fr3.within_limits(q[i])] if self.check_limits else []
         if bad:
             raise TrajectoryRejected(f"point(s) {bad} are outside the FR3 joint position limits")
         if self.velocities is not None:
             v = np.asarray(self.velocities, float)
             if v.shape != q.shape or not np.all(np.isfinite(v)):
                 raise TrajectoryRejected(f"velocities must be finite with shape {q.shape}, got {v.shape}")
-            if np.any(np.abs(v) > fr3.DQ_MAX):
+            if self.check_limits and np.any(np.abs(v) > fr3.DQ_MAX):
                 raise TrajectoryRejected("point velocities exceed the FR3 joint velocity limits")
 
 

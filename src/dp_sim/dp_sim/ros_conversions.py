@@ -131,8 +131,12 @@ def joint_positions_from_command(msg: Float64MultiArray) -> np.ndarray:
     return q
 
 
-def trajectory_from_msg(msg: JointTrajectory) -> tuple[TrajectoryPoints, int]:
-    """JointTrajectory → (points in FR3 joint order, start time ns; 0 = now)."""
+def trajectory_from_msg(msg: JointTrajectory, jtc_rules: bool = False) -> tuple[TrajectoryPoints, int]:
+    """JointTrajectory → (points in FR3 joint order, start time ns; 0 = now).
+
+    ``jtc_rules``: exactly ros2_controllers' JointTrajectoryController acceptance (jazzy,
+    ``validate_trajectory_msg``; allow_partial_joints_goal and allow_nonzero_velocity_at_trajectory_end
+    false): no joint limits checked, a non-zero velocity at the last point refused."""
     names = list(msg.joint_names)
     if sorted(names) != sorted(fr3.JOINT_NAMES):
         raise ValueError(f"joint_names must be exactly {list(fr3.JOINT_NAMES)} (any order), got {names}")
@@ -150,7 +154,12 @@ def trajectory_from_msg(msg: JointTrajectory) -> tuple[TrajectoryPoints, int]:
     if any(has_vel) and not all(has_vel):
         raise ValueError("either every point or no point must carry 7 velocities")
     vel = np.array(velocities) if all(has_vel) else None
-    points = TrajectoryPoints(np.array(times), np.array(positions), vel)
+    if jtc_rules and vel is not None and np.any(vel[-1] != 0):
+        joint = fr3.JOINT_NAMES[int(np.flatnonzero(vel[-1] != 0)[0])]
+        raise ValueError(f"Velocity of last trajectory point of joint {joint} is not zero")
+    if any(len(p.effort) for p in msg.points):
+        raise ValueError("trajectory points must not carry efforts")
+    points = TrajectoryPoints(np.array(times), np.array(positions), vel, check_limits=not jtc_rules)
     return points, stamp_ns(msg.header.stamp)
 
 

@@ -192,7 +192,7 @@ class SimNode(Node):
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
         try:
-            points, start_ns = conv.trajectory_from_msg(msg)
+            points, start_ns = conv.trajectory_from_msg(msg, jtc_rules=self.franka)
             with self._lock:
                 limit_ns = self.sim.time_ns + int(self.params["max_future_start_s"] * 1e9)
                 if start_ns > limit_ns:

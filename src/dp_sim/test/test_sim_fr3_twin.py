@@ -171,3 +171,38 @@ def test_fr3_twin_franka_gripper_actions():
         assert width() == pytest.approx(0.08)
         res = run_goal("gripper_action", GripperCommand.Goal(command=GripperCommandMsg(position=0.01, max_effort=10.0)))
         assert res.position == pytest.approx(0.0) and not res.reached_goal  # closes on nothing: a failed grasp at 2 cm
+
+
+def test_fr3_twin_fr3_arm_controller_acceptance_rules():
+    """ros2_controllers' JTC (jazzy) as franka_ros2 configures fr3_arm_controller: what it refuses,
+    and that it accepts what breaks the FR3's limits (the robot's reflex stops that)."""
+    with Lockstep() as ls:
+        twin = Twin(ls)
+        twin.run(0.02)
+        sim = twin.sim
+
+        def send(names, points, expect_rejected: bool) -> None:
+            before = sim.rejected_commands
+            msg = JointTrajectory(joint_names=list(names), points=points)
+            twin.traj.publish(msg)
+            twin.run(0.002)
+            assert (sim.rejected_commands == before + 1) is expect_rejected, (names, points)
+
+        q = [float(v) for v in q_now(twin)]
+        p = JointTrajectoryPoint(positions=q)
+        p.time_from_start.sec = 1
+        send(fr3.JOINT_NAMES, [], True)  # "Empty trajectory received."
+        send([], [p], True)  # joints don't match
+        send([*fr3.JOINT_NAMES[:6], "panda_joint7"], [p], True)  # unknown joint
+        moving = JointTrajectoryPoint(positions=q, velocities=[0.1] * 7)
+        moving.time_from_start.sec = 1
+        send(fr3.JOINT_NAMES, [moving], True)  # allow_nonzero_velocity_at_trajectory_end: false
+        send(list(reversed(fr3.JOINT_NAMES)), [JointTrajectoryPoint(positions=list(reversed(q)), time_from_start=p.time_from_start)], False)
+        # beyond the joint limits: accepted (the JTC checks none), then the FR3 reflexes
+        beyond = list(q)
+        beyond[3] = float(fr3.Q_MAX[3]) + 0.05
+        far = JointTrajectoryPoint(positions=beyond)
+        far.time_from_start.sec = 2
+        send(fr3.JOINT_NAMES, [far], False)
+        twin.run(2.0)
+        assert twin.reflex_error() == reflexes.JOINT_POSITION_LIMITS
