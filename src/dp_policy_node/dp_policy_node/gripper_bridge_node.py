@@ -26,7 +26,8 @@ from dp_policy_node.node_main import run_node
 
 PARAMETERS: dict[str, object] = {
     "command_topic": "/dp/gripper_command",  # the executor's gripper_topic
-    "command_index": 0,  # which value of the command is the width (m)
+    "command_index": 0,  # which value of the command is the gripper
+    "command_scale": 1.0,  # width (m) = scale * value (2.0 when the action is a finger joint: width / 2)
     "gripper_namespace": "/franka_gripper",  # franka_gripper's node (its actions and joint_states)
     "finger_joints": ["fr3_finger_joint1", "fr3_finger_joint2"],
     **{f: getattr(GripperConfig(), f) for f in GripperConfig.__dataclass_fields__},
@@ -54,7 +55,7 @@ class GripperBridgeNode(Node):
         try:
             if not 0 <= i < len(msg.data):
                 raise ValueError(f"gripper command has {len(msg.data)} values, command_index is {i}")
-            goal = self.hysteresis.update(float(msg.data[i]))
+            goal = self.hysteresis.update(float(self.params["command_scale"]) * float(msg.data[i]))
         except ValueError as err:  # bad data: the Hand keeps doing what it does
             self.rejected += 1
             self.get_logger().warning(f"rejected gripper command ({self.rejected} so far): {err}", throttle_duration_sec=1.0)

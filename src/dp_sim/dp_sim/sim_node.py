@@ -59,7 +59,8 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "task_status_rate_hz": (30.0, "/task_status rate in sim time, Hz (0 = off)"),
     "image_rate_hz": (10.0, "camera image rate in sim time, Hz"),
     "publish_images": (False, "render and publish cameras (needs headless GL)"),
-    "cameras": (["top", "wrist"], "cameras to publish on /camera/<name>/image_raw"),
+    "cameras": (["top", "wrist"], "scene cameras to publish (top, wrist)"),
+    "camera_names": ([""], "published name per camera ([''] = the scene names): /camera/<name>/..."),
     "image_width": (96, "image width, px"),
     "image_height": (96, "image height, px"),
     "tip_height_m": (0.015, "pusher tip height above the table, m"),
@@ -106,9 +107,12 @@ class SimNode(Node):
         best_effort = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT)
         self._pub_pose = self.create_publisher(PoseStamped, names.ee_pose, best_effort if names.ee_pose_best_effort else 10)
         self._pub_status = self.create_publisher(TaskStatus, "/task_status", 10)
-        self._pub_images = {
-            cam: self.create_publisher(Image, names.camera.format(cam), 2) for cam in (p["cameras"] if p["publish_images"] else [])
-        }
+        cams = list(p["cameras"]) if p["publish_images"] else []
+        published = list(p["camera_names"]) if list(p["camera_names"]) != [""] else list(p["cameras"])
+        if len(published) != len(p["cameras"]):
+            raise ValueError(f"camera_names needs one name per camera {list(p['cameras'])}, got {published}")
+        self._camera_names = dict(zip(p["cameras"], published))
+        self._pub_images = {cam: self.create_publisher(Image, names.camera.format(self._camera_names[cam]), 2) for cam in cams}
         self._pub_gripper = self.create_publisher(JointState, names.gripper_joint_states, qos_profile_sensor_data) if self.hand else None
         latched = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
         self._pub_reflex = self.create_publisher(DiagnosticStatus, "~/reflex", latched)
@@ -177,7 +181,8 @@ class SimNode(Node):
             w, h = int(self.params["image_width"]), int(self.params["image_height"])
             try:
                 for cam, pub in self._pub_images.items():
-                    frame = f"{cam}_color_optical_frame" if self.franka else f"{cam}_camera"  # realsense2_camera's name
+                    name = self._camera_names[cam]
+                    frame = f"{name}_color_optical_frame" if self.franka else f"{name}_camera"  # realsense2_camera's name
                     pub.publish(conv.image_msg(t, frame, sim.render(cam, h, w)))
             except (RuntimeError, ValueError) as err:
                 self.get_logger().error(f"camera images disabled: {err}")

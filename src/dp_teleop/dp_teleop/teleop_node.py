@@ -17,7 +17,6 @@ a zero twist.
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import rclpy
@@ -73,7 +72,7 @@ class TeleopNode(Node):
         self._engaged = False
         self._check_pending = False
         self.refused: str | None = None  # why the target is withheld until the deadman is pressed again
-        self._last_tick = time.monotonic()
+        self._last_tick = self._now()
         self.twist_pub = self.create_publisher(TwistStamped, "~/twist", 10)
         self.servo_pub = self.create_publisher(TwistStamped, p["servo_twist_topic"], 10) if p["servo_twist_topic"] else None
         self.pose_pub = self.create_publisher(PoseStamped, "cartesian_target", 10)
@@ -94,10 +93,15 @@ class TeleopNode(Node):
             self.integrator.reset(p["initial_position"], p["initial_orientation_xyzw"])
         self.create_timer(1.0 / p["rate_hz"], self._tick)
 
+    def _now(self) -> float:
+        """Seconds on the node's clock: sim time under use_sim_time (a sim ticked faster or slower
+        than real time integrates the same target), else the system clock."""
+        return self.get_clock().now().nanoseconds * 1e-9
+
     def _on_joy(self, msg: Joy) -> None:
         state = self.joy.update(list(msg.axes), list(msg.buttons))
         with self._lock:
-            self._inputs["joy"] = (time.monotonic(), state.twist, state.deadman)
+            self._inputs["joy"] = (self._now(), state.twist, state.deadman)
         for event in state.events:
             self.send_event(event)
 
@@ -105,7 +109,7 @@ class TeleopNode(Node):
         # spacenav publishes deflections in about [-1, 1] per axis
         values = [msg.linear.x, msg.linear.y, msg.linear.z, msg.angular.x, msg.angular.y, msg.angular.z]
         with self._lock:
-            self._inputs["spacenav"] = (time.monotonic(), normalized_to_twist(values, self.limits), True)
+            self._inputs["spacenav"] = (self._now(), normalized_to_twist(values, self.limits), True)
 
     def _on_pose(self, msg: PoseStamped) -> None:
         if msg.header.frame_id not in ("", self.params["frame_id"]):
@@ -114,13 +118,13 @@ class TeleopNode(Node):
             return
         pos, q = msg.pose.position, msg.pose.orientation
         self._measured = (np.array([pos.x, pos.y, pos.z]), np.array([q.x, q.y, q.z, q.w]))
-        self._measured_at = time.monotonic()
+        self._measured_at = self._now()
 
     def key_pressed(self, key: str) -> None:
         if self.keyboard is None:
             return
         with self._lock:
-            event = self.keyboard.press(key, time.monotonic())
+            event = self.keyboard.press(key, self._now())
         if event is not None:
             self.send_event(event)
 
@@ -144,7 +148,7 @@ class TeleopNode(Node):
         return self.guard.refusal(self.integrator.position, self.integrator.rotation, *self._measured)
 
     def _tick(self) -> None:
-        now = time.monotonic()
+        now = self._now()
         dt, self._last_tick = now - self._last_tick, now
         twist, engaged = self.current_twist(now)
         if engaged and not self._engaged:
