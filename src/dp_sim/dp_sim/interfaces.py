@@ -28,6 +28,7 @@ class InterfaceNames:
     camera: str  # format with the camera name
     gripper_joint_states: str = ""  # "" = no Hand
     ee_pose_best_effort: bool = False
+    camera_frame: str = "{}_camera"  # image frame_id, format with the camera name
 
 
 DP_SIM = InterfaceNames(
@@ -38,6 +39,7 @@ FRANKA = InterfaceNames(
     "/joint_states", "/franka_robot_state_broadcaster/current_pose", "/fr3_arm_controller/joint_trajectory",
     "/forward_position_controller/commands", "/cartesian_motion_controller/target_frame",
     "/camera/{}/color/image_raw", "/franka_gripper/joint_states", ee_pose_best_effort=True,
+    camera_frame="{}_color_optical_frame",  # realsense2_camera's colour optical frame
 )
 INTERFACES = {"dp_sim": DP_SIM, "franka": FRANKA}
 FINGER_JOINTS = ("fr3_finger_joint1", "fr3_finger_joint2")

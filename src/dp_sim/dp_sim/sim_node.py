@@ -20,15 +20,10 @@ from __future__ import annotations
 import threading
 import time
 
-from diagnostic_msgs.msg import DiagnosticStatus
-from dp_msgs.msg import TaskStatus
 from dp_msgs.srv import ResetSim
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
-from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
-from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
@@ -38,36 +33,11 @@ from dp_policy_node.node_main import run_node
 from dp_sim import ros_conversions as conv
 from dp_sim.env import PushTSim, PushTSimConfig
 from dp_sim.hand import SimulatedHand
-from dp_sim.interfaces import FINGER_JOINTS, INTERFACES, EndEffector
-from dp_sim.pacing import Pacer, Schedule
+from dp_sim.interfaces import INTERFACES, EndEffector
+from dp_sim.pacing import Pacer
 from dp_sim.scene import SceneConfig
-
-# name: (default, description). Declared in one place; defaults mirror config/sim.yaml.
-PARAMETERS: dict[str, tuple[object, str]] = {
-    "interface": ("dp_sim", "dp_sim (own names, forgiving goal filter) | franka (the FR3 twin: franka_ros2's names, strict)"),
-    "physics_timestep_s": (0.002, "physics step = one command-interface cycle, s (the FR3's is 0.001)"),
-    "ee_offset_m": (0.1034, "franka: flange -> end effector along z (Desk setting; Hand TCP 0.1034), m"),
-    "ee_yaw_rad": (-0.785398, "franka: end effector rotation about the flange z axis (Hand: -pi/4), rad"),
-    "gripper_state_rate_hz": (50.0, "franka: /franka_gripper/joint_states rate (franka_gripper state_publish_rate), Hz"),
-    "real_time_factor": (1.0, "sim seconds per wall second; 0 = as fast as possible"),
-    "lockstep": (False, "no physics thread: the composing process calls tick() (dp_sim.lockstep)"),
-    "control_period_s": (0.01, "sim time advanced per loop iteration and /clock period, s"),
-    "seed": (0, "seed of the first episode"),
-    "base_frame": ("fr3_link0", "frame of /ee_pose and of accepted /cartesian_target"),
-    "joint_state_rate_hz": (100.0, "/joint_states rate in sim time, Hz (0 = off); stamps fall on control ticks"),
-    "ee_pose_rate_hz": (100.0, "/ee_pose rate in sim time, Hz (0 = off)"),
-    "task_status_rate_hz": (30.0, "/task_status rate in sim time, Hz (0 = off)"),
-    "image_rate_hz": (10.0, "camera image rate in sim time, Hz"),
-    "publish_images": (False, "render and publish cameras (needs headless GL)"),
-    "cameras": (["top", "wrist"], "scene cameras to publish (top, wrist)"),
-    "camera_names": ([""], "published name per camera ([''] = the scene names): /camera/<name>/..."),
-    "image_width": (96, "image width, px"),
-    "image_height": (96, "image height, px"),
-    "tip_height_m": (0.015, "pusher tip height above the table, m"),
-    "success_coverage": (0.90, "coverage of the target that counts as success, 0..1"),
-    "max_future_start_s": (5.0, "reject trajectories starting later than this after now, s"),
-}
-
+from dp_sim.sim_parameters import PARAMETERS
+from dp_sim.state_publisher import StatePublisher
 
 class SimNode(Node):
     """Adapter: parameters → PushTSim; physics thread → publishers; command topics → sim."""
@@ -93,30 +63,9 @@ class SimNode(Node):
         if not p["control_period_s"] > 0:
             raise ValueError(f"control_period_s must be > 0, got {p['control_period_s']}")
         self._substeps = max(1, int(round(p["control_period_s"] / self.sim.dt_s)))
-        self._schedules = {
-            "joint_states": Schedule(p["joint_state_rate_hz"]),
-            "ee_pose": Schedule(p["ee_pose_rate_hz"]),
-            "task_status": Schedule(p["task_status_rate_hz"]),
-            "images": Schedule(p["image_rate_hz"] if p["publish_images"] else 0.0),
-            "gripper": Schedule(p["gripper_state_rate_hz"] if self.hand else 0.0),
-        }
         self._lock = threading.Lock()
         self.rejected_commands = 0
-        self._pub_clock = self.create_publisher(Clock, "/clock", 10)
-        self._pub_joints = self.create_publisher(JointState, names.joint_states, 10)
-        best_effort = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT)
-        self._pub_pose = self.create_publisher(PoseStamped, names.ee_pose, best_effort if names.ee_pose_best_effort else 10)
-        self._pub_status = self.create_publisher(TaskStatus, "/task_status", 10)
-        cams = list(p["cameras"]) if p["publish_images"] else []
-        published = list(p["camera_names"]) if list(p["camera_names"]) != [""] else list(p["cameras"])
-        if len(published) != len(p["cameras"]):
-            raise ValueError(f"camera_names needs one name per camera {list(p['cameras'])}, got {published}")
-        self._camera_names = dict(zip(p["cameras"], published))
-        self._pub_images = {cam: self.create_publisher(Image, names.camera.format(self._camera_names[cam]), 2) for cam in cams}
-        self._pub_gripper = self.create_publisher(JointState, names.gripper_joint_states, qos_profile_sensor_data) if self.hand else None
-        latched = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
-        self._pub_reflex = self.create_publisher(DiagnosticStatus, "~/reflex", latched)
-        self._reported_reflexes, self._reflex_clear = -1, True
+        self.state = StatePublisher(self, self.names, p, self.end_effector if self.franka else None, self.hand)
         self.create_subscription(JointTrajectory, names.trajectory, self._on_trajectory, 10)
         self.create_subscription(Float64MultiArray, names.positions, self._on_positions, 10)
         self.create_subscription(PoseStamped, names.cartesian, self._on_cartesian, 10)
@@ -145,7 +94,7 @@ class SimNode(Node):
                 self.gripper.step(self._substeps * self.sim.dt_s)
             elif self.hand is not None:
                 self.hand.step(self._substeps * self.sim.dt_s)
-            self._publish_state()
+            self.state.publish(self.sim)
             return self.sim.time_ns
 
     def _run(self) -> None:
@@ -157,37 +106,6 @@ class SimNode(Node):
                     self._stop.wait(wait)
         finally:
             self.sim.close()  # GL contexts belong to this thread
-    def _publish_state(self) -> None:
-        sim, t = self.sim, self.sim.time_ns
-        self._pub_clock.publish(Clock(clock=conv.stamp(t)))
-        if self._reported_reflexes != sim.reflex_count or (sim.reflex is None) != self._reflex_clear:
-            self._reported_reflexes, self._reflex_clear = sim.reflex_count, sim.reflex is None
-            self._pub_reflex.publish(conv.reflex_status_msg(sim.reflex, sim.reflex_count))
-        fingers = {} if self.hand is None else dict(zip(FINGER_JOINTS, self.hand.finger_positions))
-        if self._schedules["joint_states"].due(t):
-            self._pub_joints.publish(conv.joint_state_msg(t, sim.joint_positions(), sim.joint_velocities(), sim.joint_efforts(), fingers))
-        if self._pub_gripper is not None and self._schedules["gripper"].due(t):
-            self._pub_gripper.publish(conv.finger_state_msg(t, fingers))
-        if self._schedules["ee_pose"].due(t):
-            pos, quat = sim.ee_position(), sim.ee_quaternion()
-            if self.franka:  # O_T_EE: the configured end effector, not the pusher tip
-                pos, quat = conv.ee_pose_from_tip(self.end_effector, pos, quat)
-            self._pub_pose.publish(conv.pose_msg(t, self.params["base_frame"], pos, quat))
-        if self._schedules["task_status"].due(t):
-            self._pub_status.publish(
-                conv.task_status_msg(t, sim.seed, sim.coverage(), sim.success, sim.block_pose(), sim.episode_time_s)
-            )
-        if self._schedules["images"].due(t):
-            w, h = int(self.params["image_width"]), int(self.params["image_height"])
-            try:
-                for cam, pub in self._pub_images.items():
-                    name = self._camera_names[cam]
-                    frame = f"{name}_color_optical_frame" if self.franka else f"{name}_camera"  # realsense2_camera's name
-                    pub.publish(conv.image_msg(t, frame, sim.render(cam, h, w)))
-            except (RuntimeError, ValueError) as err:
-                self.get_logger().error(f"camera images disabled: {err}")
-                self._schedules["images"] = Schedule(0.0)
-
     # ---- commands ------------------------------------------------------------------------
     def _reject(self, what: str, err: Exception) -> None:
         self.rejected_commands += 1
