@@ -28,6 +28,7 @@ from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import Joy
 
 from dp_teleop.keyboard import KeyboardConfig, KeyboardMapper, RawTerminal
+from dp_teleop.messages import pose_from_msg, pose_stamped, twist_stamped
 from dp_teleop.mapping import (
     ZERO_TWIST,
     EpisodeEvent,
@@ -116,8 +117,7 @@ class TeleopNode(Node):
             self.get_logger().error(f"current_pose is in '{msg.header.frame_id}', not '{self.params['frame_id']}': ignored",
                                     throttle_duration_sec=5.0)
             return
-        pos, q = msg.pose.position, msg.pose.orientation
-        self._measured = (np.array([pos.x, pos.y, pos.z]), np.array([q.x, q.y, q.z, q.w]))
+        self._measured = pose_from_msg(msg)
         self._measured_at = self._now()
 
     def key_pressed(self, key: str) -> None:
@@ -165,21 +165,12 @@ class TeleopNode(Node):
                 self.get_logger().error(f"teleop target refused: {self.refused}; release and press the deadman again")
         blocked = self.refused is not None
         applied = self.integrator.step(twist, dt) if self.integrator.ready and not blocked else ZERO_TWIST.copy()
-        stamp = self.get_clock().now().to_msg()
-        out = TwistStamped()
-        out.header.stamp, out.header.frame_id = stamp, self.params["frame_id"]
-        (out.twist.linear.x, out.twist.linear.y, out.twist.linear.z,
-         out.twist.angular.x, out.twist.angular.y, out.twist.angular.z) = (float(v) for v in applied)
+        out = twist_stamped(self.get_clock().now().to_msg(), self.params["frame_id"], applied)
         self.twist_pub.publish(out)
         if self.servo_pub is not None:
             self.servo_pub.publish(out)
         if self.integrator.ready and not blocked:
-            pose = PoseStamped()
-            pose.header = out.header
-            pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (float(v) for v in self.integrator.position)
-            q = self.integrator.quaternion_xyzw
-            pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w = (float(v) for v in q)
-            self.pose_pub.publish(pose)
+            self.pose_pub.publish(pose_stamped(out.header, self.integrator.position, self.integrator.quaternion_xyzw))
 
     def send_event(self, event: EpisodeEvent) -> None:
         """Call the recorder service bound to ``event`` (asynchronously; the result is logged)."""
