@@ -8,11 +8,18 @@ one realsense2_camera node per ``camera:`` block of the robot profile, observati
 (lifecycle) and chunk executor, and optionally the MoveIt ready-pose service. The node graph
 comes from ``robot_graph.py`` (next to this file), which reads ``dp_policy_node.graph`` like the
 composed ``dp_bringup`` does.
+
+Refused before anything starts: ``controller:=joint_position`` on the real arm unless the profile
+generates commands at the FR3's 1 kHz (``robot_graph.check_streaming_rate``). With
+``ready_pose:=true`` the MoveIt parameters are built from franka's xacros and configs as
+franka_fr3_moveit_config's moveit.launch.py builds them and written to the params file of
+ready_pose_node's MoveItPy node (``robot_graph.write_moveit_params``).
 """
 
 from pathlib import Path
 import importlib.util
 import sys
+import tempfile
 
 # The node graph and the shared launch helpers: robot_graph.py, installed next to this file, loaded by
 # path (registered in sys.modules first: its dataclasses look their module up there).
@@ -25,11 +32,13 @@ _SPEC.loader.exec_module(g)
 ARGUMENTS = [
     ("robot_ip", "172.16.0.2", "Hostname or IP address of the robot (Franka control unit)."),
     ("arm_id", "fr3", "Arm type given to franka_bringup (robot_type; arm_id for older franka_ros2)."),
-    ("use_fake_hardware", "false", "true: ros2_control mock hardware instead of the robot (no motion of a real arm)."),
+    ("use_fake_hardware", "false", "true: ros2_control mock hardware instead of the robot (no motion of a real "
+     "arm; franka starts no franka_robot_state_broadcaster then: no current_pose)."),
     ("load_gripper", "false", "true: also start the Franka Hand (franka_gripper)."),
     ("controller", "joint_trajectory",
      "Controller the executor feeds: joint_trajectory (fr3_arm_controller, JointTrajectory), "
-     "joint_position (forward_position_controller, streaming Float64MultiArray) or "
+     "joint_position (forward_position_controller, streaming Float64MultiArray; on the real arm only with "
+     "chunk_executor_node.control_rate_hz >= 1000) or "
      "cartesian (cartesian_motion_controller, PoseStamped; needs x y z qx qy qz qw actions)."),
     ("robot_profile", "", "Robot profile (ROS parameter file, one block per node); "
      "empty = share/dp_policy_node/config/robots/fr3_realsense.yaml."),
@@ -39,8 +48,9 @@ ARGUMENTS = [
     ("checkpoint", "", "Policy checkpoint (dp-train run or step directory); empty = the profile's policy_node.checkpoint_path."),
     ("autostart", "false", "true: configure and activate the policy node at launch; false: leave it "
      "unconfigured for an operator (ros2 lifecycle set /policy_node configure, then activate)."),
-    ("ready_pose", "false", "true: start ready_pose_node (MoveIt via moveit_py, ~/move_to_ready) with "
-     "franka_fr3_moveit_config, and load fr3_arm_controller inactive when another controller is chosen."),
+    ("ready_pose", "false", "true: start ready_pose_node (MoveIt via moveit_py, ~/move_to_ready) with the "
+     "MoveIt config franka_fr3_moveit_config's moveit.launch.py builds, and load fr3_arm_controller "
+     "inactive when another controller is chosen."),
 ]
 
 
@@ -52,28 +62,21 @@ def _graph_actions(context, arg):
         raise ValueError(f"controller:={controller} is not one of {sorted(g.CONTROLLERS)}")
     ready_pose = g.truthy(arg["ready_pose"])
     fake = g.truthy(arg["use_fake_hardware"])
+    load_gripper = g.truthy(arg["load_gripper"])
+    blocks = g.load_profile(profile)
+    g.check_streaming_rate(controller, fake, blocks)
 
-    franka = g.franka_bringup_entities(arg["robot_ip"], arg["arm_id"], fake, g.truthy(arg["load_gripper"]),
+    franka = g.franka_bringup_entities(arg["robot_ip"], arg["arm_id"], fake, load_gripper,
                                        arg["joint_state_rate"], controllers_yaml)
     processes = list(g.controller_spawners(controller, ready_pose))
     if g.truthy(arg["cameras"]):
-        processes += g.camera_processes(profile, g.load_profile(profile))
+        processes += g.camera_processes(profile, blocks)
     processes += g.rollout_processes(profile, controller, checkpoint=arg["checkpoint"])
-    entities = [*franka, *g.launch_entities(processes, autostart=g.truthy(arg["autostart"]))]
     if ready_pose:
-        entities += _ready_pose_entities(profile, controller, arg["arm_id"])
-    return entities
-
-
-def _ready_pose_entities(profile, controller, arm_id):
-    """ready_pose_node with the MoveIt parameters moveit_py reads from its process's parameter files."""
-    from launch_ros.actions import Node
-    from moveit_configs_utils import MoveItConfigsBuilder  # apt: ros-jazzy-moveit-configs-utils
-
-    moveit = MoveItConfigsBuilder(arm_id, package_name=f"franka_{arm_id}_moveit_config").to_dict()
-    p = g.ready_pose_process(profile, controller)
-    return [Node(package=p.package, executable=p.executable, name=p.name, namespace=p.namespace,
-                 parameters=[p.params_file, dict(p.overrides), moveit], output="screen", emulate_tty=True)]
+        moveit_file = g.write_moveit_params(arg["robot_ip"], arg["arm_id"], fake, load_gripper, blocks,
+                                            tempfile.mkdtemp(prefix="dp_ros2_moveit_"))
+        processes.append(g.ready_pose_process(profile, controller, moveit_params_file=str(moveit_file)))
+    return [*franka, *g.launch_entities(processes, autostart=g.truthy(arg["autostart"]))]
 
 
 def generate_launch_description():

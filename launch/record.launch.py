@@ -6,6 +6,8 @@
 Episodes are started/stopped from the gamepad (teleop buttons) or with the recorder's services
 (/recorder/start_episode, /recorder/stop_episode, /recorder/discard_episode). On the robot the
 operator drives the Cartesian controller (cartesian_motion_controller) through teleop's target.
+``teleop_device:=`` starts the input driver teleop reads: joy's ``joy_node`` (gamepad, /joy) or
+spacenav's ``spacenav_node`` (SpaceMouse, /spacenav/twist; needs the spacenavd daemon).
 The node graph comes from robot_graph.py (next to this file).
 """
 
@@ -28,12 +30,15 @@ ARGUMENTS = [
     ("robot_profile", "", "Robot profile; empty = config/robots/fr3_realsense.yaml (robot) or sim.yaml (sim)."),
     ("robot_ip", "172.16.0.2", "robot only: hostname or IP address of the robot."),
     ("arm_id", "fr3", "robot only: arm type given to franka_bringup."),
-    ("use_fake_hardware", "false", "robot only: true = ros2_control mock hardware."),
+    ("use_fake_hardware", "false", "robot only: true = ros2_control mock hardware; franka then starts no "
+     "franka_robot_state_broadcaster, so there is no current_pose and teleop sends no targets."),
     ("load_gripper", "false", "robot only: true = also start the Franka Hand."),
     ("controllers_yaml", "", "robot only: ros2_control controllers file; empty = fr3_ros2_controllers.yaml."),
     ("joint_state_rate", "100", "robot only: /joint_states rate of franka_bringup's joint_state_publisher, Hz."),
     ("cameras", "true", "robot only: true = one realsense2_camera node per camera block of the profile."),
     ("output_dir", "", "Episode directory (recorder output_dir); empty = the profile's value."),
+    ("teleop_device", "gamepad", "Input driver started for teleop: gamepad (joy joy_node, /joy), "
+     "spacemouse (spacenav spacenav_node, /spacenav/twist) or none (keyboard, or a driver started elsewhere)."),
 ]
 
 
@@ -54,7 +59,11 @@ def _graph_actions(context, arg):
         processes += g.controller_spawners("cartesian", ready_pose=False)
         if g.truthy(arg["cameras"]):
             processes += g.camera_processes(profile, g.load_profile(profile))
-    recording = g.record_processes(profile, "mujoco" if sim else "", g.truthy(arg["expert"]), use_sim_time=sim)
+    expert = g.truthy(arg["expert"])
+    devices = g.teleop_device_processes(arg["teleop_device"])  # validates the argument in every mode
+    if not expert:
+        processes += devices
+    recording = g.record_processes(profile, "mujoco" if sim else "", expert, use_sim_time=sim)
     if arg["output_dir"]:
         recording = [
             dataclasses.replace(p, overrides={**p.overrides, "output_dir": arg["output_dir"]})

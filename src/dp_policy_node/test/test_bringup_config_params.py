@@ -23,9 +23,10 @@ PACKAGE_CONFIGS = sorted(
 PARAM_FILES = [*PROFILES, *PACKAGE_CONFIGS]
 # realsense2_camera (realsense-ros 4.5x, ROS 2 Jazzy) parameters the profiles may set
 REALSENSE_PARAMS = {
-    "serial_no", "camera_name", "enable_color", "enable_depth", "enable_infra1", "enable_infra2",
+    "serial_no", "device_type", "camera_name", "enable_color", "enable_depth", "enable_infra1", "enable_infra2",
     "rgb_camera.color_profile", "rgb_camera.color_format", "rgb_camera.enable_auto_exposure",
-    "depth_module.depth_profile", "align_depth.enable", "enable_sync", "initial_reset",
+    "depth_module.depth_profile", "depth_module.color_profile", "depth_module.color_format",
+    "depth_module.enable_auto_exposure", "align_depth.enable", "enable_sync", "initial_reset", "publish_tf",
 }
 AUTOMATIC = {"use_sim_time", "start_type_description_service"}  # declared by rclpy itself
 

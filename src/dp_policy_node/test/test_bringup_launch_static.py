@@ -23,6 +23,8 @@ EXTERNAL = {
     "franka_bringup": {"launch/franka.launch.py"},
     "franka_description": {"robots/fr3/fr3.urdf.xacro"},
     "realsense2_camera": {"realsense2_camera_node"},
+    "joy": {"joy_node"},                    # joystick_drivers joy (ros2): /joy
+    "spacenav": {"spacenav_node"},          # joystick_drivers spacenav: rclcpp_components EXECUTABLE spacenav_node
     "controller_manager": {"spawner", "ros2_control_node"},
     "robot_state_publisher": {"robot_state_publisher"},
     "ros_gz_sim": {"launch/gz_sim.launch.py", "create"},
@@ -146,14 +148,100 @@ def test_robot_profile_cameras_and_ready_pose() -> None:
     cameras = g.camera_processes(profile_path, profile)
     assert [c.name for c in cameras] == ["front", "wrist"]
     observed = set(profile["/observation_node"]["camera_names"])
+    topics = g.camera_topics(profile)
+    # the D405 (wrist) streams colour from its depth module, as image_rect_raw; the D435 from rgb_camera
+    assert topics["wrist"]["image"] == "/camera/wrist/color/image_rect_raw"
+    assert topics["front"]["image"] == "/camera/front/color/image_raw"
+    recorded = set(profile["/recorder"]["topics"])
     for camera in cameras:
+        block = profile[camera.fqn]
+        model = g.camera_model(camera.name, block)
         assert camera.name in observed
-        assert profile["/observation_node"][f"cameras.{camera.name}.topic"] == f"{camera.fqn}/color/image_raw"
-        width, height, fps = (int(v) for v in profile[camera.fqn]["rgb_camera.color_profile"].split(","))
+        assert profile["/observation_node"][f"cameras.{camera.name}.topic"] == topics[camera.name]["image"]
+        width, height, fps = (int(v) for v in block[model.profile_param].split(","))
         assert width > 0 and height > 0 and fps > 0
+        assert {topics[camera.name]["image"], topics[camera.name]["camera_info"]} <= recorded
+        assert block.get("publish_tf", True)
         _check_process(g, camera)
+    assert "/tf_static" in recorded
     for controller in g.CONTROLLERS:
-        _check_process(g, g.ready_pose_process(profile_path, controller))
+        _check_process(g, g.ready_pose_process(profile_path, controller, moveit_params_file="/tmp/m.yaml"))
+
+
+@pytest.mark.parametrize(("device", "block", "error"), [
+    ("d405", {"rgb_camera.color_profile": "640,480,30"}, "depth_module.color_profile"),
+    ("d405", {"depth_module.color_profile": "640,480,30", "rgb_camera.enable_auto_exposure": True}, "ignored"),
+    ("d435", {"depth_module.color_profile": "640,480,30"}, "rgb_camera.color_profile"),
+    ("", {"rgb_camera.color_profile": "640,480,30"}, "device_type"),
+])
+def test_camera_blocks_of_the_wrong_model_are_refused(device: str, block: dict, error: str) -> None:
+    g = robot_graph()
+    profile = {"/camera/cam": {**({"device_type": device} if device else {}), **block}}
+    with pytest.raises(ValueError, match=error):
+        g.camera_processes("p.yaml", profile)
+
+
+def test_streaming_position_mode_is_refused_on_hardware_below_1khz() -> None:
+    g = robot_graph()
+    profile = g.load_profile(REPO / g.ROBOT_PROFILE)
+    # the FR3 default: trajectory mode (launch default and profile)
+    franka_args = dict((a[0], a[1]) for a in _arguments(ast.parse((LAUNCH_DIR / "franka.launch.py").read_text())))
+    assert franka_args["controller"] == "joint_trajectory"
+    assert profile["/chunk_executor_node"]["output_mode"] == "trajectory"
+    assert profile["/chunk_executor_node"]["control_rate_hz"] < 1000  # so joint_position must be refused
+    with pytest.raises(ValueError, match="1000"):
+        g.check_streaming_rate("joint_position", False, profile)
+    g.check_streaming_rate("joint_position", True, profile)  # mock hardware: allowed
+    for controller in ("joint_trajectory", "cartesian"):
+        g.check_streaming_rate(controller, False, profile)
+    fast = {**profile, "/chunk_executor_node": {**profile["/chunk_executor_node"], "control_rate_hz": 1000.0}}
+    g.check_streaming_rate("joint_position", False, fast)
+    # franka.launch.py calls the check before it builds anything
+    tree = ast.parse((LAUNCH_DIR / "franka.launch.py").read_text())
+    assert _calls(tree, "check_streaming_rate")
+
+
+@pytest.mark.parametrize(("device", "expected"), [("gamepad", ("joy", "joy_node")),
+                                                   ("spacemouse", ("spacenav", "spacenav_node")), ("none", None)])
+def test_record_starts_the_teleop_input_driver(device: str, expected) -> None:
+    g = robot_graph()
+    processes = g.teleop_device_processes(device)
+    assert [(p.package, p.executable) for p in processes] == ([expected] if expected else [])
+    for process in processes:
+        _check_process(g, process)
+    with pytest.raises(ValueError, match="teleop_device"):
+        g.teleop_device_processes("wiimote")
+    # teleop listens where the drivers publish (relative names of the root-namespace teleop node)
+    import inspect
+
+    from dp_teleop import teleop_node
+    source = inspect.getsource(teleop_node)
+    assert '"joy"' in source and '"spacenav/twist"' in source
+    tree = ast.parse((LAUNCH_DIR / "record.launch.py").read_text())
+    assert _calls(tree, "teleop_device_processes")
+
+
+def test_fake_hardware_warns_about_the_missing_robot_state_broadcaster() -> None:
+    g = robot_graph()
+    assert "franka_robot_state_broadcaster" in g.FAKE_HARDWARE_NOTE and "current_pose" in g.FAKE_HARDWARE_NOTE
+    tree = ast.parse((LAUNCH_DIR / "robot_graph.py").read_text())
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "franka_bringup_entities")
+    assert _calls(fn, "LogInfo")
+
+
+def test_ready_pose_gets_the_moveit_params_file_keyed_by_its_moveit_node() -> None:
+    g = robot_graph()
+    process = g.ready_pose_process(str(REPO / g.ROBOT_PROFILE), "joint_position", moveit_params_file="/x.yaml")
+    assert process.overrides["moveit_params_file"] == "/x.yaml"
+    assert process.overrides["moveit_node_name"] == g.MOVEIT_NODE_NAME
+    from dp_policy_node.ready_pose_node import PARAMS
+
+    defaults = {p.name: p.default for p in PARAMS}
+    assert defaults["moveit_node_name"] == g.MOVEIT_NODE_NAME
+    # no MoveItConfigsBuilder: franka_fr3_moveit_config has no URDF/SRDF for it
+    assert "MoveItConfigsBuilder" not in (LAUNCH_DIR / "franka.launch.py").read_text()
+    tree = ast.parse((LAUNCH_DIR / "franka.launch.py").read_text())
+    assert _calls(tree, "write_moveit_params")
 
 
 @pytest.mark.parametrize("mode", ["robot", "sim", "expert"])

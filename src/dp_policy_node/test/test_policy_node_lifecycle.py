@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import yaml
+import torch
+from diagnostic_msgs.msg import DiagnosticArray
 from dp_msgs.msg import ActionChunk, PolicyStatus
 from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from lifecycle_msgs.msg import Transition
@@ -38,9 +40,11 @@ class Driver:
         self.life = LifecycleClient(self.node, self.executor, "/policy_node")
         self.chunks: list[ActionChunk] = []
         self.status: list[PolicyStatus] = []
+        self.diagnostics: list[dict[str, str]] = []
         self.sent_stamps: list[int] = []
         self.node.create_subscription(ActionChunk, "dp/action_chunk", self.chunks.append, 50)
         self.node.create_subscription(PolicyStatus, "dp/policy_status", self.status.append, 50)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.on_diagnostics, 50)
         self.pub = self.node.create_publisher(ObservationWindowMsg, "dp/observation_window", 5)
         self.rng = np.random.default_rng(0)
         self.node.create_timer(0.1, self.publish_window)
@@ -52,6 +56,11 @@ class Driver:
         images = {"front": self.rng.integers(0, 255, (2, 48, 64, 3), dtype=np.uint8)}
         self.pub.publish(window_to_msg(stamps, low_dim, images))
         self.sent_stamps.append(now)
+
+    def on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name.endswith("policy_node"):
+                self.diagnostics.append({kv.key: kv.value for kv in status.values})
 
     def spin(self, predicate, timeout_s: float = 30.0) -> bool:
         return spin_until(self.executor, predicate, timeout_s)
@@ -70,6 +79,11 @@ def test_lifecycle_through_services(ros_context, ros_process, tiny_checkpoint, t
         assert d.life.transition(Transition.TRANSITION_CONFIGURE) is False
         assert d.life.state() == "unconfigured"
         assert d.spin(lambda: d.status_says("does not exist"))
+        if not torch.cuda.is_available():  # 1b. CUDA requested on a machine without: FAILURE that says so
+            d.life.set_parameters(device="cuda")
+            assert d.life.transition(Transition.TRANSITION_CONFIGURE) is False
+            assert d.spin(lambda: d.status_says("device 'cuda' requested but CUDA is not available"))
+            d.life.set_parameters(device="cpu")
         # 2. a real checkpoint whose camera shape differs from the configured stream: FAILURE naming it
         d.life.set_parameters(checkpoint_path=str(tiny_checkpoint))
         assert d.life.transition(Transition.TRANSITION_CONFIGURE) is False
@@ -92,6 +106,13 @@ def test_lifecycle_through_services(ros_context, ros_process, tiny_checkpoint, t
         assert sequences == sorted(sequences) and sequences[0] >= 1
         assert d.spin(lambda: d.status[-1].lifecycle_state == "active" and d.status[-1].chunks_published >= 3)
         assert d.status[-1].median_inference_ms > 0 and d.status[-1].device == "cpu"
+        # device, precision, chunk form and per-chunk latency in /diagnostics (and the status note)
+        assert d.spin(lambda: d.diagnostics and float(d.diagnostics[-1].get("chunk_ms_median", 0)) > 0)
+        diag = d.diagnostics[-1]
+        assert diag["device"] == "cpu" and diag["precision"] in ("fp32", "int8", "bf16")
+        assert diag["chunk_form"] == "eager" and int(diag["torch_threads"]) >= 1  # timed choice (torch_threads 0)
+        assert float(diag["chunk_ms_p99"]) >= float(diag["chunk_ms_median"]) > 0
+        first_program = diag["chunk_program"]
         # 4. deactivate: chunks stop (at most one already on the wire)
         assert d.life.transition(Transition.TRANSITION_DEACTIVATE) is True
         count, windows = len(d.chunks), len(d.sent_stamps)
@@ -101,6 +122,14 @@ def test_lifecycle_through_services(ros_context, ros_process, tiny_checkpoint, t
         assert d.life.transition(Transition.TRANSITION_CLEANUP) is True
         assert d.life.state() == "unconfigured"
         assert d.spin(lambda: d.status[-1].policy_id == "")
+        assert d.spin(lambda: "chunk_program" not in d.diagnostics[-1]), "the chunk program outlived cleanup"
+        # 6. configure again: a new chunk program is prepared (not the released one reused)
+        d.life.set_parameters(torch_threads=1)
+        assert d.life.transition(Transition.TRANSITION_CONFIGURE) is True
+        assert d.spin(lambda: d.diagnostics[-1].get("chunk_program") not in (None, first_program))
+        assert d.diagnostics[-1]["torch_threads"] == "1" and d.diagnostics[-1]["chunk_form"] == "eager"
+        assert d.status_says("chunk form eager, 1 torch threads")
+        assert d.life.transition(Transition.TRANSITION_CLEANUP) is True
         assert d.life.transition(Transition.TRANSITION_UNCONFIGURED_SHUTDOWN) is True
         assert d.life.state() == "finalized"
     finally:

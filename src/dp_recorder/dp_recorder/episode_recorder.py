@@ -2,6 +2,11 @@
 
 Episodes are ``<output_dir>/episode_NNNN/`` rosbag2 directories (MCAP) with ``episode.yaml``.
 Indices continue after the highest existing one, so a restarted recorder never overwrites.
+
+Latched topics (transient-local publishers such as ``/tf_static``) publish once, usually before
+the first episode starts: their messages are kept (the distinct ones, at most
+:data:`MAX_LATCHED_PER_TOPIC` per topic) and written again at the start of every episode, so each
+bag carries the static transforms it needs.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dp_recorder.recovery import recover_unfinished
 
 LOG = logging.getLogger(__name__)
 EPISODE_RE = re.compile(r"^episode_(\d+)(\.partial)?$")
+MAX_LATCHED_PER_TOPIC = 32
 
 
 class RecorderStateError(RuntimeError):
@@ -81,6 +87,7 @@ class EpisodeRecorder:
         self._meta: EpisodeMetadata | None = None
         self._started_monotonic = 0.0
         self._last_flush = 0.0
+        self._latched: dict[str, list[bytes]] = {}
 
     @property
     def recording(self) -> bool:
@@ -100,6 +107,10 @@ class EpisodeRecorder:
             topics=bag.topic_types, parameters=dict(self.config.parameters),
         )
         write_metadata(path, self._meta)
+        for topic, messages in self._latched.items():
+            if topic in topics:
+                for raw in messages:
+                    bag.write(topic, int(now_ns), raw)
         self._bag = bag
         self._started_monotonic = self._last_flush = time.monotonic()
         LOG.info("episode %d started: %s", self.episode_index, path)
@@ -110,8 +121,14 @@ class EpisodeRecorder:
         if self._bag is not None:
             self._bag.add_topic(topic, msgtype)
 
-    def write(self, topic: str, t_ns: int, raw: bytes) -> bool:
-        """Write one message if recording; returns whether it was written."""
+    def write(self, topic: str, t_ns: int, raw: bytes, latched: bool = False) -> bool:
+        """Write one message if recording; returns whether it was written. A ``latched`` message is
+        also kept for the start of every later episode."""
+        if latched:
+            kept = self._latched.setdefault(topic, [])
+            if raw not in kept:
+                kept.append(bytes(raw))
+                del kept[:-MAX_LATCHED_PER_TOPIC]
         bag = self._bag
         if bag is None:
             return False

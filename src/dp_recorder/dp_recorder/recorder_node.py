@@ -2,7 +2,8 @@
 
 Message bytes go into the bag exactly as received (``raw=True``), stamped with the receive time
 on the node's clock (what ``ros2 bag record`` does). Topics whose type is not configured are
-subscribed once a publisher appears in the graph.
+subscribed once a publisher appears in the graph. Topics whose publishers are all transient local
+(``/tf_static``) are subscribed as such, and their messages go into every episode (EpisodeRecorder).
 """
 
 from __future__ import annotations
@@ -104,12 +105,13 @@ class RecorderNode(Node):
             durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
         )
         self._types[topic] = msgtype
-        self._subs[topic] = self.create_subscription(cls, topic, lambda raw, t=topic: self._on_message(t, raw), qos, raw=True)
+        self._subs[topic] = self.create_subscription(
+            cls, topic, lambda raw, t=topic, keep=latched: self._on_message(t, raw, keep), qos, raw=True)
         self.get_logger().info(f"subscribed {topic} [{msgtype}]")
 
-    def _on_message(self, topic: str, raw: bytes) -> None:
+    def _on_message(self, topic: str, raw: bytes, latched: bool = False) -> None:
         try:
-            self.recorder.write(topic, self.get_clock().now().nanoseconds, raw)
+            self.recorder.write(topic, self.get_clock().now().nanoseconds, raw, latched=latched)
         except Exception as err:  # noqa: BLE001 - a bad write must not kill the node
             self._report(f"write to {topic} failed: {err}")
 

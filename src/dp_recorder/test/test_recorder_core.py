@@ -76,6 +76,36 @@ def test_episodes_kept_discarded_and_bytes_unchanged(tmp_path):
     assert next_episode_index(tmp_path) == 2
 
 
+def test_latched_messages_go_into_every_episode(tmp_path):
+    """/tf_static-like topics publish once before the first episode: each bag still gets them."""
+    rec = EpisodeRecorder(RecorderConfig(output_dir=tmp_path, min_free_disk_bytes=0), make_typestore())
+    static, other = _raw(1000), _raw(2000)
+    assert not rec.write("/static", 5, static, latched=True)  # not recording: kept, not written
+    assert not rec.write("/static", 6, static, latched=True)  # the same message again: kept once
+    assert not rec.write("/volatile", 7, other)               # an ordinary message before an episode is gone
+    topics = {"/static": JS, "/volatile": JS}
+    paths = []
+    for episode in range(2):
+        paths.append(rec.start("t", "", topics, now_ns=100 + episode))
+        rec.write("/volatile", 200, other)
+        rec.stop(True, "", now_ns=300)
+    for episode, path in enumerate(paths):
+        assert _read(path) == [("/static", 100 + episode, static), ("/volatile", 200, other)]
+    # distinct latched messages (several static broadcasters) are all kept, the newest MAX_LATCHED_PER_TOPIC
+    from dp_recorder.episode_recorder import MAX_LATCHED_PER_TOPIC
+
+    many = [_raw(3000 + i) for i in range(MAX_LATCHED_PER_TOPIC + 3)]
+    for raw in many:
+        rec.write("/static", 1, raw, latched=True)
+    path = rec.start("t", "", {"/static": JS}, now_ns=400)
+    rec.stop(True, "", now_ns=500)
+    assert [raw for _, _, raw in _read(path)] == many[-MAX_LATCHED_PER_TOPIC:]
+    # a latched topic that is not among the episode's topics is not written
+    path = rec.start("t", "", {"/volatile": JS}, now_ns=600)
+    rec.stop(True, "", now_ns=700)
+    assert _read(path) == []
+
+
 def test_refuses_to_start_on_low_disk(tmp_path):
     rec = EpisodeRecorder(RecorderConfig(output_dir=tmp_path, min_free_disk_bytes=10**18), make_typestore())
     with pytest.raises(LowDiskError, match="min_free_disk_gb"):

@@ -204,3 +204,47 @@ def test_kill_9_mid_episode(ros_context, ros_process, tmp_path):
     salvaged = convert_bags([out], CONFIG, tmp_path / "salvaged.zarr", recover=True)
     assert salvaged.converted == [str(ep0), str(ep1)] and salvaged.lengths[1] >= 10, salvaged.lines()
     assert ReplayBuffer.open(tmp_path / "plain.zarr").episode_lengths[0] == salvaged.lengths[0]
+
+
+def test_latched_topic_published_before_the_episodes_is_in_every_bag(ros_context, ros_process, tmp_path):
+    """Like /tf_static (realsense2_camera, robot_state_publisher): one transient-local message, published
+    before the first episode starts, ends up in each episode; a volatile one published then does not."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+    from std_msgs.msg import String
+
+    topics = ["/static_info", "/volatile_info"]
+    proc = ros_process("-m", "dp_recorder.recorder_node", "--ros-args", "-p", f"output_dir:={tmp_path / 'eps'}",
+                       "-p", f"topics:=[{','.join(topics)}]", "-p", "min_free_disk_gb:=0.0",
+                       "-p", "discovery_period_s:=0.1")
+    node = Node("operator", context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    try:
+        latched = node.create_publisher(String, "/static_info", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        volatile = node.create_publisher(String, "/volatile_info", 10)
+        latched.publish(String(data="camera_link -> camera_color_optical_frame"))
+        start = node.create_client(StartEpisode, "/recorder/start_episode")
+        stop = node.create_client(StopEpisode, "/recorder/stop_episode")
+        assert spin_until(executor, lambda: start.service_is_ready() and stop.service_is_ready()
+                          and all(node.count_subscribers(t) > 0 for t in topics), 60.0)
+        volatile.publish(String(data="before"))
+        executor.spin_once(timeout_sec=0.5)
+        for episode in range(2):
+            future = start.call_async(StartEpisode.Request(task="t"))
+            assert spin_until(executor, future.done, 20.0) and future.result().success
+            volatile.publish(String(data=f"during {episode}"))
+            spin_until(executor, lambda: False, 0.5)
+            future = stop.call_async(StopEpisode.Request(task_success=True))
+            assert spin_until(executor, future.done, 20.0) and future.result().success
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+    proc.proc.send_signal(signal.SIGINT)
+    assert proc.proc.wait(timeout=30) == 0
+    eps = sorted((tmp_path / "eps").iterdir())
+    assert len(eps) == 2
+    for episode, path in enumerate(eps):
+        with Reader(path) as reader:
+            msgs = [(c.topic, deserialize_message(raw, String).data) for c, _, raw in reader.messages()]
+        assert msgs == [("/static_info", "camera_link -> camera_color_optical_frame"),
+                        ("/volatile_info", f"during {episode}")], msgs

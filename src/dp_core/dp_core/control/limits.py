@@ -1,24 +1,19 @@
-"""Joint and Cartesian limits: configs, checking a trajectory, and a limiter that enforces them.
+"""Joint and Cartesian limits: their configs, and finding where a trajectory violates them.
 
-The limiter is a forward pass over commands at the control period: each step starts from the
-previous command and velocity, (1) scales the arm's joint step uniformly so no joint exceeds
-its velocity limit (keeps the direction), (2) keeps the velocity within what the acceleration
-limit allows from the previous velocity and what still lets the joint brake before its position
-limits (v²/2a + v·dt <= distance), and (3) clamps positions. A trajectory that already respects
-the limits passes unchanged (a feed-forward term makes tracking exact); anything else is bent
-until it does. Cartesian commands get a workspace box and linear/angular speed limits
-(no Cartesian acceleration limit). Units: rad, rad/s, rad/s² for joints; m, m/s, rad/s for poses.
+``motion_limiter.MotionLimiter`` enforces these limits command by command; ``check_trajectory``
+finds the worst violation per limit and dimension (chunk validation in ``limit_mode: reject``, and
+the tests). Joints: position, velocity, acceleration; Cartesian: workspace box, linear/angular
+speed and acceleration (norms). Units: rad, rad/s, rad/s² for joints; m, m/s, m/s², rad/s, rad/s²
+for poses. Every check is vectorized over the samples (chunk validation cost stays bounded).
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from dp_core.control.interpolation import quaternion_angle, slerp_pair
 from dp_core.control.layout import ActionLayout
 
 _TOL = 1e-9  # absolute slack for float rounding in checks
@@ -73,19 +68,21 @@ class JointLimits:
 
 @dataclass(frozen=True)
 class CartesianLimits:
-    """Workspace box (m, in the command frame) and speed limits (m/s, rad/s)."""
+    """Workspace box (m, in the command frame), speed (m/s, rad/s) and acceleration (m/s², rad/s²) limits."""
 
     box_min: np.ndarray
     box_max: np.ndarray
     max_linear_speed: float
     max_angular_speed: float
+    max_linear_acceleration: float = 2.0  # m/s²
+    max_angular_acceleration: float = 10.0  # rad/s²
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "box_min", _vec(self.box_min, 3, "box_min"))
         object.__setattr__(self, "box_max", _vec(self.box_max, 3, "box_max"))
         if np.any(self.box_min >= self.box_max):
             raise ValueError(f"box_min must be < box_max on every axis, got {self.box_min} / {self.box_max}")
-        for attr in ("max_linear_speed", "max_angular_speed"):
+        for attr in ("max_linear_speed", "max_angular_speed", "max_linear_acceleration", "max_angular_acceleration"):
             value = getattr(self, attr)
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{attr} must be a finite number > 0, got {value}")
@@ -135,131 +132,6 @@ class LimitSet:
     def limited_joints(self) -> tuple[int, ...]:
         """Indices (into the action) of the dimensions covered by ``joint``, in its order."""
         return self._limited
-
-
-def _brake_speed(distance: np.ndarray, acc: np.ndarray, dt: float) -> np.ndarray:
-    """Largest speed from which a joint can still stop within ``distance`` (v²/2a + v·dt <= d)."""
-    d = np.maximum(distance, 0.0)
-    with np.errstate(invalid="ignore", over="ignore"):
-        finite = -acc * dt + np.sqrt((acc * dt) ** 2 + 2.0 * acc * d)
-    return np.where(np.isfinite(acc), finite, d / dt)
-
-
-class Limiter:
-    """Stateful forward pass: ``step(target)`` returns the next command that respects the limits."""
-
-    def __init__(self, limits: LimitSet, period_s: float) -> None:
-        if not period_s > 0:
-            raise ValueError(f"period_s must be > 0, got {period_s}")
-        self.limits = limits
-        self.period_s = float(period_s)
-        self.position: np.ndarray | None = None
-        self.velocity = np.zeros(limits.layout.dim)
-        self._prev_target: np.ndarray | None = None
-        grippers = set(limits.layout.grippers)
-        self._arm = np.array([i not in grippers for i in limits.limited_joints], dtype=bool)
-
-    def reset(self, position: np.ndarray | None, velocity: np.ndarray | None = None) -> None:
-        """Start from ``position`` (None: the next target is taken as is) at rest unless ``velocity``."""
-        self.position = None if position is None else np.asarray(position, dtype=np.float64).copy()
-        self.velocity = np.zeros(self.limits.layout.dim) if velocity is None else np.asarray(velocity, float).copy()
-        self._prev_target = None if position is None else self.position.copy()
-
-    def hold(self) -> None:
-        """The caller holds the last command: velocity is zero from here on."""
-        self.velocity[:] = 0.0
-        self._prev_target = None if self.position is None else self.position.copy()
-
-    def copy(self) -> Limiter:
-        return copy.deepcopy(self)
-
-    def step(self, target: np.ndarray) -> np.ndarray:
-        target = np.asarray(target, dtype=np.float64)
-        if self.position is None:
-            self.reset(self._clamp_positions(target))
-            return self.position.copy()  # type: ignore[union-attr]
-        prev = self.position
-        out = target.copy()
-        dt = self.period_s
-        if self.limits.joint is not None:
-            idx = list(self.limits.limited_joints)
-            out[idx] = self._joint_step(prev[idx], self.velocity[idx], target[idx], self._target_velocity(idx, target))
-        if self.limits.cartesian is not None:
-            self._cartesian_step(prev, out)
-        self._prev_target = target.copy()
-        self.velocity = (out - prev) / dt
-        self.position = out
-        return out.copy()
-
-    def _target_velocity(self, idx: list[int], target: np.ndarray) -> np.ndarray:
-        if self._prev_target is None:
-            return np.zeros(len(idx))
-        return (target[idx] - self._prev_target[idx]) / self.period_s
-
-    def _joint_step(self, p: np.ndarray, v: np.ndarray, target: np.ndarray, v_target: np.ndarray) -> np.ndarray:
-        lim, dt = self.limits.joint, self.period_s
-        assert lim is not None
-        v_des = (target - p) / dt
-        arm = self._arm
-        ratio = np.abs(v_des) / lim.velocity_max
-        if np.any(arm) and ratio[arm].max() > 1.0:
-            v_des[arm] /= ratio[arm].max()  # same direction, slower
-        v_des[~arm] = np.clip(v_des[~arm], -lim.velocity_max[~arm], lim.velocity_max[~arm])
-        acc = lim.acceleration_max
-        # approach a target no faster (relative to its own motion) than allows stopping on it,
-        # so a lagging command catches up without overshooting; exact tracking is unaffected
-        err = target - p
-        upper = np.where(err > 0, v_target + _brake_speed(err, acc, dt), np.inf)
-        lower = np.where(err < 0, v_target - _brake_speed(-err, acc, dt), -np.inf)
-        v_des = np.minimum(np.maximum(v_des, lower), upper)
-        lo = np.maximum(-lim.velocity_max, v - acc * dt)
-        hi = np.minimum(lim.velocity_max, v + acc * dt)
-        hi = np.minimum(hi, _brake_speed(lim.position_max - p, acc, dt))
-        lo = np.maximum(lo, -_brake_speed(p - lim.position_min, acc, dt))
-        new_v = np.minimum(np.maximum(v_des, lo), hi)  # where lo > hi, braking (hi/lo order) wins
-        return np.clip(p + new_v * dt, lim.position_min, lim.position_max)
-
-    def _cartesian_step(self, prev: np.ndarray, out: np.ndarray) -> None:
-        cart, lay, dt = self.limits.cartesian, self.limits.layout, self.period_s
-        assert cart is not None
-        pi = list(lay.position)
-        step = out[pi] - prev[pi]
-        dist = float(np.linalg.norm(step))
-        max_dist = cart.max_linear_speed * dt
-        if dist > max_dist:
-            step *= max_dist / dist
-        ax = list(lay.position_axes)
-        out[pi] = np.clip(prev[pi] + step, cart.box_min[ax], cart.box_max[ax])
-        if lay.quaternion:
-            qi = list(lay.quaternion)
-            angle = quaternion_angle(prev[qi], out[qi])
-            max_angle = cart.max_angular_speed * dt
-            frac = 1.0 if angle <= max_angle else max_angle / angle
-            out[qi] = slerp_pair(prev[qi], out[qi], frac)
-
-    def _clamp_positions(self, target: np.ndarray) -> np.ndarray:
-        out = target.copy()
-        if self.limits.joint is not None:
-            idx = list(self.limits.limited_joints)
-            out[idx] = np.clip(out[idx], self.limits.joint.position_min, self.limits.joint.position_max)
-        if self.limits.cartesian is not None:
-            pi, ax = list(self.limits.layout.position), list(self.limits.layout.position_axes)
-            out[pi] = np.clip(out[pi], self.limits.cartesian.box_min[ax], self.limits.cartesian.box_max[ax])
-        return out
-
-
-def clip_trajectory(
-    limits: LimitSet,
-    positions: np.ndarray,
-    period_s: float,
-    start: np.ndarray | None = None,
-    start_velocity: np.ndarray | None = None,
-) -> np.ndarray:
-    """Positions (N, D) sampled every ``period_s`` bent to respect the limits (see module doc)."""
-    limiter = Limiter(limits, period_s)
-    limiter.reset(start, start_velocity)
-    return np.stack([limiter.step(p) for p in np.asarray(positions, dtype=np.float64)]) if len(positions) else \
-        np.zeros((0, limits.layout.dim))
 
 
 def check_trajectory(
@@ -337,8 +209,10 @@ def _cartesian_violations(limits: LimitSet, pos: np.ndarray, period_s: float, of
     found += _worst("linear speed", ["xyz"], speed, np.array([cart.max_linear_speed]), offset - 1)
     if lay.quaternion:
         qi = list(lay.quaternion)
-        ang = np.array([[quaternion_angle(a[qi], b[qi]) / period_s] for a, b in zip(pos[:-1], pos[1:], strict=True)])
-        found += _worst("angular speed", ["orientation"], ang.reshape(-1, 1), np.array([cart.max_angular_speed]), offset - 1)
+        q = pos[:, qi] / np.linalg.norm(pos[:, qi], axis=1, keepdims=True)
+        dots = np.clip(np.abs(np.sum(q[:-1] * q[1:], axis=1)), 0.0, 1.0)
+        ang = (2.0 * np.arccos(dots) / period_s)[:, None]
+        found += _worst("angular speed", ["orientation"], ang, np.array([cart.max_angular_speed]), offset - 1)
     return found
 
 

@@ -8,11 +8,12 @@
 - Temporal ensembling (optional, ACT): overlapping chunks are averaged with weights
   exp(-ensemble_decay * rank), rank 0 = oldest chunk still covering the time; each chunk's weight
   ramps in and out over ``blend_s`` so membership changes do not jump.
-- Limits: every command passes a ``Limiter`` (velocity/acceleration/position, Cartesian box and
-  speed) at the nominal control period. ``limit_mode="reject"`` additionally refuses chunks
-  that violate a limit before they are executed.
+- Horizon 1: a one-action chunk is a set point, held from ``start`` until a chunk replaces it.
+- The plan gives unlimited targets; ``executor.ChunkExecutor`` passes every one through its
+  ``MotionLimiter``. ``limit_mode="reject"`` additionally refuses chunks that violate a limit
+  before they are executed.
 
-Thread safety: add_chunk (subscription thread) and command_at (timer thread) take one lock.
+Thread safety: add_chunk (subscription thread) and target_at (timer thread) take one lock.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ import numpy as np
 from dp_core.control.action_chunk import NS_PER_S, ActionChunkData
 from dp_core.control.interpolation import ChunkInterpolator, InterpolationConfig, blend_values, continuous_quaternions
 from dp_core.control.layout import ActionLayout
-from dp_core.control.limits import CartesianLimits, JointLimits, Limiter, LimitSet, Violation, check_trajectory
+from dp_core.control.limits import CartesianLimits, JointLimits, LimitSet, Violation, check_trajectory
 
 
 # rad: measured joint positions this far beyond a limit still count as within it (encoder noise).
 POSITION_TOLERANCE = 1e-3
+BOX_TOLERANCE = 0.005  # m: a measured pose this far outside the box still counts as inside (tracking error)
+HELD_END_NS = 2**62  # end of a horizon-1 chunk: held until replaced
 
 @dataclass(frozen=True)
 class ExecutorConfig:
@@ -53,11 +56,14 @@ class ExecutorConfig:
     execute_to: Literal["horizon", "execute_steps"] = "horizon"
     gripper_names: tuple[str, ...] | None = None
     max_chunk_duration_s: float = 30.0
+    max_chunk_actions: int = 2048  # horizon above this is refused (bounded validation work)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "action_names", tuple(self.action_names))
         if not (np.isfinite(self.control_rate_hz) and self.control_rate_hz > 0):
             raise ValueError(f"control_rate_hz must be a finite number > 0, got {self.control_rate_hz}")
+        if not (isinstance(self.max_chunk_actions, int) and self.max_chunk_actions >= 1):
+            raise ValueError(f"max_chunk_actions must be an integer >= 1, got {self.max_chunk_actions}")
         if not (np.isfinite(self.max_chunk_duration_s) and self.max_chunk_duration_s > 0):
             raise ValueError(f"max_chunk_duration_s must be a finite number > 0, got {self.max_chunk_duration_s}")
         for attr in ("blend_s", "ensemble_decay", "max_future_s", "max_past_s"):
@@ -133,26 +139,32 @@ class ChunkPlan:
         self.layout = config.layout
         self.limits = config.limit_set
         self._interp_config = InterpolationConfig(config.interpolation, config.cubic_bc)
-        self._limiter = Limiter(self.limits, config.period_s)
         self._segments: list[_Segment] = []
         self._rank = 0
         self._blend_ns = round(config.blend_s * NS_PER_S)
         self._lock = threading.Lock()
 
     # ---- input -------------------------------------------------------------------------------
-    def add_chunk(self, chunk: ActionChunkData, now_ns: int, measured: np.ndarray | None = None) -> Accepted | Rejected:
-        """Validate ``chunk`` against the configuration and the clock, then schedule it."""
+    def add_chunk(self, chunk: ActionChunkData, now_ns: int, measured: np.ndarray | None = None,
+                  current: np.ndarray | None = None) -> Accepted | Rejected:
+        """Validate ``chunk`` against the configuration and the clock, then schedule it.
+
+        ``current`` is the command being sent now (None: none, the chunk blends in from ``measured``).
+        """
+        if chunk.horizon > self.config.max_chunk_actions:
+            return Rejected(f"chunk {chunk.sequence} has {chunk.horizon} actions > max_chunk_actions "
+                            f"{self.config.max_chunk_actions}")
         try:
             actions = self._reorder(chunk)
             if measured is not None:
-                measured = self._check_measured(measured)
+                measured = self.check_measured(measured, fill=actions[0])
         except ValueError as exc:
             return Rejected(str(exc))
         last = chunk.horizon - 1 if self.config.execute_to == "horizon" else chunk.execute_steps - 1
         if last * chunk.dt_s > self.config.max_chunk_duration_s:
             return Rejected(f"chunk {chunk.sequence} lasts {last * chunk.dt_s:g} s > max_chunk_duration_s "
                             f"{self.config.max_chunk_duration_s:g} (dt or horizon wrong?)")
-        end_ns = chunk.start_ns + round(last * chunk.dt_s * NS_PER_S)
+        end_ns = chunk.start_ns + round(last * chunk.dt_s * NS_PER_S) if chunk.horizon > 1 else HELD_END_NS
         timing = self._check_timing(chunk, end_ns, now_ns)
         if timing:
             return Rejected(timing)
@@ -163,11 +175,12 @@ class ChunkPlan:
             interp = ChunkInterpolator(times, actions, self.layout, self._interp_config)
         except ValueError as exc:
             return Rejected(f"chunk {chunk.sequence}: {exc}")
-        violations = self._violations(interp, max(now_ns, interp.start_ns), end_ns, chunk.dt_s, measured)
+        violations = self._violations(interp, max(now_ns, interp.start_ns), min(end_ns, max(now_ns, interp.end_ns)),
+                                      chunk.dt_s, measured)
         if violations and self.config.limit_mode == "reject":
             return Rejected(f"chunk {chunk.sequence} violates limits: " + "; ".join(map(str, violations[:3])), violations)
         with self._lock:
-            self._schedule(interp, end_ns, now_ns, measured)
+            self._schedule(interp, end_ns, now_ns, current if current is not None else measured)
         skipped = int(np.searchsorted(times, now_ns, side="left"))
         return Accepted(skipped_actions=min(skipped, chunk.horizon), violations=violations)
 
@@ -183,9 +196,20 @@ class ChunkPlan:
         order = [chunk.action_names.index(n) for n in names]
         return chunk.actions[:, order].astype(np.float64)
 
-    def _check_measured(self, measured: np.ndarray) -> np.ndarray:
-        m = np.asarray(measured, dtype=np.float64).reshape(-1)
-        if m.size != self.layout.dim or not np.all(np.isfinite(m)):
+    def check_measured(self, measured: np.ndarray, fill: np.ndarray | None = None) -> np.ndarray:
+        """The measured state (action order) if usable, else ValueError saying why.
+
+        Gripper dimensions may be NaN (not measured); they take ``fill`` (the chunk's first action).
+        """
+        m = np.asarray(measured, dtype=np.float64).reshape(-1).copy()
+        grippers = list(self.layout.grippers)
+        if m.size != self.layout.dim:
+            raise ValueError(f"measured state must have {self.layout.dim} values in action-name order, got {m.size}")
+        if fill is not None:
+            m[grippers] = np.where(np.isnan(m[grippers]), np.asarray(fill, dtype=np.float64)[grippers], m[grippers])
+        finite = np.isfinite(m)
+        finite[grippers] |= np.isnan(m[grippers])
+        if not np.all(finite):
             raise ValueError(f"measured state must be {self.layout.dim} finite values in action-name order, got {measured!r}")
         limits = self.config.joint_limits
         if limits is not None:
@@ -200,6 +224,13 @@ class ChunkPlan:
                 bad = [f"{limits.names[lim[i]]}={q[i]:.4g}" for i in np.flatnonzero(outside)]
                 raise ValueError(f"measured state is outside the joint position limits ({', '.join(bad)}); "
                                  "holding: move the robot back within its limits first")
+        cart = self.config.cartesian_limits
+        if cart is not None and self.layout.position:
+            ax = list(self.layout.position_axes)
+            xyz = m[list(self.layout.position)]
+            if np.any(xyz < cart.box_min[ax] - BOX_TOLERANCE) or np.any(xyz > cart.box_max[ax] + BOX_TOLERANCE):
+                raise ValueError(f"measured position {np.round(xyz, 4).tolist()} is outside the workspace box "
+                                 f"{cart.box_min[ax].tolist()}..{cart.box_max[ax].tolist()}; holding")
         return m
 
     def _check_timing(self, chunk: ActionChunkData, end_ns: int, now_ns: int) -> str:
@@ -225,52 +256,37 @@ class ChunkPlan:
         coarse = interp(np.arange(t0, end_ns + 1, coarse_ns, dtype=np.int64))
         return found + [v for v in check_trajectory(self.limits, coarse, dt_s) if v.kind == "acceleration"]
 
-    def _schedule(self, interp: ChunkInterpolator, end_ns: int, now_ns: int, measured: np.ndarray | None) -> None:
+    def _schedule(self, interp: ChunkInterpolator, end_ns: int, now_ns: int, start: np.ndarray | None) -> None:
         running = [s for s in self._segments if s.end_ns >= now_ns]
         source: _Segment | np.ndarray | None
         if running:
             source = None if self.config.ensemble else self._segments[-1]
-        elif self._limiter.position is not None:
-            source = self._limiter.position.copy()
         else:
-            source = measured
-            if measured is not None:
-                self._limiter.reset(measured)
+            source = None if start is None else np.asarray(start, dtype=np.float64).copy()
         takeover = max(now_ns, interp.start_ns)
         self._segments.append(_Segment(interp, end_ns, takeover, self._rank, source))
         self._rank += 1
 
     # ---- output ------------------------------------------------------------------------------
-    def command_at(self, now_ns: int) -> np.ndarray | None:
-        """The limited command for ``now_ns`` (D,) float64, or None: nothing valid, hold."""
+    def target_at(self, now_ns: int) -> np.ndarray | None:
+        """The unlimited plan value for ``now_ns`` (D,) float64, or None when nothing covers it."""
         with self._lock:
             self._prune(now_ns)
-            target = self._target(now_ns)
-            if target is None:
-                self._limiter.hold()
-                return None
-            return self._limiter.step(target)
+            return self._target(now_ns)
 
-    def trajectory(self, now_ns: int, period_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """The limited remainder of the plan from ``now_ns``: (times from now in s (N,), values (N, D))."""
-        if not period_s > 0:
-            raise ValueError(f"period_s must be > 0, got {period_s}")
+    def motion_end_ns(self) -> int | None:
+        """When the plan's values stop changing (a held horizon-1 chunk: its start; blends included)."""
+        with self._lock:
+            if not self._segments:
+                return None
+            return max(max(s.interp.end_ns if s.end_ns == HELD_END_NS else s.end_ns, s.takeover_ns + self._blend_ns)
+                       for s in self._segments)
+
+    def final_target(self) -> np.ndarray | None:
+        """The plan's value at its end (where an exhausted plan settles), None when empty."""
         with self._lock:
             end = self._end_ns()
-            limiter = self._limiter.copy()
-            limiter.period_s = float(period_s)
-            times, values = [], []
-            t = int(now_ns)
-            step_ns = max(1, round(period_s * NS_PER_S))
-            while end is not None and t <= end:
-                target = self._target(t)
-                if target is not None:
-                    times.append((t - now_ns) / NS_PER_S)
-                    values.append(limiter.step(target))
-                t += step_ns
-        if not values:
-            return np.zeros(0), np.zeros((0, self.layout.dim))
-        return np.asarray(times), np.stack(values)
+            return None if end is None else self._target(end)
 
     def remaining_s(self, now_ns: int) -> float:
         with self._lock:
@@ -283,24 +299,10 @@ class ChunkPlan:
             end = self._end_ns()
         return end is None or now_ns > end
 
-    def clear(self, forget_command: bool = False) -> None:
-        """Drop every chunk; the last command stays the hold point unless ``forget_command``.
-
-        Forget it when the policy is deactivated: the robot may be moved (ready pose, reset)
-        before the next activation, and the next plan must start from the measured state then,
-        not blend from a stale command.
-        """
+    def clear(self) -> None:
+        """Drop every chunk (the executor decides what to command instead)."""
         with self._lock:
             self._segments.clear()
-            if forget_command:
-                self._limiter.reset(None)
-            else:
-                self._limiter.hold()
-
-    @property
-    def last_command(self) -> np.ndarray | None:
-        with self._lock:
-            return None if self._limiter.position is None else self._limiter.position.copy()
 
     def _end_ns(self) -> int | None:
         if not self._segments:

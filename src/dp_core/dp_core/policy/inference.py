@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +23,9 @@ from torch import Tensor
 
 from dp_core.models.unet1d import ConditionalUnet1D
 from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy, PolicyConfig
+from dp_core.policy.device import resolve_device
 from dp_core.policy.fast_inference import convert_denoiser, int8_kernel_available, native_bf16_supported
+from dp_core.policy.window_input import checked_arrays
 from dp_core.spec import PolicySpec
 from dp_core.training.checkpoint import WEIGHTS_FILE, load_config_dict, load_policy_weights, resolve_checkpoint_dir
 from dp_core.training.config import from_dict
@@ -91,6 +92,7 @@ class Policy:
         self.warm_start_noise_level = warm_start_noise_level
         self._rng = np.random.default_rng()
         self._inputs = self._allocate_inputs()
+        self._rgb_names = {k.name for k in self.spec.rgb_keys}
         #: Self-check figures per tried precision: {"fp32"|"int8"|"bf16": {"ms", "rel_diff"}}.
         self.precision_check: dict[str, dict[str, float]] = {}
         self.precision = self._choose_precision(precision)
@@ -207,27 +209,11 @@ class Policy:
 
     def _load_inputs(self, observation: Any) -> dict[str, Tensor]:
         """Validate the numpy window and copy it into the preallocated input tensors."""
-        low_dim, images = _split_observation(observation)
-        n_obs = self.spec.n_obs_steps
-        for key in self.spec.obs:
-            source = images if key.kind == "rgb" else low_dim
-            if key.name not in source:
-                raise ValueError(f"observation key '{key.name}' ({key.kind}) missing; got {sorted(source)}")
-            value = np.asarray(source[key.name])
-            if key.kind == "rgb":
-                expected = (n_obs, key.shape[1], key.shape[2], 3)
-                if value.shape != expected or value.dtype != np.uint8:
-                    raise ValueError(f"image '{key.name}': expected uint8 {expected} (T, H, W, RGB), "
-                                     f"got {value.dtype} {value.shape}")
-                tensor = torch.from_numpy(value).permute(0, 3, 1, 2).float().div_(255.0)
-            else:
-                if value.shape != (n_obs, key.shape[0]):
-                    raise ValueError(f"low-dim '{key.name}': expected shape {(n_obs, key.shape[0])} (T, D), "
-                                     f"got {value.shape}")
-                if not np.all(np.isfinite(value)):
-                    raise ValueError(f"low-dim '{key.name}' contains non-finite values: {value.tolist()}")
-                tensor = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
-            self._inputs[key.name][0].copy_(tensor)
+        for key, value in checked_arrays(self.spec, observation).items():
+            tensor = torch.from_numpy(value)
+            if key in self._rgb_names:
+                tensor = tensor.permute(0, 3, 1, 2).float().div_(255.0)
+            self._inputs[key][0].copy_(tensor)
         return self._inputs
 
     @torch.inference_mode()
@@ -280,22 +266,5 @@ class Policy:
                 self.model.sample(obs, torch.Generator(self.device).manual_seed(0))
 
 
-def _split_observation(observation: Any) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
-    """(low_dim, images) dicts from the accepted observation forms."""
-    if hasattr(observation, "low_dim") and hasattr(observation, "images"):
-        return observation.low_dim, observation.images
-    if isinstance(observation, Mapping):
-        if "low_dim" in observation or "images" in observation:
-            return observation.get("low_dim", {}), observation.get("images", {})
-        return observation, observation
-    raise TypeError(f"observation must be an ObservationWindow or a mapping, got {type(observation).__name__}")
-
-
 def _pick_device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available; use device='cpu' or 'auto'")
-    return device
-
+    return resolve_device(device)

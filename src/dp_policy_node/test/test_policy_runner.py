@@ -1,0 +1,53 @@
+"""PolicyRunner without ROS: new parameters validated, the chunk program against the reference
+path, release, and the device error raised before anything is loaded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dp_core.timing.alignment import ObservationWindow
+from dp_policy_node.policy_runner import PolicyNodeConfig, PolicyRunner
+from dp_policy_node.streams import parse_obs_specs
+
+
+def config(checkpoint, **overrides) -> PolicyNodeConfig:
+    values = dict(checkpoint_path=str(checkpoint), device="cpu", precision="fp32", seed=4, torch_threads=1,
+                  expected_obs=parse_obs_specs(["front", "joint_pos"], ["3x48x64", "3"]))
+    return PolicyNodeConfig(**(values | overrides))
+
+
+def window(seed: int = 0) -> ObservationWindow:
+    rng = np.random.default_rng(seed)
+    return ObservationWindow(stamps_ns=np.array([0, 100_000_000]),
+                             low_dim={"joint_pos": rng.normal(0, 0.1, (2, 3)).astype(np.float32)},
+                             images={"front": rng.integers(0, 255, (2, 48, 64, 3), dtype=np.uint8)})
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("chunk_form", "fast", "chunk_form must be one of"), ("torch_threads", -1, "torch_threads must be >= 0"),
+    ("device", "gpu", "device must be one of")])
+def test_bad_values_name_themselves(field, value, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        config("x", **{field: value})
+
+
+def test_chunk_program_gives_the_reference_chunks_and_is_released(tiny_checkpoint) -> None:
+    torch.set_num_threads(1)
+    reference = PolicyRunner.load(config(tiny_checkpoint, chunk_form="off"))
+    runner = PolicyRunner.load(config(tiny_checkpoint, chunk_form="auto"))
+    assert (reference.form, runner.form, runner.precision, runner.threads) == ("off", "eager", "fp32", 1)
+    for k in range(3):  # seeds advance per chunk in both
+        a, b = reference.infer(window(k)), runner.infer(window(k))
+        np.testing.assert_allclose(b.actions, a.actions, atol=1e-5 * max(1.0, np.abs(a.actions).max()))
+    values = runner.status_values()
+    assert values["chunk_form"] == "eager" and values["torch_threads"] == "1" and float(values["chunk_ms_p99"]) > 0
+    runner.release()
+    assert runner.form == "released" and runner.policy.runner is None
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_cuda_without_cuda_fails_before_loading(tmp_path) -> None:
+    with pytest.raises(ValueError, match="device 'cuda:0' requested but CUDA is not available"):
+        PolicyRunner.load(config(tmp_path / "no_such_checkpoint", device="cuda:0"))
