@@ -23,6 +23,7 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "publish_images": (False, "render and publish cameras (needs headless GL)"),
     "cameras": (["top", "wrist"], "scene cameras to publish (top, wrist)"),
     "camera_names": ([""], "published name per camera ([''] = the scene names): /camera/<name>/..."),
+    "camera_topics": ([""], "image topic per camera ([''] = from the name: /camera/<name>/image_raw, franka: .../color/image_raw)"),
     "image_width": (96, "image width, px"),
     "image_height": (96, "image height, px"),
     "tip_height_m": (0.015, "pusher tip height above the table, m"),

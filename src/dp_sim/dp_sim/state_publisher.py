@@ -49,8 +49,12 @@ class StatePublisher:
         if len(published) != len(p["cameras"]):
             raise ValueError(f"camera_names needs one name per camera {list(p['cameras'])}, got {published}")
         self.camera_names = dict(zip(p["cameras"], published))
+        topics = list(p["camera_topics"]) if list(p["camera_topics"]) != [""] else [names.camera.format(n) for n in published]
+        if len(topics) != len(p["cameras"]):
+            raise ValueError(f"camera_topics needs one topic per camera {list(p['cameras'])}, got {topics}")
         cams = list(p["cameras"]) if p["publish_images"] else []
-        self._images = {cam: pub(Image, names.camera.format(self.camera_names[cam]), 2) for cam in cams}
+        topic_of = dict(zip(p["cameras"], topics))
+        self._images = {cam: pub(Image, topic_of[cam], 2) for cam in cams}
         self._camera_frame = names.camera_frame
         self._gripper = pub(JointState, names.gripper_joint_states, qos_profile_sensor_data) if hand else None
         self._reflex = pub(DiagnosticStatus, "~/reflex", QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL))
