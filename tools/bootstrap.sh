@@ -64,13 +64,32 @@ fi
 if [ "$MODE" = wheels ]; then
   export AMENT_PREFIX_PATH="$VIRTUAL_ENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 fi
-src_state=$(bash "$ROOT/tools/source_state.sh" "$ROOT")
+# Interface packages the FR3 twin and the gripper bridge need that may be missing here (vendor/:
+# franka_msgs is not released for Jazzy, control_msgs has no wheel): built only when no such
+# package is installed outside this workspace, so they never shadow a user's franka_ros2 build.
+VENDOR_ARGS=()
+for pkg in franka_msgs control_msgs; do
+  real=""
+  IFS=: read -ra _prefixes <<< "${AMENT_PREFIX_PATH:-}"
+  for _prefix in "${_prefixes[@]}"; do
+    case "$_prefix" in "$ROOT"/install*|"") continue ;; esac
+    [ -f "$_prefix/share/$pkg/package.xml" ] && real=$_prefix
+  done
+  if [ -z "$real" ]; then
+    VENDOR_ARGS+=("vendor/$pkg")
+  elif [ -d "install/$pkg" ]; then
+    log "$pkg found in $real: removing the vendored stand-in"
+    rm -rf "install/$pkg" "build/$pkg"
+  fi
+done
+[ ${#VENDOR_ARGS[@]} -eq 0 ] || VENDOR_ARGS=(--base-paths . "${VENDOR_ARGS[@]}")
+src_state="$(bash "$ROOT/tools/source_state.sh" "$ROOT") ${VENDOR_ARGS[*]}"
 if [ "$(cat build/.dp_build_stamp 2>/dev/null)" != "$src_state" ] || [ ! -f install/setup.bash ]; then
   log "colcon build"
   export ROS_LOG_DIR="$ROOT/log/ros"
   # the venv's python imports colcon from .venv (wheels) or from the system (apt mode, system site packages)
   "$VENV/bin/python" -c 'import sys; from colcon_core.command import main; sys.argv[0] = "colcon"; sys.exit(main())' \
-    --log-base log/colcon build --symlink-install --event-handlers console_cohesion- summary+ \
+    --log-base log/colcon build "${VENDOR_ARGS[@]}" --symlink-install --event-handlers console_cohesion- summary+ \
     2>&1 | grep -vE "doesn't contain any 'local_setup|^$" || { log "colcon build failed"; exit 1; }
   [ -f install/setup.bash ] || { log "colcon build produced no install/setup.bash"; exit 1; }
   echo "$src_state" > build/.dp_build_stamp

@@ -35,6 +35,7 @@ setup(
             "chunk_executor_node = dp_policy_node.chunk_executor_node:main",
             "dp_bringup = dp_policy_node.bringup:main",
             "ready_pose_node = dp_policy_node.ready_pose_node:main",
+            "gripper_bridge_node = dp_policy_node.gripper_bridge_node:main",
         ],
         # Test isolation (own ROS_DOMAIN_ID, localhost discovery, logs in the workspace) for every
         # pytest run in an environment where this package is installed, colcon test included.

@@ -19,7 +19,7 @@ import pytest
 from bringup_workspace import REPO
 
 SCRIPT = REPO / "tools" / "source_state.sh"
-INPUTS = ("src", "colcon.meta", "launch", "config/robots", "tools")
+INPUTS = ("src", "colcon.meta", "launch", "config/robots", "tools", "vendor")
 
 
 def _state(root: Path, path: str | None = None) -> str:

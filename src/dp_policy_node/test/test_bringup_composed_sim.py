@@ -238,6 +238,8 @@ def test_composed_bringup_runs_the_sim_launch_graph(sim_checkpoint, controller):
                           10.0), (probe.joints[-1].position, joints0)
         # The sim takes every command, the one-point hold trajectory included (stamped 0 = on receipt).
         assert rejected == [], rejected
+        # and none of the executor's commands made the arm reflex (dp_sim.reflexes: FR3 limits)
+        assert sim.sim.reflex_count == 0, sim.sim.reflex
 
         # deactivate through the real lifecycle service: chunks stop, the executor goes idle
         assert lifecycle.transition(Transition.TRANSITION_DEACTIVATE)

@@ -5,6 +5,15 @@ IK solution for a Cartesian pusher target) is approached through a first-order f
 impedance controller settling on its target; a joint trajectory is tracked exactly. Either way the
 servo reference never moves faster than the FR3 joint velocity limits.
 
+Reflexes (:mod:`dp_sim.reflexes`): every physics step is one cycle of the robot's command
+interface; the command of each cycle is judged like libfranka judges it. A reflex aborts the
+motion (the arm holds where it is), and commands are refused until :meth:`PushTSim.recover`.
+With ``strict_interface`` (the FR3 twin) nothing smooths or clips the commands first: a streamed
+position is held until the next one (as the forward position controller does), a Cartesian goal
+is tracked by a critically damped second-order law (like a Cartesian controller's virtual
+dynamics), and trajectories are followed exactly. The default (``strict_interface=False``)
+keeps the forgiving filter for position and Cartesian goals, so only trajectories are judged.
+
 Time: ``time_ns`` is the simulation clock (the ROS sim time the node publishes); it runs on
 across resets so that stamps stay monotonic. ``episode_time_s`` restarts at every reset.
 """
@@ -19,7 +28,8 @@ import numpy as np
 
 from dp_sim import fr3
 from dp_sim.ik import IkConfig, PusherIk
-from dp_sim.joint_trajectory import ActiveTrajectory, TrajectoryPoints
+from dp_sim.joint_trajectory import ActiveTrajectory, TrajectoryPoints, TrajectoryRejected
+from dp_sim.reflexes import Reflex, ReflexLimits, ReflexMonitor
 from dp_sim.rendering import CameraRenderer
 from dp_sim.scene import SceneConfig, build_mjcf
 from dp_sim.tshape import CoverageMeter
@@ -45,6 +55,11 @@ class PushTSimConfig:
     success_coverage: float = 0.90  # the paper uses 0.95 with a kinematic pusher; see README
     command_filter_tau_s: float = 0.05  # position-goal smoothing (impedance-like); 0 = none
     max_ik_error_m: float = 0.005  # Cartesian targets with a worse IK solution are rejected
+    strict_interface: bool = False  # FR3 twin: no smoothing/clipping; the reflexes judge raw commands
+    reflexes: bool = True  # judge commands like libfranka (dp_sim.reflexes)
+    reflex_limits: ReflexLimits = field(default_factory=ReflexLimits)
+    cartesian_omega: float = 15.0  # rad/s, strict Cartesian tracking bandwidth (critically damped)
+    ready_duration_s: float = 3.0  # strict: move_to_ready is a smooth trajectory of at least this long
 
     def __post_init__(self) -> None:
         for name in ("block_dx_range", "block_dy_range", "block_yaw_range"):
@@ -57,6 +72,8 @@ class PushTSimConfig:
             raise ValueError(f"success_coverage must be in (0, 1], got {self.success_coverage}")
         if not 0 < self.tip_height_m < 0.2:
             raise ValueError(f"tip_height_m must be in (0, 0.2) m, got {self.tip_height_m}")
+        if not self.cartesian_omega > 0 or not self.ready_duration_s > 0:
+            raise ValueError(f"cartesian_omega and ready_duration_s must be > 0, got {self.cartesian_omega}, {self.ready_duration_s}")
         if self.command_filter_tau_s < 0 or not self.max_ik_error_m > 0:
             raise ValueError(
                 f"command_filter_tau_s >= 0 and max_ik_error_m > 0 required, got "
@@ -65,6 +82,10 @@ class PushTSimConfig:
 
     def in_workspace(self, xy: np.ndarray) -> bool:
         return bool(np.all(xy >= self.workspace_min) and np.all(xy <= self.workspace_max))
+
+
+class ReflexActive(TrajectoryRejected):
+    """A command arrived while a reflex holds the arm (the robot refuses it until recovery)."""
 
 
 class PushTSim:
@@ -94,6 +115,7 @@ class PushTSim:
         self.time_ns = 0
         self.seed = 0
         self._alpha = 1.0 if cfg.command_filter_tau_s == 0 else 1 - np.exp(-self.dt_s / cfg.command_filter_tau_s)
+        self.monitor = ReflexMonitor(cfg.reflex_limits, self.dt_s)
         self.reset(0)
 
     # ---- episode -------------------------------------------------------------------------
@@ -111,8 +133,11 @@ class PushTSim:
         self.data.qpos[self._qpos_ids] = self.ready_q
         self._set_block_pose(self.sample_block_pose(seed))
         self._cmd_q = self.ready_q.copy()
+        self._cmd_v = np.zeros(7)
         self._goal_q = self.ready_q.copy()
+        self._cartesian = False  # the goal came from a Cartesian target
         self._trajectory: ActiveTrajectory | None = None
+        self.monitor.recover(self.ready_q)  # a new episode starts like after an error recovery
         self._apply_ctrl(np.zeros(7))
         mujoco.mj_forward(self.model, self.data)
         self.episode_start_ns = self.time_ns
@@ -127,21 +152,79 @@ class PushTSim:
 
     # ---- stepping ------------------------------------------------------------------------
     def step(self, n: int = 1) -> None:
-        """Advance the physics n time steps."""
-        max_dq = fr3.DQ_MAX * self.dt_s
+        """Advance the physics n time steps (each one interface cycle)."""
         for _ in range(int(n)):
-            if self._trajectory is not None:
-                goal, vel = self._trajectory.sample(self.time_ns + self._dt_ns)
-                new_cmd = self._cmd_q + np.clip(goal - self._cmd_q, -max_dq, max_dq)
-                vel = np.clip(vel, -fr3.DQ_MAX, fr3.DQ_MAX)
-            else:
-                step = np.clip(self._alpha * (self._goal_q - self._cmd_q), -max_dq, max_dq)
-                new_cmd = self._cmd_q + step
-                vel = step / self.dt_s
+            t_next = self.time_ns + self._dt_ns
+            new_cmd, vel = self._next_command(t_next)
+            reflex = self.monitor.reflex
+            if reflex is None and self.config.reflexes:
+                reflex = self._judge(t_next, new_cmd, vel)
+                if reflex is not None:
+                    self._abort(reflex)
+            if reflex is not None:  # aborted: hold where the arm is
+                new_cmd, vel = self._cmd_q, np.zeros(7)
+            self._cmd_v = (new_cmd - self._cmd_q) / self.dt_s
             self._cmd_q = new_cmd
             self._apply_ctrl(vel)
             mujoco.mj_step(self.model, self.data)
             self.time_ns += self._dt_ns
+
+    def _next_command(self, t_ns: int) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, velocity feed-forward) the controller commands for this cycle."""
+        strict, dt = self.config.strict_interface, self.dt_s
+        max_dq = fr3.DQ_MAX * dt
+        if self._trajectory is not None:
+            goal, vel = self._trajectory.sample(t_ns)
+            if strict:
+                return goal, vel
+            return self._cmd_q + np.clip(goal - self._cmd_q, -max_dq, max_dq), np.clip(vel, -fr3.DQ_MAX, fr3.DQ_MAX)
+        if strict and self._cartesian:
+            w = self.config.cartesian_omega
+            acc = w * w * (self._goal_q - self._cmd_q) - 2 * w * self._cmd_v
+            vel = self._cmd_v + acc * dt
+            return self._cmd_q + vel * dt, vel
+        if strict:  # the forward position controller writes the newest command every cycle
+            return self._goal_q.copy(), (self._goal_q - self._cmd_q) / dt
+        step = np.clip(self._alpha * (self._goal_q - self._cmd_q), -max_dq, max_dq)
+        return self._cmd_q + step, step / dt
+
+    def _judge(self, t_ns: int, cmd: np.ndarray, vel: np.ndarray) -> Reflex | None:
+        if self._trajectory is not None:
+            goal, goal_vel = self._trajectory.sample(t_ns)
+            return self.monitor.check_effort(t_ns, goal, goal_vel)
+        if self.config.strict_interface:
+            return self.monitor.check_position(t_ns, cmd)
+        self.monitor.reset(cmd, vel)  # the forgiving filter's own smoothing is not judged
+        return None
+
+    def _abort(self, reflex: Reflex) -> None:
+        log.error(reflex.describe())
+        q = self.joint_positions()
+        self._trajectory = None
+        self._cmd_q, self._goal_q, self._cmd_v = q.copy(), q.copy(), np.zeros(7)
+
+    @property
+    def reflex(self) -> Reflex | None:
+        """The reflex that aborted the motion, until :meth:`recover`; None while commands are taken."""
+        return self.monitor.reflex
+
+    @property
+    def reflex_count(self) -> int:
+        return self.monitor.count
+
+    def recover(self) -> bool:
+        """Error recovery (franka's ``error_recovery``): hold here and take commands again.
+        Returns whether there was a reflex to recover from."""
+        had = self.monitor.reflex is not None
+        q = self.joint_positions()
+        self._trajectory, self._cartesian = None, False
+        self._cmd_q, self._goal_q, self._cmd_v = q.copy(), q.copy(), np.zeros(7)
+        self.monitor.recover(q)
+        return had
+
+    def _refuse_during_reflex(self) -> None:
+        if self.monitor.reflex is not None:
+            raise ReflexActive(f"{self.monitor.reflex.describe()}; recover first (error_recovery)")
 
     def _apply_ctrl(self, vel: np.ndarray) -> None:
         self.data.ctrl[:7] = self._cmd_q
@@ -155,14 +238,17 @@ class PushTSim:
             raise ValueError(f"need 7 joint positions, got shape {q.shape}")
         if not fr3.within_limits(q):
             raise ValueError(f"joint targets {np.round(q, 4).tolist()} are NaN or outside the FR3 limits")
-        self._trajectory = None
+        self._refuse_during_reflex()
+        self._trajectory, self._cartesian = None, False
         self._goal_q = q.copy()
 
     def set_joint_trajectory(self, points: TrajectoryPoints, start_ns: int) -> None:
         """Follow a trajectory from now (start_ns 0 = now). Raises TrajectoryRejected if invalid."""
+        self._refuse_during_reflex()
         start = self.time_ns if start_ns == 0 else int(start_ns)
-        self._trajectory = ActiveTrajectory(points, start, self.time_ns, self._cmd_q)
+        self._trajectory = ActiveTrajectory(points, start, self.time_ns, self._cmd_q, self._cmd_v)
         self._goal_q = np.asarray(points.positions, float)[-1].copy()
+        self._cartesian = False
 
     def solve_pusher_target(self, xy: np.ndarray) -> np.ndarray:
         """Joint positions putting the pusher tip at xy (working height, pointing down)."""
@@ -182,9 +268,29 @@ class PushTSim:
     def set_pusher_target(self, xy: np.ndarray) -> None:
         """Cartesian pusher goal through IK. Raises ValueError (and holds) if invalid."""
         self.set_joint_targets(self.solve_pusher_target(xy))
+        self._cartesian = True
+
+    def set_tip_pose_target(self, position: np.ndarray, rotation: np.ndarray) -> None:
+        """Cartesian pose goal of the pusher tip (full pose, through IK). Raises ValueError if invalid."""
+        position = np.asarray(position, dtype=float)
+        if position.shape != (3,) or not np.all(np.isfinite(position)) or not np.all(np.isfinite(rotation)):
+            raise ValueError(f"tip target must be finite, got {position.tolist()}")
+        if not self.config.in_workspace(position[:2]) or not 0.0 < position[2] < 0.8:
+            raise ValueError(f"tip target {np.round(position, 3).tolist()} is outside the workspace")
+        result = self.ik.solve(position, np.asarray(rotation, float).reshape(3, 3), self._goal_q)
+        if result.position_error_m > self.config.max_ik_error_m:
+            raise ValueError(f"tip target {np.round(position, 3).tolist()} unreachable (IK error {result.position_error_m:.4f} m)")
+        self.set_joint_targets(result.q)
+        self._cartesian = True
 
     def move_to_ready(self) -> None:
-        self.set_joint_targets(self.ready_q)
+        """Back to the ready pose: a smooth trajectory on the strict interface, else the goal filter."""
+        if not self.config.strict_interface:
+            self.set_joint_targets(self.ready_q)
+            return
+        distance = float(np.max(np.abs(self.ready_q - self._cmd_q)))
+        duration = max(self.config.ready_duration_s, 4.0 * distance)
+        self.set_joint_trajectory(TrajectoryPoints(np.array([duration]), self.ready_q[None], np.zeros((1, 7))), 0)
 
     def _tip_target(self, xy: np.ndarray) -> np.ndarray:
         return np.array([xy[0], xy[1], self.config.tip_height_m])

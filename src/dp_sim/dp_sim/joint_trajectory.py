@@ -2,7 +2,8 @@
 
 A trajectory is a list of points (time from start, positions, optional velocities) anchored at a
 start time. When it is accepted, the controller's current command becomes the first knot at
-``max(now, start)``; points already in the past are dropped; the arm holds until the start time.
+``max(now, start)`` (with the current commanded velocity when the points carry velocities, so
+the reference stays smooth); points already in the past are dropped; the arm holds until the start time.
 Segments are linear when the points carry no velocities and cubic Hermite when they all do,
 as in the JTC. After the last point the arm holds the last position.
 """
@@ -30,6 +31,7 @@ class TrajectoryPoints:
     times_s: np.ndarray
     positions: np.ndarray
     velocities: np.ndarray | None = None
+    check_limits: bool = True  # False: accept like the JTC does (no limits); the FR3's reflexes judge
 
     def __post_init__(self) -> None:
         t, q = np.asarray(self.times_s, float), np.asarray(self.positions, float)
@@ -41,21 +43,23 @@ class TrajectoryPoints:
             raise TrajectoryRejected("trajectory contains NaN or infinite values")
         if np.any(t < 0) or np.any(np.diff(t) <= 0):
             raise TrajectoryRejected(f"time_from_start must be >= 0 and strictly increasing, got {t.tolist()}")
-        bad = [i for i in range(len(t)) if not fr3.within_limits(q[i])]
+        bad = [i for i in range(len(t)) if not fr3.within_limits(q[i])] if self.check_limits else []
         if bad:
             raise TrajectoryRejected(f"point(s) {bad} are outside the FR3 joint position limits")
         if self.velocities is not None:
             v = np.asarray(self.velocities, float)
             if v.shape != q.shape or not np.all(np.isfinite(v)):
                 raise TrajectoryRejected(f"velocities must be finite with shape {q.shape}, got {v.shape}")
-            if np.any(np.abs(v) > fr3.DQ_MAX):
+            if self.check_limits and np.any(np.abs(v) > fr3.DQ_MAX):
                 raise TrajectoryRejected("point velocities exceed the FR3 joint velocity limits")
 
 
 class ActiveTrajectory:
     """A trajectory accepted at ``now_ns`` from commanded position ``q_now``: sample q, dq at any time."""
 
-    def __init__(self, points: TrajectoryPoints, start_ns: int, now_ns: int, q_now: np.ndarray) -> None:
+    def __init__(
+        self, points: TrajectoryPoints, start_ns: int, now_ns: int, q_now: np.ndarray, v_now: np.ndarray | None = None
+    ) -> None:
         t0_ns = max(int(start_ns), int(now_ns))
         abs_t = start_ns + np.round(np.asarray(points.times_s) * NS_PER_S).astype(np.int64)
         keep = abs_t > t0_ns
@@ -67,7 +71,8 @@ class ActiveTrajectory:
         times = np.concatenate([[0.0], (abs_t[keep] - t0_ns) / NS_PER_S])
         q = np.vstack([np.asarray(q_now, float)[None], np.asarray(points.positions, float)[keep]])
         if points.velocities is not None:
-            v = np.vstack([np.zeros((1, 7)), np.asarray(points.velocities, float)[keep]])
+            v0 = np.zeros((1, 7)) if v_now is None or start_ns > now_ns else np.asarray(v_now, float)[None]
+            v = np.vstack([v0, np.asarray(points.velocities, float)[keep]])
             self._spline: CubicHermiteSpline | None = CubicHermiteSpline(times, q, v, axis=0)
         else:
             self._spline = None

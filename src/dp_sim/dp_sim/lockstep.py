@@ -76,9 +76,11 @@ class Lockstep:
 
         Idle means two empty zero-timeout waits in a row: after each callback the executor wakes
         its own wait set (a guard condition), and that wake-up alone can end a wait before a
-        message published inside the callback is looked at.
+        message published inside the callback is looked at. A coroutine that is still awaiting
+        (rclpy yields it again on every wait) counts as an empty wait when it made no progress.
         """
         n = empty = 0
+        waiting: set[int] = set()  # coroutines (e.g. action goals) awaiting a future a tick completes
         while True:
             try:
                 handler, _, _ = self.executor.wait_for_ready_callbacks(timeout_sec=0.0)
@@ -88,10 +90,18 @@ class Lockstep:
                     self.callbacks += n
                     return n
                 continue
-            empty = 0
             handler()
             if handler.exception() is not None:
                 raise handler.exception()
+            if not handler.done():  # rclpy hands a pending coroutine back on every wait
+                if id(handler) in waiting:  # ... and it made no progress: that is idle, not work
+                    empty += 1
+                    if empty >= 2:
+                        self.callbacks += n
+                        return n
+                    continue
+                waiting.add(id(handler))
+            empty = 0
             n += 1
             if n > self.max_callbacks_per_tick:
                 raise GraphDoesNotSettle(f"more than {self.max_callbacks_per_tick} callbacks after one tick")

@@ -7,6 +7,7 @@ the command with a warning and keep holding.
 from __future__ import annotations
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from dp_msgs.msg import TaskStatus
 from geometry_msgs.msg import PoseStamped
 from rclpy.time import Time
@@ -16,8 +17,12 @@ from trajectory_msgs.msg import JointTrajectory
 
 from dp_policy_node.conversions import rgb_to_image_msg
 
+from scipy.spatial.transform import Rotation
+
 from dp_sim import fr3
+from dp_sim.interfaces import EndEffector
 from dp_sim.joint_trajectory import TrajectoryPoints
+from dp_sim.reflexes import Reflex
 
 
 def stamp(t_ns: int) -> object:
@@ -30,12 +35,61 @@ def stamp_ns(msg_stamp: object) -> int:
     return int(msg_stamp.sec) * 1_000_000_000 + int(msg_stamp.nanosec)
 
 
-def joint_state_msg(t_ns: int, q: np.ndarray, dq: np.ndarray, effort: np.ndarray) -> JointState:
+def joint_state_msg(
+    t_ns: int, q: np.ndarray, dq: np.ndarray, effort: np.ndarray, extra: dict[str, float] | None = None
+) -> JointState:
+    """Arm joints, plus ``extra`` positions (the fingers, as franka's joint_state_publisher merges them)."""
     msg = JointState()
     msg.header.stamp = stamp(t_ns)
-    msg.name = list(fr3.JOINT_NAMES)
-    msg.position, msg.velocity, msg.effort = (np.asarray(v, float).tolist() for v in (q, dq, effort))
+    extra = extra or {}
+    msg.name = [*fr3.JOINT_NAMES, *extra]
+    msg.position = [*np.asarray(q, float).tolist(), *map(float, extra.values())]
+    msg.velocity = [*np.asarray(dq, float).tolist(), *([0.0] * len(extra))]
+    msg.effort = [*np.asarray(effort, float).tolist(), *([0.0] * len(extra))]
     return msg
+
+
+def finger_state_msg(t_ns: int, fingers: dict[str, float]) -> JointState:
+    """franka_gripper's joint_states: the two finger joints, each at width / 2."""
+    msg = JointState()
+    msg.header.stamp = stamp(t_ns)
+    msg.name = list(fingers)
+    msg.position = [float(v) for v in fingers.values()]
+    msg.velocity = msg.effort = [0.0] * len(fingers)
+    return msg
+
+
+def reflex_status_msg(reflex: Reflex | None, count: int) -> DiagnosticStatus:
+    """The latched reflex state: ERROR with the franka error name while a reflex holds the arm."""
+    msg = DiagnosticStatus(name="sim_node: reflex", hardware_id="fr3")
+    if reflex is None:
+        msg.level, msg.message = DiagnosticStatus.OK, "no reflex active"
+    else:
+        msg.level, msg.message = DiagnosticStatus.ERROR, reflex.describe()
+        msg.values = [KeyValue(key="error", value=reflex.error), KeyValue(key="joint", value=f"fr3_joint{reflex.joint + 1}"),
+                      KeyValue(key="value", value=f"{reflex.value:.6g}"), KeyValue(key="limit", value=f"{reflex.limit:.6g}")]
+    msg.values.append(KeyValue(key="count", value=str(int(count))))
+    return msg
+
+
+def ee_pose_from_tip(ee: EndEffector, tip_pos: np.ndarray, tip_quat_wxyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pusher tip pose → O_T_EE (position, quaternion w x y z)."""
+    w, x, y, z = tip_quat_wxyz
+    pos, rot = ee.ee_from_tip(tip_pos, Rotation.from_quat([x, y, z, w]))
+    qx, qy, qz, qw = rot.as_quat()
+    return pos, np.array([qw, qx, qy, qz])
+
+
+def tip_target_from_ee_msg(msg: PoseStamped, base_frame: str, ee: EndEffector) -> tuple[np.ndarray, np.ndarray]:
+    """A Cartesian end-effector target → the pusher tip's target (position, rotation matrix)."""
+    if msg.header.frame_id not in ("", base_frame):
+        raise ValueError(f"cartesian target must be in frame '{base_frame}', got '{msg.header.frame_id}'")
+    p, o = msg.pose.position, msg.pose.orientation
+    pos, quat = np.array([p.x, p.y, p.z], float), np.array([o.x, o.y, o.z, o.w], float)
+    if not (np.all(np.isfinite(pos)) and np.all(np.isfinite(quat))) or abs(np.linalg.norm(quat) - 1.0) > 1e-3:
+        raise ValueError(f"cartesian target needs a finite position and a unit quaternion, got {pos.tolist()}, {quat.tolist()}")
+    tip_pos, tip_rot = ee.tip_from_ee(pos, Rotation.from_quat(quat))
+    return tip_pos, tip_rot.as_matrix()
 
 
 def pose_msg(t_ns: int, frame_id: str, position: np.ndarray, quat_wxyz: np.ndarray) -> PoseStamped:
@@ -77,8 +131,12 @@ def joint_positions_from_command(msg: Float64MultiArray) -> np.ndarray:
     return q
 
 
-def trajectory_from_msg(msg: JointTrajectory) -> tuple[TrajectoryPoints, int]:
-    """JointTrajectory → (points in FR3 joint order, start time ns; 0 = now)."""
+def trajectory_from_msg(msg: JointTrajectory, jtc_rules: bool = False) -> tuple[TrajectoryPoints, int]:
+    """JointTrajectory → (points in FR3 joint order, start time ns; 0 = now).
+
+    ``jtc_rules``: exactly ros2_controllers' JointTrajectoryController acceptance (jazzy,
+    ``validate_trajectory_msg``; allow_partial_joints_goal and allow_nonzero_velocity_at_trajectory_end
+    false): no joint limits checked, a non-zero velocity at the last point refused."""
     names = list(msg.joint_names)
     if sorted(names) != sorted(fr3.JOINT_NAMES):
         raise ValueError(f"joint_names must be exactly {list(fr3.JOINT_NAMES)} (any order), got {names}")
@@ -96,7 +154,12 @@ def trajectory_from_msg(msg: JointTrajectory) -> tuple[TrajectoryPoints, int]:
     if any(has_vel) and not all(has_vel):
         raise ValueError("either every point or no point must carry 7 velocities")
     vel = np.array(velocities) if all(has_vel) else None
-    points = TrajectoryPoints(np.array(times), np.array(positions), vel)
+    if jtc_rules and vel is not None and np.any(vel[-1] != 0):
+        joint = fr3.JOINT_NAMES[int(np.flatnonzero(vel[-1] != 0)[0])]
+        raise ValueError(f"Velocity of last trajectory point of joint {joint} is not zero")
+    if any(len(p.effort) for p in msg.points):
+        raise ValueError("trajectory points must not carry efforts")
+    points = TrajectoryPoints(np.array(times), np.array(positions), vel, check_limits=not jtc_rules)
     return points, stamp_ns(msg.header.stamp)
 
 

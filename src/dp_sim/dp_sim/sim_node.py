@@ -7,6 +7,12 @@ callbacks before the next tick (:mod:`dp_sim.lockstep`), so a rollout does not d
 the machine is and is reproducible to the bit. Commands arrive on the topics of the real controllers and are
 validated before they reach the sim: a rejected command is logged (throttled), counted, and the
 arm keeps holding its previous command. All sim logic lives in :mod:`dp_sim.env`.
+
+``interface:=franka`` is the FR3 twin: franka_ros2's topic names and QoS (:mod:`dp_sim.interfaces`),
+commands judged raw at the interface like libfranka (``strict_interface``), a simulated Hand.
+In both, a reflex (:mod:`dp_sim.reflexes`) stops the arm, is logged and latched on ``~/reflex``
+(diagnostic_msgs/DiagnosticStatus, transient local), and ``~/error_recovery`` (std_srvs/Trigger,
+the twin of franka's ``/action_server/error_recovery``) lets commands in again.
 """
 
 from __future__ import annotations
@@ -14,13 +20,10 @@ from __future__ import annotations
 import threading
 import time
 
-from dp_msgs.msg import TaskStatus
 from dp_msgs.srv import ResetSim
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
-from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
@@ -29,28 +32,12 @@ from dp_policy_node.node_main import run_node
 
 from dp_sim import ros_conversions as conv
 from dp_sim.env import PushTSim, PushTSimConfig
-from dp_sim.pacing import Pacer, Schedule
-
-# name: (default, description). Declared in one place; defaults mirror config/sim.yaml.
-PARAMETERS: dict[str, tuple[object, str]] = {
-    "real_time_factor": (1.0, "sim seconds per wall second; 0 = as fast as possible"),
-    "lockstep": (False, "no physics thread: the composing process calls tick() (dp_sim.lockstep)"),
-    "control_period_s": (0.01, "sim time advanced per loop iteration and /clock period, s"),
-    "seed": (0, "seed of the first episode"),
-    "base_frame": ("fr3_link0", "frame of /ee_pose and of accepted /cartesian_target"),
-    "joint_state_rate_hz": (100.0, "/joint_states rate in sim time, Hz (0 = off); stamps fall on control ticks"),
-    "ee_pose_rate_hz": (100.0, "/ee_pose rate in sim time, Hz (0 = off)"),
-    "task_status_rate_hz": (30.0, "/task_status rate in sim time, Hz (0 = off)"),
-    "image_rate_hz": (10.0, "camera image rate in sim time, Hz"),
-    "publish_images": (False, "render and publish cameras (needs headless GL)"),
-    "cameras": (["top", "wrist"], "cameras to publish on /camera/<name>/image_raw"),
-    "image_width": (96, "image width, px"),
-    "image_height": (96, "image height, px"),
-    "tip_height_m": (0.015, "pusher tip height above the table, m"),
-    "success_coverage": (0.90, "coverage of the target that counts as success, 0..1"),
-    "max_future_start_s": (5.0, "reject trajectories starting later than this after now, s"),
-}
-
+from dp_sim.hand import SimulatedHand
+from dp_sim.interfaces import INTERFACES, EndEffector
+from dp_sim.pacing import Pacer
+from dp_sim.scene import SceneConfig
+from dp_sim.sim_parameters import PARAMETERS
+from dp_sim.state_publisher import StatePublisher
 
 class SimNode(Node):
     """Adapter: parameters → PushTSim; physics thread → publishers; command topics → sim."""
@@ -61,32 +48,37 @@ class SimNode(Node):
             self.declare_parameter(name, default, ParameterDescriptor(description=text))
         p = {name: self.get_parameter(name).value for name in PARAMETERS}
         self.params = p
-        self.sim = PushTSim(PushTSimConfig(tip_height_m=p["tip_height_m"], success_coverage=p["success_coverage"]))
+        if p["interface"] not in INTERFACES:
+            raise ValueError(f"interface must be one of {sorted(INTERFACES)}, got '{p['interface']}'")
+        self.names = names = INTERFACES[p["interface"]]
+        self.franka = p["interface"] == "franka"
+        self.sim = PushTSim(PushTSimConfig(
+            scene=SceneConfig(timestep_s=float(p["physics_timestep_s"])), tip_height_m=p["tip_height_m"],
+            success_coverage=p["success_coverage"], strict_interface=self.franka))
+        self.end_effector = EndEffector(float(p["ee_offset_m"]), float(p["ee_yaw_rad"]), self.sim.config.scene.pusher_length_m)
+        self.hand = SimulatedHand() if self.franka else None
+        self.gripper = None
         self.sim.reset(int(p["seed"]))
         self.pacer = Pacer(float(p["real_time_factor"]))
         if not p["control_period_s"] > 0:
             raise ValueError(f"control_period_s must be > 0, got {p['control_period_s']}")
         self._substeps = max(1, int(round(p["control_period_s"] / self.sim.dt_s)))
-        self._schedules = {
-            "joint_states": Schedule(p["joint_state_rate_hz"]),
-            "ee_pose": Schedule(p["ee_pose_rate_hz"]),
-            "task_status": Schedule(p["task_status_rate_hz"]),
-            "images": Schedule(p["image_rate_hz"] if p["publish_images"] else 0.0),
-        }
         self._lock = threading.Lock()
         self.rejected_commands = 0
-        self._pub_clock = self.create_publisher(Clock, "/clock", 10)
-        self._pub_joints = self.create_publisher(JointState, "/joint_states", 10)
-        self._pub_pose = self.create_publisher(PoseStamped, "/ee_pose", 10)
-        self._pub_status = self.create_publisher(TaskStatus, "/task_status", 10)
-        self._pub_images = {
-            cam: self.create_publisher(Image, f"/camera/{cam}/image_raw", 2) for cam in (p["cameras"] if p["publish_images"] else [])
-        }
-        self.create_subscription(JointTrajectory, "/joint_trajectory_controller/joint_trajectory", self._on_trajectory, 10)
-        self.create_subscription(Float64MultiArray, "/forward_position_controller/commands", self._on_positions, 10)
-        self.create_subscription(PoseStamped, "/cartesian_target", self._on_cartesian, 10)
+        self.state = StatePublisher(self, self.names, p, self.end_effector if self.franka else None, self.hand)
+        self.create_subscription(JointTrajectory, names.trajectory, self._on_trajectory, 10)
+        self.create_subscription(Float64MultiArray, names.positions, self._on_positions, 10)
+        self.create_subscription(PoseStamped, names.cartesian, self._on_cartesian, 10)
         self.create_service(ResetSim, "~/reset", self._on_reset)
         self.create_service(Trigger, "~/move_to_ready", self._on_ready)
+        self.create_service(Trigger, "~/error_recovery", self._on_error_recovery)
+        if self.hand is not None:
+            try:  # franka_gripper's actions need franka_msgs and control_msgs (vendor/ has stand-ins)
+                from dp_sim.gripper_server import GripperServer
+            except ImportError as err:
+                self.get_logger().warning(f"no franka_gripper actions on the twin ({err}); finger states only")
+            else:
+                self.gripper = GripperServer(self, self.hand)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if not p["lockstep"]:
@@ -98,7 +90,11 @@ class SimNode(Node):
         """Advance one control period and publish what is due; returns the new sim time (ns)."""
         with self._lock:
             self.sim.step(self._substeps)
-            self._publish_state()
+            if self.gripper is not None:
+                self.gripper.step(self._substeps * self.sim.dt_s)
+            elif self.hand is not None:
+                self.hand.step(self._substeps * self.sim.dt_s)
+            self.state.publish(self.sim)
             return self.sim.time_ns
 
     def _run(self) -> None:
@@ -110,26 +106,6 @@ class SimNode(Node):
                     self._stop.wait(wait)
         finally:
             self.sim.close()  # GL contexts belong to this thread
-    def _publish_state(self) -> None:
-        sim, t = self.sim, self.sim.time_ns
-        self._pub_clock.publish(Clock(clock=conv.stamp(t)))
-        if self._schedules["joint_states"].due(t):
-            self._pub_joints.publish(conv.joint_state_msg(t, sim.joint_positions(), sim.joint_velocities(), sim.joint_efforts()))
-        if self._schedules["ee_pose"].due(t):
-            self._pub_pose.publish(conv.pose_msg(t, self.params["base_frame"], sim.ee_position(), sim.ee_quaternion()))
-        if self._schedules["task_status"].due(t):
-            self._pub_status.publish(
-                conv.task_status_msg(t, sim.seed, sim.coverage(), sim.success, sim.block_pose(), sim.episode_time_s)
-            )
-        if self._schedules["images"].due(t):
-            w, h = int(self.params["image_width"]), int(self.params["image_height"])
-            try:
-                for cam, pub in self._pub_images.items():
-                    pub.publish(conv.image_msg(t, f"{cam}_camera", sim.render(cam, h, w)))
-            except (RuntimeError, ValueError) as err:
-                self.get_logger().error(f"camera images disabled: {err}")
-                self._schedules["images"] = Schedule(0.0)
-
     # ---- commands ------------------------------------------------------------------------
     def _reject(self, what: str, err: Exception) -> None:
         self.rejected_commands += 1
@@ -139,7 +115,7 @@ class SimNode(Node):
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
         try:
-            points, start_ns = conv.trajectory_from_msg(msg)
+            points, start_ns = conv.trajectory_from_msg(msg, jtc_rules=self.franka)
             with self._lock:
                 limit_ns = self.sim.time_ns + int(self.params["max_future_start_s"] * 1e9)
                 if start_ns > limit_ns:
@@ -161,6 +137,11 @@ class SimNode(Node):
 
     def _on_cartesian(self, msg: PoseStamped) -> None:
         try:
+            if self.franka:  # a full end-effector pose, as the Cartesian controller takes it
+                pos, rot = conv.tip_target_from_ee_msg(msg, self.params["base_frame"], self.end_effector)
+                with self._lock:
+                    self.sim.set_tip_pose_target(pos, rot)
+                return
             xy = conv.pusher_target_from_msg(msg, self.params["base_frame"])
             with self._lock:
                 self.sim.set_pusher_target(xy)
@@ -180,6 +161,14 @@ class SimNode(Node):
         with self._lock:
             self.sim.move_to_ready()
         response.success, response.message = True, "moving to the ready pose"
+        return response
+
+    def _on_error_recovery(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        with self._lock:
+            had = self.sim.recover()
+        response.success = True
+        response.message = "recovered from a reflex" if had else "no reflex to recover from"
+        self.get_logger().info(response.message)
         return response
 
     def stop(self) -> None:

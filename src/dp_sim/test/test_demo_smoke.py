@@ -29,6 +29,7 @@ def test_demo_pipeline_end_to_end(tmp_path):
     assert 0.0 <= summary["policy_success"] <= 1.0
     assert summary["episodes"]["recorded"] == 2 and summary["episodes"]["evaluated"] == 1
     assert summary["seconds"] > 0
+    assert summary["reflexes"] == {"recording": 0, "evaluation": 0}  # no command tripped the FR3's limits
     for key in ("animation", "plot"):
         path = out / summary[key].rsplit("/", 1)[-1]
         assert path.is_file() and path.stat().st_size > 1000, path

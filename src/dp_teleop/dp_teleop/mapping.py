@@ -186,3 +186,34 @@ class PoseIntegrator:
     @property
     def quaternion_xyzw(self) -> np.ndarray:
         return self.rotation.as_quat()
+
+
+@dataclass(frozen=True)
+class TargetGuard:
+    """How far the Cartesian target may be from the measured pose before teleop refuses to send it.
+
+    Why: the controller pulls the arm to the target at once, so a target far from where the arm is
+    (a measured pose outside the workspace box and clamped into it, an end-effector frame that is
+    not the one ``current_pose`` reports, an arm held by a reflex while the operator keeps pushing)
+    is a jump. Checked when the deadman engages and every tick while engaged.
+    """
+
+    max_distance_m: float = 0.02
+    max_angle_rad: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not self.max_distance_m > 0 or not self.max_angle_rad > 0:
+            raise ValueError(f"max_distance_m and max_angle_rad must be > 0, got {self.max_distance_m}, {self.max_angle_rad}")
+
+    def refusal(
+        self, target_position: np.ndarray, target_rotation: Rotation, measured_position: np.ndarray,
+        measured_quaternion_xyzw: np.ndarray,
+    ) -> str | None:
+        """None when the target may be sent, else why not."""
+        distance = float(np.linalg.norm(np.asarray(target_position, float) - np.asarray(measured_position, float)))
+        angle = float((target_rotation * Rotation.from_quat(measured_quaternion_xyzw).inv()).magnitude())
+        if not distance <= self.max_distance_m:
+            return f"target is {distance:.3f} m from the measured pose (limit {self.max_distance_m} m)"
+        if not angle <= self.max_angle_rad:
+            return f"target is {angle:.3f} rad from the measured orientation (limit {self.max_angle_rad} rad)"
+        return None

@@ -1,17 +1,22 @@
 """ROS adapter of teleoperation: Joy / SpaceMouse / keyboard → TwistStamped + PoseStamped target.
 
-Outputs at ``rate_hz``: ``~/twist`` (geometry_msgs/TwistStamped, for MoveIt Servo) and
-``cartesian_target`` (geometry_msgs/PoseStamped, integrated from the twist, for the chunk
-executor's Cartesian mode and the simulator). The target starts at the measured pose
-(``current_pose`` topic) each time the deadman is pressed, so engaging never makes a jump;
-without a measured pose and without ``initial_position`` no target is published. Stale input
-(no message within ``input_timeout_s``) and a released deadman give a zero twist.
+Outputs at ``rate_hz``: ``~/twist`` (geometry_msgs/TwistStamped; also on ``servo_twist_topic``
+when set, e.g. MoveIt Servo's ``/servo_node/delta_twist_cmds``: moveit_servo's
+``cartesian_command_in_topic`` default ``~/delta_twist_cmds``) and ``cartesian_target``
+(geometry_msgs/PoseStamped, integrated from the twist, for the Cartesian controller and the
+simulator). The target starts at the measured pose (``current_pose``: on the FR3 franka's
+``franka_robot_state_broadcaster/current_pose``, O_T_EE, published best effort with depth 1, so
+it is subscribed best effort) each time the deadman is pressed, so the target is the end
+effector ``current_pose`` reports; the Cartesian controller must control that same frame. A
+target further than ``max_target_distance_m`` / ``max_target_angle_rad`` from the measured pose
+(or no fresh measured pose) when the deadman engages is refused: nothing is sent until the deadman is released and
+pressed again. Stale input (no message within ``input_timeout_s``) and a released deadman give
+a zero twist.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import rclpy
@@ -19,15 +24,18 @@ from dp_msgs.srv import StartEpisode, StopEpisode
 from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import Joy
 
 from dp_teleop.keyboard import KeyboardConfig, KeyboardMapper, RawTerminal
+from dp_teleop.messages import pose_from_msg, pose_stamped, twist_stamped
 from dp_teleop.mapping import (
     ZERO_TWIST,
     EpisodeEvent,
     JoyMapper,
     JoyMapping,
     PoseIntegrator,
+    TargetGuard,
     TeleopLimits,
     normalized_to_twist,
 )
@@ -45,7 +53,10 @@ class TeleopNode(Node):
             "joy_axes": [1, 0, 4, -1, -1, 3], "joy_scales": [1.0] * 6, "joy_deadzone": 0.1,
             "deadman_button": 4, "start_button": 0, "keep_success_button": 1, "keep_failure_button": 3,
             "discard_button": 2, "use_keyboard": False, "recorder": "/recorder",
+            "max_target_distance_m": 0.02, "max_target_angle_rad": 0.2, "max_pose_age_s": 0.5,
+            "servo_twist_topic": "",
         }.items()}
+        self.guard = TargetGuard(p["max_target_distance_m"], p["max_target_angle_rad"])
         self.limits = TeleopLimits(p["max_linear_mps"], p["max_angular_rps"], tuple(p["workspace_min"]), tuple(p["workspace_max"]))
         self.joy = JoyMapper(JoyMapping(
             axes=tuple(p["joy_axes"]), scales=tuple(p["joy_scales"]), deadzone=p["joy_deadzone"],
@@ -58,13 +69,20 @@ class TeleopNode(Node):
         self._lock = threading.Lock()
         self._inputs: dict[str, tuple[float, np.ndarray, bool]] = {}  # source -> (time, twist, deadman)
         self._measured: tuple[np.ndarray, np.ndarray] | None = None
+        self._measured_at = -np.inf
         self._engaged = False
-        self._last_tick = time.monotonic()
+        self._check_pending = False
+        self.refused: str | None = None  # why the target is withheld until the deadman is pressed again
+        self._last_tick = self._now()
         self.twist_pub = self.create_publisher(TwistStamped, "~/twist", 10)
+        self.servo_pub = self.create_publisher(TwistStamped, p["servo_twist_topic"], 10) if p["servo_twist_topic"] else None
         self.pose_pub = self.create_publisher(PoseStamped, "cartesian_target", 10)
         self.create_subscription(Joy, "joy", self._on_joy, 10)
         self.create_subscription(Twist, "spacenav/twist", self._on_spacenav, 10)
-        self.create_subscription(PoseStamped, "current_pose", self._on_pose, 10)
+        # franka_robot_state_broadcaster publishes current_pose best effort, depth 1 (a best-effort
+        # subscription also takes reliable publishers, e.g. dp_sim's /ee_pose)
+        self.create_subscription(PoseStamped, "current_pose", self._on_pose,
+                                 QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT))
         rec = p["recorder"].rstrip("/")
         self.episode_clients = {
             EpisodeEvent.START: self.create_client(StartEpisode, f"{rec}/start_episode"),
@@ -76,10 +94,15 @@ class TeleopNode(Node):
             self.integrator.reset(p["initial_position"], p["initial_orientation_xyzw"])
         self.create_timer(1.0 / p["rate_hz"], self._tick)
 
+    def _now(self) -> float:
+        """Seconds on the node's clock: sim time under use_sim_time (a sim ticked faster or slower
+        than real time integrates the same target), else the system clock."""
+        return self.get_clock().now().nanoseconds * 1e-9
+
     def _on_joy(self, msg: Joy) -> None:
         state = self.joy.update(list(msg.axes), list(msg.buttons))
         with self._lock:
-            self._inputs["joy"] = (time.monotonic(), state.twist, state.deadman)
+            self._inputs["joy"] = (self._now(), state.twist, state.deadman)
         for event in state.events:
             self.send_event(event)
 
@@ -87,17 +110,21 @@ class TeleopNode(Node):
         # spacenav publishes deflections in about [-1, 1] per axis
         values = [msg.linear.x, msg.linear.y, msg.linear.z, msg.angular.x, msg.angular.y, msg.angular.z]
         with self._lock:
-            self._inputs["spacenav"] = (time.monotonic(), normalized_to_twist(values, self.limits), True)
+            self._inputs["spacenav"] = (self._now(), normalized_to_twist(values, self.limits), True)
 
     def _on_pose(self, msg: PoseStamped) -> None:
-        pos, q = msg.pose.position, msg.pose.orientation
-        self._measured = (np.array([pos.x, pos.y, pos.z]), np.array([q.x, q.y, q.z, q.w]))
+        if msg.header.frame_id not in ("", self.params["frame_id"]):
+            self.get_logger().error(f"current_pose is in '{msg.header.frame_id}', not '{self.params['frame_id']}': ignored",
+                                    throttle_duration_sec=5.0)
+            return
+        self._measured = pose_from_msg(msg)
+        self._measured_at = self._now()
 
     def key_pressed(self, key: str) -> None:
         if self.keyboard is None:
             return
         with self._lock:
-            event = self.keyboard.press(key, time.monotonic())
+            event = self.keyboard.press(key, self._now())
         if event is not None:
             self.send_event(event)
 
@@ -114,29 +141,36 @@ class TeleopNode(Node):
                     twist, engaged = twist + key_twist, True
         return twist, engaged
 
+    def _check_target(self, now: float) -> str | None:
+        """Why the integrated target must not be sent now (None: it may)."""
+        if self._measured is None or now - self._measured_at > self.params["max_pose_age_s"]:
+            return f"no current_pose within {self.params['max_pose_age_s']} s"
+        return self.guard.refusal(self.integrator.position, self.integrator.rotation, *self._measured)
+
     def _tick(self) -> None:
-        now = time.monotonic()
+        now = self._now()
         dt, self._last_tick = now - self._last_tick, now
         twist, engaged = self.current_twist(now)
-        if engaged and not self._engaged and self._measured is not None:
-            self.integrator.reset(*self._measured)  # start from where the robot is
+        if engaged and not self._engaged:
+            self.refused, self._check_pending = None, True
+            if self._measured is not None:
+                self.integrator.reset(*self._measured)  # start from where the robot is
         elif not self.integrator.ready and self._measured is not None:
             self.integrator.reset(*self._measured)
         self._engaged = engaged
-        applied = self.integrator.step(twist, dt) if self.integrator.ready else ZERO_TWIST.copy()
-        stamp = self.get_clock().now().to_msg()
-        out = TwistStamped()
-        out.header.stamp, out.header.frame_id = stamp, self.params["frame_id"]
-        (out.twist.linear.x, out.twist.linear.y, out.twist.linear.z,
-         out.twist.angular.x, out.twist.angular.y, out.twist.angular.z) = (float(v) for v in applied)
+        if engaged and self._check_pending and self.integrator.ready:  # once per press of the deadman
+            self._check_pending = False
+            self.refused = self._check_target(now)
+            if self.refused is not None:
+                self.get_logger().error(f"teleop target refused: {self.refused}; release and press the deadman again")
+        blocked = self.refused is not None
+        applied = self.integrator.step(twist, dt) if self.integrator.ready and not blocked else ZERO_TWIST.copy()
+        out = twist_stamped(self.get_clock().now().to_msg(), self.params["frame_id"], applied)
         self.twist_pub.publish(out)
-        if self.integrator.ready:
-            pose = PoseStamped()
-            pose.header = out.header
-            pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (float(v) for v in self.integrator.position)
-            q = self.integrator.quaternion_xyzw
-            pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w = (float(v) for v in q)
-            self.pose_pub.publish(pose)
+        if self.servo_pub is not None:
+            self.servo_pub.publish(out)
+        if self.integrator.ready and not blocked:
+            self.pose_pub.publish(pose_stamped(out.header, self.integrator.position, self.integrator.quaternion_xyzw))
 
     def send_event(self, event: EpisodeEvent) -> None:
         """Call the recorder service bound to ``event`` (asynchronously; the result is logged)."""

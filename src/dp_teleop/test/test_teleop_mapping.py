@@ -83,3 +83,19 @@ def test_keyboard_hold_and_events():
     kb.press(" ", 11.05)
     assert not kb.twist(11.1).any()  # space stops at once
     assert kb.press("1", 12.0) is EpisodeEvent.START and kb.press("0", 12.0) is EpisodeEvent.DISCARD
+
+
+def test_target_guard_refuses_far_positions_and_orientations():
+    from scipy.spatial.transform import Rotation
+
+    from dp_teleop.mapping import TargetGuard
+
+    guard = TargetGuard(max_distance_m=0.02, max_angle_rad=0.2)
+    here, up = np.array([0.5, 0.0, 0.3]), np.array([0.0, 0.0, 0.0, 1.0])
+    assert guard.refusal(here + [0.015, 0, 0], Rotation.identity(), here, up) is None
+    assert "m from the measured pose" in guard.refusal(here + [0, 0, 0.05], Rotation.identity(), here, up)
+    assert "rad" in guard.refusal(here, Rotation.from_euler("z", 0.3), here, up)
+    assert guard.refusal(here, Rotation.identity(), here, np.array([0, 0, 0.0, -1.0])) is None  # q and -q: one rotation
+    assert guard.refusal(np.full(3, np.nan), Rotation.identity(), here, up) is not None  # NaN is never close
+    with pytest.raises(ValueError):
+        TargetGuard(max_distance_m=0.0)

@@ -80,9 +80,58 @@ def test_joy_sequence_drives_twist_pose_and_episode_calls(ros_context):
         assert [name for name, _ in calls] == ["start", "stop", "discard"]
         assert calls[1][1].task_success is True
         # stale input: the last Joy said "go" but no messages arrive any more → zero within the timeout
+        pose_pub.publish(measured)  # (the robot reports its pose: engaging needs a fresh one)
+        spin_until(executor, lambda: False, 0.05)
         send_joy({1: 1.0}, [4])
         assert spin_until(executor, lambda: twists[-1].twist.linear.x > 0.1, 5.0)
         assert spin_until(executor, lambda: twists[-1].twist.linear.x == 0.0, 5.0)
+    finally:
+        executor.shutdown()
+        teleop.destroy_node()
+        test.destroy_node()
+
+
+def test_far_target_is_refused_on_engage_and_servo_gets_the_twist(ros_context):
+    """A measured pose outside the workspace box would be clamped into it: a jump, so refused."""
+    from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+
+    teleop = TeleopNode(context=ros_context, parameter_overrides=[
+        Parameter("rate_hz", value=50.0), Parameter("servo_twist_topic", value="/servo_node/delta_twist_cmds")])
+    test = Node("far_script", context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    for n in (teleop, test):
+        executor.add_node(n)
+    poses: list[PoseStamped] = []
+    servo: list[TwistStamped] = []
+    test.create_subscription(PoseStamped, "/cartesian_target", poses.append, 50)
+    test.create_subscription(TwistStamped, "/servo_node/delta_twist_cmds", servo.append, 50)
+    joy_pub = test.create_publisher(Joy, "/joy", 10)
+    # like franka_robot_state_broadcaster: best effort, depth 1
+    pose_pub = test.create_publisher(PoseStamped, "/current_pose", QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT))
+    measured = PoseStamped()
+    measured.header.frame_id = "fr3_link0"
+    measured.pose.position.x, measured.pose.position.y, measured.pose.position.z = 0.5, 0.0, -0.05  # below the box
+    measured.pose.orientation.w = 1.0
+
+    def robot_and_stick() -> bool:
+        pose_pub.publish(measured)
+        joy_pub.publish(Joy(axes=[0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0], buttons=[0, 0, 0, 0, 1] + [0] * 6))
+        return False
+
+    try:
+        assert spin_until(executor, lambda: pose_pub.get_subscription_count() > 0 and joy_pub.get_subscription_count() > 0, 20.0)
+        spin_until(executor, lambda: robot_and_stick() or teleop.refused is not None, 5.0)
+        assert teleop.refused is not None and "from the measured pose" in teleop.refused
+        n = len(poses)
+        spin_until(executor, robot_and_stick, 0.5)
+        assert len(poses) == n  # nothing is sent while refused
+        assert servo and all(t.twist.linear.z == 0.0 for t in servo[-5:])
+        # the arm inside the box: released and pressed again, the target follows the stick
+        measured.pose.position.z = 0.3
+        joy_pub.publish(Joy(axes=[0.0] * 8, buttons=[0] * 11))
+        spin_until(executor, lambda: False, 0.1)
+        assert spin_until(executor, lambda: robot_and_stick() or (bool(poses) and poses[-1].pose.position.z > 0.31), 5.0)
+        assert teleop.refused is None and servo[-1].twist.linear.z > 0 and servo[-1].header.frame_id == "fr3_link0"
     finally:
         executor.shutdown()
         teleop.destroy_node()

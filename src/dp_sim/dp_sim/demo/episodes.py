@@ -31,6 +31,7 @@ NODE_ARGS = ["--ros-args", "--log-level", "warn"]
 class RecordingResult:
     outcomes: list[Outcome]
     bags: list[Path]
+    reflexes: int = 0  # reflexes the sim's monitor fired while recording
 
     @property
     def success_rate(self) -> float:
@@ -72,4 +73,5 @@ def record_expert(settings: DemoSettings, progress) -> RecordingResult:  # noqa:
             progress(i + 1, len(settings.record_seeds),
                      f"seed {seed}: {'success' if outcome.success else 'timeout'} in {outcome.duration_s:.1f} s sim "
                      f"({time.monotonic() - wall:.1f} s wall), expert success {result.success_rate:.0%}")
+        result.reflexes = lockstep.sim.sim.reflex_count
     return result

@@ -30,6 +30,7 @@ WARMUP_S = 0.25  # sim s after a reset before activation: the first window holds
 class EvaluationResult:
     outcomes: list[Outcome]
     trajectories: list[Trajectory]
+    reflexes: int = 0  # reflexes the sim's monitor fired (dp_sim.reflexes); resets do not clear the count
 
     @property
     def success_rate(self) -> float:
@@ -77,4 +78,5 @@ def evaluate_policy(settings: DemoSettings, checkpoint: Path, progress) -> Evalu
                      f"seed {seed}: {'success' if outcome.success else 'timeout'} in {outcome.duration_s:.1f} s sim "
                      f"(coverage {outcome.coverage:.2f}, {time.monotonic() - wall:.1f} s wall), "
                      f"policy success {result.success_rate:.0%}")
+        result.reflexes = lockstep.sim.sim.reflex_count
     return result

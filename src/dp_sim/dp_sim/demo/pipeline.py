@@ -102,9 +102,10 @@ def run(settings: DemoSettings) -> dict[str, object]:
     env = ros_environment(claim_domain(), settings.log_dir)  # sets os.environ for this process's DDS
     progress.step(f"dp_ros2 demo ({settings.mode}, seed {settings.seed}) -> {settings.output_dir}, "
                   f"ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}")
-    recorded = kept = None
+    recorded = kept = record_reflexes = None
     if settings.checkpoint is None:
         recording = record(settings, progress)
+        record_reflexes = recording.reflexes
         expert_success, recorded, kept = recording.success_rate, len(recording.outcomes), len(recording.bags)
         convert(settings, progress)
         checkpoint = train(settings, progress)
@@ -124,6 +125,7 @@ def run(settings: DemoSettings) -> dict[str, object]:
         "expert_success": expert_success,
         "policy_success": result.success_rate,
         "episodes": {"recorded": recorded, "kept": kept, "evaluated": len(result.outcomes)},
+        "reflexes": {"recording": record_reflexes, "evaluation": result.reflexes},
         "animation": str(gif),
         "plot": str(png),
         "seconds": round(progress.elapsed(), 1),
