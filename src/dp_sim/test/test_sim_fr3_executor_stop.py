@@ -1,0 +1,80 @@
+"""The chunk executor in trajectory mode against the FR3 twin's fr3_arm_controller (JTC semantics:
+it keeps executing the last trajectory it accepted): deactivating the policy mid-motion brings
+the arm to rest within the stopping distance the limits allow, and no reflex fires.
+
+Without the stop trajectory the controller would run the accepted trajectory to its end (~1 s
+more, ~1 rad here); the test asserts the arm travels at most v²/2a + v·(one tick + a trajectory
+period) after the deactivation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticStatus
+from dp_msgs.msg import ActionChunk, PolicyStatus
+from rclpy.node import Node
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile
+from sensor_msgs.msg import JointState
+
+from dp_core.control.action_chunk import chunk_from_flat
+from dp_policy_node.chunk_executor_node import ChunkExecutorNode
+from dp_policy_node.conversions import chunk_to_msg
+from dp_sim import fr3
+from dp_sim.interfaces import FRANKA
+from dp_sim.lockstep import Lockstep
+
+pytestmark = pytest.mark.ros
+JOINTS = list(fr3.JOINT_NAMES)
+VMAX, AMAX = 1.0, 5.0  # rad/s, rad/s² on every joint (within the FR3's)
+PERIOD_S = 0.02
+
+
+def test_deactivating_the_policy_stops_the_arm_within_the_stopping_distance():
+    with Lockstep() as ls:
+        sim = ls.add_sim(interface="franka", physics_timestep_s=0.001, control_period_s=0.001)
+        executor = ls.add(ChunkExecutorNode, **{
+            "action_names": JOINTS, "output_mode": "trajectory", "command_topic": FRANKA.trajectory,
+            "control_rate_hz": 250.0, "trajectory_period_s": PERIOD_S, "max_state_age_s": 0.1,
+            "joint_limits.position_min": fr3.Q_MIN.tolist(), "joint_limits.position_max": fr3.Q_MAX.tolist(),
+            "joint_limits.velocity_max": [VMAX] * 7, "joint_limits.acceleration_max": [AMAX] * 7})
+        probe = ls.add(Node, "stop_probe")
+        states: list[tuple[float, np.ndarray]] = []
+        reflex: list[DiagnosticStatus] = []
+        probe.create_subscription(JointState, FRANKA.joint_states,
+                                  lambda m: states.append((ls.time_s, np.asarray(m.position[:7]))), 100)
+        probe.create_subscription(DiagnosticStatus, "/sim_node/reflex", reflex.append,
+                                  QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL))
+        chunks = probe.create_publisher(ActionChunk, "dp/action_chunk", 10)
+        status = probe.create_publisher(PolicyStatus, "dp/policy_status", 10)
+        for _ in range(50):
+            ls.tick()
+        status.publish(PolicyStatus(lifecycle_state="active"))
+        ls.tick()
+        q0 = states[-1][1]
+        # joint 1 at the velocity limit for 2 s (the executor accelerates into it), the others still
+        t = np.arange(21) * 0.1
+        actions = np.tile(q0, (21, 1))
+        actions[:, 0] += VMAX * t
+        now = executor.get_clock().now().nanoseconds
+        chunks.publish(chunk_to_msg(chunk_from_flat(stamp_ns=now, start_ns=now, dt_s=0.1, action_names=JOINTS,
+                                                    horizon=21, action_dim=7, data=actions, execute_steps=21,
+                                                    sequence=1)))
+        for k in range(700):  # 0.7 s of sim time at 1 kHz, the policy status every 0.1 s
+            if k % 100 == 0:
+                status.publish(PolicyStatus(lifecycle_state="active"))
+            ls.tick()
+        assert executor.core.counts["accepted"] == 1 and executor.core.mode == "executing"
+        (t_a, q_a), (t_b, q_b) = states[-11], states[-1]
+        v0 = (q_b[0] - q_a[0]) / (t_b - t_a)
+        assert v0 > 0.8 * VMAX, f"joint 1 at {v0:.3f} rad/s before the stop"
+        q_stop = q_b[0]
+        status.publish(PolicyStatus(lifecycle_state="inactive"))
+        for _ in range(1000):
+            ls.tick()
+        travelled = states[-1][1][0] - q_stop
+        allowed = v0**2 / (2 * AMAX) + v0 * (0.004 + PERIOD_S) + 1e-3
+        assert 0 < travelled <= allowed, f"travelled {travelled:.4f} rad after the deactivation, allowed {allowed:.4f}"
+        last = np.stack([q for _, q in states[-50:]])
+        assert np.abs(np.diff(last, axis=0)).max() < 1e-6, "the arm is not at rest"
+        assert executor.core.mode == "idle"
+        assert all(r.level == DiagnosticStatus.OK for r in reflex), [r.message for r in reflex]
