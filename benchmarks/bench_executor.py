@@ -7,7 +7,8 @@
 2. Node (chunk_executor_node in its own process, position streaming, 7 joints) at 250 Hz and
    1 kHz while a probe process streams /joint_states at 1 kHz (franka's joint_state_broadcaster
    rate), dp/policy_status at 10 Hz and a 16-step chunk every 0.1 s: period error of the
-   commands received (|interval - 1/rate|) and of the node's own tick starts.
+   commands received (|interval - 1/rate|) and of the node's own tick starts; and, as the baseline
+   in the same run, the same at the first rate on rclpy's MultiThreadedExecutor (4 threads).
 Machine load (1-min load average before/after, cores) is reported with it. The last line of
 output is one JSON object (``--json`` prints only that line).
 """
@@ -20,6 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -88,7 +90,7 @@ def bench_core(ticks: int) -> dict:
     return result
 
 
-def bench_node(work: Path, rate_hz: float, seconds: float, log) -> dict:
+def bench_node(work: Path, rate_hz: float, seconds: float, log, threads: int = 1) -> dict:
     import rclpy
     import yaml
     from dp_msgs.msg import ActionChunk, PolicyStatus
@@ -108,7 +110,7 @@ def bench_node(work: Path, rate_hz: float, seconds: float, log) -> dict:
         "joint_limits": {"position_min": Q_MIN, "position_max": Q_MAX, "velocity_max": V_MAX,
                          "acceleration_max": A_MAX}}}}))
     ticks_file = work / f"ticks_{rate_hz:g}.npy"
-    proc = subprocess.Popen([sys.executable, __file__, "--executor-child", str(ticks_file), "--ros-args",
+    proc = subprocess.Popen([sys.executable, __file__, "--executor-child", str(ticks_file), str(threads), "--ros-args",
                              "--params-file", str(params)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ctx = Context()
     rclpy.init(context=ctx, domain_id=int(os.environ["ROS_DOMAIN_ID"]))
@@ -120,17 +122,22 @@ def bench_node(work: Path, rate_hz: float, seconds: float, log) -> dict:
     status_pub = node.create_publisher(PolicyStatus, "dp/policy_status", 10)
     state_pub = node.create_publisher(JointState, "/joint_states", qos_profile_sensor_data)
     now = lambda: node.get_clock().now().nanoseconds  # noqa: E731
-    node.create_timer(0.001, lambda: state_pub.publish(joint_state_to_msg(JOINTS, Q_READY, now())))
-    node.create_timer(0.1, lambda: status_pub.publish(PolicyStatus(lifecycle_state="active")))
-    seq = [0]
+    running = [True]
 
-    def send_chunk() -> None:
-        seq[0] += 1
-        chunk_pub.publish(chunk_to_msg(chunk(now(), seq[0])))
+    def feed() -> None:  # from a plain thread: a 1 ms rclpy timer saturates a Python executor here
+        k = 0
+        while running[0]:
+            state_pub.publish(joint_state_to_msg(JOINTS, Q_READY, now()))
+            if k % 100 == 0:
+                status_pub.publish(PolicyStatus(lifecycle_state="active"))
+                chunk_pub.publish(chunk_to_msg(chunk(now(), k // 100 + 1)))
+            k += 1
+            time.sleep(0.001)
 
-    node.create_timer(0.1, send_chunk)
     executor = SingleThreadedExecutor(context=ctx)
     executor.add_node(node)
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
     try:
         log(f"executor process at {rate_hz:g} Hz: waiting for commands ...")
         if not spin_until(executor, lambda: len(arrivals) >= 50 or proc.poll() is not None, timeout_s=60.0):
@@ -140,6 +147,8 @@ def bench_node(work: Path, rate_hz: float, seconds: float, log) -> dict:
         arrivals.clear()
         spin_until(executor, lambda: False, timeout_s=seconds, step_s=0.0005)
     finally:
+        running[0] = False
+        feeder.join()
         executor.shutdown()
         node.destroy_node()
         rclpy.shutdown(context=ctx)
@@ -150,7 +159,7 @@ def bench_node(work: Path, rate_hz: float, seconds: float, log) -> dict:
             proc.kill()
     period_ms = 1000.0 / rate_hz
     intervals = np.diff(np.asarray(arrivals, dtype=np.int64)) / 1e6
-    key = f"node_{rate_hz:g}hz"
+    key = f"node_{rate_hz:g}hz" + ("" if threads == 1 else f"_multithreaded{threads}")
     result = {f"{key}_command_period_error_ms": percentiles(np.abs(intervals - period_ms)),
               f"{key}_command_rate_hz": round(float(1000.0 / intervals.mean()), 2)}
     if ticks_file.exists():
@@ -160,9 +169,11 @@ def bench_node(work: Path, rate_hz: float, seconds: float, log) -> dict:
     return result
 
 
-def executor_child(ticks_file: str, ros_args: list[str]) -> None:
-    """The executor's own ``main``, with each control tick's start time recorded (monotonic ns)."""
+def executor_child(ticks_file: str, threads: int, ros_args: list[str]) -> None:
+    """The executor's own ``main`` (on ``threads`` executor threads), each control tick's start
+    time recorded (monotonic ns)."""
     from dp_policy_node import chunk_executor_node as module
+    from dp_policy_node.node_main import run_node
 
     ticks: list[int] = []
     on_tick = module.ChunkExecutorNode._on_tick
@@ -173,14 +184,15 @@ def executor_child(ticks_file: str, ros_args: list[str]) -> None:
 
     module.ChunkExecutorNode._on_tick = timed_tick
     try:
-        module.main(["chunk_executor_node", *ros_args])
+        run_node(module.ChunkExecutorNode, "chunk_executor_node", ["chunk_executor_node", *ros_args], threads=threads,
+                 on_exit=lambda node: node.stop(), own_sigint=True)
     finally:
         np.save(ticks_file, np.asarray(ticks, dtype=np.int64))
 
 
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--executor-child":
-        executor_child(sys.argv[2], sys.argv[3:])
+        executor_child(sys.argv[2], int(sys.argv[3]), sys.argv[4:])
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
@@ -197,6 +209,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_executor_") as tmp:
         for rate in args.rates:
             result.update(bench_node(Path(tmp), rate, args.seconds, log))
+        # the baseline in the same run: rclpy's MultiThreadedExecutor (what the node used before)
+        result.update(bench_node(Path(tmp), args.rates[0], args.seconds, log, threads=4))
     result["load_avg_1min_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result))
 
