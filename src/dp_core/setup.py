@@ -33,6 +33,7 @@ setup(
     entry_points={
         "console_scripts": [
             "dp-train = dp_core.training.cli:main",
+            "dp-import-original = dp_core.import_original:main",
         ],
     },
 )

@@ -1,0 +1,148 @@
+"""dp-import-original on a checkpoint written by the original code, against the original's outputs.
+
+The fixture (../shared/data/original_dp, see its README) holds the original checkpoint and what
+the original classes computed on it: U-Net outputs at several timesteps, the normalizer's
+parameters and a DDIM-16 chunk from a given initial noise.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dp_core.import_original import main as import_main
+from dp_core.policy.inference import Policy
+from dp_core.policy.original_checkpoint import UnsupportedOriginalCheckpoint, check_supported, import_original
+
+ORIGINAL = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "original_dp"
+CKPT = ORIGINAL / "pusht_lowdim_unet_32_64_128.ckpt"
+EXPECTED = ORIGINAL / "pusht_lowdim_unet_32_64_128.expected.npz"
+
+torch.set_num_threads(1)
+
+
+def _need_fixture() -> None:
+    if not (CKPT.is_file() and EXPECTED.is_file()):
+        pytest.skip(f"{ORIGINAL} is absent: the shared original-checkpoint fixture (../shared/data/original_dp)")
+    pytest.importorskip("omegaconf", reason="omegaconf (requirements/python.txt) is needed to read original cfgs")
+    pytest.importorskip("dill", reason="dill (requirements/python.txt) is needed to read original checkpoints")
+
+
+@pytest.fixture(scope="module")
+def expected() -> dict[str, np.ndarray]:
+    _need_fixture()
+    return dict(np.load(EXPECTED))
+
+
+@pytest.fixture(scope="module")
+def imported_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _need_fixture()
+    out = tmp_path_factory.mktemp("imported")
+    assert import_main([str(CKPT), str(out), "--num-inference-steps", "16"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def policy(imported_dir: Path) -> Policy:
+    return Policy.from_checkpoint(imported_dir, device="cpu", precision="fp32")
+
+
+def _window(obs: np.ndarray) -> dict[str, np.ndarray]:
+    """An original (T, 20) observation as dp_core keys: 9 keypoints (x, y), then the agent (x, y)."""
+    return {"keypoint": obs[:, :18], "agent_pos": obs[:, 18:]}
+
+
+def test_cli_writes_a_dp_core_checkpoint_with_provenance(imported_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    step = (imported_dir / "latest").resolve()
+    assert step.name == "step_3000"
+    assert {p.name for p in step.iterdir()} == {"model.safetensors", "config.yaml", "imported_from.json"}
+    provenance = json.loads((step / "imported_from.json").read_text())
+    assert provenance["weights"] == "ema_model" and provenance["global_step"] == 3000
+
+
+def test_cli_warns_that_unpickling_runs_code(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    _need_fixture()
+    assert import_main([str(CKPT), str(tmp_path / "out")]) == 0
+    assert "unpickles" in capsys.readouterr().err
+
+
+def test_normalizer_parameters_equal_the_original(policy: Policy, expected: dict[str, np.ndarray]) -> None:
+    normalizer = policy.model.normalizer
+    obs_scale = torch.cat([normalizer.stats[k].scale for k in ("keypoint", "agent_pos")]).numpy()
+    obs_offset = torch.cat([normalizer.stats[k].offset for k in ("keypoint", "agent_pos")]).numpy()
+    np.testing.assert_array_equal(obs_scale, expected["normalizer_obs_scale"])
+    np.testing.assert_array_equal(obs_offset, expected["normalizer_obs_offset"])
+    np.testing.assert_array_equal(normalizer.stats["action"].scale.numpy(), expected["normalizer_action_scale"])
+    np.testing.assert_array_equal(normalizer.stats["action"].offset.numpy(), expected["normalizer_action_offset"])
+
+
+def test_condition_equals_the_originals_global_cond(policy: Policy, expected: dict[str, np.ndarray]) -> None:
+    obs = torch.from_numpy(expected["obs"])
+    features = policy.model.encode_observations({"keypoint": obs[..., :18], "agent_pos": obs[..., 18:]})
+    np.testing.assert_allclose(features.flatten(1).numpy(), expected["nobs_global_cond"], rtol=1e-6, atol=1e-7)
+
+
+def test_denoiser_outputs_match_the_original_within_1e5_relative(
+        policy: Policy, expected: dict[str, np.ndarray]) -> None:
+    cond = torch.from_numpy(expected["nobs_global_cond"]).reshape(4, 2, 20)
+    sample = torch.from_numpy(expected["eps_sample"])
+    with torch.inference_mode():
+        for t, reference in zip(expected["eps_t"], expected["eps_out"]):
+            out = policy.model.denoiser(sample, torch.full((4,), int(t)), cond).numpy()
+            relative = np.abs(out - reference).max() / np.abs(reference).max()
+            assert relative <= 1e-5, f"t={t}: max relative difference {relative:.2e}"
+
+
+def test_ddim16_chunk_from_the_given_noise_matches_the_original(
+        policy: Policy, expected: dict[str, np.ndarray]) -> None:
+    assert policy.model.num_inference_steps == 16
+    for b in range(expected["obs"].shape[0]):
+        plan = policy.predict(_window(expected["obs"][b]), noise=expected["noise"][b])
+        np.testing.assert_allclose(policy.model.normalizer.normalize(
+            "action", torch.from_numpy(plan.actions)).numpy(), expected["ddim16_naction"][b], rtol=0, atol=1e-4)
+        scale = np.abs(expected["ddim16_action_pred"][b]).max()
+        assert np.abs(plan.actions - expected["ddim16_action_pred"][b]).max() <= 1e-4 * scale
+        start = plan.aligned_index
+        executed = plan.actions[start:start + plan.execute_steps]
+        assert np.abs(executed - expected["ddim16_action"][b]).max() <= 1e-4 * scale
+        again = policy.predict(_window(expected["obs"][b]), noise=expected["noise"][b], seed=b + 99)
+        np.testing.assert_array_equal(plan.actions, again.actions)  # DDIM eta 0: the noise decides
+
+
+def test_default_sampler_is_the_originals_ddpm_chain(expected: dict[str, np.ndarray], tmp_path: Path) -> None:
+    _need_fixture()
+    from dp_core.import_original import load_original_payload
+
+    imported = import_original(load_original_payload(CKPT))
+    assert imported.model.num_inference_steps is None  # 100-step DDPM as the original's cfg
+    assert imported.config_tree["train"]["grad_clip_norm"] is None
+    online = import_original(load_original_payload(CKPT), use_ema=False).model.denoiser.state_dict()
+    ema = imported.model.denoiser.state_dict()
+    assert any(not torch.equal(online[k], ema[k]) for k in ema)
+
+
+def test_unsupported_classes_are_refused_by_name() -> None:
+    base = {"policy": {"_target_": "diffusion_policy.policy.diffusion_unet_hybrid_image_policy."
+                                   "DiffusionUnetHybridImagePolicy"}}
+    with pytest.raises(UnsupportedOriginalCheckpoint, match="DiffusionUnetHybridImagePolicy"):
+        check_supported(base)
+    lowdim = {"policy": {"_target_": "diffusion_policy.policy.diffusion_unet_lowdim_policy.DiffusionUnetLowdimPolicy",
+                         "obs_as_global_cond": False}}
+    with pytest.raises(UnsupportedOriginalCheckpoint, match="obs_as_global_cond"):
+        check_supported(lowdim)
+    with pytest.raises(UnsupportedOriginalCheckpoint, match="'cfg'"):
+        import_original({"state_dicts": {}})
+
+
+def test_cli_refuses_a_non_original_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("omegaconf", reason="omegaconf (requirements/python.txt) is needed to read original cfgs")
+    pytest.importorskip("dill", reason="dill (requirements/python.txt) is needed to read original checkpoints")
+    bogus = tmp_path / "x.ckpt"
+    torch.save({"weights": torch.zeros(2)}, bogus)
+    assert import_main([str(bogus), str(tmp_path / "out")]) == 2
+    assert "not an original Diffusion Policy checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
