@@ -131,3 +131,17 @@ def test_config_validation(kwargs: dict, message: str) -> None:
 def test_config_accepts_list_down_dims() -> None:
     assert UNetConfig(down_dims=[64, 128]).down_dims == (64, 128)
     assert UNetConfig(down_dims=[64, 128]).downsample_factor == 2
+
+
+def test_film_init_follows_the_originals_single_linear_bound() -> None:
+    """Original: one Linear(step_dim + T*F, .) per block, so every FiLM weight ~ U(+-1/sqrt(step_dim + T*F))."""
+    torch.manual_seed(0)
+    config = UNetConfig(down_dims=(32, 64), diffusion_step_embed_dim=128)
+    model = ConditionalUnet1D(2, 20, 2, 16, config)
+    bound = 1 / (128 + 40) ** 0.5
+    for parameter in (model.film_step.weight, model.film_step.bias, model.film_obs.weight):
+        assert bound * 0.99 < parameter.abs().max() <= bound
+        assert abs(float(parameter.detach().var()) - bound**2 / 3) < 0.1 * bound**2 / 3  # uniform variance
+    split = ConditionalUnet1D(2, 20, 2, 16, UNetConfig(down_dims=(32, 64), diffusion_step_embed_dim=128,
+                                                       film_init="split"))
+    assert split.film_obs.weight.abs().max() > 1.9 * bound  # PyTorch default: 1/sqrt(40)

@@ -146,3 +146,49 @@ def test_cli_refuses_a_non_original_file(tmp_path: Path, capsys: pytest.CaptureF
     assert import_main([str(bogus), str(tmp_path / "out")]) == 2
     assert "not an original Diffusion Policy checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_normalizer_fitted_by_dp_train_equals_the_originals(expected: dict[str, np.ndarray]) -> None:
+    """dp-train's default fit (whole replay buffer) of the paper's low-dim recipe = the original's."""
+    from dp_core.data.dataset import SequenceDataset
+    from dp_core.data.normalizer import Normalizer
+    from dp_core.training.config import load_config
+
+    config = load_config(Path(__file__).resolve().parents[3] / "config" / "train" / "pusht_lowdim.yaml")
+    if not Path(config.data.path).exists():
+        pytest.skip(f"{config.data.path} is absent: the shared Push-T replay buffer (../shared/data/pusht)")
+    data = SequenceDataset(config.data, config.policy.spec).get_normalizer_data()
+    normalizer = Normalizer()
+    normalizer.fit(data, {"keypoint": "low_dim", "agent_pos": "low_dim", "action": "low_dim"})
+    scale = torch.cat([normalizer.stats[k].scale for k in ("keypoint", "agent_pos")]).numpy()
+    offset = torch.cat([normalizer.stats[k].offset for k in ("keypoint", "agent_pos")]).numpy()
+    np.testing.assert_allclose(scale, expected["normalizer_obs_scale"], rtol=1e-6)
+    np.testing.assert_allclose(offset, expected["normalizer_obs_offset"], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(normalizer.stats["action"].scale.numpy(), expected["normalizer_action_scale"], rtol=1e-6)
+    np.testing.assert_allclose(normalizer.stats["action"].offset.numpy(), expected["normalizer_action_offset"],
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_pusht_lowdim_recipe_is_the_originals() -> None:
+    """config/train/pusht_lowdim.yaml against the original run's cfg (the fixture's only overrides:
+    down_dims [32, 64, 128] and diffusion_step_embed_dim 128; the paper's are [256, 512, 1024], 256)."""
+    _need_fixture()
+    from dp_core.import_original import load_original_payload
+    from dp_core.training.config import load_config, to_dict
+
+    original = import_original(load_original_payload(CKPT)).config_tree
+    ours = to_dict(load_config(Path(__file__).resolve().parents[3] / "config" / "train" / "pusht_lowdim.yaml"))
+    for key, value in original["train"].items():
+        assert ours["train"][key] == value, key
+    policy = {**original["policy"], "unet": {**original["policy"]["unet"], "down_dims": [256, 512, 1024],
+                                             "diffusion_step_embed_dim": 256}}
+    assert ours["policy"] == policy
+    from dp_core.data.dataset import DataConfig
+    from dp_core.training.config import from_dict
+
+    original_data = from_dict(DataConfig, original["data"])
+    ours_data = from_dict(DataConfig, ours["data"])
+    for key in ("obs_sources", "action_source", "val_ratio", "max_train_episodes", "seed"):
+        assert getattr(ours_data, key) == getattr(original_data, key), key
+    assert ours["data"]["normalizer_fit"] == "all" and ours["data"]["val_episodes"] == "non_train"
+    assert ours["train"]["amp"] == "none" and ours["train"]["drop_last"] is False
