@@ -34,6 +34,7 @@ setup(
         "console_scripts": [
             "dp-train = dp_core.training.cli:main",
             "dp-import-original = dp_core.import_original:main",
+            "dp-eval = dp_core.evaluation.cli:main",
         ],
     },
 )
