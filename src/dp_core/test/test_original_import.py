@@ -128,7 +128,7 @@ def test_default_sampler_is_the_originals_ddpm_chain(expected: dict[str, np.ndar
 def test_unsupported_classes_are_refused_by_name() -> None:
     base = {"policy": {"_target_": "diffusion_policy.policy.diffusion_unet_hybrid_image_policy."
                                    "DiffusionUnetHybridImagePolicy"}}
-    with pytest.raises(UnsupportedOriginalCheckpoint, match="DiffusionUnetHybridImagePolicy"):
+    with pytest.raises(UnsupportedOriginalCheckpoint, match="DiffusionUnetHybridImagePolicy.*not mapped"):
         check_supported(base)
     lowdim = {"policy": {"_target_": "diffusion_policy.policy.diffusion_unet_lowdim_policy.DiffusionUnetLowdimPolicy",
                          "obs_as_global_cond": False}}
@@ -192,3 +192,57 @@ def test_pusht_lowdim_recipe_is_the_originals() -> None:
         assert getattr(ours_data, key) == getattr(original_data, key), key
     assert ours["data"]["normalizer_fit"] == "all" and ours["data"]["val_episodes"] == "non_train"
     assert ours["train"]["amp"] == "none" and ours["train"]["drop_last"] is False
+
+
+def _transformer_payload(n_cond_layers: int) -> tuple[dict, torch.nn.Module]:
+    """An original-format DiffusionTransformerLowdimPolicy payload, built from dp_core modules.
+
+    No original transformer checkpoint is shared, so this checks the plumbing (cfg -> config,
+    names -> modules, normalizer, masks), not the original's numbers.
+    """
+    from dp_core.models.transformer import TransformerConfig, TransformerDenoiser
+
+    torch.manual_seed(0)
+    source = TransformerDenoiser(2, 20, 2, 16, TransformerConfig(n_layer=2, n_head=2, n_emb=16, p_drop_attn=0.0,
+                                                                 n_cond_layers=n_cond_layers,
+                                                                 causal_cond_encoder=False)).eval()
+    state = {("model.encoder." + k[len("cond_encoder."):] if k.startswith("cond_encoder.") else "model." + k): v
+             for k, v in source.state_dict().items()}
+    state["model._dummy_variable"] = torch.zeros(0)
+    for key, dim in (("obs", 20), ("action", 2)):
+        low, high = torch.zeros(dim), torch.full((dim,), 512.0)
+        state.update({f"normalizer.params_dict.{key}.scale": 2 / (high - low),
+                      f"normalizer.params_dict.{key}.offset": -1 - 2 * low / (high - low),
+                      f"normalizer.params_dict.{key}.input_stats.min": low,
+                      f"normalizer.params_dict.{key}.input_stats.max": high})
+    cfg = {"policy": {
+        "_target_": "diffusion_policy.policy.diffusion_transformer_lowdim_policy.DiffusionTransformerLowdimPolicy",
+        "model": {"_target_": "diffusion_policy.model.diffusion.transformer_for_diffusion.TransformerForDiffusion",
+                  "input_dim": 2, "output_dim": 2, "horizon": 16, "n_obs_steps": 2, "cond_dim": 20, "n_layer": 2,
+                  "n_head": 2, "n_emb": 16, "p_drop_emb": 0.0, "p_drop_attn": 0.0, "causal_attn": True,
+                  "time_as_cond": True, "obs_as_cond": True, "n_cond_layers": n_cond_layers},
+        "noise_scheduler": {"_target_": "diffusers.schedulers.scheduling_ddpm.DDPMScheduler",
+                            "num_train_timesteps": 100, "beta_schedule": "squaredcos_cap_v2", "clip_sample": True,
+                            "prediction_type": "epsilon", "variance_type": "fixed_small"},
+        "horizon": 16, "obs_dim": 20, "action_dim": 2, "n_action_steps": 8, "n_obs_steps": 2,
+        "num_inference_steps": 100, "obs_as_cond": True, "pred_action_steps_only": False},
+        "task": {"dataset": {"_target_": "diffusion_policy.dataset.pusht_dataset.PushTLowdimDataset"}},
+        "optimizer": {"learning_rate": 1.0e-4, "weight_decay": 1.0e-3, "betas": [0.9, 0.95]}}
+    return {"cfg": cfg, "state_dicts": {"ema_model": state, "model": state}, "pickles": {"global_step": 7}}, source
+
+
+@pytest.mark.parametrize("n_cond_layers", [0, 1])
+def test_lowdim_transformer_maps_by_name(n_cond_layers: int) -> None:
+    payload, source = _transformer_payload(n_cond_layers)
+    imported = import_original(payload)
+    config = imported.config_tree["policy"]
+    assert config["denoiser"] == "transformer" and config["transformer"]["causal_cond_encoder"] is False
+    assert imported.config_tree["train"]["lr"] == 1e-4 and imported.config_tree["train"]["weight_decay"] == 1e-3
+    sample, cond = torch.randn(3, 16, 2), torch.randn(3, 2, 20)
+    with torch.inference_mode():
+        ours = imported.model.denoiser.eval()(sample, torch.tensor([0, 40, 99]), cond)
+        np.testing.assert_array_equal(ours.numpy(), source(sample, torch.tensor([0, 40, 99]), cond).numpy())
+    assert imported.model.num_inference_steps is None and imported.global_step == 7
+    del payload["state_dicts"]["ema_model"]["model.head.weight"]
+    with pytest.raises(UnsupportedOriginalCheckpoint, match="head.weight"):
+        import_original(payload)

@@ -15,13 +15,15 @@ Supported (everything else raises :class:`UnsupportedOriginalCheckpoint` naming 
 - its noise scheduler diffusers ``DDPMScheduler`` or ``DDIMScheduler`` with
   ``variance_type: fixed_small``, beta schedule squaredcos_cap_v2 / linear / scaled_linear,
   prediction ``epsilon`` or ``sample``;
-- its ``LinearNormalizer`` keys ``obs`` and ``action`` (any mode: scale and offset are copied).
+- its ``LinearNormalizer`` keys ``obs`` and ``action`` (any mode: scale and offset are copied);
+- policy ``diffusion_policy.policy.diffusion_transformer_lowdim_policy.DiffusionTransformerLowdimPolicy``
+  with ``obs_as_cond: true`` and ``pred_action_steps_only: false``, its ``TransformerForDiffusion``
+  with ``time_as_cond: true`` (same schedulers and normalizer). Its mapping is by module name and
+  shape; unlike the U-Net's, no output of the original transformer is checked here (no fixture).
 Facts taken from the original's diffusion_policy/model/diffusion/conditional_unet1d.py,
-policy/diffusion_unet_lowdim_policy.py, model/common/normalizer.py, dataset/pusht_dataset.py.
-
-The original's per-block FiLM ``cond_encoder = Mish → Linear(step_dim + global_cond_dim, ...)``
-over ``cat([step feature, global_cond])`` is split by columns into dp_core's stacked
-``film_step`` (first step_dim columns + bias) and ``film_obs`` (the rest): the same function.
+transformer_for_diffusion.py, policy/diffusion_unet_lowdim_policy.py,
+policy/diffusion_transformer_lowdim_policy.py, model/common/normalizer.py, dataset/pusht_dataset.py.
+Weight renames: :mod:`dp_core.policy.original_weights`.
 """
 
 from __future__ import annotations
@@ -36,24 +38,24 @@ from torch import Tensor
 from dp_core.data.normalizer import _KeyStats
 from dp_core.diffusion.schedules import NoiseScheduleConfig
 from dp_core.models.unet1d import UNetConfig
+from dp_core.models.transformer import TransformerConfig
 from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy, PolicyConfig
+from dp_core.policy.original_weights import UnsupportedOriginalCheckpoint, map_transformer_weights, map_unet_weights
 from dp_core.spec import ObsKeySpec, PolicySpec
 
 LOWDIM_UNET_POLICY = "diffusion_policy.policy.diffusion_unet_lowdim_policy.DiffusionUnetLowdimPolicy"
+LOWDIM_TRANSFORMER_POLICY = "diffusion_policy.policy.diffusion_transformer_lowdim_policy.DiffusionTransformerLowdimPolicy"
+SUPPORTED_POLICIES = (LOWDIM_UNET_POLICY, LOWDIM_TRANSFORMER_POLICY)
 UNET_MODEL = "diffusion_policy.model.diffusion.conditional_unet1d.ConditionalUnet1D"
+TRANSFORMER_MODEL = "diffusion_policy.model.diffusion.transformer_for_diffusion.TransformerForDiffusion"
 SCHEDULERS = ("diffusers.schedulers.scheduling_ddpm.DDPMScheduler", "diffusers.schedulers.scheduling_ddim.DDIMScheduler")
 PUSHT_LOWDIM_DATASET = "diffusion_policy.dataset.pusht_dataset.PushTLowdimDataset"
 #: Policies the original code has that this importer does not map (refused by name).
 KNOWN_UNSUPPORTED = {
     "DiffusionUnetImagePolicy": "image U-Net policy (robomimic ResNet encoder) is not mapped yet",
     "DiffusionUnetHybridImagePolicy": "hybrid image U-Net policy (robomimic ResNet encoder) is not mapped yet",
-    "DiffusionTransformerLowdimPolicy": "low-dim transformer (TransformerForDiffusion) is not mapped yet",
     "DiffusionTransformerHybridImagePolicy": "hybrid image transformer is not mapped yet",
 }
-
-
-class UnsupportedOriginalCheckpoint(ValueError):
-    """The checkpoint uses an original class or option that dp_core cannot reproduce exactly."""
 
 
 @dataclass
@@ -86,24 +88,35 @@ def check_supported(cfg: Mapping[str, Any]) -> None:
     """Raise naming the first unsupported class or option of an original cfg."""
     target = str(_get(cfg, "policy._target_"))
     name = target.rsplit(".", 1)[-1]
-    if target != LOWDIM_UNET_POLICY:
+    if target not in SUPPORTED_POLICIES:
         reason = KNOWN_UNSUPPORTED.get(name, "unknown policy class")
         raise UnsupportedOriginalCheckpoint(
-            f"policy {target} is not supported ({reason}); dp-import-original supports {LOWDIM_UNET_POLICY} only")
+            f"policy {target} is not supported ({reason}); dp-import-original supports {', '.join(SUPPORTED_POLICIES)}")
     policy = _get(cfg, "policy")
-    _require(bool(policy.get("obs_as_global_cond", False)),
-             "DiffusionUnetLowdimPolicy with obs_as_global_cond: false (inpainting the observations) is not supported")
-    _require(not policy.get("obs_as_local_cond", False), "obs_as_local_cond: true (local condition) is not supported")
+    model = policy.get("model") or {}
     _require(not policy.get("pred_action_steps_only", False), "pred_action_steps_only: true is not supported")
-    _require(bool(policy.get("oa_step_convention", False)),
-             "oa_step_convention: false (actions start at n_obs_steps) is not supported")
-    model = _get(cfg, "policy.model")
-    _require(model.get("_target_") == UNET_MODEL, f"model {model.get('_target_')} is not supported (need {UNET_MODEL})")
-    _require(model.get("local_cond_dim") is None, "ConditionalUnet1D with local_cond_dim is not supported")
-    _require(model.get("global_cond_dim") is not None, "ConditionalUnet1D without a global condition is not supported")
-    _require(int(model.get("n_groups", 8)) == 8,
-             f"ConditionalUnet1D n_groups={model.get('n_groups')} is not supported (the original's final block "
-             "always uses 8 groups; dp_core uses n_groups everywhere)")
+    if target == LOWDIM_UNET_POLICY:
+        _require(bool(policy.get("obs_as_global_cond", False)),
+                 f"{name} with obs_as_global_cond: false (inpainting the observations) is not supported")
+        _require(not policy.get("obs_as_local_cond", False), "obs_as_local_cond: true (local condition) is not supported")
+        _require(bool(policy.get("oa_step_convention", False)),
+                 "oa_step_convention: false (actions start at n_obs_steps) is not supported")
+        _require(model.get("_target_") == UNET_MODEL, f"model {model.get('_target_')} is not supported (need {UNET_MODEL})")
+        _require(model.get("local_cond_dim") is None, "ConditionalUnet1D with local_cond_dim is not supported")
+        _require(model.get("global_cond_dim") is not None, "ConditionalUnet1D without a global condition is not supported")
+        _require(int(model.get("n_groups", 8)) == 8,
+                 f"ConditionalUnet1D n_groups={model.get('n_groups')} is not supported (the original's final block "
+                 "always uses 8 groups; dp_core uses n_groups everywhere)")
+    else:
+        _require(bool(policy.get("obs_as_cond", False)),
+                 f"{name} with obs_as_cond: false (inpainting the observations) is not supported")
+        _require(model.get("_target_") == TRANSFORMER_MODEL,
+                 f"model {model.get('_target_')} is not supported (need {TRANSFORMER_MODEL})")
+        _require(bool(model.get("time_as_cond", True)), "TransformerForDiffusion with time_as_cond: false is not supported")
+        _require(int(model.get("cond_dim", 0)) == int(policy["obs_dim"]),
+                 f"TransformerForDiffusion cond_dim {model.get('cond_dim')} != obs_dim {policy['obs_dim']}")
+        _require(int(model.get("input_dim", 0)) == int(model.get("output_dim", -1)) == int(policy["action_dim"]),
+                 "TransformerForDiffusion input_dim/output_dim must equal action_dim")
     sched = _get(cfg, "policy.noise_scheduler")
     _require(sched.get("_target_") in SCHEDULERS, f"noise scheduler {sched.get('_target_')} is not supported")
     _require(sched.get("variance_type", "fixed_small") == "fixed_small",
@@ -151,70 +164,15 @@ def _spec(cfg: Mapping[str, Any]) -> tuple[PolicySpec, list[tuple[str, int, int]
 def _train_section(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """The original run's optimisation settings in dp_core's TrainConfig terms."""
     opt, training, ema = _get(cfg, "optimizer", {}), _get(cfg, "training", {}), _get(cfg, "ema", {})
+    decay = opt.get("weight_decay", opt.get("transformer_weight_decay", 1e-6))
     return {
         "seed": int(training.get("seed", 42)), "batch_size": int(_get(cfg, "dataloader.batch_size", 256)),
-        "num_epochs": int(training.get("num_epochs", 3000)), "lr": float(opt.get("lr", 1e-4)),
-        "weight_decay": float(opt.get("weight_decay", 1e-6)), "betas": [float(b) for b in opt.get("betas", [0.95, 0.999])],
+        "num_epochs": int(training.get("num_epochs", 3000)), "lr": float(opt.get("lr", opt.get("learning_rate", 1e-4))),
+        "weight_decay": float(decay), "betas": [float(b) for b in opt.get("betas", [0.95, 0.999])],
         "warmup_steps": int(training.get("lr_warmup_steps", 500)), "lr_schedule": "cosine", "grad_clip_norm": None,
         "ema": bool(training.get("use_ema", True)), "ema_power": float(ema.get("power", 0.75)),
         "ema_max_value": float(ema.get("max_value", 0.9999)),
     }
-
-
-def map_unet_weights(original: Mapping[str, Tensor], n_levels: int, step_dim: int) -> dict[str, Tensor]:
-    """Original ConditionalUnet1D state dict (no ``model.`` prefix) -> dp_core ConditionalUnet1D's."""
-    out: dict[str, Tensor] = {}
-    used: set[str] = set()
-
-    def take(src: str) -> Tensor:
-        if src not in original:
-            raise UnsupportedOriginalCheckpoint(f"original U-Net weights lack '{src}'")
-        used.add(src)
-        return original[src]
-
-    def block(dst: str, src: str, has_residual: bool) -> tuple[Tensor, Tensor]:
-        for ours, theirs in (("conv_in", "blocks.0.block"), ("conv_out", "blocks.1.block")):
-            for index in ("0", "1"):  # Conv1d, GroupNorm
-                for param in ("weight", "bias"):
-                    out[f"{dst}.{ours}.{index}.{param}"] = take(f"{src}.{theirs}.{index}.{param}")
-        if has_residual:
-            for param in ("weight", "bias"):
-                out[f"{dst}.residual.{param}"] = take(f"{src}.residual_conv.{param}")
-        return take(f"{src}.cond_encoder.1.weight"), take(f"{src}.cond_encoder.1.bias")
-
-    for ours, theirs in (("0", "1"), ("2", "3")):
-        for param in ("weight", "bias"):
-            out[f"step_mlp.{ours}.{param}"] = take(f"diffusion_step_encoder.{theirs}.{param}")
-    films: list[tuple[Tensor, Tensor]] = []
-    levels = [(f"down.{i}", f"down_modules.{i}", i < n_levels - 1) for i in range(n_levels)]
-    levels += [(f"up.{i}", f"up_modules.{i}", True) for i in range(n_levels - 1)]
-    for dst, src, resample in levels[:n_levels]:
-        films += _level(block, dst, src, original)
-        if resample:
-            for param in ("weight", "bias"):
-                out[f"{dst}.resample.{param}"] = take(f"{src}.2.conv.{param}")
-    for i in range(2):
-        films.append(block(f"mid.block{i + 1}", f"mid_modules.{i}", f"mid_modules.{i}.residual_conv.weight" in original))
-    for dst, src, _ in levels[n_levels:]:
-        films += _level(block, dst, src, original)
-        for param in ("weight", "bias"):
-            out[f"{dst}.resample.{param}"] = take(f"{src}.2.conv.{param}")
-    for ours, theirs in (("final.0.0", "final_conv.0.block.0"), ("final.0.1", "final_conv.0.block.1"),
-                         ("final.1", "final_conv.1")):
-        for param in ("weight", "bias"):
-            out[f"{ours}.{param}"] = take(f"{theirs}.{param}")
-    weight = torch.cat([w for w, _ in films], dim=0)
-    out["film_step.weight"] = weight[:, :step_dim].contiguous()
-    out["film_obs.weight"] = weight[:, step_dim:].contiguous()
-    out["film_step.bias"] = torch.cat([b for _, b in films], dim=0)
-    left = sorted(k for k in original if k not in used and not k.endswith("_dummy_variable"))
-    if left:
-        raise UnsupportedOriginalCheckpoint(f"original U-Net weights not mapped (unsupported modules?): {left[:8]}")
-    return out
-
-
-def _level(block: Any, dst: str, src: str, original: Mapping[str, Tensor]) -> list[tuple[Tensor, Tensor]]:
-    return [block(f"{dst}.block{j + 1}", f"{src}.{j}", f"{src}.{j}.residual_conv.weight" in original) for j in range(2)]
 
 
 def _strip(state: Mapping[str, Tensor], prefix: str) -> dict[str, Tensor]:
@@ -250,25 +208,43 @@ def import_original(payload: Mapping[str, Any], use_ema: bool = True,
     state = _get(payload, f"state_dicts.{weights}")
     spec, obs_keys, data = _spec(cfg)
     model_cfg, sched = _get(cfg, "policy.model"), _get(cfg, "policy.noise_scheduler")
-    _require(int(model_cfg["global_cond_dim"]) == spec.n_obs_steps * sum(k.shape[0] for k in spec.obs),
-             f"global_cond_dim {model_cfg['global_cond_dim']} != n_obs_steps x obs_dim")
-    unet = UNetConfig(down_dims=tuple(model_cfg.get("down_dims", (256, 512, 1024))),
-                      kernel_size=int(model_cfg.get("kernel_size", 3)), n_groups=int(model_cfg.get("n_groups", 8)),
-                      diffusion_step_embed_dim=int(model_cfg.get("diffusion_step_embed_dim", 256)),
-                      cond_predict_scale=bool(model_cfg.get("cond_predict_scale", False)))
     noise = _noise_config(sched)
     steps = num_inference_steps
     if steps is None:
-        original_steps = int(_get(cfg, "policy.num_inference_steps", noise.num_train_timesteps))
+        original_steps = int(_get(cfg, "policy.num_inference_steps", noise.num_train_timesteps) or
+                             noise.num_train_timesteps)
         is_ddim = sched.get("_target_") == SCHEDULERS[1]
         _require(is_ddim or original_steps == noise.num_train_timesteps,
                  f"DDPMScheduler with num_inference_steps={original_steps} < {noise.num_train_timesteps} is not "
                  "supported as the stored sampler; pass --num-inference-steps N to store DDIM-N")
         steps = original_steps if is_ddim else None
-    config = PolicyConfig(spec=spec, denoiser="unet", unet=unet, noise=noise, num_inference_steps=steps)
+    original_model = _strip(state, "model.")
+    if _get(cfg, "policy._target_") == LOWDIM_UNET_POLICY:
+        _require(int(model_cfg["global_cond_dim"]) == spec.n_obs_steps * sum(k.shape[0] for k in spec.obs),
+                 f"global_cond_dim {model_cfg['global_cond_dim']} != n_obs_steps x obs_dim")
+        unet = UNetConfig(down_dims=tuple(model_cfg.get("down_dims", (256, 512, 1024))),
+                          kernel_size=int(model_cfg.get("kernel_size", 3)), n_groups=int(model_cfg.get("n_groups", 8)),
+                          diffusion_step_embed_dim=int(model_cfg.get("diffusion_step_embed_dim", 256)),
+                          cond_predict_scale=bool(model_cfg.get("cond_predict_scale", False)))
+        config = PolicyConfig(spec=spec, denoiser="unet", unet=unet, noise=noise, num_inference_steps=steps)
+        mapped = map_unet_weights(original_model, len(unet.down_dims), unet.diffusion_step_embed_dim)
+    else:
+        _require(int(model_cfg.get("n_obs_steps") or spec.n_obs_steps) == spec.n_obs_steps,
+                 "TransformerForDiffusion n_obs_steps differs from the policy's")
+        n_cond_layers = int(model_cfg.get("n_cond_layers", 0))
+        transformer = TransformerConfig(
+            n_layer=int(model_cfg.get("n_layer", 12)), n_head=int(model_cfg.get("n_head", 12)),
+            n_emb=int(model_cfg.get("n_emb", 768)), p_drop_emb=float(model_cfg.get("p_drop_emb", 0.1)),
+            p_drop_attn=float(model_cfg.get("p_drop_attn", 0.1)), causal_attn=bool(model_cfg.get("causal_attn", False)),
+            n_cond_layers=n_cond_layers, causal_cond_encoder=False)  # the original's encoder is bidirectional
+        config = PolicyConfig(spec=spec, denoiser="transformer", transformer=transformer, noise=noise,
+                              num_inference_steps=steps)
+        mapped = map_transformer_weights(original_model)
     model = DiffusionPolicy(config)
-    mapped = map_unet_weights(_strip(state, "model."), len(unet.down_dims), unet.diffusion_step_embed_dim)
-    model.denoiser.load_state_dict(mapped, strict=True)
+    try:
+        model.denoiser.load_state_dict(mapped, strict=True)
+    except RuntimeError as error:
+        raise UnsupportedOriginalCheckpoint(f"original weights do not map onto dp_core's denoiser: {error}") from error
     for name, start, stop in obs_keys:
         model.normalizer.stats[name] = _normalizer_stats(state, "obs", start, stop)
     model.normalizer.stats[ACTION_KEY] = _normalizer_stats(state, "action")
