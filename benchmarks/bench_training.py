@@ -5,10 +5,11 @@ Dataset that reads one window per index from the in-memory replay buffer, concat
 and agent position into one 20-d ``obs`` like PushTLowdimDataset._sample_to_data, default
 collate), fp32 loss + backward, AdamW with the per-parameter for-loop (foreach=False), the
 diffusers-style LambdaLR step, and the original EMAModel's per-parameter Python loop. Same U-Net
-architecture and sizes as ours, so the difference is the loop, not the model.
+architecture, sizes and weights as ours, run with torch's own Conv1d (ours runs its wide CPU
+convolutions as im2col + matmul, ``models/unet1d.py``).
 
 Ours: ``Trainer.train_step`` over ``Trainer``'s own DataLoader (config/train/pusht_lowdim.yaml:
-fused AdamW, fused foreach EMA, fp32); and the same with bf16 autocast (``train.amp=bf16``, not
+fused AdamW, fused foreach EMA, im2col convolutions, fp32); and the same with bf16 autocast (``train.amp=bf16``, not
 the paper recipe: reported separately). Both use num_workers 0 (on 2 cores a loader process
 competes with the compute). Paths are timed alternately, step by step (same load); ratios use
 the median step time. Data: ../shared/data/pusht if present, else a synthetic store of the same
@@ -99,6 +100,9 @@ def ours_step(trainer: Trainer) -> Callable[[], None]:
 def baseline_step(trainer: Trainer, data_path: str, batch: int) -> Callable[[], None]:
     """The original-like loop on a copy of ``trainer``'s (freshly initialised) model."""
     model = copy.deepcopy(trainer.model).train()
+    for module in model.modules():  # the original runs torch's own Conv1d everywhere
+        if isinstance(module, torch.nn.Conv1d):
+            module.__class__ = torch.nn.Conv1d
     with ReplayBuffer.open(data_path, "r") as buffer:
         arrays = {k: np.asarray(buffer[k][:]) for k in ("keypoint", "state", "action")}
         ends = np.array(buffer.episode_ends)
