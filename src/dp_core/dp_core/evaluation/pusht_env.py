@@ -12,7 +12,9 @@ Observations (``PushTObserver``), by policy key:
   (local keypoints below, rotated by the block angle and moved to the block position);
 - ``agent_pos`` (2,): the pusher position, px;
 - ``obs`` (20,): both concatenated (an original low-dim policy's single key);
-- one rgb key (3, H, W): gym-pusht's pixels rendered at H x W (the original's 96 x 96 image).
+- one rgb key (3, H, W): gym-pusht's pixels rendered at H x W (the original's 96 x 96 image;
+  with pygame 2.5.2 a stored demonstration state renders bit-equal to its stored image in 16 of 17
+  sampled frames, one pixel off in the other: test_eval_pusht.py).
 
 The local keypoints are not stored by the original code (it generates them when the environment
 is built); these are recovered from the Push-T demonstrations: the median over all 25,650 steps
