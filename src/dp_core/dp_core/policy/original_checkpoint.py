@@ -22,7 +22,9 @@ Supported (everything else raises :class:`UnsupportedOriginalCheckpoint` naming 
   shape; unlike the U-Net's, no output of the original transformer is checked here (no fixture).
 Facts taken from the original's diffusion_policy/model/diffusion/conditional_unet1d.py,
 transformer_for_diffusion.py, policy/diffusion_unet_lowdim_policy.py,
-policy/diffusion_transformer_lowdim_policy.py, model/common/normalizer.py, dataset/pusht_dataset.py.
+policy/diffusion_transformer_lowdim_policy.py, dataset/pusht_dataset.py; the LinearNormalizer's
+state-dict layout (``normalizer.params_dict.<key>.{scale, offset, input_stats.*}``) as the shared
+original checkpoint stores it.
 Weight renames: :mod:`dp_core.policy.original_weights`.
 """
 
