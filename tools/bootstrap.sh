@@ -38,12 +38,14 @@ else
 fi
 
 # 1. venv + pinned dependencies (stamp = hash of the requirement files and the mode)
-want=$( { echo "$MODE"; "$PYTHON" --version; cat "${REQS[@]}" "$CONSTRAINTS"; } | sha256sum | cut -d' ' -f1)
+want=$( { echo "$MODE"; "$PYTHON" --version; cat "${REQS[@]}" requirements/no-deps.txt "$CONSTRAINTS"; } | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$VENV/.dp_deps_stamp" 2>/dev/null)" != "$want" ]; then
   log "installing Python dependencies ($MODE mode) into .venv"
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "${VENV_ARGS[@]}" "$VENV"
   # (grep drops the "Location ... is ignored" noise of machine-wide pip index settings)
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${REQS[@]/#/-r}" -c "$CONSTRAINTS" 2>&1 \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r requirements/no-deps.txt -c "$CONSTRAINTS" 2>&1 \
     | { grep -v "is ignored: it is neither a file nor a directory" || true; }
   if [ "$MODE" = wheels ]; then
     "$VENV/bin/python" tools/fix_ros_wheel_paths.py

@@ -33,6 +33,8 @@ setup(
     entry_points={
         "console_scripts": [
             "dp-train = dp_core.training.cli:main",
+            "dp-import-original = dp_core.import_original:main",
+            "dp-eval = dp_core.evaluation.cli:main",
         ],
     },
 )

@@ -101,7 +101,10 @@ def test_splits_and_normalizer_data(tiny_path):
     assert len(val) == sum(n - 1 for n, v in zip(LENGTHS, train.val_mask) if v)
     assert len(train) == sum(n - 1 for n, v in zip(LENGTHS, train.train_mask) if v)
     assert len(SequenceDataset(config, tiny_spec(), split="val")) == len(val)
-    data = train.get_normalizer_data()
+    everything = train.get_normalizer_data()  # default: every step of the buffer, as the original
+    np.testing.assert_array_equal(everything["action"], np.arange(sum(LENGTHS))[:, None] + 0.5 * np.arange(2))
+    data = SequenceDataset(tiny_config(tiny_path, val_ratio=0.4, seed=3, normalizer_fit="train"),
+                           tiny_spec()).get_normalizer_data()
     assert sorted(data) == ["action", "agent_pos", "keypoint"]  # images excluded
     ends = np.cumsum(LENGTHS)
     t = np.concatenate([np.arange(e - n, e) for e, n, m in zip(ends, LENGTHS, train.train_mask) if m])
@@ -110,6 +113,11 @@ def test_splits_and_normalizer_data(tiny_path):
     assert data["keypoint"].shape == (len(t), 6) and data["keypoint"].dtype == np.float32
     fewer = SequenceDataset(tiny_config(tiny_path, val_ratio=0.4, seed=3, max_train_episodes=1), tiny_spec())
     assert fewer.train_mask.sum() == 1 and not np.any(fewer.train_mask & fewer.val_mask)
+    np.testing.assert_array_equal(fewer.val_mask, ~fewer.train_mask)  # every non-training episode validates
+    held_out = SequenceDataset(tiny_config(tiny_path, val_ratio=0.4, seed=3, max_train_episodes=1,
+                                           val_episodes="held_out"), tiny_spec())
+    np.testing.assert_array_equal(held_out.val_mask, train.val_mask)
+    assert held_out.val_mask.sum() == 2 and fewer.val_mask.sum() == len(LENGTHS) - 1
 
 
 def test_dataloader_workers_read_a_zip_store(tmp_path):
@@ -200,7 +208,7 @@ def test_pusht_low_dim_sample():
     np.testing.assert_array_equal(sample["obs"]["agent_pos"].numpy(), buffer["state"][t[:2]][:, :2])
     np.testing.assert_array_equal(sample["action"].numpy(), buffer["action"][t])
     data = dataset.get_normalizer_data()
-    assert data["keypoint"].shape == (int(train_lengths.sum()), 18) and data["action"].shape[1] == 2
+    assert data["keypoint"].shape == (buffer.n_steps, 18) and data["action"].shape[1] == 2  # whole buffer
 
 
 def test_pusht_image_sample_and_throughput(caplog):

@@ -15,7 +15,10 @@ from dp_core.spec import ObsKeySpec, PolicySpec
 torch.set_num_threads(1)
 
 EXPECTED = {
+    # film_init="split": the initialization before film_init existed; same numbers as then.
     "unet": [0.3042123, 1.368556, 0.5135765, 0.8411286, 0.6630423, 1.234996, 0.5193562, 0.5806451],
+    # the default film_init="original" (the original's FiLM init distribution): new seeded weights.
+    "unet_film_original": [0.6972225, 0.6658671, 1.062015, 0.8753911, 0.5587967, 0.6822469, 0.2239587, 0.3537643],
     "transformer": [-0.07938263, 0.01087729, 0.02475482, 0.02872839,
                     -0.05224525, -0.05559471, -0.04884973, -0.01700648],
     "encoder": [0.1145901, -0.3266822, -0.1570315, 0.2081351, 0.1070604, -0.4012634, -0.1337355, 0.1895907],
@@ -28,11 +31,12 @@ def outputs() -> dict[str, list[float]]:
     sample, obs = torch.randn(2, 8, 3, generator=gen), torch.randn(2, 2, 5, generator=gen)
     steps = torch.tensor([7, 80])
     result = {}
-    configs = {"unet": UNetConfig(down_dims=(16, 32), n_groups=4, diffusion_step_embed_dim=16),
+    unet = {"down_dims": (16, 32), "n_groups": 4, "diffusion_step_embed_dim": 16}
+    configs = {"unet": UNetConfig(**unet, film_init="split"), "unet_film_original": UNetConfig(**unet),
                "transformer": TransformerConfig(n_layer=2, n_head=2, n_emb=16, n_cond_layers=1)}
     for kind, config in configs.items():
         torch.manual_seed(0)
-        model = build_denoiser(kind, config, 3, 5, 2, 8).eval()  # type: ignore[arg-type]
+        model = build_denoiser(kind.split("_")[0], config, 3, 5, 2, 8).eval()  # type: ignore[arg-type]
         with torch.inference_mode():
             result[kind] = model(sample, steps, obs).flatten()[::6][:8].tolist()
     spec = PolicySpec(obs=(ObsKeySpec("cam", "rgb", (3, 40, 40)), ObsKeySpec("pos", "low_dim", (2,))), action_dim=2)

@@ -125,3 +125,19 @@ def test_input_validation() -> None:
 def test_config_validation(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TransformerConfig(**kwargs)
+
+
+def test_bidirectional_condition_encoder_option_is_the_references() -> None:
+    """causal_cond_encoder=False: the reference's encoder lets a later frame change action token 0."""
+    outputs = {}
+    for causal in (True, False):
+        torch.manual_seed(0)
+        config = TransformerConfig(n_layer=1, n_head=2, n_emb=16, n_cond_layers=1, p_drop_attn=0.0,
+                                   causal_cond_encoder=causal)
+        model = TransformerDenoiser(2, 3, 2, 8, config).eval()
+        sample, obs = torch.randn(1, 8, 2), torch.randn(1, 2, 3)
+        later = obs.clone()
+        later[:, 1] += 10.0
+        with torch.no_grad():
+            outputs[causal] = (model(sample, 5, obs)[0, 0] - model(sample, 5, later)[0, 0]).abs().max()
+    assert outputs[True] == 0 and outputs[False] > 1e-6

@@ -131,3 +131,36 @@ def test_config_validation(kwargs: dict, message: str) -> None:
 def test_config_accepts_list_down_dims() -> None:
     assert UNetConfig(down_dims=[64, 128]).down_dims == (64, 128)
     assert UNetConfig(down_dims=[64, 128]).downsample_factor == 2
+
+
+def test_film_init_follows_the_originals_single_linear_bound() -> None:
+    """Original: one Linear(step_dim + T*F, .) per block, so every FiLM weight ~ U(+-1/sqrt(step_dim + T*F))."""
+    torch.manual_seed(0)
+    config = UNetConfig(down_dims=(32, 64), diffusion_step_embed_dim=128)
+    model = ConditionalUnet1D(2, 20, 2, 16, config)
+    bound = 1 / (128 + 40) ** 0.5
+    for parameter in (model.film_step.weight, model.film_step.bias, model.film_obs.weight):
+        assert bound * 0.99 < parameter.abs().max() <= bound
+        assert abs(float(parameter.detach().var()) - bound**2 / 3) < 0.1 * bound**2 / 3  # uniform variance
+    split = ConditionalUnet1D(2, 20, 2, 16, UNetConfig(down_dims=(32, 64), diffusion_step_embed_dim=128,
+                                                       film_init="split"))
+    assert split.film_obs.weight.abs().max() > 1.9 * bound  # PyTorch default: 1/sqrt(40)
+
+
+def test_wide_cpu_convolutions_equal_torch_conv1d_forward_and_backward() -> None:
+    """The im2col path of wide layers (models/unet1d.py Conv1d) computes torch's Conv1d, gradients too."""
+    from dp_core.models.unet1d import GEMM_MIN_IN_CHANNELS, Conv1d
+
+    torch.manual_seed(0)
+    ours = Conv1d(GEMM_MIN_IN_CHANNELS, 24, 5, padding=2)
+    reference = torch.nn.Conv1d(GEMM_MIN_IN_CHANNELS, 24, 5, padding=2)
+    reference.load_state_dict(ours.state_dict())
+    x = torch.randn(3, GEMM_MIN_IN_CHANNELS, 8, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    out, out_ref = ours(x), reference(x_ref)
+    torch.testing.assert_close(out, out_ref, rtol=1e-5, atol=1e-5)
+    out.square().sum().backward()
+    out_ref.square().sum().backward()
+    torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ours.weight.grad, reference.weight.grad, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(ours.bias.grad, reference.bias.grad, rtol=1e-4, atol=1e-4)

@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[3]
 CONFIGS = REPO / "config" / "train"
 
 
-@pytest.mark.parametrize("name", ["pusht_lowdim.yaml", "pusht_image.yaml"])
+@pytest.mark.parametrize("name", ["pusht_lowdim.yaml", "pusht_lowdim_cpu.yaml", "pusht_image.yaml"])
 def test_shipped_configs_load_with_paths_relative_to_the_file(name: str) -> None:
     config = load_config(CONFIGS / name)
     assert Path(config.data.path) == (REPO.parent / "shared/data/pusht/pusht_cchi_v7_replay.zarr").resolve()

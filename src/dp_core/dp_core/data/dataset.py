@@ -81,6 +81,10 @@ class DataConfig:
         seed: seed of the split and the downsampling.
         cache_low_dim: load low-dim arrays into RAM (random access to small zarr chunks is slow).
         cache_images: load images into RAM as uint8 (fast; costs H*W*3 bytes per step).
+        normalizer_fit: steps the normalizer is fitted on: "all" of the replay buffer (the
+            original datasets' get_normalizer) or only the "train" episodes.
+        val_episodes: validation windows from every "non_train" episode (the original's
+            validation set: held out and not kept by max_train_episodes) or only the "held_out".
     """
 
     path: str
@@ -91,8 +95,14 @@ class DataConfig:
     seed: int = 42
     cache_low_dim: bool = True
     cache_images: bool = False
+    normalizer_fit: Literal["all", "train"] = "all"
+    val_episodes: Literal["non_train", "held_out"] = "non_train"
 
     def __post_init__(self) -> None:
+        if self.normalizer_fit not in ("all", "train"):
+            raise ValueError(f"DataConfig.normalizer_fit must be 'all' or 'train', got {self.normalizer_fit!r}")
+        if self.val_episodes not in ("non_train", "held_out"):
+            raise ValueError(f"DataConfig.val_episodes must be 'non_train' or 'held_out', got {self.val_episodes!r}")
         self.path = str(self.path)
         if not self.obs_sources:
             raise ValueError("DataConfig.obs_sources must map at least one observation key to a zarr key")
@@ -212,7 +222,8 @@ class SequenceDataset(Dataset):
 
     def _split_masks(self, n_episodes: int) -> tuple[np.ndarray, np.ndarray]:
         train, val = episode_split(n_episodes, self.config.val_ratio, self.config.seed)
-        return downsample_mask(train, self.config.max_train_episodes, self.config.seed), val
+        train = downsample_mask(train, self.config.max_train_episodes, self.config.seed)
+        return train, (~train if self.config.val_episodes == "non_train" else val)
 
     def _load_caches(self, buffer: ReplayBuffer) -> dict[str, np.ndarray]:
         cached: dict[str, np.ndarray] = {}
@@ -272,15 +283,16 @@ class SequenceDataset(Dataset):
 
     # ----------------------------------------------------------------- helpers for training
     def get_normalizer_data(self) -> dict[str, np.ndarray]:
-        """Every step of the training episodes: low-dim obs keys and "action", (N, D) float32."""
-        step_mask = np.repeat(self.train_mask, np.diff(self.episode_ends, prepend=0))
+        """Low-dim obs keys and "action", (N, D) float32, of the steps ``normalizer_fit`` names."""
+        episodes = self.train_mask if self.config.normalizer_fit == "train" else np.ones_like(self.train_mask)
+        step_mask = np.repeat(episodes, np.diff(self.episode_ends, prepend=0))
         sources = {o.name: self.config.obs_sources[o.name] for o in self.spec.low_dim_keys}
         sources["action"] = self.config.action_source
         n_steps = len(step_mask)
         return {name: _columns(self._arrays[s.key][:n_steps][step_mask], s.columns) for name, s in sources.items()}
 
     def get_validation_dataset(self) -> SequenceDataset:
-        """The held-out episodes, sharing this dataset's caches."""
+        """The validation episodes (``val_episodes``), sharing this dataset's caches."""
         val = copy.copy(self)
         val.split = "val"
         val.sampler = self._make_sampler(self.val_mask)

@@ -40,6 +40,7 @@ def sample_actions(
     dtype: torch.dtype,
     init_actions: Tensor | None = None,
     init_noise_level: float | None = None,
+    noise: Tensor | None = None,
 ) -> Tensor:
     """Run the reverse chain of ``scheduler`` and return normalized actions (B, H, D).
 
@@ -50,7 +51,8 @@ def sample_actions(
 
     Noise is drawn from ``generator`` in the same order as the original implementation (initial
     noise, then one draw per stochastic DDPM step), so results are reproducible for a seed and
-    equal to the original's diffusers loop for the same generator. The caller should run this
+    equal to the original's diffusers loop for the same generator. ``noise`` (shape ``shape``)
+    replaces the initial draw (x_T of a cold start); DDIM (eta 0) is then deterministic. The caller should run this
     under ``torch.inference_mode()``; it never builds an autograd graph.
     """
     device = torch.device(device)
@@ -59,7 +61,12 @@ def sample_actions(
     shape = tuple(int(s) for s in shape)
     scheduler.set_timesteps(num_inference_steps, device=device, dtype=dtype)
     start = _start_index(scheduler, shape, init_actions, init_noise_level)
-    x = _randn(shape, generator, device, dtype)
+    if noise is None:
+        x = _randn(shape, generator, device, dtype)
+    elif tuple(noise.shape) != shape:
+        raise ValueError(f"noise must have shape {shape} (B, H, D), got {tuple(noise.shape)}")
+    else:
+        x = noise.to(device=device, dtype=dtype)
     if start > 0:
         # The drawn noise becomes the forward-process noise that takes init_actions to t_start.
         x = scheduler.add_noise(init_actions.to(device=device, dtype=dtype), x, scheduler.timesteps_host[start])

@@ -9,8 +9,9 @@ through a condition encoder (an MLP per token, or ``n_cond_layers`` transformer 
 and attended by pre-LN decoder layers. With ``causal_attn`` the action tokens attend causally to
 each other, and action token t may attend condition tokens 0..t+1 (the step token and observation
 frames 0..t): an action never sees a later observation (the reference code's memory mask).
-With ``n_cond_layers > 0`` and ``causal_attn`` the condition encoder is causal too (a deliberate
-deviation: the reference's bidirectional encoder would leak later frames into earlier tokens).
+With ``n_cond_layers > 0`` and ``causal_attn`` the condition encoder is causal too by default (a
+deliberate deviation: the reference's bidirectional encoder would leak later frames into earlier
+tokens); ``causal_cond_encoder=False`` is the reference's bidirectional encoder.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class TransformerConfig:
     p_drop_attn: float = 0.3
     causal_attn: bool = True
     n_cond_layers: int = 0
+    causal_cond_encoder: bool = True
 
     def __post_init__(self) -> None:
         if self.n_layer < 1:
@@ -105,7 +107,8 @@ class TransformerDenoiser(nn.Module):
             tgt_mask, memory_mask = causal_masks(horizon, 1 + n_obs_steps)
             self.register_buffer("tgt_mask", tgt_mask, persistent=False)
             self.register_buffer("memory_mask", memory_mask, persistent=False)
-            self.register_buffer("cond_mask", causal_masks(1 + n_obs_steps, 0)[0], persistent=False)
+            cond_mask = causal_masks(1 + n_obs_steps, 0)[0] if config.causal_cond_encoder else None
+            self.register_buffer("cond_mask", cond_mask, persistent=False)
         else:
             self.tgt_mask = self.memory_mask = self.cond_mask = None
         self.apply(_init_weights)
@@ -130,7 +133,7 @@ class TransformerDenoiser(nn.Module):
             cond_cache = cond_cache.expand(step_token.shape[0], -1, -1)
         if self.config.n_cond_layers > 0:
             return self.cond_encoder(
-                torch.cat((step_token, cond_cache), dim=1), mask=self.cond_mask, is_causal=self.config.causal_attn)
+                torch.cat((step_token, cond_cache), dim=1), mask=self.cond_mask, is_causal=self.cond_mask is not None)
         return torch.cat((self.cond_encoder(step_token), cond_cache), dim=1)
 
     def forward(

@@ -157,11 +157,13 @@ class DiffusionPolicy(nn.Module):
         generator: torch.Generator | None = None,
         init_actions: Tensor | None = None,
         init_noise_level: float | None = None,
+        noise: Tensor | None = None,
     ) -> Tensor:
         """obs: {key: (B, T', ...)} unnormalized -> actions (B, H, A), unnormalized, float32.
 
         ``init_actions`` (B, H, A, unnormalized) warm-starts the chain from a partially re-noised
         previous plan (``init_noise_level`` in (0, 1]: fraction of the schedule re-run).
+        ``noise`` (B, H, A, normalized units) is the initial noise instead of a draw from ``generator``.
         """
         features = self.encode_observations(obs)
         batch = features.shape[0]
@@ -173,6 +175,6 @@ class DiffusionPolicy(nn.Module):
             (batch, self.spec.horizon, self.spec.action_dim),
             num_inference_steps=self.num_inference_steps or self.config.noise.num_train_timesteps,
             generator=generator, device=features.device, dtype=torch.float32,
-            init_actions=init, init_noise_level=init_noise_level,
+            init_actions=init, init_noise_level=init_noise_level, noise=noise,
         )
         return self.normalizer.unnormalize(ACTION_KEY, actions.float())

@@ -223,6 +223,7 @@ class Policy:
         seed: int | None = None,
         warm_start: ActionPlan | None = None,
         executed_steps: int = 0,
+        noise: np.ndarray | Tensor | None = None,
     ) -> ActionPlan:
         """Observation window -> action plan.
 
@@ -232,6 +233,8 @@ class Policy:
             seed: seeds the sampling noise (same seed, same observation -> same plan).
             warm_start: the previous plan; its actions shifted by ``executed_steps`` are re-noised
                 partially and denoised instead of starting from pure noise.
+            noise: initial noise (horizon, action_dim) in normalized action units instead of a
+                seeded draw; with DDIM (eta 0) the plan is then a deterministic function of it.
         """
         start = time.perf_counter()
         obs = self._load_inputs(observation)
@@ -248,6 +251,7 @@ class Policy:
         actions = self.model.sample(
             obs, generator, init_actions=init,
             init_noise_level=self.warm_start_noise_level if init is not None else None,
+            noise=self._initial_noise(noise),
         )
         return ActionPlan(
             actions=actions[0].float().cpu().numpy(),
@@ -257,6 +261,17 @@ class Policy:
             dt_s=self.spec.dt_s,
             inference_ms=1e3 * (time.perf_counter() - start),
         )
+
+    def _initial_noise(self, noise: np.ndarray | Tensor | None) -> Tensor | None:
+        """The given (horizon, action_dim) initial noise as a (1, H, A) float32 tensor, checked."""
+        if noise is None:
+            return None
+        expected = (self.spec.horizon, self.spec.action_dim)
+        tensor = torch.as_tensor(noise, dtype=torch.float32)
+        if tuple(tensor.shape) != expected or not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"noise must be finite with shape {expected} (horizon, action_dim), "
+                             f"got shape {tuple(tensor.shape)}")
+        return tensor.to(self.device)[None]
 
     def warmup(self, runs: int = 2) -> None:
         """Run a few predictions on mid-range inputs so the first real one is not slow."""

@@ -179,13 +179,20 @@ class TrainConfig:
         num_epochs: passes over the training split; with ``max_steps`` the first limit wins.
         max_steps: optimizer steps; at least one of ``num_epochs``/``max_steps`` must be set.
         lr, weight_decay, betas: AdamW.
+        weight_decay_groups: transformer denoiser: the original's groups (no decay on biases,
+            LayerNorms, position embeddings); the U-Net always has one group, as the original.
+        obs_encoder_weight_decay: weight decay of the image encoder with weight_decay_groups
+            (the original's obs_encoder_weight_decay); None: weight_decay.
         warmup_steps: linear warm-up before the cosine decay to zero.
+        warmup_from_zero: the warm-up factor is step / warmup_steps (diffusers, the original);
+            False: (step + 1) / warmup_steps (dp_core before).
         lr_schedule: "cosine" (paper) or "constant" (after warm-up).
-        grad_clip_norm: max global gradient norm; None disables clipping.
+        grad_clip_norm: max global gradient norm; None (the original) disables clipping.
+        drop_last: drop each epoch's last partial batch (the original keeps it).
         ema: keep an EMA of the weights (saved as the inference weights).
         ema_power, ema_max_value: EMA decay 1 - (1 + step)^-power, capped at max_value.
         val_every: steps between validation-loss evaluations (0: only at the end).
-        val_max_batches: cap on validation batches per evaluation (None: whole split).
+        val_max_batches: cap on validation batches per evaluation (None: whole split, the original).
         checkpoint_every: steps between checkpoints (0: only at the end).
         keep_checkpoints: newest ``step_N`` directories kept (0: keep all).
         log_every: steps between TensorBoard scalar writes.
@@ -202,14 +209,18 @@ class TrainConfig:
     lr: float = 1.0e-4
     weight_decay: float = 1.0e-6
     betas: tuple[float, float] = (0.95, 0.999)
+    weight_decay_groups: bool = True
+    obs_encoder_weight_decay: float | None = None
     warmup_steps: int = 500
+    warmup_from_zero: bool = True
     lr_schedule: Literal["cosine", "constant"] = "cosine"
-    grad_clip_norm: float | None = 10.0
+    grad_clip_norm: float | None = None
+    drop_last: bool = False
     ema: bool = True
     ema_power: float = 0.75
     ema_max_value: float = 0.9999
     val_every: int = 1000
-    val_max_batches: int | None = 50
+    val_max_batches: int | None = None
     checkpoint_every: int = 5000
     keep_checkpoints: int = 3
     log_every: int = 10
@@ -231,6 +242,8 @@ class TrainConfig:
             raise ValueError(f"train.batch_size must be >= 1, got {self.batch_size}")
         if not self.lr > 0:
             raise ValueError(f"train.lr must be > 0, got {self.lr}")
+        if self.obs_encoder_weight_decay is not None and self.obs_encoder_weight_decay < 0:
+            raise ValueError(f"train.obs_encoder_weight_decay must be >= 0 or null, got {self.obs_encoder_weight_decay}")
         if self.weight_decay < 0:
             raise ValueError(f"train.weight_decay must be >= 0, got {self.weight_decay}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):

@@ -1,5 +1,9 @@
 """The training loop: AdamW + warmup/cosine, EMA, clipping, validation, checkpoints, TensorBoard.
 
+Defaults follow the original workspaces: no gradient clipping, every epoch's last partial batch
+kept, the normalizer fitted on the whole replay buffer, validation on every non-training episode
+(see docs/architecture.md "Training fidelity" for the options that restore earlier behaviour).
+
 Reads top to bottom (``fit``): schedule → evaluate/checkpoint → ``train_step`` → clip → log.
 Under ``torchrun`` (``WORLD_SIZE`` > 1), or when a process group is already initialized, the
 model is wrapped in DistributedDataParallel and each rank reads its shard of every epoch
@@ -31,6 +35,9 @@ from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy
 from dp_core.training.checkpoint import load_train_state, resolve_checkpoint_dir, rng_state, save_checkpoint_dir, set_rng_state
 from dp_core.training.config import Config, to_dict
 from dp_core.training.ema import EMAModel
+from dp_core.training.optimizer import lr_lambda, make_optimizer
+
+__all__ = ["Trainer", "fit_normalizer", "lr_lambda", "make_optimizer", "seed_everything"]
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +46,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def lr_lambda(warmup_steps: int, total_steps: int, schedule: str) -> Any:
-    """Multiplier of the base lr: linear warm-up, then cosine to zero (or constant)."""
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        if schedule == "constant":
-            return 1.0
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress))))
-    return factor
 
 
 class _SkipSampler(Sampler[int]):
@@ -68,21 +63,12 @@ class _SkipSampler(Sampler[int]):
         return max(0, len(self.base) - self.skip)
 
 
-def make_optimizer(
-    model: nn.Module, lr: float, betas: tuple[float, float] = (0.9, 0.999), weight_decay: float = 0.0
-) -> torch.optim.AdamW:
-    """AdamW over all parameters (as before, so saved optimizer states still load).
-
-    The fused kernel on CPU/CUDA makes one pass over each parameter instead of ~10 elementwise
-    kernels (the reference for-loop on CPU); same update up to float rounding.
-    """
-    params = list(model.parameters())
-    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params)
-    return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=fused or None)
-
-
 def fit_normalizer(model: DiffusionPolicy, dataset: SequenceDataset) -> None:
-    """Fit the policy's normalizer on the training split (low-dim keys, actions, image keys)."""
+    """Fit the policy's normalizer (low-dim keys, actions, image keys) on ``data.normalizer_fit``'s steps.
+
+    "all" (default) is every step of the replay buffer, as the original datasets' get_normalizer;
+    "train" only the training episodes' steps.
+    """
     data = dataset.get_normalizer_data()
     kinds = {key: "low_dim" for key in data}
     kinds[ACTION_KEY] = "low_dim"
@@ -107,7 +93,7 @@ class Trainer:
         seed_everything(cfg.seed + self.rank)
 
         self.train_set = SequenceDataset(config.data, config.policy.spec, "train")
-        if len(self.train_set) < cfg.batch_size * self.world_size:
+        if len(self.train_set) < (cfg.batch_size if cfg.drop_last else 1) * self.world_size:
             raise ValueError(f"the training split has {len(self.train_set)} windows, fewer than one batch of "
                              f"{cfg.batch_size} x {self.world_size} ranks; lower train.batch_size")
         self.val_set = self.train_set.get_validation_dataset()
@@ -116,13 +102,17 @@ class Trainer:
         self.model.to(self.device)
         self.ema = EMAModel(self.model, power=cfg.ema_power, max_value=cfg.ema_max_value) if cfg.ema else None
         self.ddp = DistributedDataParallel(self.model) if self.distributed else None
-        self.optimizer = make_optimizer(self.model, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-        self.steps_per_epoch = len(self.train_set) // (cfg.batch_size * self.world_size)
+        self.optimizer = make_optimizer(self.model, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay,
+                                        decay_groups=cfg.weight_decay_groups,
+                                        obs_encoder_weight_decay=cfg.obs_encoder_weight_decay)
+        per_rank = math.ceil(len(self.train_set) / self.world_size)  # DistributedSampler's shard size
+        self.steps_per_epoch = (len(self.train_set) // (cfg.batch_size * self.world_size) if cfg.drop_last
+                                else math.ceil(per_rank / cfg.batch_size))
         self.total_steps = min(
             cfg.max_steps or math.inf, (cfg.num_epochs or math.inf) * self.steps_per_epoch)  # type: ignore[arg-type]
         self.total_steps = int(self.total_steps)
         self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lr_lambda(cfg.warmup_steps, self.total_steps, cfg.lr_schedule))
+            self.optimizer, lr_lambda(cfg.warmup_steps, self.total_steps, cfg.lr_schedule, cfg.warmup_from_zero))
         self.amp_dtype = torch.bfloat16 if (cfg.amp == "bf16" or (cfg.amp == "auto" and self.device.type == "cuda")) else None
         self.step = 0
         self.epoch = 0
@@ -146,6 +136,11 @@ class Trainer:
         ckpt_dir = resolve_checkpoint_dir(path)
         state = load_train_state(ckpt_dir, map_location=self.device)
         self.model.load_state_dict(state["model"])
+        saved_groups = len(state["optimizer"]["param_groups"])
+        if saved_groups != len(self.optimizer.param_groups):
+            raise ValueError(f"{ckpt_dir} was trained with {saved_groups} optimizer parameter group(s), this config "
+                             f"builds {len(self.optimizer.param_groups)}; set train.weight_decay_groups="
+                             f"{str(saved_groups > 1).lower()} to resume it")
         self.optimizer.load_state_dict(state["optimizer"])
         self.lr_scheduler.load_state_dict(state["lr_scheduler"])
         if self.ema is not None and state.get("ema") is not None:
@@ -156,12 +151,13 @@ class Trainer:
 
     def _loader(self, dataset: SequenceDataset, shuffle: bool, epoch: int, skip_batches: int = 0) -> DataLoader:
         cfg = self.config.train
+        drop_last = shuffle and cfg.drop_last
         sampler = DistributedSampler(dataset, num_replicas=self.world_size, rank=self.rank, shuffle=shuffle,
-                                     seed=cfg.seed, drop_last=shuffle)
+                                     seed=cfg.seed, drop_last=drop_last)
         sampler.set_epoch(epoch)
         return DataLoader(
             dataset, batch_size=cfg.batch_size, sampler=_SkipSampler(sampler, skip_batches * cfg.batch_size),
-            num_workers=cfg.num_workers, drop_last=shuffle, pin_memory=self.device.type == "cuda",
+            num_workers=cfg.num_workers, drop_last=drop_last, pin_memory=self.device.type == "cuda",
             persistent_workers=False,
         )
 
