@@ -9,8 +9,13 @@ one realsense2_camera node per ``camera:`` block of the robot profile, observati
 comes from ``robot_graph.py`` (next to this file), which reads ``dp_policy_node.graph`` like the
 composed ``dp_bringup`` does.
 
+When the profile's chunk executor sends gripper dimensions (``gripper_topic``), also
+``gripper_bridge_node`` (listening on that topic, driving franka_gripper's actions).
+
 Refused before anything starts: ``controller:=joint_position`` on the real arm unless the profile
-generates commands at the FR3's 1 kHz (``robot_graph.check_streaming_rate``). With
+generates commands at the FR3's 1 kHz (``robot_graph.check_streaming_rate``); ``controller:=cartesian``
+(end effector fr3_hand_tcp) and a gripper_topic without ``load_gripper:=true``; gripper actions
+without a gripper_topic, or the reverse (``dp_policy_node.gripper_wiring``). With
 ``ready_pose:=true`` the MoveIt parameters are built from franka's xacros and configs as
 franka_fr3_moveit_config's moveit.launch.py builds them and written to the params file of
 ready_pose_node's MoveItPy node (``robot_graph.write_moveit_params``).
@@ -34,7 +39,9 @@ ARGUMENTS = [
     ("arm_id", "fr3", "Arm type given to franka_bringup (robot_type; arm_id for older franka_ros2)."),
     ("use_fake_hardware", "false", "true: ros2_control mock hardware instead of the robot (no motion of a real "
      "arm; franka starts no franka_robot_state_broadcaster then: no current_pose)."),
-    ("load_gripper", "false", "true: also start the Franka Hand (franka_gripper)."),
+    ("load_gripper", "false", "true: also start the Franka Hand (franka_gripper; the URDF gets fr3_hand_tcp). "
+     "Needed by controller:=cartesian (end effector fr3_hand_tcp) and by a profile whose executor sets "
+     "gripper_topic (gripper_bridge_node drives franka_gripper)."),
     ("controller", "joint_trajectory",
      "Controller the executor feeds: joint_trajectory (fr3_arm_controller, JointTrajectory), "
      "joint_position (forward_position_controller, streaming Float64MultiArray; on the real arm only with "
@@ -65,13 +72,15 @@ def _graph_actions(context, arg):
     load_gripper = g.truthy(arg["load_gripper"])
     blocks = g.load_profile(profile)
     g.check_streaming_rate(controller, fake, blocks)
+    g.check_cartesian_end_effector(controller, load_gripper, controllers_yaml)
+    bridge = g.gripper_bridge_processes(profile, blocks, load_gripper=load_gripper)
 
     franka = g.franka_bringup_entities(arg["robot_ip"], arg["arm_id"], fake, load_gripper,
                                        arg["joint_state_rate"], controllers_yaml)
     processes = list(g.controller_spawners(controller, ready_pose))
     if g.truthy(arg["cameras"]):
         processes += g.camera_processes(profile, blocks)
-    processes += g.rollout_processes(profile, controller, checkpoint=arg["checkpoint"])
+    processes += g.rollout_processes(profile, controller, checkpoint=arg["checkpoint"]) + bridge
     if ready_pose:
         moveit_file = g.write_moveit_params(arg["robot_ip"], arg["arm_id"], fake, load_gripper, blocks,
                                             tempfile.mkdtemp(prefix="dp_ros2_moveit_"))

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dp_policy_node.graph import GRAPH, PACKAGE, NodeEntry
+from dp_policy_node.gripper_wiring import bridge_command_topic
 from dp_policy_node.realsense_models import CAMERA_NAMESPACE, camera_blocks, camera_model
 
 REALSENSE_PACKAGE = "realsense2_camera"
@@ -37,7 +38,14 @@ SIMULATORS = ("mujoco", "gazebo")
 ROBOT_PROFILE = "config/robots/fr3_realsense.yaml"  # relative to the share directory (and the repo root)
 SIM_PROFILE = "config/robots/sim.yaml"
 FR3_CONTROLLERS = "config/robots/fr3_ros2_controllers.yaml"  # ros2_control controllers for franka_bringup
+# The Franka Hand's TCP frame: franka_description end_effectors/common/franka_hand.xacro names it
+# ${arm_id}_hand_tcp (0.1034 m along the flange, the hand turned -45 deg: robots/fr3/fr3.urdf.xacro);
+# robots/common/franka_robot.xacro adds it only with hand:=true (franka_bringup: load_gripper).
+HAND_TCP_LINK = "fr3_hand_tcp"
 
+
+# MoveIt Servo's twist input: moveit_servo's servo_node (config: cartesian_command_in_topic ~/delta_twist_cmds)
+SERVO_TWIST_TOPIC = "/servo_node/delta_twist_cmds"
 
 # Our nodes outside the policy graph, described like it (dp_policy_node.graph.NodeEntry).
 SIM_NODE = NodeEntry("sim_node", "sim_node", "dp_sim.sim_node", "SimNode", package="dp_sim")
@@ -46,6 +54,8 @@ RECORDER_NODE = NodeEntry("recorder", "recorder_node", "dp_recorder.recorder_nod
                           package="dp_recorder")
 TELEOP_NODE = NodeEntry("teleop", "teleop_node", "dp_teleop.teleop_node", "TeleopNode", package="dp_teleop")
 READY_POSE_NODE = NodeEntry("ready_pose_node", "ready_pose_node", f"{PACKAGE}.ready_pose_node", "ReadyPoseNode")
+GRIPPER_BRIDGE_NODE = NodeEntry("gripper_bridge_node", "gripper_bridge_node", f"{PACKAGE}.gripper_bridge_node",
+                                "GripperBridgeNode")
 
 
 def policy_nodes() -> tuple[NodeEntry, ...]:
@@ -55,7 +65,7 @@ def policy_nodes() -> tuple[NodeEntry, ...]:
 
 def all_node_specs() -> tuple[NodeEntry, ...]:
     """Every node of ours that a launch file may start (the config test checks all their blocks)."""
-    return (*policy_nodes(), SIM_NODE, EXPERT_NODE, RECORDER_NODE, TELEOP_NODE, READY_POSE_NODE)
+    return (*policy_nodes(), SIM_NODE, EXPERT_NODE, RECORDER_NODE, TELEOP_NODE, READY_POSE_NODE, GRIPPER_BRIDGE_NODE)
 
 
 @dataclass(frozen=True)
@@ -231,6 +241,47 @@ def rollout_processes(
     return processes
 
 
+def gripper_bridge_processes(profile_path: str, profile: Mapping[str, Mapping[str, Any]], use_sim_time: bool = False,
+                             load_gripper: bool | None = None) -> list[Process]:
+    """gripper_bridge_node when the executor sends gripper dimensions (its ``gripper_topic``; see
+    ``dp_policy_node.gripper_wiring``), listening on exactly that topic; none otherwise.
+
+    ``load_gripper`` (the robot: franka_bringup's argument) False with a bridge is refused: franka
+    starts franka_gripper, whose actions the bridge drives, only with load_gripper:=true.
+    """
+    topic = bridge_command_topic(profile.get("/chunk_executor_node", {}))
+    if not topic:
+        return []
+    if load_gripper is False:
+        raise ValueError(f"chunk_executor_node.gripper_topic is '{topic}' (the policy drives the Hand), but "
+                         "load_gripper:=false: franka_bringup then starts no franka_gripper. Pass load_gripper:=true.")
+    return [_ours(GRIPPER_BRIDGE_NODE, profile_path, use_sim_time, overrides={"command_topic": topic})]
+
+
+def check_cartesian_end_effector(controller: str, load_gripper: bool, controllers_yaml: str | Path) -> None:
+    """Refuse a Cartesian controller whose end effector is the Hand's TCP when the URDF has no Hand.
+
+    franka's ``current_pose`` is O_T_EE, the end effector set in Desk (with the Hand: its TCP), so
+    the Cartesian controller must control :data:`HAND_TCP_LINK`; that link exists only with
+    load_gripper:=true. An arm without the Hand needs a controllers file with ``fr3_link8`` (and
+    Desk's end effector set to none).
+    """
+    if CONTROLLERS[controller].output_mode != "pose" or load_gripper:
+        return
+    import yaml
+
+    with open(controllers_yaml, encoding="utf-8") as f:
+        document = yaml.safe_load(f) or {}
+    name = CONTROLLERS[controller].ros2_control_name
+    params = (document.get("/**", document).get(name) or {}).get("ros__parameters") or {}
+    link = str(params.get("end_effector_link", ""))
+    if link.endswith("_hand_tcp"):
+        raise ValueError(
+            f"{name}.end_effector_link is {link} (the Franka Hand's TCP, as O_T_EE of current_pose with the Hand), "
+            "but load_gripper:=false builds the URDF without the Hand. Pass load_gripper:=true, or, for an arm "
+            "without the Hand, a controllers_yaml:= whose end_effector_link is fr3_link8.")
+
+
 def simulator_processes(profile_path: str, simulator: str) -> list[Process]:
     """dp_sim's sim_node for "mujoco"; Gazebo is started by includes in sim.launch.py (no process here)."""
     if simulator == "mujoco":
@@ -238,7 +289,8 @@ def simulator_processes(profile_path: str, simulator: str) -> list[Process]:
     return []
 
 
-# teleop's relative topics: the measured pose it starts from, and where its Cartesian target goes
+# teleop's relative topics: the measured pose it starts from (on the FR3 franka_robot_state_broadcaster's
+# current_pose, O_T_EE, best effort depth 1: teleop subscribes best effort), and where its target goes
 TELEOP_REMAPS_SIM = (("current_pose", "/ee_pose"), ("cartesian_target", "/cartesian_target"))
 TELEOP_REMAPS_ROBOT = (
     ("current_pose", "/franka_robot_state_broadcaster/current_pose"),
@@ -246,16 +298,25 @@ TELEOP_REMAPS_ROBOT = (
 )
 
 
-def record_processes(profile_path: str, simulator: str, expert: bool, use_sim_time: bool) -> list[Process]:
-    """Teleop (or dp_sim's scripted expert) and the episode recorder."""
+def record_processes(profile_path: str, simulator: str, expert: bool, use_sim_time: bool,
+                     servo_twist_topic: str = "") -> list[Process]:
+    """Teleop (or dp_sim's scripted expert) and the episode recorder.
+
+    ``servo_twist_topic`` (non-empty): teleop also publishes its TwistStamped there, for MoveIt Servo.
+    """
     driver = EXPERT_NODE if expert else TELEOP_NODE
     if expert and simulator != "mujoco":
         raise ValueError("expert:=true needs simulator:=mujoco (the scripted expert drives dp_sim)")
+    if expert and servo_twist_topic:
+        raise ValueError("servo_twist_topic is a teleop output; expert:=true starts no teleop")
     remaps: tuple[tuple[str, str], ...] = ()
+    overrides: dict[str, Any] = {}
     if not expert:
         remaps = TELEOP_REMAPS_SIM if simulator == "mujoco" else TELEOP_REMAPS_ROBOT
+        if servo_twist_topic:
+            overrides["servo_twist_topic"] = servo_twist_topic
     return [
-        _ours(driver, profile_path, use_sim_time, remappings=remaps),
+        _ours(driver, profile_path, use_sim_time, remappings=remaps, overrides=overrides),
         _ours(RECORDER_NODE, profile_path, use_sim_time),
     ]
 

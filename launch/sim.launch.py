@@ -49,10 +49,13 @@ def _graph_actions(context, arg):
     entities = []
     if simulator == "gazebo":
         controllers_yaml = arg["controllers_yaml"] or g.share_file(context, g.FR3_CONTROLLERS)
+        g.check_cartesian_end_effector(arg["controller"], False, controllers_yaml)  # the Gazebo URDF has no Hand
         entities += _gazebo_entities(context, arg["gz_world"], controllers_yaml)
         processes += g.controller_spawners(arg["controller"], ready_pose=False, param_file=controllers_yaml)
     processes += g.rollout_processes(profile, arg["controller"], simulator=simulator, use_sim_time=True,
                                        checkpoint=arg["checkpoint"])
+    if simulator == "mujoco":  # dp_sim's FR3 twin serves franka_gripper's actions; Gazebo has no Hand
+        processes += g.gripper_bridge_processes(profile, g.load_profile(profile), use_sim_time=True)
     return entities + g.launch_entities(processes, autostart=g.truthy(arg["autostart"]))
 
 

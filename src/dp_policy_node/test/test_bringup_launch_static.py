@@ -292,3 +292,77 @@ def test_profiles_are_installed_paths() -> None:
     assert g.truthy("True") and not g.truthy("0")
     with pytest.raises(ValueError):
         g.truthy("maybe")
+
+
+def _with_twin_deploy(g) -> dict:
+    """The robot profile with config/fr3_twin/deploy.yaml on top (a policy that commands the fingers)."""
+    profile = g.load_profile(REPO / g.ROBOT_PROFILE)
+    for fqn, block in g.load_profile(REPO / "config" / "fr3_twin" / "deploy.yaml").items():
+        profile[fqn] = {**profile.get(fqn, {}), **block}
+    return profile
+
+
+def test_gripper_bridge_starts_only_with_a_gripper_topic() -> None:
+    g = robot_graph()
+    path = str(REPO / g.ROBOT_PROFILE)
+    profile = g.load_profile(path)
+    assert profile["/chunk_executor_node"]["gripper_topic"] == "" and g.gripper_bridge_processes(path, profile) == []
+    assert g.gripper_bridge_processes(str(REPO / g.SIM_PROFILE), g.load_profile(REPO / g.SIM_PROFILE)) == []
+    fingers = _with_twin_deploy(g)
+    (bridge,) = g.gripper_bridge_processes(path, fingers, load_gripper=True)
+    assert (bridge.package, bridge.executable, bridge.name) == ("dp_policy_node", "gripper_bridge_node", "gripper_bridge_node")
+    assert bridge.overrides["command_topic"] == fingers["/chunk_executor_node"]["gripper_topic"] == "/dp/gripper_command"
+    _check_process(g, bridge)  # the profile's gripper_bridge_node block declares what the launch overrides
+    with pytest.raises(ValueError, match="load_gripper"):
+        g.gripper_bridge_processes(path, fingers, load_gripper=False)
+    executor = fingers["/chunk_executor_node"]
+    with pytest.raises(ValueError, match="gripper_topic is empty"):  # finger values would go to fr3_arm_controller
+        g.gripper_bridge_processes(path, {"/chunk_executor_node": {**executor, "gripper_topic": ""}})
+    with pytest.raises(ValueError, match="no action"):  # the executor would publish empty arrays
+        g.gripper_bridge_processes(path, {"/chunk_executor_node": {**profile["/chunk_executor_node"],
+                                                                   "gripper_topic": "/dp/gripper_command"}})
+    for name in ("franka.launch.py", "sim.launch.py"):
+        assert _calls(ast.parse((LAUNCH_DIR / name).read_text()), "gripper_bridge_processes"), name
+
+
+def test_cartesian_end_effector_is_the_hand_tcp(tmp_path: Path) -> None:
+    """current_pose is O_T_EE (with the Hand: its TCP); the Cartesian controller controls that frame,
+    which franka_description's URDF has only with the Hand (load_gripper:=true)."""
+    import yaml
+
+    g = robot_graph()
+    controllers = REPO / g.FR3_CONTROLLERS
+    params = yaml.safe_load(controllers.read_text())["/**"]["cartesian_motion_controller"]["ros__parameters"]
+    assert params["end_effector_link"] == g.HAND_TCP_LINK == "fr3_hand_tcp"
+    g.check_cartesian_end_effector("cartesian", True, controllers)
+    with pytest.raises(ValueError, match="load_gripper"):
+        g.check_cartesian_end_effector("cartesian", False, controllers)
+    for controller in ("joint_trajectory", "joint_position"):
+        g.check_cartesian_end_effector(controller, False, controllers)
+    no_hand = tmp_path / "no_hand.yaml"  # an arm without the Hand: the flange
+    no_hand.write_text(controllers.read_text().replace("end_effector_link: fr3_hand_tcp", "end_effector_link: fr3_link8"))
+    g.check_cartesian_end_effector("cartesian", False, no_hand)
+    for name in ("franka.launch.py", "record.launch.py", "sim.launch.py"):
+        assert _calls(ast.parse((LAUNCH_DIR / name).read_text()), "check_cartesian_end_effector"), name
+    record_args = dict((a[0], a[1]) for a in _arguments(ast.parse((LAUNCH_DIR / "record.launch.py").read_text())))
+    assert record_args["load_gripper"] == "true"  # recording drives the Cartesian controller by default
+
+
+def test_teleop_on_the_robot_reads_current_pose_and_can_feed_moveit_servo() -> None:
+    g = robot_graph()
+    profile = str(REPO / g.ROBOT_PROFILE)
+    teleop, _ = g.record_processes(profile, "", expert=False, use_sim_time=False)
+    assert dict(teleop.remappings)["current_pose"] == "/franka_robot_state_broadcaster/current_pose"
+    assert "servo_twist_topic" not in teleop.overrides  # the profile's "" = off
+    teleop, _ = g.record_processes(profile, "", expert=False, use_sim_time=False, servo_twist_topic=g.SERVO_TWIST_TOPIC)
+    assert teleop.overrides["servo_twist_topic"] == "/servo_node/delta_twist_cmds"
+    _check_process(g, teleop)
+    with pytest.raises(ValueError, match="teleop"):
+        g.record_processes(str(REPO / g.SIM_PROFILE), "mujoco", expert=True, use_sim_time=True, servo_twist_topic="/s")
+    record_args = dict((a[0], a[1]) for a in _arguments(ast.parse((LAUNCH_DIR / "record.launch.py").read_text())))
+    assert record_args["servo_twist_topic"] == ""  # off by default
+    # teleop subscribes to current_pose best effort (franka_robot_state_broadcaster publishes it so)
+    import inspect
+
+    from dp_teleop import teleop_node
+    assert "BEST_EFFORT" in inspect.getsource(teleop_node)
