@@ -112,3 +112,33 @@ def test_dockerfile_installs_dependencies_before_copying_the_source() -> None:
 def line_args(line: str) -> list[str]:
     """COPY arguments without --flags (the last one is the destination)."""
     return [a for a in line.split()[1:] if not a.startswith("--")]
+
+
+def _source_state_inputs() -> list[str]:
+    match = re.search(r"^INPUTS=\(([^)]*)\)", SCRIPT.read_text(), re.M)
+    assert match, "tools/source_state.sh has no INPUTS=(...) line"
+    return match.group(1).split()
+
+
+def test_docker_context_keeps_every_build_input() -> None:
+    """The image's ``COPY . .`` brings every input bootstrap builds from, vendor/ included (the
+    franka_msgs / control_msgs stand-ins it builds when no real package is installed)."""
+    from fnmatch import fnmatch
+
+    inputs = _source_state_inputs()
+    assert "vendor" in inputs and (REPO / "vendor" / "franka_msgs" / "package.xml").is_file()
+    patterns = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.lstrip().startswith(("#", "!"))]
+    # the inputs, their parents and their first files (a pattern such as **/*.xml would drop files)
+    paths = {"tools", "requirements", "tools/bootstrap.sh"}
+    for rel in inputs:
+        parts = rel.split("/")
+        paths |= {"/".join(parts[:i]) for i in range(1, len(parts) + 1)}
+        root = REPO / rel
+        if root.is_dir():
+            paths |= {str(f.relative_to(REPO)) for f in sorted(root.rglob("*"))
+                      if f.is_file() and "__pycache__" not in f.parts and ".egg-info" not in str(f)}
+    excluded = sorted(p for p in paths for pat in patterns if fnmatch(p, pat.rstrip("/")) or fnmatch(p, pat.lstrip("/")))
+    assert not excluded, f".dockerignore excludes build inputs: {excluded[:5]}"
+    lines = [line.strip() for line in (REPO / "docker" / "Dockerfile").read_text().splitlines()]
+    assert any(line.startswith("COPY") and line_args(line)[-2:] == [".", "."] for line in lines)
