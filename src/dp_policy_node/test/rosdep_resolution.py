@@ -34,7 +34,8 @@ DEPEND_TAGS = ("depend", "build_depend", "build_export_depend", "buildtool_depen
 # cartesian_controllers): {package: source repository}. Package names from franka_ros2 jazzy
 # (v3.5.3: franka_bringup/, franka_fr3_moveit_config/, franka_gripper/ ...), its dependency.repos
 # (franka_description 2.9.0, libfranka 0.20.5) and fzi-forschungszentrum-informatik/cartesian_controllers
-# (ros2 branch: cartesian_motion_controller/package.xml).
+# (ros2 branch: cartesian_motion_controller/package.xml). Explicit and documented: docs/robot_bringup.md's
+# source-packages table lists exactly these (test_rosdep_keys.py checks); no other key resolves as a source build.
 SOURCE_PACKAGES = {
     "franka_bringup": "franka_ros2",
     "franka_fr3_moveit_config": "franka_ros2",

@@ -66,11 +66,14 @@ def test_resolution_rules_on_known_keys(db: RosdepDatabase) -> None:
     assert (mujoco.installer, mujoco.packages) == ("pip", ("mujoco",))
     assert db.resolve("python3-tensorboard-pip").installer == "pip"             # '*': {pip: ...}
     assert db.resolve("franka_bringup").source.startswith("source build")
+    assert db.resolve("franka_msgs").source == "source build (franka_ros2)"    # Jazzy releases no franka_msgs
+    assert db.resolve("control_msgs").packages == ("ros-jazzy-control-msgs",)  # released (ros2-gbp)
 
 
 @pytest.mark.parametrize("key", [
     "python3-zarr", "python3-safetensors", "python3-mujoco", "python3-tensorboard",  # the old, wrong keys
     "python3-dp-bogus-key", "ros_package_that_does_not_exist", "",
+    "franka_bogus_msgs", "franka_ros2_bogus",  # franka-looking names are not source builds unless listed
 ])
 def test_bogus_keys_do_not_resolve(db: RosdepDatabase, key: str) -> None:
     with pytest.raises(UnresolvedKey):
@@ -124,3 +127,29 @@ def test_guide_skips_exactly_the_keys_pip_installs_into_the_venv(db: RosdepDatab
     for key in expected:
         for package in PIP_IN_VENV.get(key) or db.resolve(key).packages:
             assert re.search(rf"^{re.escape(package)}\b", requirements, re.M), f"{package} ({key}) not in python.txt"
+
+
+def _documented_source_packages() -> dict[str, str]:
+    """The guide's table between ``<!-- source-packages`` and ``<!-- /source-packages -->``."""
+    text = GUIDE.read_text()
+    match = re.search(r"<!-- source-packages[^>]*-->(.*?)<!-- /source-packages -->", text, re.S)
+    assert match, "robot_bringup.md has no source-packages table"
+    return dict(re.findall(r"^\| `([\w-]+)` \| ([\w-]+) \|$", match.group(1), re.M))
+
+
+def test_source_build_keys_are_exactly_the_documented_ones(db: RosdepDatabase) -> None:
+    """A key resolves as a source build only if the guide lists it (built in its franka_ros2 workspace)."""
+    from rosdep_resolution import SOURCE_PACKAGES
+
+    documented = _documented_source_packages()
+    assert documented == SOURCE_PACKAGES, f"robot_bringup.md table {documented} != SOURCE_PACKAGES {SOURCE_PACKAGES}"
+    used = {d.key for d in _all_dependencies() if db.resolve(d.key).source.startswith("source build")}
+    assert {"franka_bringup", "franka_msgs", "cartesian_motion_controller"} <= used <= set(documented)
+    assert not set(documented) & set(db.released), "a documented source build is released by Jazzy: use apt"
+    without = RosdepDatabase(ROSDISTRO, workspace_packages=set(our_packages()), source_packages={})
+    with pytest.raises(UnresolvedKey, match="franka_msgs"):  # not resolvable without the source workspace
+        without.resolve("franka_msgs")
+    for xml in ("dp_policy_node", "dp_sim"):  # the gripper bridge and the twin's franka_gripper
+        keys = {d.key for d in package_dependencies(REPO / "src" / xml / "package.xml")}
+        assert "franka_msgs" in keys, xml
+    assert "control_msgs" in {d.key for d in package_dependencies(REPO / "src" / "dp_sim" / "package.xml")}
