@@ -139,6 +139,12 @@ def test_fr3_graph_record_convert_train_deploy_on_the_twin(tmp_path):
     assert [p.name for p in processes] == [e.name for e in GRAPH]
     executor_remaps = dict(next(p for p in processes if p.name == "chunk_executor_node").remappings)
     assert executor_remaps == {"/joint_trajectory_controller/joint_trajectory": "/fr3_arm_controller/joint_trajectory"}
+    deployed = g.load_profile(PROFILE)  # what the nodes read: the profile with deploy.yaml on top
+    for fqn, block in g.load_profile(TWIN / "deploy.yaml").items():
+        deployed[fqn] = {**deployed.get(fqn, {}), **block}
+    bridge_processes = g.gripper_bridge_processes(str(PROFILE), deployed, use_sim_time=True, load_gripper=True)
+    assert [p.name for p in bridge_processes] == ["gripper_bridge_node"]  # franka.launch.py starts it too
+    processes += bridge_processes
     args = [*QUIET, "--params-file", str(PROFILE), "--params-file", str(TWIN / "sim_node.yaml"),
             "--params-file", str(TWIN / "deploy.yaml"), *process_args(processes)]
     with Lockstep(args) as ls:
