@@ -1,4 +1,4 @@
-"""The chunk executor in trajectory mode against the FR3 twin's fr3_arm_controller (JTC semantics:
+"""The chunk executor against the FR3 twin, in every output mode. Trajectory mode against the FR3 twin's fr3_arm_controller (JTC semantics:
 it keeps executing the last trajectory it accepted): deactivating the policy mid-motion brings
 the arm to rest within the stopping distance the limits allow, and no reflex fires.
 
@@ -13,7 +13,7 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticStatus
 from dp_msgs.msg import ActionChunk, PolicyStatus
 from rclpy.node import Node
-from rclpy.qos import QoSDurabilityPolicy, QoSProfile
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import JointState
 
 from dp_core.control.action_chunk import chunk_from_flat
@@ -78,3 +78,71 @@ def test_deactivating_the_policy_stops_the_arm_within_the_stopping_distance():
         assert np.abs(np.diff(last, axis=0)).max() < 1e-6, "the arm is not at rest"
         assert executor.core.mode == "idle"
         assert all(r.level == DiagnosticStatus.OK for r in reflex), [r.message for r in reflex]
+
+
+@pytest.mark.parametrize("mode", ["position", "pose"])
+def test_streaming_modes_drive_the_twin_without_a_reflex_and_stop(mode):
+    """Position stream at the interface's 1 kHz (franka.launch.py refuses less on hardware) and pose
+    targets to the Cartesian controller (O_T_EE measured on current_pose, best-effort): a motion, then
+    a deactivation; the twin's reflexes (velocity, acceleration, jerk, discontinuity) never fire."""
+    from geometry_msgs.msg import PoseStamped
+
+    pose = mode == "pose"
+    names = ["x", "y", "z", "qx", "qy", "qz", "qw"] if pose else JOINTS
+    params = {"action_names": names, "output_mode": mode, "max_state_age_s": 0.1,
+              "command_topic": FRANKA.cartesian if pose else FRANKA.positions,
+              "control_rate_hz": 100.0 if pose else 1000.0}
+    if pose:
+        params.update({"frame_id": "fr3_link0", "measured_pose_topic": FRANKA.ee_pose,
+                       "cartesian_limits.box_min": [0.2, -0.5, 0.05], "cartesian_limits.box_max": [0.8, 0.5, 0.8],
+                       "cartesian_limits.max_linear_speed": 0.1, "cartesian_limits.max_linear_acceleration": 0.5,
+                       "cartesian_limits.max_angular_speed": 0.5, "cartesian_limits.max_angular_acceleration": 2.0})
+    else:
+        params.update({"joint_limits.position_min": fr3.Q_MIN.tolist(), "joint_limits.position_max": fr3.Q_MAX.tolist(),
+                       "joint_limits.velocity_max": [0.5] * 7, "joint_limits.acceleration_max": [2.0] * 7})
+    with Lockstep() as ls:
+        ls.add_sim(interface="franka", physics_timestep_s=0.001, control_period_s=0.001)
+        executor = ls.add(ChunkExecutorNode, **params)
+        probe = ls.add(Node, "stream_probe")
+        states: list[np.ndarray] = []
+        poses: list[PoseStamped] = []
+        reflex: list[DiagnosticStatus] = []
+        probe.create_subscription(JointState, FRANKA.joint_states, lambda m: states.append(np.asarray(m.position[:7])), 100)
+        probe.create_subscription(PoseStamped, FRANKA.ee_pose, poses.append,
+                                  QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT))
+        probe.create_subscription(DiagnosticStatus, "/sim_node/reflex", reflex.append,
+                                  QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL))
+        chunks = probe.create_publisher(ActionChunk, "dp/action_chunk", 10)
+        status = probe.create_publisher(PolicyStatus, "dp/policy_status", 10)
+        for _ in range(50):
+            ls.tick()
+        status.publish(PolicyStatus(lifecycle_state="active"))
+        ls.tick()
+        t = np.arange(16) * 0.1
+        if pose:
+            p = poses[-1].pose
+            start = np.array([p.position.x, p.position.y, p.position.z, p.orientation.x, p.orientation.y,
+                              p.orientation.z, p.orientation.w])
+            actions = np.tile(start, (16, 1))
+            actions[:, 0] += 0.08 * t  # 8 cm/s along x
+        else:
+            actions = np.tile(states[-1], (16, 1))
+            actions[:, 0] += 0.4 * t  # 0.4 rad/s on joint 1
+        now = executor.get_clock().now().nanoseconds
+        chunks.publish(chunk_to_msg(chunk_from_flat(stamp_ns=now, start_ns=now, dt_s=0.1, action_names=names,
+                                                    horizon=16, action_dim=7, data=actions, execute_steps=16,
+                                                    sequence=1)))
+        for k in range(800):
+            if k % 100 == 0:
+                status.publish(PolicyStatus(lifecycle_state="active"))
+            ls.tick()
+        assert executor.core.counts["accepted"] == 1 and executor.core.mode == "executing", executor.core.reason
+        moved = np.abs(states[-1] - states[0]).max()
+        assert moved > 0.05, f"the arm moved {moved:.3f} rad"
+        status.publish(PolicyStatus(lifecycle_state="inactive"))
+        for _ in range(1000):
+            ls.tick()
+        last = np.stack(states[-20:])
+        assert np.abs(np.diff(last, axis=0)).max() < 1e-5, "the arm is not at rest"
+        assert executor.core.mode == "idle"
+        assert reflex and all(r.level == DiagnosticStatus.OK for r in reflex), [r.message for r in reflex]
