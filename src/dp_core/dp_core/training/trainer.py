@@ -280,5 +280,8 @@ class Trainer:
         if self.writer is not None:
             self.writer.close()
         if self.distributed and dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            # every rank first: a rank that tears its gloo pairs down while another still finishes
+            # (rank 0 writing the last checkpoint) makes that one abort (seen on a loaded 2-core CI)
+            dist.barrier()
             dist.destroy_process_group()
 
