@@ -6,9 +6,9 @@ every denoising step (its FiLM observation projection recomputed per step), no r
 no ``inference_mode``. Training baseline: fp32 loss + backward + AdamW (reference for-loop
 implementation, the CPU default) + the original's per-parameter EMA loop.
 
-Ours: ``Policy.predict`` (inference_mode, condition cache, preallocated inputs, and the precision the
-load-time self-check picks: int8 weight-only or native bf16 when faster and within 1e-2 of fp32,
-see ``dp_core/policy/fast_inference.py``); training with the trainer's fused AdamW and fused EMA.
+Ours: ``Policy.predict`` (inference_mode, condition cache, preallocated inputs, and the precision
+``precision="auto"`` picks: int8 weight-only, else native bf16, the first within 1e-2 of fp32;
+never by timing; see ``dp_core/policy/inference.py``); training with the trainer's fused AdamW and fused EMA.
 Baseline and ours are timed alternately (same load), and ratios use the minimum times.
 
 Accuracy: ``max_rel_diff_vs_fp32`` = max |a - a_fp32| / max |a_fp32| over the chunk in normalized
@@ -16,7 +16,7 @@ action units, same noise. The bench model has random weights (a pessimistic case
 precision: the untrained chain amplifies early differences); ``--fit-steps N`` first fits it for N
 small-batch AdamW steps on a synthetic task to give "trained-ish" weights (minutes on a small CPU),
 ``--checkpoint`` measures a real checkpoint. ``int8_*`` keys always report the int8 form, even when
-the self-check rejects it.
+the accuracy check rejects it.
 
 Usage: python benchmarks/bench_inference.py --preset pusht_lowdim|pusht_image2cam [--json] [--device auto]
 The last line printed is one JSON object. Timings on a shared machine are noisy; compare ratios.

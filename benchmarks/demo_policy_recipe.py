@@ -148,7 +148,7 @@ def policy_episode(sim: PushTSim, policy: object, seed: int, replan_steps: int, 
 
 
 def evaluate(checkpoint: Path, episodes: int, seed_base: int = EVAL_SEED_BASE, replan_steps: int | None = None,
-             num_inference_steps: int | None = None, precision: str = "auto", verbose: bool = True) -> dict[str, object]:
+             num_inference_steps: int | None = None, precision: str = "fp32", verbose: bool = True) -> dict[str, object]:
     """Closed-loop success of a checkpoint on ``episodes`` held-out seeds in the pure sim."""
     from dp_core.policy.inference import Policy
 
@@ -204,8 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--replan-steps", type=int, default=None,
                         help="actions executed per chunk before the next inference (default n_action_steps)")
     parser.add_argument("--num-inference-steps", type=int, default=None, help="DDIM steps (default: the checkpoint's)")
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "int8"),
-                        help="denoiser precision (default auto, like the policy node)")
+    parser.add_argument("--precision", default="fp32", choices=("auto", "fp32", "bf16", "int8"),
+                        help="denoiser precision (default fp32, like the policy node)")
     parser.add_argument("--quiet", action="store_true", help="no per-episode lines on stderr")
     return parser
 

@@ -126,6 +126,16 @@ def test_bf16_program_matches_the_bf16_policy() -> None:
     np.testing.assert_allclose(policy.predict(obs, seed=0).actions, reference, atol=1e-4 * np.abs(reference).max())
 
 
+def test_auto_form_on_a_cpu_is_eager_and_times_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Form "auto" times candidates only where there are some (CUDA); on a CPU: eager, no clock."""
+    def no_timing(self, runner):
+        raise AssertionError("a CPU form chosen by timing")
+
+    monkeypatch.setattr(AcceleratedPolicy, "_median_ms", no_timing)
+    policy = accelerated(make_model(), form="auto")
+    assert policy.form == "eager" and set(policy.form_check) == {"eager"}
+
+
 def test_warm_start_runs_the_eager_policy() -> None:
     policy = accelerated(make_model())
     obs = window(policy.spec)

@@ -1,4 +1,7 @@
-"""Fast inference forms: int8 layers and the step-FiLM table match float32; the self-check guards them."""
+"""Fast inference forms: int8 layers and the step-FiLM table match float32; the accuracy check guards them.
+
+Precision is fp32 unless asked for; "auto" decides from capabilities and accuracy, never timing.
+"""
 
 import copy
 
@@ -21,7 +24,7 @@ from dp_core.policy.fast_inference import (
     quantize_int8_,
     weight_bytes,
 )
-from dp_core.policy.inference import PRECISION_TOLERANCE, Policy
+from dp_core.policy.inference import PRECISION_TOLERANCE, Policy, precision_candidates
 from dp_core.spec import ObsKeySpec, PolicySpec
 
 pytestmark = pytest.mark.skipif(not int8_kernel_available(), reason="torch lacks aten._weight_int8pack_mm")
@@ -131,3 +134,47 @@ def test_int8_is_unet_only() -> None:
     with pytest.raises(ValueError, match="U-Net denoiser only"):
         convert_denoiser(model.denoiser, "int8", 100)
     assert Policy(model, device="cpu", precision="int8").precision == "fp32"
+
+
+def test_fp32_is_the_default_and_tries_nothing(trained: DiffusionPolicy) -> None:
+    policy = Policy(copy.deepcopy(trained), device="cpu")
+    assert policy.precision == "fp32" and policy.precision_check == {}
+    assert isinstance(policy.model.denoiser, ConditionalUnet1D)
+
+
+class _NoClock:
+    """Stands in for the ``time`` module while a policy loads: any timing there is a defect."""
+
+    @staticmethod
+    def perf_counter() -> float:
+        raise AssertionError("precision chosen by timing")
+
+
+def test_auto_is_chosen_by_capability_and_accuracy_only(trained: DiffusionPolicy,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No clock at load; the first supported candidate within tolerance; the same on every load."""
+    assert precision_candidates(torch.device("cpu"), trained.denoiser)[0] == "int8"
+    with monkeypatch.context() as patch:
+        patch.setattr(inference, "time", _NoClock)
+        loads = [Policy(copy.deepcopy(trained), device="cpu", precision="auto") for _ in range(2)]
+    assert [p.precision for p in loads] == ["int8", "int8"]  # within tolerance (see the test above)
+    assert loads[0].precision_check == loads[1].precision_check
+    assert set(loads[0].precision_check) == {"int8"}  # the first that passes ends the search
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:  # the check runs on one thread: another thread count gives the same figures
+        assert Policy(copy.deepcopy(trained), device="cpu", precision="auto").precision_check == \
+            loads[0].precision_check
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_candidates_follow_capabilities() -> None:
+    """CPU: int8 for a U-Net (with the kernel), then bf16 only where the CPU has it natively."""
+    from dp_core.policy.fast_inference import native_bf16_supported
+
+    unet = ConditionalUnet1D(SPEC.action_dim, 4, SPEC.n_obs_steps, SPEC.horizon, UNET)
+    bf16 = ["bf16"] if native_bf16_supported() else []
+    assert precision_candidates(torch.device("cpu"), unet) == ["int8", *bf16]
+    assert precision_candidates(torch.device("cpu"), nn.Linear(2, 2)) == bf16

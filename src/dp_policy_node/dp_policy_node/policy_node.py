@@ -28,7 +28,7 @@ from dp_policy_node.node_main import run_node
 PARAMS = [
     Param("checkpoint_path", "", "checkpoint file/directory written by dp-train (required)"),
     Param("device", "auto", "auto (CUDA when available), cpu, cuda or cuda:N"),
-    Param("precision", "auto", "denoiser precision: auto (timed at load), fp32 (reproducible), int8 or bf16"),
+    Param("precision", "fp32", "denoiser precision: fp32, int8, bf16, or auto (by accuracy and capability)"),
     Param("num_inference_steps", 0, "DDIM denoising steps; 0 keeps the checkpoint's setting"),
     Param("warm_start", False, "start denoising from the previous chunk's remainder (default false)"),
     Param("seed", -1, "base seed of the sampling noise; -1 = random"),

@@ -5,6 +5,8 @@ reads declared, every package / launch file / executable it names exists (ours u
 console script; external ones in the table below, checked against their public repositories).
 The node processes come from launch/robot_graph.py, which is evaluated for every profile,
 controller and simulator: packages, executables, parameter files, overrides and remappings.
+A name the checks cannot read (not a literal) fails instead of being skipped, and
+``test_reference_check_sees_each_reference_and_can_fail`` shows a wrong name is caught.
 """
 
 from __future__ import annotations
@@ -71,28 +73,53 @@ def test_launch_file_arguments_and_references(path: Path) -> None:
             and getattr(n.value, "id", "") == "arg" and isinstance(n.slice, ast.Constant)}
     assert used <= set(names), f"{path.name} reads undeclared arguments {sorted(used - set(names))}"
     assert set(names) <= used, f"{path.name} declares unused arguments {sorted(set(names) - used)}"
-    # packages and files named through FindPackageShare(...) / PathJoinSubstitution([...])
-    packages = our_packages()
+    problems, _ = _reference_problems(tree)
+    assert not problems, f"{path.name}: {problems}"
+
+
+def _reference_problems(tree: ast.Module) -> tuple[list[str], int]:
+    """Unknown packages, files and executables named in a launch file, and how many were checked.
+
+    A name that is not a literal cannot be checked and is a problem too (never skipped silently).
+    """
+    packages, problems, checked = our_packages(), [], 0
     for call in _calls(tree, "PathJoinSubstitution"):
         parts = call.args[0].elts if call.args and isinstance(call.args[0], ast.List) else []
         if not parts or not _calls(parts[0], "FindPackageShare"):
-            continue
+            continue  # not a package path
         package = _calls(parts[0], "FindPackageShare")[0].args[0]
-        if not isinstance(package, ast.Constant):
+        if not isinstance(package, ast.Constant) or not all(isinstance(p, ast.Constant) for p in parts[1:]):
+            problems.append(f"line {call.lineno}: package path is not literal")
             continue
-        rest = "/".join(p.value for p in parts[1:] if isinstance(p, ast.Constant))
+        checked += 1
+        rest = "/".join(p.value for p in parts[1:])
         if package.value in packages:
             continue  # our share files: checked through robot_graph below
-        assert package.value in EXTERNAL, f"{path.name}: unknown package {package.value}"
-        if len(rest.split("/")) == len(parts) - 1 and rest:
-            assert rest in EXTERNAL[package.value], f"{path.name}: {package.value}/{rest} is not known"
+        if rest not in EXTERNAL.get(package.value, set()):
+            problems.append(f"{package.value}/{rest} is not known")
     for call in _calls(tree, "Node"):
         package, executable = _kw(call, "package"), _kw(call, "executable")
-        if isinstance(package, ast.Constant) and isinstance(executable, ast.Constant):
-            if package.value in packages:
-                assert executable.value in console_scripts(package.value)
-            else:
-                assert executable.value in EXTERNAL.get(package.value, set()), f"{package.value} {executable.value}"
+        if not (isinstance(package, ast.Constant) and isinstance(executable, ast.Constant)):
+            problems.append(f"line {call.lineno}: Node package/executable is not literal")
+            continue
+        checked += 1
+        known = console_scripts(package.value) if package.value in packages else EXTERNAL.get(package.value, set())
+        if executable.value not in known:
+            problems.append(f"{package.value} has no executable {executable.value}")
+    return problems, checked
+
+
+def test_reference_check_sees_each_reference_and_can_fail() -> None:
+    """sim.launch.py's Gazebo entities are all checked; a wrong name in any of them is reported."""
+    source = (LAUNCH_DIR / "sim.launch.py").read_text()
+    problems, checked = _reference_problems(ast.parse(source))
+    assert problems == [] and checked == 6  # 2 package paths (URDF, gz_sim launch) + 4 Nodes
+    for good, bad in [('"parameter_bridge"', '"parameter_bridg"'), ('"fr3.urdf.xacro"', '"fr3.xacro"'),
+                      ('FindPackageShare("ros_gz_sim")', 'FindPackageShare("ros_gz")'),
+                      ('executable="spawner"', 'executable=spawner_name')]:
+        assert good in source, good
+        mutated, _ = _reference_problems(ast.parse(source.replace(good, bad, 1)))
+        assert mutated, f"replacing {good} by {bad} went unnoticed"
 
 
 def test_arguments_are_declared_with_descriptions() -> None:
@@ -181,6 +208,24 @@ def test_camera_blocks_of_the_wrong_model_are_refused(device: str, block: dict, 
         g.camera_processes("p.yaml", profile)
 
 
+#: robot_graph functions that build launch entities (a refusal must come before all of them).
+BUILDERS = {"franka_bringup_entities", "controller_spawners", "camera_processes", "rollout_processes",
+            "gripper_bridge_processes", "ready_pose_process", "record_processes", "teleop_device_processes",
+            "simulator_processes", "launch_entities", "write_moveit_params"}
+
+
+def _assert_checked_on_the_launch_path(launch_file: str, check: str, before_building: bool = False) -> None:
+    """``check`` is called in the file's ``_graph_actions`` (what the launch runs, not a stray helper);
+    with ``before_building``, before the first call that builds an entity."""
+    tree = ast.parse((LAUNCH_DIR / launch_file).read_text())
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_graph_actions")
+    checks = [c.lineno for c in _calls(fn, check)]
+    builds = [c.lineno for name in BUILDERS for c in _calls(fn, name)]
+    assert checks and builds, f"{launch_file}: {check} at lines {checks}, builders at {builds}"
+    if before_building:
+        assert min(checks) < min(builds), f"{launch_file}: {check} (line {min(checks)}) after building (line {min(builds)})"
+
+
 def test_streaming_position_mode_is_refused_on_hardware_below_1khz() -> None:
     g = robot_graph()
     profile = g.load_profile(REPO / g.ROBOT_PROFILE)
@@ -197,8 +242,7 @@ def test_streaming_position_mode_is_refused_on_hardware_below_1khz() -> None:
     fast = {**profile, "/chunk_executor_node": {**profile["/chunk_executor_node"], "control_rate_hz": 1000.0}}
     g.check_streaming_rate("joint_position", False, fast)
     # franka.launch.py calls the check before it builds anything
-    tree = ast.parse((LAUNCH_DIR / "franka.launch.py").read_text())
-    assert _calls(tree, "check_streaming_rate")
+    _assert_checked_on_the_launch_path("franka.launch.py", "check_streaming_rate", before_building=True)
 
 
 @pytest.mark.parametrize(("device", "expected"), [("gamepad", ("joy", "joy_node")),
@@ -211,14 +255,27 @@ def test_record_starts_the_teleop_input_driver(device: str, expected) -> None:
         _check_process(g, process)
     with pytest.raises(ValueError, match="teleop_device"):
         g.teleop_device_processes("wiimote")
-    # teleop listens where the drivers publish (relative names of the root-namespace teleop node)
-    import inspect
+    # teleop listens where the drivers publish: test_teleop_subscribes_where_the_drivers_publish
+    _assert_checked_on_the_launch_path("record.launch.py", "teleop_device_processes")
 
-    from dp_teleop import teleop_node
-    source = inspect.getsource(teleop_node)
-    assert '"joy"' in source and '"spacenav/twist"' in source
-    tree = ast.parse((LAUNCH_DIR / "record.launch.py").read_text())
-    assert _calls(tree, "teleop_device_processes")
+
+@pytest.mark.ros
+def test_teleop_subscribes_where_the_drivers_publish(ros_context) -> None:
+    """joy_node publishes "joy", spacenav_node "spacenav/twist" (relative names; joystick_drivers
+    joy/src/joy_node.cpp, spacenav/src/spacenav.cpp), so /joy and /spacenav/twist next to the
+    root-namespace teleop node; franka_robot_state_broadcaster's current_pose is best effort, and a
+    reliable subscription would never match it. Read from the real node's subscriptions."""
+    from rclpy.qos import QoSReliabilityPolicy
+
+    from dp_teleop.teleop_node import TeleopNode
+
+    node = TeleopNode(context=ros_context)
+    try:
+        qos = {sub.topic_name: sub.qos_profile for sub in node.subscriptions}
+    finally:
+        node.destroy_node()
+    assert {"/joy", "/spacenav/twist", "/current_pose"} <= set(qos), sorted(qos)
+    assert qos["/current_pose"].reliability == QoSReliabilityPolicy.BEST_EFFORT
 
 
 def test_fake_hardware_warns_about_the_missing_robot_state_broadcaster() -> None:
@@ -226,7 +283,10 @@ def test_fake_hardware_warns_about_the_missing_robot_state_broadcaster() -> None
     assert "franka_robot_state_broadcaster" in g.FAKE_HARDWARE_NOTE and "current_pose" in g.FAKE_HARDWARE_NOTE
     tree = ast.parse((LAUNCH_DIR / "robot_graph.py").read_text())
     fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "franka_bringup_entities")
-    assert _calls(fn, "LogInfo")
+    (log,) = _calls(fn, "LogInfo")
+    assert getattr(_kw(log, "msg"), "id", None) == "FAKE_HARDWARE_NOTE"
+    conditional = [n for n in ast.walk(fn) if isinstance(n, ast.IfExp) and getattr(n.test, "id", None) == "fake"]
+    assert any(log in ast.walk(n.body) for n in conditional), "the note must be logged only with fake hardware"
 
 
 def test_ready_pose_gets_the_moveit_params_file_keyed_by_its_moveit_node() -> None:
@@ -240,8 +300,7 @@ def test_ready_pose_gets_the_moveit_params_file_keyed_by_its_moveit_node() -> No
     assert defaults["moveit_node_name"] == g.MOVEIT_NODE_NAME
     # no MoveItConfigsBuilder: franka_fr3_moveit_config has no URDF/SRDF for it
     assert "MoveItConfigsBuilder" not in (LAUNCH_DIR / "franka.launch.py").read_text()
-    tree = ast.parse((LAUNCH_DIR / "franka.launch.py").read_text())
-    assert _calls(tree, "write_moveit_params")
+    _assert_checked_on_the_launch_path("franka.launch.py", "write_moveit_params")
 
 
 @pytest.mark.parametrize("mode", ["robot", "sim", "expert"])
@@ -322,7 +381,7 @@ def test_gripper_bridge_starts_only_with_a_gripper_topic() -> None:
         g.gripper_bridge_processes(path, {"/chunk_executor_node": {**profile["/chunk_executor_node"],
                                                                    "gripper_topic": "/dp/gripper_command"}})
     for name in ("franka.launch.py", "sim.launch.py"):
-        assert _calls(ast.parse((LAUNCH_DIR / name).read_text()), "gripper_bridge_processes"), name
+        _assert_checked_on_the_launch_path(name, "gripper_bridge_processes")
 
 
 def test_cartesian_end_effector_is_the_hand_tcp(tmp_path: Path) -> None:
@@ -343,7 +402,7 @@ def test_cartesian_end_effector_is_the_hand_tcp(tmp_path: Path) -> None:
     no_hand.write_text(controllers.read_text().replace("end_effector_link: fr3_hand_tcp", "end_effector_link: fr3_link8"))
     g.check_cartesian_end_effector("cartesian", False, no_hand)
     for name in ("franka.launch.py", "record.launch.py", "sim.launch.py"):
-        assert _calls(ast.parse((LAUNCH_DIR / name).read_text()), "check_cartesian_end_effector"), name
+        _assert_checked_on_the_launch_path(name, "check_cartesian_end_effector")
     record_args = dict((a[0], a[1]) for a in _arguments(ast.parse((LAUNCH_DIR / "record.launch.py").read_text())))
     assert record_args["load_gripper"] == "true"  # recording drives the Cartesian controller by default
 
@@ -361,8 +420,4 @@ def test_teleop_on_the_robot_reads_current_pose_and_can_feed_moveit_servo() -> N
         g.record_processes(str(REPO / g.SIM_PROFILE), "mujoco", expert=True, use_sim_time=True, servo_twist_topic="/s")
     record_args = dict((a[0], a[1]) for a in _arguments(ast.parse((LAUNCH_DIR / "record.launch.py").read_text())))
     assert record_args["servo_twist_topic"] == ""  # off by default
-    # teleop subscribes to current_pose best effort (franka_robot_state_broadcaster publishes it so)
-    import inspect
-
-    from dp_teleop import teleop_node
-    assert "BEST_EFFORT" in inspect.getsource(teleop_node)
+    # current_pose best effort: test_teleop_subscribes_where_the_drivers_publish

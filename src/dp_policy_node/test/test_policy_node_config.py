@@ -73,3 +73,23 @@ def test_spec_mismatch_says_what_differs():
     assert "action names" in text
     with pytest.raises(ValueError, match="shape 'big' is not like"):
         parse_obs_specs(["front"], ["big"])
+
+
+def _values_of(tree: object, name: str) -> list[object]:
+    if isinstance(tree, dict):
+        return [v for k, v in tree.items() if k == name] + [x for v in tree.values() for x in _values_of(v, name)]
+    return []
+
+
+def test_precision_is_fp32_by_default_everywhere():
+    """Reproducible numerics by default: the node, its config class and every shipped profile say fp32."""
+    from dp_policy_node.policy_node import PARAMS
+    from dp_policy_node.policy_runner import PolicyNodeConfig
+
+    assert {p.name: p.default for p in PARAMS}["precision"] == "fp32"
+    assert PolicyNodeConfig(checkpoint_path="x").precision == "fp32"
+    root = Path(__file__).resolve().parents[3]
+    files = [YAML, *sorted((root / "config").glob("*/*.yaml"))]
+    found = {f.relative_to(root).as_posix(): _values_of(yaml.safe_load(f.read_text()), "precision") for f in files}
+    assert sum(len(v) for v in found.values()) >= 5, found  # dp_policy, two robot and two demo profiles
+    assert all(v == ["fp32"] for v in found.values() if v), found

@@ -109,7 +109,7 @@ def test_lifecycle_through_services(ros_context, ros_process, tiny_checkpoint, t
         # device, precision, chunk form and per-chunk latency in /diagnostics (and the status note)
         assert d.spin(lambda: d.diagnostics and float(d.diagnostics[-1].get("chunk_ms_median", 0)) > 0)
         diag = d.diagnostics[-1]
-        assert diag["device"] == "cpu" and diag["precision"] in ("fp32", "int8", "bf16")
+        assert diag["device"] == "cpu" and diag["precision"] == "fp32"  # the default: never chosen by timing
         assert diag["chunk_form"] == "eager" and int(diag["torch_threads"]) >= 1  # timed choice (torch_threads 0)
         assert float(diag["chunk_ms_p99"]) >= float(diag["chunk_ms_median"]) > 0
         first_program = diag["chunk_program"]

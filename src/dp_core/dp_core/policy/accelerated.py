@@ -6,8 +6,13 @@ What it adds to ``Policy.predict`` (which stays the reference):
 - the whole cold-start chunk as one :class:`ChunkRunner` in the fastest form that passes a check:
   each candidate form is prepared (compiled / captured), its chunk compared with the eager
   program's for the same noise (``FORM_TOLERANCE``), timed, and the fastest kept;
-- the precision stays the one ``Policy`` chose (its 1e-2 accuracy check vs fp32 for the same noise);
-  nothing here changes it, so the numerics do not depend on the form or thread timing.
+- the precision stays the one ``Policy`` chose (fp32 by default; never by timing); nothing here
+  changes it.
+
+The form is chosen by timing here (a CUDA graph or a compiled program only when faster),
+and it cannot move the numerics beyond its check: a form is kept only if its chunk is within
+``FORM_TOLERANCE`` (1e-3 relative) of the eager program's for the same inputs and noise (a graph
+replays eager's kernels, difference 0). On a CPU "auto" runs eager without timing anything.
 
 All of this happens in ``prepare()`` (lifecycle configure); ``release()`` (cleanup) frees it.
 Warm-started chunks (a different start step) run ``Policy.predict`` eagerly.
@@ -94,7 +99,11 @@ class AcceleratedPolicy:
     # ---- configure / cleanup ----
 
     def prepare(self) -> None:
-        """Build, check and time the candidate forms; keep the fastest that matches eager."""
+        """Build, check and time the candidate forms; keep the fastest that matches eager.
+
+        Timing picks only among forms that passed the ``FORM_TOLERANCE`` check against eager, so a
+        loaded machine can change the speed of a chunk, never its numbers beyond 1e-3.
+        """
         self.release()
         device = self.device
         denoiser = program_denoiser(self.policy.model)  # converted once, shared by every candidate

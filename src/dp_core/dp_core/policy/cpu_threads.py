@@ -5,8 +5,9 @@ for the same cores spin and wait: on a loaded 2-core machine a chunk took 581 ms
 and 59 ms with 1. The best count depends on the machine and its load, so the policy node times
 a few chunks at each candidate count during configure and keeps the fastest (or takes a fixed
 count from its ``torch_threads`` parameter). Only the thread count changes: the precision and the
-chunk program are chosen before and are not revisited, so the numerics never depend on this
-timing.
+chunk program are chosen before and are not revisited. The thread count can still change the
+order of float reductions (last-bit differences), so runs that must repeat bit for bit fix
+``torch_threads`` (the demo profiles use 1).
 """
 
 from __future__ import annotations

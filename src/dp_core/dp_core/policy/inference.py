@@ -3,9 +3,14 @@
 ``Policy.predict`` takes the numpy observation window of ``dp_core.spec`` (low-dim (T, D)
 float32, images (T, H, W, 3) uint8 RGB) and returns an :class:`ActionPlan` in unnormalized
 units. Fast path: ``torch.inference_mode``, observations encoded once per chunk (the denoiser's
-condition cache), preallocated input tensors, and a reduced-precision denoiser (int8 weight-only,
-or bfloat16 where the CPU has it natively; see ``fast_inference.py``) when a load-time self-check
-shows it is faster and its chunk stays within ``PRECISION_TOLERANCE`` of the float32 chunk.
+condition cache), preallocated input tensors, and optionally a reduced-precision denoiser (int8
+weight-only, or bfloat16; see ``fast_inference.py``).
+
+Precision is never chosen by timing (a robot's behaviour must not depend on machine load):
+``fp32`` is the default; ``int8``/``bf16`` are explicit choices; ``auto`` takes the first of
+:func:`precision_candidates` (the machine's capabilities) whose chunk is within
+``PRECISION_TOLERANCE`` of fp32 for fixed inputs and noise, so the same checkpoint on the same
+machine and torch build gets the same precision on every load.
 """
 
 from __future__ import annotations
@@ -13,13 +18,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from dp_core.models.unet1d import ConditionalUnet1D
 from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy, PolicyConfig
@@ -78,7 +85,7 @@ class Policy:
         self,
         model: DiffusionPolicy,
         device: str | torch.device = "auto",
-        precision: Precision = "auto",
+        precision: Precision = "fp32",
         policy_id: str = "unnamed",
         warm_start_noise_level: float = 0.5,
     ) -> None:
@@ -93,7 +100,7 @@ class Policy:
         self._rng = np.random.default_rng()
         self._inputs = self._allocate_inputs()
         self._rgb_names = {k.name for k in self.spec.rgb_keys}
-        #: Self-check figures per tried precision: {"fp32"|"int8"|"bf16": {"ms", "rel_diff"}}.
+        #: Accuracy check per tried precision: {"int8"|"bf16": {"rel_diff": chunk vs fp32}}.
         self.precision_check: dict[str, dict[str, float]] = {}
         self.precision = self._choose_precision(precision)
 
@@ -103,7 +110,7 @@ class Policy:
         path: str | Path,
         device: str = "auto",
         num_inference_steps: int | Literal["ddpm"] | None = None,
-        precision: Precision = "auto",
+        precision: Precision = "fp32",
     ) -> Policy:
         """Load a checkpoint (step directory, or run directory → its ``latest``).
 
@@ -136,53 +143,48 @@ class Policy:
     # ---- precision self-check ----
 
     def _choose_precision(self, precision: Precision) -> str:
-        """fp32, or a reduced-precision denoiser that is accurate enough and (for auto) faster.
+        """fp32, or a reduced-precision denoiser whose chunk is accurate enough; never by timing.
 
-        Candidates: the requested one, or for "auto" int8 (U-Net with the int8 kernel, CPU) and
-        bf16 (CUDA, or a CPU with native bf16). Each is timed on a reference chunk against fp32
-        and kept only if its chunk is within ``PRECISION_TOLERANCE``; the choice is logged.
+        Candidates: the requested one, or for "auto" :func:`precision_candidates` in their fixed
+        order. Each is kept only if its chunk for the reference inputs and seed-0 noise is within
+        ``PRECISION_TOLERANCE`` of the fp32 chunk; "auto" takes the first that is. The check runs
+        on one CPU thread so its figures do not depend on the thread count; the choice is logged.
         """
         if precision == "fp32":
+            log.info("precision fp32 (requested)")
             return "fp32"
-        candidates = [precision] if precision != "auto" else self._auto_candidates()
+        candidates = [precision] if precision != "auto" else precision_candidates(self.device, self.model.denoiser)
         if not candidates:
-            log.info("precision auto: no reduced precision pays on this %s device -> fp32", self.device.type)
+            log.info("precision auto -> fp32: no reduced precision is supported for this denoiser on %s",
+                     self.device)
             return "fp32"
-        obs = self._reference_observation()
-        fp32_actions, fp32_s = self._timed_sample(obs)
-        self.precision_check["fp32"] = {"ms": round(1e3 * fp32_s, 2), "rel_diff": 0.0}
         original = self.model.denoiser
         num_train = self.model.config.noise.num_train_timesteps
-        best, best_s = "fp32", fp32_s if precision == "auto" else float("inf")
-        for candidate in candidates:
-            try:
-                self.model.denoiser = convert_denoiser(original, candidate, num_train)
-            except ValueError as error:
-                log.warning("precision %s unavailable: %s", candidate, error)
-                continue
-            actions, seconds = self._timed_sample(obs)
-            difference = _relative_difference(self._normalized(actions), self._normalized(fp32_actions))
-            self.precision_check[candidate] = {"ms": round(1e3 * seconds, 2), "rel_diff": difference}
-            log.info("precision %s: %s chunk differs from fp32 by %.2e relative (tolerance %.0e), %.1f ms vs %.1f ms",
-                     precision, candidate, difference, PRECISION_TOLERANCE, 1e3 * seconds, 1e3 * fp32_s)
-            if difference <= PRECISION_TOLERANCE and seconds < best_s:
-                best, best_s = candidate, seconds
-        self.model.denoiser = original if best == "fp32" else convert_denoiser(original, best, num_train)
-        if precision != "auto" and best != precision:
-            log.warning("%s requested but its chunk differs from fp32 by more than %.0e; using fp32",
+        obs = self._reference_observation()
+        with _one_cpu_thread(self.device):
+            fp32_actions = self._reference_sample(obs)
+            chosen = "fp32"
+            for candidate in candidates:
+                try:
+                    self.model.denoiser = convert_denoiser(original, candidate, num_train)
+                except ValueError as error:
+                    log.warning("precision %s unavailable: %s", candidate, error)
+                    continue
+                difference = _relative_difference(self._normalized(self._reference_sample(obs)),
+                                                  self._normalized(fp32_actions))
+                self.precision_check[candidate] = {"rel_diff": difference}
+                log.info("precision %s: %s chunk differs from fp32 by %.2e relative (tolerance %.0e)",
+                         precision, candidate, difference, PRECISION_TOLERANCE)
+                if difference <= PRECISION_TOLERANCE:
+                    chosen = candidate
+                    break
+        self.model.denoiser = original if chosen == "fp32" else self.model.denoiser
+        if precision != "auto" and chosen != precision:
+            log.warning("%s requested but unavailable or its chunk differs from fp32 by more than %.0e; using fp32",
                         precision, PRECISION_TOLERANCE)
-        log.info("precision %s -> %s", precision, best)
-        return best
-
-    def _auto_candidates(self) -> list[str]:
-        if self.device.type == "cuda":
-            return ["bf16"]
-        candidates = []
-        if isinstance(self.model.denoiser, ConditionalUnet1D) and int8_kernel_available():
-            candidates.append("int8")
-        if native_bf16_supported():
-            candidates.append("bf16")
-        return candidates
+        log.info("precision %s -> %s (candidates %s on %s, chosen by accuracy only)", precision, chosen,
+                 candidates, self.device)
+        return chosen
 
     def _normalized(self, actions: Tensor) -> Tensor:
         return self.model.normalizer.normalize(ACTION_KEY, actions)
@@ -196,14 +198,8 @@ class Policy:
         return obs
 
     @torch.inference_mode()
-    def _timed_sample(self, obs: dict[str, Tensor]) -> tuple[Tensor, float]:
-        times = []
-        for _ in range(2):  # the first run also warms up kernels
-            generator = torch.Generator(self.device).manual_seed(0)
-            start = time.perf_counter()
-            actions = self.model.sample(obs, generator)
-            times.append(time.perf_counter() - start)
-        return actions, min(times)
+    def _reference_sample(self, obs: dict[str, Tensor]) -> Tensor:
+        return self.model.sample(obs, torch.Generator(self.device).manual_seed(0))
 
     # ---- prediction ----
 
@@ -283,3 +279,34 @@ class Policy:
 
 def _pick_device(device: str | torch.device) -> torch.device:
     return resolve_device(device)
+
+
+def precision_candidates(device: torch.device, denoiser: nn.Module) -> list[str]:
+    """Reduced precisions "auto" may use here, most preferred first: capabilities only, no timing.
+
+    CUDA: bf16 when the GPU supports it. CPU: int8 (U-Net with torch's int8 kernel: it quarters
+    the bytes a bandwidth-bound batch-1 step reads), then bf16 where the CPU has it natively.
+    """
+    if device.type == "cuda":
+        with torch.cuda.device(device):
+            return ["bf16"] if torch.cuda.is_bf16_supported() else []
+    candidates = []
+    if isinstance(denoiser, ConditionalUnet1D) and int8_kernel_available():
+        candidates.append("int8")
+    if native_bf16_supported():
+        candidates.append("bf16")
+    return candidates
+
+
+@contextmanager
+def _one_cpu_thread(device: torch.device) -> Iterator[None]:
+    """One intra-op thread on a CPU (reductions in one order), restored afterwards."""
+    if device.type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
