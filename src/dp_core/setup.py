@@ -35,6 +35,7 @@ setup(
             "dp-train = dp_core.training.cli:main",
             "dp-import-original = dp_core.import_original:main",
             "dp-eval = dp_core.evaluation.cli:main",
+            "dp-dataset-viz = dp_core.data.viz_cli:main",
         ],
     },
 )
