@@ -28,7 +28,7 @@ setup(
         "tensorboard",
         "opencv-python-headless",
     ],
-    extras_require={"test": ["pytest", "hypothesis"]},
+    extras_require={"test": ["pytest", "hypothesis"], "viz": ["matplotlib", "imageio", "av"]},  # dp-dataset-viz
     zip_safe=True,
     entry_points={
         "console_scripts": [

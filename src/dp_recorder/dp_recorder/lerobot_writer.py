@@ -66,7 +66,9 @@ class LeRobotWriter:
     """Streams episodes into ``root`` (must not exist); ``close()`` writes the metadata."""
 
     def __init__(self, root: Path, config: ConvertConfig, *, robot_type: str | None = None,
-                 default_task: str = "", vcodec: str = "libsvtav1") -> None:
+                 default_task: str = "", vcodec: str = "libsvtav1",
+                 data_files_size_in_mb: float = fmt.DATA_FILES_SIZE_IN_MB,
+                 video_files_size_in_mb: float = fmt.VIDEO_FILES_SIZE_IN_MB) -> None:
         fps = round(config.rate_hz)
         if abs(config.rate_hz - fps) > 1e-9 or fps < 1:
             raise ValueError(f"LeRobot datasets need an integer fps; rate_hz is {config.rate_hz}")
@@ -74,6 +76,9 @@ class LeRobotWriter:
             raise ValueError(f"vcodec must be one of {VIDEO_CODECS} (LeRobot decodes these), got {vcodec!r}")
         self.root, self.config, self.fps = Path(root), config, fps
         self.robot_type, self.default_task, self.vcodec = robot_type, default_task or "dp_ros2 episode", vcodec
+        if not (data_files_size_in_mb > 0 and video_files_size_in_mb > 0):
+            raise ValueError("file size limits must be > 0 MB")
+        self.data_mb, self.video_mb = data_files_size_in_mb, video_files_size_in_mb
         self.root.mkdir(parents=True)
         self._layout: _Layout | None = None
         self._data = _Rolling()
@@ -161,7 +166,7 @@ class LeRobotWriter:
                 arrays[key] = pa.array(values)
         table = pa.table(arrays)
         out = self._data
-        if out.handle is not None and out.size_mb() >= fmt.DATA_FILES_SIZE_IN_MB:
+        if out.handle is not None and out.size_mb() >= self.data_mb:
             out.handle.close()
             out.handle, out.number, out.frames = None, out.number + 1, 0
         if out.handle is None:
@@ -176,7 +181,7 @@ class LeRobotWriter:
 
     def _write_video(self, key: str, frames: np.ndarray) -> dict[str, Any]:
         out = self._videos.setdefault(key, _Rolling())
-        if out.handle is not None and out.size_mb() >= fmt.VIDEO_FILES_SIZE_IN_MB:
+        if out.handle is not None and out.size_mb() >= self.video_mb:
             self._close_video(out)
             out.number, out.frames = out.number + 1, 0
         if out.handle is None:
@@ -236,8 +241,8 @@ class LeRobotWriter:
         return {
             "codebase_version": fmt.CODEBASE_VERSION, "robot_type": self.robot_type,
             "total_episodes": self.n_episodes, "total_frames": self.n_steps, "total_tasks": len(self._tasks),
-            "chunks_size": fmt.CHUNKS_SIZE, "data_files_size_in_mb": fmt.DATA_FILES_SIZE_IN_MB,
-            "video_files_size_in_mb": fmt.VIDEO_FILES_SIZE_IN_MB, "fps": self.fps,
+            "chunks_size": fmt.CHUNKS_SIZE, "data_files_size_in_mb": self.data_mb,
+            "video_files_size_in_mb": self.video_mb, "fps": self.fps,
             "splits": {"train": f"0:{self.n_episodes}"}, "data_path": fmt.DATA_PATH,
             "video_path": fmt.VIDEO_PATH if self._layout.image_keys else None, "features": features,
         }

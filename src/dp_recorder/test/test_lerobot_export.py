@@ -113,6 +113,38 @@ def test_lerobot_export_matches_the_zarr_episodes(tmp_path):
     assert error < 6, f"decoded frames differ from the zarr images by {error:.1f} on average"
 
 
+def test_files_roll_over_and_every_episode_finds_its_rows_and_frames(tmp_path):
+    """Tiny size limits: each episode still leads, through meta/episodes, to its rows and frames."""
+    bags = _bags(tmp_path) + _bags(tmp_path / "more")
+    config = config_from_dict(CONFIG)
+    convert_bags(bags, config, tmp_path / "ds.zarr")
+    rb = ReplayBuffer.open(tmp_path / "ds.zarr")
+    out = tmp_path / "lr"
+    writer = LeRobotWriter(out, config, data_files_size_in_mb=1e-6, video_files_size_in_mb=1e-6, vcodec="h264")
+    for e in range(rb.n_episodes):
+        writer.add_episode(rb.get_episode(e))
+    writer.close()
+    info = json.loads((out / "meta/info.json").read_text())
+    assert len(list((out / "data").glob("chunk-000/file-*.parquet"))) == rb.n_episodes
+    assert len(list((out / "videos" / CAM).glob("chunk-000/file-*.mp4"))) >= 2
+    for e, ep in enumerate(pq.read_table(out / "meta/episodes/chunk-000/file-000.parquet").to_pylist()):
+        rows = pq.read_table(out / info["data_path"].format(chunk_index=ep["data/chunk_index"],
+                                                             file_index=ep["data/file_index"]))
+        mine = np.nonzero(rows["episode_index"].to_numpy() == e)[0]
+        assert len(mine) == ep["length"] == len(rb.get_episode(e)["action"])
+        np.testing.assert_array_equal(rows["index"].to_numpy()[mine],
+                                      np.arange(ep["dataset_from_index"], ep["dataset_to_index"]))
+        video = out / info["video_path"].format(video_key=CAM, chunk_index=ep[f"videos/{CAM}/chunk_index"],
+                                                file_index=ep[f"videos/{CAM}/file_index"])
+        times, frames = _decode(video)
+        inside = (times >= ep[f"videos/{CAM}/from_timestamp"] - TOLERANCE_S) & (times < ep[f"videos/{CAM}/to_timestamp"] - TOLERANCE_S)
+        assert inside.sum() == ep["length"]
+        query = ep[f"videos/{CAM}/from_timestamp"] + rows["timestamp"].to_numpy()[mine]
+        assert np.abs(times[inside] - query).max() < TOLERANCE_S
+        error = np.abs(frames[inside].astype(int) - rb.get_episode(e)["top_image"].astype(int)).mean()
+        assert error < 6
+
+
 def test_lerobot_export_refuses_what_lerobot_cannot_hold(tmp_path, capsys):
     bags = _bags(tmp_path)[:1]
     with pytest.raises(ValueError, match="integer fps"):
