@@ -23,7 +23,7 @@ CONFIG = {
     },
     "action": {"topic": "/cartesian_target", "field": "pose.position", "components": ["x", "y"]},
 }
-PUSHT = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "pusht" / "pusht_cchi_v7_replay.zarr"
+PUSHT = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "pusht" / "pusht_cchi_v7_replay.zarr"
 
 
 def _dataset(tmp_path: Path) -> Path:
