@@ -28,13 +28,14 @@ setup(
         "tensorboard",
         "opencv-python-headless",
     ],
-    extras_require={"test": ["pytest", "hypothesis"]},
+    extras_require={"test": ["pytest", "hypothesis"], "viz": ["matplotlib", "imageio", "av"]},  # dp-dataset-viz
     zip_safe=True,
     entry_points={
         "console_scripts": [
             "dp-train = dp_core.training.cli:main",
             "dp-import-original = dp_core.import_original:main",
             "dp-eval = dp_core.evaluation.cli:main",
+            "dp-dataset-viz = dp_core.data.viz_cli:main",
         ],
     },
 )

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dp_core.data.replay_buffer import ReplayBuffer
+from dp_recorder.lerobot_writer import LeRobotWriter
 from dp_recorder.bag_reader import readable_bag, resolve_bag_paths
 from dp_recorder.convert_config import ConvertConfig
 from dp_recorder.episode_builder import Episode, build_episode
@@ -35,6 +36,15 @@ class BagOutcome:
     episode: Episode | None = None
     skipped: str = ""
     failed: str = ""
+
+
+@dataclass(frozen=True)
+class LeRobotOptions:
+    """What a LeRobot export needs beyond the converter config."""
+
+    task: str = ""  # task text for episodes whose metadata names none
+    robot_type: str = ""
+    vcodec: str = "libsvtav1"  # LeRobot's default; h264/hevc also decode there
 
 
 @dataclass
@@ -72,6 +82,7 @@ def convert_one(bag: Path, config: ConvertConfig, recover: bool) -> BagOutcome:
             path, note = readable_bag(bag, recover, Path(scratch))
             outcome.episode = build_episode(path, config, source=str(bag))
             outcome.episode.note = note
+            outcome.episode.task = meta.task if meta is not None else ""
     except Exception as err:  # noqa: BLE001 - one corrupt bag must not stop the others
         LOG.debug("bag %s failed", bag, exc_info=True)
         outcome.failed = f"{type(err).__name__}: {err}"
@@ -107,11 +118,18 @@ def convert_bags(
     workers: int = 1,
     recover: bool = False,
     progress: Callable[[BagOutcome], None] | None = None,
+    lerobot: LeRobotOptions | None = None,
 ) -> ConvertSummary:
-    """Convert ``bags`` into the ReplayBuffer at ``out`` (atomically; append if asked)."""
+    """Convert ``bags`` into the ReplayBuffer at ``out`` (atomically; append if asked).
+
+    With ``lerobot`` set, ``out`` becomes a LeRobot v3.0 dataset directory instead (same
+    episodes, same order; no append).
+    """
     started = time.monotonic()
     out = Path(out)
-    if out.suffix == ".zip":
+    if lerobot is not None and append:
+        raise ValueError("--append works on zarr output only; write the LeRobot dataset in one run")
+    if lerobot is None and out.suffix == ".zip":
         raise ValueError(f"{out}: write a directory store (*.zarr); zip stores are read-only here")
     if out.exists() and not append:
         raise FileExistsError(f"{out} exists: pass --append to add episodes or choose another --out")
@@ -119,7 +137,11 @@ def convert_bags(
     staging = _staging_path(out)
     if staging.exists():
         shutil.rmtree(staging)
-    if out.exists():
+    buffer: ReplayBuffer | LeRobotWriter
+    if lerobot is not None:
+        buffer = LeRobotWriter(staging, config, robot_type=lerobot.robot_type or None,
+                               default_task=lerobot.task, vcodec=lerobot.vcodec)
+    elif out.exists():
         shutil.copytree(out, staging)  # append on a copy: the original stays valid until the rename
         buffer = ReplayBuffer.open(staging, "a")
     else:
@@ -131,6 +153,8 @@ def convert_bags(
             if progress is not None:
                 progress(outcome)
         summary.n_episodes_total, summary.n_steps_total = buffer.n_episodes, buffer.n_steps
+        if not buffer.n_episodes and lerobot is not None:
+            raise ValueError("no bag converted: nothing to write as a LeRobot dataset")
         buffer.close()
         _swap_into_place(staging, out)
     except BaseException:
@@ -140,14 +164,17 @@ def convert_bags(
     return summary
 
 
-def _record(buffer: ReplayBuffer, outcome: BagOutcome, summary: ConvertSummary) -> None:
+def _record(buffer: ReplayBuffer | LeRobotWriter, outcome: BagOutcome, summary: ConvertSummary) -> None:
     if outcome.episode is None:
         target = summary.failed if outcome.failed else summary.skipped
         target[outcome.bag] = outcome.failed or outcome.skipped
         LOG.warning("%s %s: %s", "failed" if outcome.failed else "skipped", outcome.bag, target[outcome.bag])
         return
     try:
-        buffer.add_episode(outcome.episode.data)
+        if isinstance(buffer, LeRobotWriter):
+            buffer.add_episode(outcome.episode.data, task=outcome.episode.task)
+        else:
+            buffer.add_episode(outcome.episode.data)
     except ValueError as err:  # keys/shapes differ from the existing dataset
         summary.failed[outcome.bag] = f"does not fit the dataset: {err}"
         return

@@ -1,4 +1,7 @@
-"""``dp-convert BAGS... --config CONF.yaml --out DATASET.zarr``: episode bags → training set."""
+"""``dp-convert BAGS... --config CONF.yaml --out DATASET.zarr``: episode bags → training set.
+
+``--format lerobot --out DIR`` writes the same episodes as a LeRobot v3.0 dataset instead.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from dp_recorder.bag_reader import resolve_bag_paths
-from dp_recorder.convert import BagOutcome, convert_bags
+from dp_recorder.convert import BagOutcome, LeRobotOptions, convert_bags
 from dp_recorder.convert_config import load_config
 
 
@@ -20,7 +23,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="dp-convert", description=__doc__)
     parser.add_argument("bags", nargs="+", type=Path, help="bag directories, .mcap/.db3 files, or folders of bags")
     parser.add_argument("--config", required=True, type=Path, help="converter YAML (topics -> keys, action, rate)")
-    parser.add_argument("--out", required=True, type=Path, help="output ReplayBuffer directory (*.zarr)")
+    parser.add_argument("--out", required=True, type=Path, help="output ReplayBuffer directory (*.zarr) or LeRobot dataset directory")
+    parser.add_argument("--format", choices=("zarr", "lerobot"), default="zarr", help="zarr ReplayBuffer or LeRobot v3.0 dataset")
+    parser.add_argument("--task", default="", help="lerobot: task text for episodes whose metadata has none")
+    parser.add_argument("--robot-type", default="", help="lerobot: info.json robot_type (e.g. fr3)")
+    parser.add_argument("--vcodec", default="libsvtav1", choices=("libsvtav1", "h264", "hevc"), help="lerobot: camera video codec")
     parser.add_argument("--append", action="store_true", help="add episodes to an existing dataset")
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="parallel bag conversions")
     parser.add_argument("--recover", action="store_true", help="salvage unfinished/truncated MCAP bags instead of skipping")
@@ -46,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"dp-convert: {err}", file=sys.stderr)
         return 2
+    lerobot = (LeRobotOptions(task=args.task, robot_type=args.robot_type, vcodec=args.vcodec)
+               if args.format == "lerobot" else None)
     bar = tqdm(total=len(bags), unit="bag", disable=args.quiet, desc="converting")
 
     def progress(outcome: BagOutcome) -> None:
@@ -54,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         summary = convert_bags(bags, config, args.out, append=args.append, workers=args.workers,
-                               recover=args.recover, progress=progress)
+                               recover=args.recover, progress=progress, lerobot=lerobot)
     except (FileExistsError, FileNotFoundError, ValueError) as err:
         bar.close()
         print(f"dp-convert: {err}", file=sys.stderr)

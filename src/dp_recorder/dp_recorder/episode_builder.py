@@ -69,6 +69,7 @@ class Episode:
     source: str
     data: dict[str, np.ndarray]
     note: str = ""
+    task: str = ""  # from the bag's episode metadata (LeRobot export)
 
     @property
     def length(self) -> int:
