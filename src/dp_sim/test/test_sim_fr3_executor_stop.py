@@ -29,6 +29,35 @@ VMAX, AMAX = 1.0, 5.0  # rad/s, rad/s² on every joint (within the FR3's)
 PERIOD_S = 0.02
 
 
+class Probe:
+    """The twin's joint states (sim time, q), O_T_EE poses, reflex reports; chunk and policy-status
+    publishers. Made after the sim and the executor; runs 50 ticks and activates the policy."""
+
+    def __init__(self, ls: Lockstep) -> None:
+        from geometry_msgs.msg import PoseStamped
+
+        node = ls.add(Node, "executor_probe")
+        self.states: list[tuple[float, np.ndarray]] = []
+        self.poses: list[PoseStamped] = []
+        self.reflex: list[DiagnosticStatus] = []
+        node.create_subscription(JointState, FRANKA.joint_states,
+                                 lambda m: self.states.append((ls.time_s, np.asarray(m.position[:7]))), 100)
+        node.create_subscription(PoseStamped, FRANKA.ee_pose, self.poses.append,
+                                 QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT))
+        node.create_subscription(DiagnosticStatus, "/sim_node/reflex", self.reflex.append,
+                                 QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL))
+        self.chunks = node.create_publisher(ActionChunk, "dp/action_chunk", 10)
+        self.status = node.create_publisher(PolicyStatus, "dp/policy_status", 10)
+        for _ in range(50):
+            ls.tick()
+        self.status.publish(PolicyStatus(lifecycle_state="active"))
+        ls.tick()
+
+    def q(self) -> np.ndarray:
+        """All joint positions received so far, (N, 7)."""
+        return np.stack([q for _, q in self.states])
+
+
 def test_deactivating_the_policy_stops_the_arm_within_the_stopping_distance():
     with Lockstep() as ls:
         sim = ls.add_sim(interface="franka", physics_timestep_s=0.001, control_period_s=0.001)
@@ -37,19 +66,8 @@ def test_deactivating_the_policy_stops_the_arm_within_the_stopping_distance():
             "control_rate_hz": 250.0, "trajectory_period_s": PERIOD_S, "max_state_age_s": 0.1,
             "joint_limits.position_min": fr3.Q_MIN.tolist(), "joint_limits.position_max": fr3.Q_MAX.tolist(),
             "joint_limits.velocity_max": [VMAX] * 7, "joint_limits.acceleration_max": [AMAX] * 7})
-        probe = ls.add(Node, "stop_probe")
-        states: list[tuple[float, np.ndarray]] = []
-        reflex: list[DiagnosticStatus] = []
-        probe.create_subscription(JointState, FRANKA.joint_states,
-                                  lambda m: states.append((ls.time_s, np.asarray(m.position[:7]))), 100)
-        probe.create_subscription(DiagnosticStatus, "/sim_node/reflex", reflex.append,
-                                  QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL))
-        chunks = probe.create_publisher(ActionChunk, "dp/action_chunk", 10)
-        status = probe.create_publisher(PolicyStatus, "dp/policy_status", 10)
-        for _ in range(50):
-            ls.tick()
-        status.publish(PolicyStatus(lifecycle_state="active"))
-        ls.tick()
+        probe = Probe(ls)
+        states, reflex, chunks, status = probe.states, probe.reflex, probe.chunks, probe.status
         q0 = states[-1][1]
         # joint 1 at the velocity limit for 2 s (the executor accelerates into it), the others still
         t = np.arange(21) * 0.1
@@ -85,8 +103,6 @@ def test_streaming_modes_drive_the_twin_without_a_reflex_and_stop(mode):
     """Position stream at the interface's 1 kHz (franka.launch.py refuses less on hardware) and pose
     targets to the Cartesian controller (O_T_EE measured on current_pose, best-effort): a motion, then
     a deactivation; the twin's reflexes (velocity, acceleration, jerk, discontinuity) never fire."""
-    from geometry_msgs.msg import PoseStamped
-
     pose = mode == "pose"
     names = ["x", "y", "z", "qx", "qy", "qz", "qw"] if pose else JOINTS
     params = {"action_names": names, "output_mode": mode, "max_state_age_s": 0.1,
@@ -103,21 +119,8 @@ def test_streaming_modes_drive_the_twin_without_a_reflex_and_stop(mode):
     with Lockstep() as ls:
         ls.add_sim(interface="franka", physics_timestep_s=0.001, control_period_s=0.001)
         executor = ls.add(ChunkExecutorNode, **params)
-        probe = ls.add(Node, "stream_probe")
-        states: list[np.ndarray] = []
-        poses: list[PoseStamped] = []
-        reflex: list[DiagnosticStatus] = []
-        probe.create_subscription(JointState, FRANKA.joint_states, lambda m: states.append(np.asarray(m.position[:7])), 100)
-        probe.create_subscription(PoseStamped, FRANKA.ee_pose, poses.append,
-                                  QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT))
-        probe.create_subscription(DiagnosticStatus, "/sim_node/reflex", reflex.append,
-                                  QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL))
-        chunks = probe.create_publisher(ActionChunk, "dp/action_chunk", 10)
-        status = probe.create_publisher(PolicyStatus, "dp/policy_status", 10)
-        for _ in range(50):
-            ls.tick()
-        status.publish(PolicyStatus(lifecycle_state="active"))
-        ls.tick()
+        probe = Probe(ls)
+        reflex, chunks, status, poses = probe.reflex, probe.chunks, probe.status, probe.poses
         t = np.arange(16) * 0.1
         if pose:
             p = poses[-1].pose
@@ -126,7 +129,7 @@ def test_streaming_modes_drive_the_twin_without_a_reflex_and_stop(mode):
             actions = np.tile(start, (16, 1))
             actions[:, 0] += 0.08 * t  # 8 cm/s along x
         else:
-            actions = np.tile(states[-1], (16, 1))
+            actions = np.tile(probe.q()[-1], (16, 1))
             actions[:, 0] += 0.4 * t  # 0.4 rad/s on joint 1
         now = executor.get_clock().now().nanoseconds
         chunks.publish(chunk_to_msg(chunk_from_flat(stamp_ns=now, start_ns=now, dt_s=0.1, action_names=names,
@@ -137,12 +140,12 @@ def test_streaming_modes_drive_the_twin_without_a_reflex_and_stop(mode):
                 status.publish(PolicyStatus(lifecycle_state="active"))
             ls.tick()
         assert executor.core.counts["accepted"] == 1 and executor.core.mode == "executing", executor.core.reason
-        moved = np.abs(states[-1] - states[0]).max()
+        moved = np.abs(probe.q()[-1] - probe.q()[0]).max()
         assert moved > 0.05, f"the arm moved {moved:.3f} rad"
         status.publish(PolicyStatus(lifecycle_state="inactive"))
         for _ in range(1000):
             ls.tick()
-        last = np.stack(states[-20:])
+        last = probe.q()[-20:]
         assert np.abs(np.diff(last, axis=0)).max() < 1e-5, "the arm is not at rest"
         assert executor.core.mode == "idle"
         assert reflex and all(r.level == DiagnosticStatus.OK for r in reflex), [r.message for r in reflex]
