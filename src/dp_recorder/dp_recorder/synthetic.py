@@ -110,3 +110,15 @@ def make_message(ts: Typestore, topic: str, t_ns: int, index: int, rates: Stream
     if topic == "/cartesian_target":
         return pose_target(ts, t_ns)
     return image(ts, t_ns, index, rates.width, rates.height)
+
+
+# The dp-convert configuration that reads the streams write_synthetic_bag writes (one joint subset,
+# the top camera at 24x32, the x, y of the Cartesian target), shared by the converter's tests.
+CONVERT_CONFIG = {
+    "rate_hz": 10.0,
+    "obs": {
+        "joint_pos": {"topic": "/joint_states", "field": "position", "names": ["fr3_joint1", "fr3_joint3"]},
+        "top_image": {"topic": "/camera/top/image_raw", "image": [24, 32]},
+    },
+    "action": {"topic": "/cartesian_target", "field": "pose.position", "components": ["x", "y"]},
+}

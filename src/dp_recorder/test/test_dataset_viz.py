@@ -13,16 +13,9 @@ from dp_core.data.replay_buffer import ReplayBuffer
 from dp_core.data.viz_cli import main as viz_main
 from dp_recorder.convert import convert_bags
 from dp_recorder.convert_config import config_from_dict
-from dp_recorder.synthetic import StreamRates, write_synthetic_bag
+from dp_recorder.synthetic import CONVERT_CONFIG, StreamRates, write_synthetic_bag
 
-CONFIG = {
-    "rate_hz": 10.0,
-    "obs": {
-        "joint_pos": {"topic": "/joint_states", "field": "position", "names": ["fr3_joint1", "fr3_joint3"]},
-        "top_image": {"topic": "/camera/top/image_raw", "image": [24, 32]},
-    },
-    "action": {"topic": "/cartesian_target", "field": "pose.position", "components": ["x", "y"]},
-}
+CONFIG = CONVERT_CONFIG
 PUSHT = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "pusht" / "pusht_cchi_v7_replay.zarr"
 
 

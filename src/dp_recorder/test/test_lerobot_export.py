@@ -16,17 +16,10 @@ from dp_recorder.convert_cli import main as convert_main
 from dp_recorder.convert_config import config_from_dict
 from dp_recorder.episode_metadata import EpisodeMetadata, write_metadata
 from dp_recorder.lerobot_writer import LeRobotWriter
-from dp_recorder.synthetic import StreamRates, write_synthetic_bag
+from dp_recorder.synthetic import CONVERT_CONFIG, StreamRates, write_synthetic_bag
 
 START_NS = 5_000_000_000
-CONFIG = {
-    "rate_hz": 10.0,
-    "obs": {
-        "joint_pos": {"topic": "/joint_states", "field": "position", "names": ["fr3_joint1", "fr3_joint3"]},
-        "top_image": {"topic": "/camera/top/image_raw", "image": [24, 32]},
-    },
-    "action": {"topic": "/cartesian_target", "field": "pose.position", "components": ["x", "y"]},
-}
+CONFIG = CONVERT_CONFIG
 CAM = "observation.images.top_image"
 TOLERANCE_S = 1e-4  # LeRobotDataset's default tolerance_s for timestamps and video frames
 

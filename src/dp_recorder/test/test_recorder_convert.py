@@ -15,18 +15,11 @@ from dp_recorder.convert import convert_bags
 from dp_recorder.convert_cli import main as convert_main
 from dp_recorder.convert_config import config_from_dict, load_config
 from dp_recorder.episode_metadata import EpisodeMetadata, write_metadata
-from dp_recorder.synthetic import StreamRates, make_message, stream_schedule, write_synthetic_bag
+from dp_recorder.synthetic import CONVERT_CONFIG, StreamRates, make_message, stream_schedule, write_synthetic_bag
 
 START_NS = 5_000_000_000
 RATES = StreamRates()
-CONFIG = {
-    "rate_hz": 10.0,
-    "obs": {
-        "joint_pos": {"topic": "/joint_states", "field": "position", "names": ["fr3_joint1", "fr3_joint3"]},
-        "top_image": {"topic": "/camera/top/image_raw", "image": [24, 32]},
-    },
-    "action": {"topic": "/cartesian_target", "field": "pose.position", "components": ["x", "y"]},
-}
+CONFIG = CONVERT_CONFIG
 
 
 def _bag(tmp_path: Path, name: str, duration_s: float = 2.0, seed: int = 0, success: bool | None = True,
