@@ -36,8 +36,12 @@ V_MAX, A_MAX = [2.0] * 7, [10.0] * 7
 
 def percentiles(values, scale: float = 1.0) -> dict[str, float]:
     arr = np.asarray(values, dtype=np.float64) * scale
-    return {"median": round(float(np.median(arr)), 3), "p99": round(float(np.percentile(arr, 99)), 3),
-            "max": round(float(arr.max()), 3), "n": int(arr.size)}
+    return {
+        "median": round(float(np.median(arr)), 3),
+        "p99": round(float(np.percentile(arr, 99)), 3),
+        "max": round(float(arr.max()), 3),
+        "n": int(arr.size),
+    }
 
 
 def chunk(now_ns: int, seq: int, horizon: int = 16):
@@ -93,7 +97,6 @@ def bench_core(ticks: int) -> dict:
 def bench_node(work: Path, rate_hz: float, seconds: float, log, threads: int = 1) -> dict:
     import rclpy
     import yaml
-    from dp_msgs.msg import ActionChunk, PolicyStatus
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
@@ -101,23 +104,53 @@ def bench_node(work: Path, rate_hz: float, seconds: float, log, threads: int = 1
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Float64MultiArray
 
+    from dp_msgs.msg import ActionChunk, PolicyStatus
     from dp_policy_node.conversions import chunk_to_msg, joint_state_to_msg
     from dp_policy_node.testing import spin_until
 
     params = work / f"executor_{rate_hz:g}.yaml"
-    params.write_text(yaml.safe_dump({"chunk_executor_node": {"ros__parameters": {
-        "action_names": JOINTS, "control_rate_hz": rate_hz, "max_state_age_s": 0.1,
-        "joint_limits": {"position_min": Q_MIN, "position_max": Q_MAX, "velocity_max": V_MAX,
-                         "acceleration_max": A_MAX}}}}))
+    params.write_text(
+        yaml.safe_dump(
+            {
+                "chunk_executor_node": {
+                    "ros__parameters": {
+                        "action_names": JOINTS,
+                        "control_rate_hz": rate_hz,
+                        "max_state_age_s": 0.1,
+                        "joint_limits": {
+                            "position_min": Q_MIN,
+                            "position_max": Q_MAX,
+                            "velocity_max": V_MAX,
+                            "acceleration_max": A_MAX,
+                        },
+                    }
+                }
+            }
+        )
+    )
     ticks_file = work / f"ticks_{rate_hz:g}.npy"
-    proc = subprocess.Popen([sys.executable, __file__, "--executor-child", str(ticks_file), str(threads), "--ros-args",
-                             "--params-file", str(params)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--executor-child",
+            str(ticks_file),
+            str(threads),
+            "--ros-args",
+            "--params-file",
+            str(params),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     ctx = Context()
     rclpy.init(context=ctx, domain_id=int(os.environ["ROS_DOMAIN_ID"]))
     node = Node("bench_executor_probe", context=ctx)
     arrivals: list[int] = []
-    node.create_subscription(Float64MultiArray, "/forward_position_controller/commands",
-                             lambda m: arrivals.append(time.monotonic_ns()), 5000)
+    node.create_subscription(
+        Float64MultiArray, "/forward_position_controller/commands", lambda m: arrivals.append(time.monotonic_ns()), 5000
+    )
     chunk_pub = node.create_publisher(ActionChunk, "dp/action_chunk", 10)
     status_pub = node.create_publisher(PolicyStatus, "dp/policy_status", 10)
     state_pub = node.create_publisher(JointState, "/joint_states", qos_profile_sensor_data)
@@ -160,8 +193,10 @@ def bench_node(work: Path, rate_hz: float, seconds: float, log, threads: int = 1
     period_ms = 1000.0 / rate_hz
     intervals = np.diff(np.asarray(arrivals, dtype=np.int64)) / 1e6
     key = f"node_{rate_hz:g}hz" + ("" if threads == 1 else f"_multithreaded{threads}")
-    result = {f"{key}_command_period_error_ms": percentiles(np.abs(intervals - period_ms)),
-              f"{key}_command_rate_hz": round(float(1000.0 / intervals.mean()), 2)}
+    result = {
+        f"{key}_command_period_error_ms": percentiles(np.abs(intervals - period_ms)),
+        f"{key}_command_rate_hz": round(float(1000.0 / intervals.mean()), 2),
+    }
     if ticks_file.exists():
         ticks = np.load(ticks_file)
         ticks = ticks[(ticks >= arrivals[0]) & (ticks <= arrivals[-1])] if arrivals else ticks
@@ -184,8 +219,14 @@ def executor_child(ticks_file: str, threads: int, ros_args: list[str]) -> None:
 
     module.ChunkExecutorNode._on_tick = timed_tick
     try:
-        run_node(module.ChunkExecutorNode, "chunk_executor_node", ["chunk_executor_node", *ros_args], threads=threads,
-                 on_exit=lambda node: node.stop(), own_sigint=True)
+        run_node(
+            module.ChunkExecutorNode,
+            "chunk_executor_node",
+            ["chunk_executor_node", *ros_args],
+            threads=threads,
+            on_exit=lambda node: node.stop(),
+            own_sigint=True,
+        )
     finally:
         np.save(ticks_file, np.asarray(ticks, dtype=np.int64))
 

@@ -38,16 +38,15 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: the sibling benchmark
-from bench_inference import (  # noqa: E402
-    baseline_chunk, build_model, preset_config, random_window, synthetic_batch, window_tensors)
+from bench_inference import baseline_chunk, build_model, preset_config, random_window, synthetic_batch, window_tensors
 
-from dp_core.models.obs_encoder import EncoderConfig  # noqa: E402
-from dp_core.models.unet1d import UNetConfig  # noqa: E402
-from dp_core.policy.accelerated import AcceleratedPolicy  # noqa: E402
-from dp_core.policy.diffusion_policy import DiffusionPolicy, PolicyConfig  # noqa: E402
-from dp_core.policy.inference import PRECISION_TOLERANCE, Policy  # noqa: E402
-from dp_core.training.ema import EMAModel  # noqa: E402
-from dp_core.training.trainer import make_optimizer  # noqa: E402
+from dp_core.models.obs_encoder import EncoderConfig
+from dp_core.models.unet1d import UNetConfig
+from dp_core.policy.accelerated import AcceleratedPolicy
+from dp_core.policy.diffusion_policy import DiffusionPolicy, PolicyConfig
+from dp_core.policy.inference import PRECISION_TOLERANCE, Policy
+from dp_core.training.ema import EMAModel
+from dp_core.training.trainer import make_optimizer
 
 PRESETS = ("pusht_lowdim", "pusht_image2cam")
 
@@ -55,8 +54,11 @@ PRESETS = ("pusht_lowdim", "pusht_image2cam")
 def smoke_config(name: str) -> PolicyConfig:
     """The preset with a tiny U-Net and encoder (the --smoke run)."""
     config = preset_config(name)
-    return PolicyConfig(spec=config.spec, unet=UNetConfig(down_dims=(16, 32), diffusion_step_embed_dim=16, n_groups=4),
-                        encoder=EncoderConfig(crop_shape=(84, 84), num_keypoints=4, feature_dim_per_camera=8))
+    return PolicyConfig(
+        spec=config.spec,
+        unet=UNetConfig(down_dims=(16, 32), diffusion_step_embed_dim=16, n_groups=4),
+        encoder=EncoderConfig(crop_shape=(84, 84), num_keypoints=4, feature_dim_per_camera=8),
+    )
 
 
 def latency(fn: Callable[[], object], runs: int, sync: Callable[[], None], warmup: int = 3) -> dict[str, float]:
@@ -70,8 +72,11 @@ def latency(fn: Callable[[], object], runs: int, sync: Callable[[], None], warmu
         fn()
         sync()
         times.append(1e3 * (time.perf_counter() - start))
-    return {"min": round(min(times), 3), "median": round(float(np.median(times)), 3),
-            "p99": round(float(np.percentile(times, 99)), 3)}
+    return {
+        "min": round(min(times), 3),
+        "median": round(float(np.median(times)), 3),
+        "p99": round(float(np.percentile(times, 99)), 3),
+    }
 
 
 def normalized_difference(model: DiffusionPolicy, actions: np.ndarray, reference: np.ndarray) -> float:
@@ -80,14 +85,18 @@ def normalized_difference(model: DiffusionPolicy, actions: np.ndarray, reference
     return float((a - ref).abs().max() / ref.abs().max().clamp(min=1e-6))
 
 
-def chunk_forms(model: DiffusionPolicy, steps: int | None, device: torch.device, window: dict,
-                runs: int) -> dict[str, object]:
+def chunk_forms(
+    model: DiffusionPolicy, steps: int | None, device: torch.device, window: dict, runs: int
+) -> dict[str, object]:
     """Latency of the baseline and of each precision × form, for one preset and step count."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     baseline = copy.deepcopy(model).to(device).eval()
     baseline.set_num_inference_steps(steps)
-    out: dict[str, object] = {"baseline": latency(
-        lambda: baseline_chunk(baseline, window_tensors(window, device), steps, 0)[0].cpu().numpy(), runs, sync)}
+    out: dict[str, object] = {
+        "baseline": latency(
+            lambda: baseline_chunk(baseline, window_tensors(window, device), steps, 0)[0].cpu().numpy(), runs, sync
+        )
+    }
     del baseline
     reference: np.ndarray | None = None
     forms = ("eager", "graph") if device.type == "cuda" else ("eager",)
@@ -102,8 +111,9 @@ def chunk_forms(model: DiffusionPolicy, steps: int | None, device: torch.device,
                 policy = Policy(copied, device=device, precision="fp32")
                 from dp_core.policy.fast_inference import convert_denoiser
 
-                policy.model.denoiser = convert_denoiser(policy.model.denoiser, "bf16",
-                                                         copied.config.noise.num_train_timesteps)
+                policy.model.denoiser = convert_denoiser(
+                    policy.model.denoiser, "bf16", copied.config.noise.num_train_timesteps
+                )
                 policy.precision = "bf16"
         for form in forms:
             fast = AcceleratedPolicy(policy, form=form, timing_runs=2, compile_modes=("default",))
@@ -141,8 +151,9 @@ def compiled(model: DiffusionPolicy, device: torch.device, window: dict, runs: i
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     copied = copy.deepcopy(model)
     copied.set_num_inference_steps(16)
-    fast = AcceleratedPolicy(Policy(copied, device=device, precision="fp32"), form="compile", timing_runs=2,
-                             compile_modes=("default",))
+    fast = AcceleratedPolicy(
+        Policy(copied, device=device, precision="fp32"), form="compile", timing_runs=2, compile_modes=("default",)
+    )
     start = time.perf_counter()
     fast.prepare()
     if fast.form != "compile:default":
@@ -198,13 +209,25 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     started = time.perf_counter()
     if not args.smoke and not torch.cuda.is_available():
-        print(json.dumps({"bench": "gpu", "cuda": False, "reason": "no CUDA device available; nothing measured",
-                          **environment(torch.device("cpu"))}))
+        print(
+            json.dumps(
+                {
+                    "bench": "gpu",
+                    "cuda": False,
+                    "reason": "no CUDA device available; nothing measured",
+                    **environment(torch.device("cpu")),
+                }
+            )
+        )
         return 0
     device = torch.device("cpu" if args.smoke else "cuda")
     runs = 2 if args.smoke else args.runs
-    result: dict[str, object] = {"bench": "gpu", "cuda": device.type == "cuda", "smoke": args.smoke,
-                                 **environment(device)}
+    result: dict[str, object] = {
+        "bench": "gpu",
+        "cuda": device.type == "cuda",
+        "smoke": args.smoke,
+        **environment(device),
+    }
     for name in args.presets:
         config = smoke_config(name) if args.smoke else preset_config(name)
         model = build_model(config).eval()
@@ -222,7 +245,9 @@ def main() -> int:
         left_s = args.budget_s - (time.perf_counter() - started)
         ddim = result[name]["ddim16"]  # type: ignore[index]
         if args.smoke or left_s < 60:
-            ddim["fp32_compile"] = {"skipped": "smoke run" if args.smoke else f"time budget spent ({left_s:.0f} s left)"}
+            ddim["fp32_compile"] = {
+                "skipped": "smoke run" if args.smoke else f"time budget spent ({left_s:.0f} s left)"
+            }
             continue
         config = preset_config(name)
         ddim["fp32_compile"] = compiled(build_model(config).eval(), device, random_window(config.spec), runs)

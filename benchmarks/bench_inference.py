@@ -55,15 +55,31 @@ from dp_core.training.trainer import make_optimizer
 def preset_config(name: str) -> PolicyConfig:
     """The paper's Push-T low-dim U-Net, or a two-camera 96x96 image policy."""
     if name == "pusht_lowdim":
-        spec = PolicySpec(obs=(ObsKeySpec("keypoint", "low_dim", (18,)), ObsKeySpec("agent_pos", "low_dim", (2,))),
-                          action_dim=2, n_obs_steps=2, horizon=16, n_action_steps=8)
+        spec = PolicySpec(
+            obs=(ObsKeySpec("keypoint", "low_dim", (18,)), ObsKeySpec("agent_pos", "low_dim", (2,))),
+            action_dim=2,
+            n_obs_steps=2,
+            horizon=16,
+            n_action_steps=8,
+        )
         return PolicyConfig(spec=spec, unet=UNetConfig(down_dims=(256, 512, 1024), diffusion_step_embed_dim=256))
     if name == "pusht_image2cam":
-        spec = PolicySpec(obs=(ObsKeySpec("cam_a", "rgb", (3, 96, 96)), ObsKeySpec("cam_b", "rgb", (3, 96, 96)),
-                               ObsKeySpec("agent_pos", "low_dim", (2,))),
-                          action_dim=2, n_obs_steps=2, horizon=16, n_action_steps=8)
-        return PolicyConfig(spec=spec, unet=UNetConfig(down_dims=(256, 512, 1024), diffusion_step_embed_dim=128),
-                            encoder=EncoderConfig(crop_shape=(84, 84)))
+        spec = PolicySpec(
+            obs=(
+                ObsKeySpec("cam_a", "rgb", (3, 96, 96)),
+                ObsKeySpec("cam_b", "rgb", (3, 96, 96)),
+                ObsKeySpec("agent_pos", "low_dim", (2,)),
+            ),
+            action_dim=2,
+            n_obs_steps=2,
+            horizon=16,
+            n_action_steps=8,
+        )
+        return PolicyConfig(
+            spec=spec,
+            unet=UNetConfig(down_dims=(256, 512, 1024), diffusion_step_embed_dim=128),
+            encoder=EncoderConfig(crop_shape=(84, 84)),
+        )
     raise ValueError(f"unknown preset {name!r}; use pusht_lowdim or pusht_image2cam")
 
 
@@ -81,10 +97,14 @@ def build_model(config: PolicyConfig) -> DiffusionPolicy:
 def random_window(spec: PolicySpec) -> dict[str, dict[str, np.ndarray]]:
     rng = np.random.default_rng(1)
     return {
-        "low_dim": {k.name: rng.uniform(0, 512, size=(spec.n_obs_steps, k.shape[0])).astype(np.float32)
-                    for k in spec.low_dim_keys},
-        "images": {k.name: rng.integers(0, 256, size=(spec.n_obs_steps, k.shape[1], k.shape[2], 3), dtype=np.uint8)
-                   for k in spec.rgb_keys},
+        "low_dim": {
+            k.name: rng.uniform(0, 512, size=(spec.n_obs_steps, k.shape[0])).astype(np.float32)
+            for k in spec.low_dim_keys
+        },
+        "images": {
+            k.name: rng.integers(0, 256, size=(spec.n_obs_steps, k.shape[1], k.shape[2], 3), dtype=np.uint8)
+            for k in spec.rgb_keys
+        },
     }
 
 
@@ -101,15 +121,20 @@ def baseline_chunk(model: DiffusionPolicy, obs: dict[str, torch.Tensor], steps: 
         features = model.encode_observations(obs)
         generator = torch.Generator(features.device).manual_seed(seed)
         actions = sample_actions(
-            lambda x, t: model.denoiser(x, t, features), model.inference_scheduler,
+            lambda x, t: model.denoiser(x, t, features),
+            model.inference_scheduler,
             (1, model.spec.horizon, model.spec.action_dim),
             num_inference_steps=steps or model.config.noise.num_train_timesteps,
-            generator=generator, device=features.device, dtype=torch.float32)
+            generator=generator,
+            device=features.device,
+            dtype=torch.float32,
+        )
         return model.normalizer.unnormalize("action", actions)
 
 
-def timed(fns: dict[str, Callable[[], object]], repeats: int, sync: Callable[[], None],
-          warmup: bool = True) -> dict[str, dict[str, float]]:
+def timed(
+    fns: dict[str, Callable[[], object]], repeats: int, sync: Callable[[], None], warmup: bool = True
+) -> dict[str, dict[str, float]]:
     """Median and min wall time in ms of each fn over ``repeats`` rounds, run alternately."""
     if warmup:
         for fn in fns.values():
@@ -215,9 +240,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=4, help="timed DDIM-16 rounds per path")
     parser.add_argument("--ddpm-repeats", type=int, default=1, help="timed DDPM-100 rounds (no warm-up)")
     parser.add_argument("--train-steps", type=int, default=2, help="timed training steps per path (after 1 warm-up)")
-    parser.add_argument("--train-batch", type=int, default=None,
-                        help="default 256 (64 for pusht_lowdim, 16 for the image preset on CPU, where 256 "
-                             "takes tens of seconds per step)")
+    parser.add_argument(
+        "--train-batch",
+        type=int,
+        default=None,
+        help="default 256 (64 for pusht_lowdim, 16 for the image preset on CPU, where 256 "
+        "takes tens of seconds per step)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--fit-steps", type=int, default=0, help="fit the bench model first (trained-ish weights)")
     parser.add_argument("--checkpoint", default=None, help="measure this checkpoint instead of the preset model")
@@ -226,8 +255,11 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if args.device == "auto" else args.device)
+    )
     sync = _sync(device)
     if args.checkpoint:
         config = from_dict(PolicyConfig, load_config_dict(resolve_checkpoint_dir(args.checkpoint))["policy"], "policy")
@@ -239,9 +271,14 @@ def main() -> None:
     if args.checkpoint:
         load_policy_weights(baseline, resolve_checkpoint_dir(args.checkpoint))
     weights = "checkpoint" if args.checkpoint else "random_init"
-    result: dict[str, object] = {"preset": args.preset, "params": sum(p.numel() for p in baseline.parameters()),
-                                 "device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
-                                 "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    result: dict[str, object] = {
+        "preset": args.preset,
+        "params": sum(p.numel() for p in baseline.parameters()),
+        "device": str(device),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
     if args.fit_steps:
         result["fit_loss"] = round(fit_trained_ish(baseline, args.fit_steps), 4)
         weights = f"fit_{args.fit_steps}_steps"
@@ -275,8 +312,12 @@ def main() -> None:
 
     baseline.set_num_inference_steps(None)
     policy.model.set_num_inference_steps(None)
-    ddpm = timed({"baseline": lambda: baseline_chunk(baseline, obs, None, 0),
-                  "ours": lambda: policy.predict(window, seed=0)}, args.ddpm_repeats, sync, warmup=False)
+    ddpm = timed(
+        {"baseline": lambda: baseline_chunk(baseline, obs, None, 0), "ours": lambda: policy.predict(window, seed=0)},
+        args.ddpm_repeats,
+        sync,
+        warmup=False,
+    )
     result["baseline_ddpm100_b1_ms"], result["ddpm100_b1_ms"] = ddpm["baseline"], ddpm["ours"]
     print("ddpm100", ddpm, flush=True)
     del policy, int8, baseline, paths

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,16 +27,22 @@ import numpy as np
 
 def percentiles(values: list[float]) -> dict[str, float]:
     arr = np.asarray(values, dtype=np.float64)
-    return {"median": round(float(np.median(arr)), 3), "p99": round(float(np.percentile(arr, 99)), 3),
-            "max": round(float(arr.max()), 3), "n": int(arr.size)}
+    return {
+        "median": round(float(np.median(arr)), 3),
+        "p99": round(float(np.percentile(arr, 99)), 3),
+        "max": round(float(arr.max()), 3),
+        "n": int(arr.size),
+    }
 
 
 def measure_inference_ms(policy: object, runs: int = 3) -> float:
     """Median wall time of ``predict`` on a mid-grey window of the policy's shapes."""
     spec = policy.spec  # type: ignore[attr-defined]
     n = spec.n_obs_steps
-    window = {"low_dim": {k.name: np.zeros((n, k.shape[0]), np.float32) for k in spec.low_dim_keys},
-              "images": {k.name: np.full((n, k.shape[1], k.shape[2], 3), 128, np.uint8) for k in spec.rgb_keys}}
+    window = {
+        "low_dim": {k.name: np.zeros((n, k.shape[0]), np.float32) for k in spec.low_dim_keys},
+        "images": {k.name: np.full((n, k.shape[1], k.shape[2], 3), 128, np.uint8) for k in spec.rgb_keys},
+    }
     times = []
     for seed in range(runs):
         start = time.perf_counter()
@@ -102,14 +107,16 @@ class StageStamps:
 
         worker._infer, worker._on_result = _infer, _on_result
 
-    STAGES = (("camera_to_obs_callback", "stamp", "obs_callback"),
-              ("obs_callback_to_window_publish", "obs_callback", "window_publish"),
-              ("window_publish_to_policy_callback", "window_publish", "policy_callback"),
-              ("window_msg_to_numpy", "policy_callback", "submitted"),
-              ("worker_wakeup", "submitted", "infer_start"),
-              ("infer_wall", "infer_start", "infer_end"),
-              ("chunk_to_msg_publish", "infer_end", "chunk_published"),
-              ("chunk_publish_to_probe", "chunk_published", "probe"))
+    STAGES = (
+        ("camera_to_obs_callback", "stamp", "obs_callback"),
+        ("obs_callback_to_window_publish", "obs_callback", "window_publish"),
+        ("window_publish_to_policy_callback", "window_publish", "policy_callback"),
+        ("window_msg_to_numpy", "policy_callback", "submitted"),
+        ("worker_wakeup", "submitted", "infer_start"),
+        ("infer_wall", "infer_start", "infer_end"),
+        ("chunk_to_msg_publish", "infer_end", "chunk_published"),
+        ("chunk_publish_to_probe", "chunk_published", "probe"),
+    )
 
     def stages_ms(self, keys: list[int], inference_ms: list[float]) -> dict[str, dict[str, float]]:
         """Median/p99 of every stage over the given windows; ``infer_outside_predict`` = wall - predict's own time."""
@@ -125,17 +132,18 @@ class StageStamps:
         return {name: percentiles(v) for name, v in out.items() if v}
 
 
-def bench_policy_path(work: Path, n_chunks: int, log, checkpoint: Path | None = None,
-                      single_threaded: bool = False) -> dict:
+def bench_policy_path(
+    work: Path, n_chunks: int, log, checkpoint: Path | None = None, single_threaded: bool = False
+) -> dict:
     import rclpy
-    from dp_msgs.msg import ActionChunk
-    from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
     from rclpy.context import Context
     from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.node import Node
     from rclpy.parameter import Parameter
 
+    from dp_msgs.msg import ActionChunk
+    from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
     from dp_policy_node.conversions import time_to_ns
     from dp_policy_node.observation_node import ObservationNode
     from dp_policy_node.policy_node import PolicyNode
@@ -151,16 +159,29 @@ def bench_policy_path(work: Path, n_chunks: int, log, checkpoint: Path | None = 
         ckpt = make_tiny_checkpoint(checkpoint.parent if checkpoint else work / "policy", spec, steps=2)
     ctx = Context()
     rclpy.init(context=ctx, domain_id=int(os.environ.get("ROS_DOMAIN_ID", "42")))
-    obs_params = [Parameter("camera_names", value=["front", "wrist"]), Parameter("joint_state.joint_names", value=list(joints)),
-                  Parameter("max_age_s", value=1.0)]
+    obs_params = [
+        Parameter("camera_names", value=["front", "wrist"]),
+        Parameter("joint_state.joint_names", value=list(joints)),
+        Parameter("max_age_s", value=1.0),
+    ]
     for cam in ("front", "wrist"):
-        obs_params += [Parameter(f"cameras.{cam}.topic", value=f"/bench/{cam}"),
-                       Parameter(f"cameras.{cam}.height", value=96), Parameter(f"cameras.{cam}.width", value=96)]
+        obs_params += [
+            Parameter(f"cameras.{cam}.topic", value=f"/bench/{cam}"),
+            Parameter(f"cameras.{cam}.height", value=96),
+            Parameter(f"cameras.{cam}.width", value=96),
+        ]
     obs = ObservationNode(context=ctx, parameter_overrides=obs_params)
-    policy = PolicyNode(context=ctx, parameter_overrides=[
-        Parameter("checkpoint_path", value=str(ckpt)), Parameter("device", value="cpu"), Parameter("seed", value=0),
-        Parameter("expected_obs_keys", value=["front", "wrist", "joint_pos"]),
-        Parameter("expected_obs_shapes", value=["3x96x96", "3x96x96", "3"]), Parameter("max_window_age_s", value=2.0)])
+    policy = PolicyNode(
+        context=ctx,
+        parameter_overrides=[
+            Parameter("checkpoint_path", value=str(ckpt)),
+            Parameter("device", value="cpu"),
+            Parameter("seed", value=0),
+            Parameter("expected_obs_keys", value=["front", "wrist", "joint_pos"]),
+            Parameter("expected_obs_shapes", value=["3x96x96", "3x96x96", "3"]),
+            Parameter("max_window_age_s", value=2.0),
+        ],
+    )
     probe = Node("bench_probe", context=ctx)
     received: list[tuple[int, ActionChunk]] = []
     done = threading.Event()
@@ -177,23 +198,37 @@ def bench_policy_path(work: Path, n_chunks: int, log, checkpoint: Path | None = 
 
     probe.create_subscription(ActionChunk, "dp/action_chunk", on_chunk, 50)
     windows: dict[int, int] = {}  # window stamp -> receive time at the probe (splits the overhead)
-    probe.create_subscription(ObservationWindowMsg, "dp/observation_window",
-                              lambda m: windows.setdefault(time_to_ns(m.header.stamp), probe.get_clock().now().nanoseconds), 50)
-    executor = (SingleThreadedExecutor(context=ctx) if single_threaded  # dp_bringup --threads 1
-                else MultiThreadedExecutor(num_threads=4, context=ctx))  # dp_bringup's default
+    probe.create_subscription(
+        ObservationWindowMsg,
+        "dp/observation_window",
+        lambda m: windows.setdefault(time_to_ns(m.header.stamp), probe.get_clock().now().nanoseconds),
+        50,
+    )
+    executor = (
+        SingleThreadedExecutor(context=ctx)
+        if single_threaded  # dp_bringup --threads 1
+        else MultiThreadedExecutor(num_threads=4, context=ctx)
+    )  # dp_bringup's default
     for node in (obs, policy, probe):
         executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     try:
-        if (policy.trigger_configure() != TransitionCallbackReturn.SUCCESS
-                or policy.trigger_activate() != TransitionCallbackReturn.SUCCESS):
+        if (
+            policy.trigger_configure() != TransitionCallbackReturn.SUCCESS
+            or policy.trigger_activate() != TransitionCallbackReturn.SUCCESS
+        ):
             raise RuntimeError(f"policy node did not start: {policy.note}")
         stages.instrument_worker(policy)
         infer_ms = measure_inference_ms(policy.runner.policy)
         camera_hz = min(10.0, 1000.0 / (2.5 * infer_ms))  # a frame pair arrives only when the model is idle
         log(f"cameras at {camera_hz:.1f} Hz (240x320 rgb8 each), joint states 200 Hz")
-        sensors = SyntheticSensors(probe, [SyntheticCamera(f"/bench/{c}", "rgb8", 240, 320, rate_hz=camera_hz)
-                                           for c in ("front", "wrist")], joints, joint_rate_hz=200.0, seed=0)
+        sensors = SyntheticSensors(
+            probe,
+            [SyntheticCamera(f"/bench/{c}", "rgb8", 240, 320, rate_hz=camera_hz) for c in ("front", "wrist")],
+            joints,
+            joint_rate_hz=200.0,
+            seed=0,
+        )
         spinner.start()
         sensors.start()
         finished = done.wait(timeout=60.0 + n_chunks * 3.0 / camera_hz)
@@ -219,19 +254,28 @@ def bench_policy_path(work: Path, n_chunks: int, log, checkpoint: Path | None = 
         overhead.append(total_ms - inference_ms)
         if stamp in windows:
             to_window.append((windows[stamp] - stamp) / 1e6)
-    return {"ros_overhead_ms": percentiles(overhead), "obs_to_chunk_ms": percentiles(total),
-            "obs_to_window_ms": percentiles(to_window),
-            "inference_ms": percentiles(latencies[2:]), "camera_rate_hz": round(camera_hz, 2),
-            "policy_stages_ms": stages.stages_ms(keys, pure)}
+    return {
+        "ros_overhead_ms": percentiles(overhead),
+        "obs_to_chunk_ms": percentiles(total),
+        "obs_to_window_ms": percentiles(to_window),
+        "inference_ms": percentiles(latencies[2:]),
+        "camera_rate_hz": round(camera_hz, 2),
+        "policy_stages_ms": stages.stages_ms(keys, pure),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     parser.add_argument("--chunks", type=int, default=20, help="chunks measured on the policy path (default 20)")
-    parser.add_argument("--checkpoint", type=Path, help="tiny checkpoint run dir to reuse (when missing, trained into its parent)")
-    parser.add_argument("--single-threaded", action="store_true",
-                        help="policy path on a SingleThreadedExecutor (dp_bringup --threads 1) instead of 4 threads")
+    parser.add_argument(
+        "--checkpoint", type=Path, help="tiny checkpoint run dir to reuse (when missing, trained into its parent)"
+    )
+    parser.add_argument(
+        "--single-threaded",
+        action="store_true",
+        help="policy path on a SingleThreadedExecutor (dp_bringup --threads 1) instead of 4 threads",
+    )
     args = parser.parse_args()
     log = (lambda *_: None) if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")

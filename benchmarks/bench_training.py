@@ -81,8 +81,13 @@ def synthetic_store(path: Path, n_episodes: int = 40, length: int = 120) -> Path
     buffer = ReplayBuffer.create(path)
     for _ in range(n_episodes):
         walk = np.cumsum(rng.normal(size=(length, 2)), axis=0).astype(np.float32) + 256
-        buffer.add_episode({"keypoint": np.repeat(walk[:, None], 9, axis=1) + rng.normal(size=(length, 9, 2)).astype(
-            np.float32), "state": np.concatenate([walk, walk, walk[:, :1]], axis=1), "action": walk + 1})
+        buffer.add_episode(
+            {
+                "keypoint": np.repeat(walk[:, None], 9, axis=1) + rng.normal(size=(length, 9, 2)).astype(np.float32),
+                "state": np.concatenate([walk, walk, walk[:, :1]], axis=1),
+                "action": walk + 1,
+            }
+        )
     buffer.close()
     return path
 
@@ -108,8 +113,9 @@ def baseline_step(trainer: Trainer, data_path: str, batch: int) -> Callable[[], 
         ends = np.array(buffer.episode_ends)
     dataset = OriginalLikeDataset(arrays, ends, model.spec.horizon)
     batches = forever(lambda: DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=0))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.95, 0.999), eps=1e-8, weight_decay=1e-6,
-                                  foreach=False)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=1e-4, betas=(0.95, 0.999), eps=1e-8, weight_decay=1e-6, foreach=False
+    )
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(500, 10**6, "cosine"))
     ema_model = copy.deepcopy(model).eval().requires_grad_(False)
 
@@ -140,8 +146,13 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         data_path = str(PUSHT) if PUSHT.exists() else str(synthetic_store(Path(tmp) / "synthetic.zarr"))
-        overrides = [f"data.path={data_path}", f"train.batch_size={args.batch}", "train.device=cpu",
-                     f"train.output_dir={tmp}/out", f"policy.unet.down_dims=[{args.down_dims}]"]
+        overrides = [
+            f"data.path={data_path}",
+            f"train.batch_size={args.batch}",
+            "train.device=cpu",
+            f"train.output_dir={tmp}/out",
+            f"policy.unet.down_dims=[{args.down_dims}]",
+        ]
         config_path = REPO / "config" / "train" / "pusht_lowdim.yaml"
         torch.manual_seed(0)
         trainer = Trainer(load_config(config_path, overrides))
@@ -159,8 +170,11 @@ def main() -> None:
         params = sum(p.numel() for p in trainer.model.parameters())
     median = {name: statistics.median(t) for name, t in times.items()}
     result = {
-        "data": "pusht" if data_path == str(PUSHT) else "synthetic", "batch": args.batch, "params": params,
-        "steps_timed": args.steps, "threads": torch.get_num_threads(),
+        "data": "pusht" if data_path == str(PUSHT) else "synthetic",
+        "batch": args.batch,
+        "params": params,
+        "steps_timed": args.steps,
+        "threads": torch.get_num_threads(),
         **{f"{name}_samples_per_s": round(args.batch / s, 1) for name, s in median.items()},
         **{f"{name}_step_s_median": round(s, 3) for name, s in median.items()},
         "ratio_ours_vs_original_like": round(median["original_like"] / median["ours"], 3),

@@ -147,13 +147,21 @@ def policy_episode(sim: PushTSim, policy: object, seed: int, replan_steps: int, 
     return RolloutOutcome(seed, bool(sim.success), sim.episode_time_s, float(sim.coverage()), times)
 
 
-def evaluate(checkpoint: Path, episodes: int, seed_base: int = EVAL_SEED_BASE, replan_steps: int | None = None,
-             num_inference_steps: int | None = None, precision: str = "fp32", verbose: bool = True) -> dict[str, object]:
+def evaluate(
+    checkpoint: Path,
+    episodes: int,
+    seed_base: int = EVAL_SEED_BASE,
+    replan_steps: int | None = None,
+    num_inference_steps: int | None = None,
+    precision: str = "fp32",
+    verbose: bool = True,
+) -> dict[str, object]:
     """Closed-loop success of a checkpoint on ``episodes`` held-out seeds in the pure sim."""
     from dp_core.policy.inference import Policy
 
-    policy = Policy.from_checkpoint(checkpoint, device="cpu", num_inference_steps=num_inference_steps,
-                                    precision=precision)  # type: ignore[arg-type]
+    policy = Policy.from_checkpoint(
+        checkpoint, device="cpu", num_inference_steps=num_inference_steps, precision=precision
+    )  # type: ignore[arg-type]
     policy.warmup()
     spec = policy.spec
     replan = int(replan_steps or spec.n_action_steps)
@@ -165,9 +173,12 @@ def evaluate(checkpoint: Path, episodes: int, seed_base: int = EVAL_SEED_BASE, r
         outcome = policy_episode(sim, policy, seed, replan, sample_seed=1000 * seed)
         outcomes.append(outcome)
         if verbose:
-            print(f"seed {seed}: {'success' if outcome.success else 'timeout'} in {outcome.sim_time_s:.1f} s "
-                  f"(coverage {outcome.coverage:.2f}); {sum(o.success for o in outcomes)}/{len(outcomes)}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"seed {seed}: {'success' if outcome.success else 'timeout'} in {outcome.sim_time_s:.1f} s "
+                f"(coverage {outcome.coverage:.2f}); {sum(o.success for o in outcomes)}/{len(outcomes)}",
+                file=sys.stderr,
+                flush=True,
+            )
     successes = [o for o in outcomes if o.success]
     all_ms = [t for o in outcomes for t in o.inference_ms]
     return {
@@ -199,13 +210,25 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--make-dataset", type=Path, metavar="OUT", help="write an expert ReplayBuffer (zarr) here")
     mode.add_argument("--evaluate", type=Path, metavar="CHECKPOINT_DIR", help="run directory or step_N directory")
     parser.add_argument("--episodes", type=int, required=True, help="episodes to record / evaluate")
-    parser.add_argument("--seed-base", type=int, default=None,
-                        help=f"first seed (default {RECORD_SEED_BASE} to record, {EVAL_SEED_BASE} to evaluate)")
-    parser.add_argument("--replan-steps", type=int, default=None,
-                        help="actions executed per chunk before the next inference (default n_action_steps)")
+    parser.add_argument(
+        "--seed-base",
+        type=int,
+        default=None,
+        help=f"first seed (default {RECORD_SEED_BASE} to record, {EVAL_SEED_BASE} to evaluate)",
+    )
+    parser.add_argument(
+        "--replan-steps",
+        type=int,
+        default=None,
+        help="actions executed per chunk before the next inference (default n_action_steps)",
+    )
     parser.add_argument("--num-inference-steps", type=int, default=None, help="DDIM steps (default: the checkpoint's)")
-    parser.add_argument("--precision", default="fp32", choices=("auto", "fp32", "bf16", "int8"),
-                        help="denoiser precision (default fp32, like the policy node)")
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("auto", "fp32", "bf16", "int8"),
+        help="denoiser precision (default fp32, like the policy node)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-episode lines on stderr")
     return parser
 
@@ -218,8 +241,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.make_dataset is not None:
         result = make_dataset(args.make_dataset, args.episodes, args.seed_base or RECORD_SEED_BASE)
     else:
-        result = evaluate(args.evaluate, args.episodes, args.seed_base or EVAL_SEED_BASE, args.replan_steps,
-                          args.num_inference_steps, args.precision, verbose=not args.quiet)
+        result = evaluate(
+            args.evaluate,
+            args.episodes,
+            args.seed_base or EVAL_SEED_BASE,
+            args.replan_steps,
+            args.num_inference_steps,
+            args.precision,
+            verbose=not args.quiet,
+        )
     print(json.dumps(result))
     return 0
 

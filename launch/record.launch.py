@@ -14,15 +14,16 @@ to MoveIt Servo instead of the Cartesian controller.
 The node graph comes from robot_graph.py (next to this file).
 """
 
-from pathlib import Path
 import dataclasses
 import importlib.util
 import sys
+from pathlib import Path
 
 # The node graph and the shared launch helpers: robot_graph.py, installed next to this file, loaded by
 # path (registered in sys.modules first: its dataclasses look their module up there).
 _SPEC = importlib.util.spec_from_file_location(
-    "dp_launch_robot_graph", Path(__file__).resolve().with_name("robot_graph.py"))
+    "dp_launch_robot_graph", Path(__file__).resolve().with_name("robot_graph.py")
+)
 g = sys.modules[_SPEC.name] = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(g)
 
@@ -33,20 +34,36 @@ ARGUMENTS = [
     ("robot_profile", "", "Robot profile; empty = config/robots/fr3_realsense.yaml (robot) or sim.yaml (sim)."),
     ("robot_ip", "172.16.0.2", "robot only: hostname or IP address of the robot."),
     ("arm_id", "fr3", "robot only: arm type given to franka_bringup."),
-    ("use_fake_hardware", "false", "robot only: true = ros2_control mock hardware; franka then starts no "
-     "franka_robot_state_broadcaster, so there is no current_pose and teleop sends no targets."),
-    ("load_gripper", "true", "robot only: true = the Franka Hand (franka_gripper; the URDF gets fr3_hand_tcp, the "
-     "Cartesian controller's end effector, matching current_pose's O_T_EE). false only with a controllers_yaml "
-     "whose end_effector_link is fr3_link8 (an arm without the Hand)."),
+    (
+        "use_fake_hardware",
+        "false",
+        "robot only: true = ros2_control mock hardware; franka then starts no "
+        "franka_robot_state_broadcaster, so there is no current_pose and teleop sends no targets.",
+    ),
+    (
+        "load_gripper",
+        "true",
+        "robot only: true = the Franka Hand (franka_gripper; the URDF gets fr3_hand_tcp, the "
+        "Cartesian controller's end effector, matching current_pose's O_T_EE). false only with a controllers_yaml "
+        "whose end_effector_link is fr3_link8 (an arm without the Hand).",
+    ),
     ("controllers_yaml", "", "robot only: ros2_control controllers file; empty = fr3_ros2_controllers.yaml."),
     ("joint_state_rate", "100", "robot only: /joint_states rate of franka_bringup's joint_state_publisher, Hz."),
     ("cameras", "true", "robot only: true = one realsense2_camera node per camera block of the profile."),
     ("output_dir", "", "Episode directory (recorder output_dir); empty = the profile's value."),
-    ("servo_twist_topic", "", "Also publish teleop's TwistStamped here for MoveIt Servo, e.g. "
-     "/servo_node/delta_twist_cmds (started separately, with its own controller); mode:=robot then spawns no "
-     "cartesian_motion_controller (both would claim the arm's joints). Empty = off."),
-    ("teleop_device", "gamepad", "Input driver started for teleop: gamepad (joy joy_node, /joy), "
-     "spacemouse (spacenav spacenav_node, /spacenav/twist) or none (keyboard, or a driver started elsewhere)."),
+    (
+        "servo_twist_topic",
+        "",
+        "Also publish teleop's TwistStamped here for MoveIt Servo, e.g. "
+        "/servo_node/delta_twist_cmds (started separately, with its own controller); mode:=robot then spawns no "
+        "cartesian_motion_controller (both would claim the arm's joints). Empty = off.",
+    ),
+    (
+        "teleop_device",
+        "gamepad",
+        "Input driver started for teleop: gamepad (joy joy_node, /joy), "
+        "spacemouse (spacenav spacenav_node, /spacenav/twist) or none (keyboard, or a driver started elsewhere).",
+    ),
 ]
 
 
@@ -63,8 +80,14 @@ def _graph_actions(context, arg):
     else:
         controllers_yaml = arg["controllers_yaml"] or g.share_file(context, g.FR3_CONTROLLERS)
         load_gripper = g.truthy(arg["load_gripper"])
-        entities += g.franka_bringup_entities(arg["robot_ip"], arg["arm_id"], g.truthy(arg["use_fake_hardware"]),
-                                              load_gripper, arg["joint_state_rate"], controllers_yaml)
+        entities += g.franka_bringup_entities(
+            arg["robot_ip"],
+            arg["arm_id"],
+            g.truthy(arg["use_fake_hardware"]),
+            load_gripper,
+            arg["joint_state_rate"],
+            controllers_yaml,
+        )
         if not arg["servo_twist_topic"]:  # MoveIt Servo drives its own controller
             g.check_cartesian_end_effector("cartesian", load_gripper, controllers_yaml)
             processes += g.controller_spawners("cartesian", ready_pose=False)
@@ -74,12 +97,14 @@ def _graph_actions(context, arg):
     devices = g.teleop_device_processes(arg["teleop_device"])  # validates the argument in every mode
     if not expert:
         processes += devices
-    recording = g.record_processes(profile, "mujoco" if sim else "", expert, use_sim_time=sim,
-                                   servo_twist_topic=arg["servo_twist_topic"])
+    recording = g.record_processes(
+        profile, "mujoco" if sim else "", expert, use_sim_time=sim, servo_twist_topic=arg["servo_twist_topic"]
+    )
     if arg["output_dir"]:
         recording = [
             dataclasses.replace(p, overrides={**p.overrides, "output_dir": arg["output_dir"]})
-            if p.name == g.RECORDER_NODE.name else p
+            if p.name == g.RECORDER_NODE.name
+            else p
             for p in recording
         ]
     processes += recording

@@ -50,12 +50,14 @@ SERVO_TWIST_TOPIC = "/servo_node/delta_twist_cmds"
 # Our nodes outside the policy graph, described like it (dp_policy_node.graph.NodeEntry).
 SIM_NODE = NodeEntry("sim_node", "sim_node", "dp_sim.sim_node", "SimNode", package="dp_sim")
 EXPERT_NODE = NodeEntry("expert_node", "expert_node", "dp_sim.expert_node", "ExpertNode", package="dp_sim")
-RECORDER_NODE = NodeEntry("recorder", "recorder_node", "dp_recorder.recorder_node", "RecorderNode",
-                          package="dp_recorder")
+RECORDER_NODE = NodeEntry(
+    "recorder", "recorder_node", "dp_recorder.recorder_node", "RecorderNode", package="dp_recorder"
+)
 TELEOP_NODE = NodeEntry("teleop", "teleop_node", "dp_teleop.teleop_node", "TeleopNode", package="dp_teleop")
 READY_POSE_NODE = NodeEntry("ready_pose_node", "ready_pose_node", f"{PACKAGE}.ready_pose_node", "ReadyPoseNode")
-GRIPPER_BRIDGE_NODE = NodeEntry("gripper_bridge_node", "gripper_bridge_node", f"{PACKAGE}.gripper_bridge_node",
-                                "GripperBridgeNode")
+GRIPPER_BRIDGE_NODE = NodeEntry(
+    "gripper_bridge_node", "gripper_bridge_node", f"{PACKAGE}.gripper_bridge_node", "GripperBridgeNode"
+)
 
 
 def policy_nodes() -> tuple[NodeEntry, ...]:
@@ -89,21 +91,30 @@ CONTROLLERS: dict[str, Controller] = {
     c.key: c
     for c in (
         Controller(
-            "joint_trajectory", "fr3_arm_controller", "trajectory",
-            "/joint_trajectory_controller/joint_trajectory", "/fr3_arm_controller/joint_trajectory",
+            "joint_trajectory",
+            "fr3_arm_controller",
+            "trajectory",
+            "/joint_trajectory_controller/joint_trajectory",
+            "/fr3_arm_controller/joint_trajectory",
             "trajectory_msgs/msg/JointTrajectory",
             "joint_trajectory_controller/JointTrajectoryController (effort + PD gains, as franka's MoveIt "
             "config); the executor sends the retimed rest of each chunk",
         ),
         Controller(
-            "joint_position", "forward_position_controller", "position",
-            "/forward_position_controller/commands", "/forward_position_controller/commands",
+            "joint_position",
+            "forward_position_controller",
+            "position",
+            "/forward_position_controller/commands",
+            "/forward_position_controller/commands",
             "std_msgs/msg/Float64MultiArray",
             "position_controllers/JointGroupPositionController; the executor streams positions at control_rate_hz",
         ),
         Controller(
-            "cartesian", "cartesian_motion_controller", "pose",
-            "/cartesian_target", "/cartesian_motion_controller/target_frame",
+            "cartesian",
+            "cartesian_motion_controller",
+            "pose",
+            "/cartesian_target",
+            "/cartesian_motion_controller/target_frame",
             "geometry_msgs/msg/PoseStamped",
             "cartesian_motion_controller/CartesianMotionController (FZI cartesian_controllers); "
             "needs actions x y z qx qy qz qw",
@@ -175,8 +186,10 @@ def camera_topics(profile: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[st
     topics = {}
     for name, block in camera_blocks(profile).items():
         base = f"/{CAMERA_NAMESPACE}/{name}"
-        topics[name] = {"image": f"{base}/{camera_model(name, block).image_topic}",
-                        "camera_info": f"{base}/color/camera_info"}
+        topics[name] = {
+            "image": f"{base}/{camera_model(name, block).image_topic}",
+            "camera_info": f"{base}/color/camera_info",
+        }
     return topics
 
 
@@ -204,13 +217,15 @@ def check_streaming_rate(controller: str, use_fake_hardware: bool, profile: Mapp
             f"controller:={controller} streams positions into the FR3's {POSITION_INTERFACE_RATE_HZ:.0f} Hz "
             f"interface, but chunk_executor_node.control_rate_hz is {rate:g}: each step would trip libfranka's "
             f"discontinuity reflex. Use controller:=joint_trajectory (the FR3 default) or set control_rate_hz "
-            f">= {POSITION_INTERFACE_RATE_HZ:.0f} in the profile (use_fake_hardware:=true skips this check).")
+            f">= {POSITION_INTERFACE_RATE_HZ:.0f} in the profile (use_fake_hardware:=true skips this check)."
+        )
 
 
 def _ours(spec: NodeEntry, profile_path: str, use_sim_time: bool, **kwargs: Any) -> Process:
     overrides = {"use_sim_time": use_sim_time, **kwargs.pop("overrides", {})}
-    return Process(spec.package, spec.executable, spec.name, "", profile_path, overrides,
-                   lifecycle=spec.lifecycle, **kwargs)
+    return Process(
+        spec.package, spec.executable, spec.name, "", profile_path, overrides, lifecycle=spec.lifecycle, **kwargs
+    )
 
 
 def rollout_processes(
@@ -241,8 +256,12 @@ def rollout_processes(
     return processes
 
 
-def gripper_bridge_processes(profile_path: str, profile: Mapping[str, Mapping[str, Any]], use_sim_time: bool = False,
-                             load_gripper: bool | None = None) -> list[Process]:
+def gripper_bridge_processes(
+    profile_path: str,
+    profile: Mapping[str, Mapping[str, Any]],
+    use_sim_time: bool = False,
+    load_gripper: bool | None = None,
+) -> list[Process]:
     """gripper_bridge_node when the executor sends gripper dimensions (its ``gripper_topic``; see
     ``dp_policy_node.gripper_wiring``), listening on exactly that topic; none otherwise.
 
@@ -253,8 +272,10 @@ def gripper_bridge_processes(profile_path: str, profile: Mapping[str, Mapping[st
     if not topic:
         return []
     if load_gripper is False:
-        raise ValueError(f"chunk_executor_node.gripper_topic is '{topic}' (the policy drives the Hand), but "
-                         "load_gripper:=false: franka_bringup then starts no franka_gripper. Pass load_gripper:=true.")
+        raise ValueError(
+            f"chunk_executor_node.gripper_topic is '{topic}' (the policy drives the Hand), but "
+            "load_gripper:=false: franka_bringup then starts no franka_gripper. Pass load_gripper:=true."
+        )
     return [_ours(GRIPPER_BRIDGE_NODE, profile_path, use_sim_time, overrides={"command_topic": topic})]
 
 
@@ -279,7 +300,8 @@ def check_cartesian_end_effector(controller: str, load_gripper: bool, controller
         raise ValueError(
             f"{name}.end_effector_link is {link} (the Franka Hand's TCP, as O_T_EE of current_pose with the Hand), "
             "but load_gripper:=false builds the URDF without the Hand. Pass load_gripper:=true, or, for an arm "
-            "without the Hand, a controllers_yaml:= whose end_effector_link is fr3_link8.")
+            "without the Hand, a controllers_yaml:= whose end_effector_link is fr3_link8."
+        )
 
 
 def simulator_processes(profile_path: str, simulator: str) -> list[Process]:
@@ -298,8 +320,9 @@ TELEOP_REMAPS_ROBOT = (
 )
 
 
-def record_processes(profile_path: str, simulator: str, expert: bool, use_sim_time: bool,
-                     servo_twist_topic: str = "") -> list[Process]:
+def record_processes(
+    profile_path: str, simulator: str, expert: bool, use_sim_time: bool, servo_twist_topic: str = ""
+) -> list[Process]:
     """Teleop (or dp_sim's scripted expert) and the episode recorder.
 
     ``servo_twist_topic`` (non-empty): teleop also publishes its TwistStamped there, for MoveIt Servo.
@@ -321,8 +344,9 @@ def record_processes(profile_path: str, simulator: str, expert: bool, use_sim_ti
     ]
 
 
-def ready_pose_process(profile_path: str, controller: str, use_sim_time: bool = False,
-                       moveit_params_file: str = "") -> Process:
+def ready_pose_process(
+    profile_path: str, controller: str, use_sim_time: bool = False, moveit_params_file: str = ""
+) -> Process:
     """ready_pose_node; it switches the streaming controller off while MoveIt uses the trajectory one.
 
     ``moveit_params_file`` (written by :func:`write_moveit_params`) is keyed by
@@ -330,12 +354,17 @@ def ready_pose_process(profile_path: str, controller: str, use_sim_time: bool = 
     """
     ctrl = CONTROLLERS[controller]
     streaming = "" if ctrl.output_mode == "trajectory" else ctrl.ros2_control_name
-    return _ours(READY_POSE_NODE, profile_path, use_sim_time, overrides={
-        "streaming_controller": streaming,
-        "trajectory_controller": CONTROLLERS["joint_trajectory"].ros2_control_name,
-        "moveit_node_name": MOVEIT_NODE_NAME,
-        "moveit_params_file": moveit_params_file,
-    })
+    return _ours(
+        READY_POSE_NODE,
+        profile_path,
+        use_sim_time,
+        overrides={
+            "streaming_controller": streaming,
+            "trajectory_controller": CONTROLLERS["joint_trajectory"].ros2_control_name,
+            "moveit_node_name": MOVEIT_NODE_NAME,
+            "moveit_params_file": moveit_params_file,
+        },
+    )
 
 
 # Teleop input drivers (joystick_drivers, ros2 branch): joy's joy_node publishes sensor_msgs/Joy on
@@ -343,8 +372,9 @@ def ready_pose_process(profile_path: str, controller: str, use_sim_time: bool = 
 # /spacenav/twist, /spacenav/joy. dp_teleop subscribes to joy and spacenav/twist.
 TELEOP_DEVICES: dict[str, Process | None] = {
     "gamepad": Process("joy", "joy_node", "joy_node", overrides={"device_id": 0, "autorepeat_rate": 20.0}),
-    "spacemouse": Process("spacenav", "spacenav_node", "spacenav",
-                          overrides={"zero_when_static": True, "static_count_threshold": 30}),
+    "spacemouse": Process(
+        "spacenav", "spacenav_node", "spacenav", overrides={"zero_when_static": True, "static_count_threshold": 30}
+    ),
     "none": None,  # keyboard (teleop use_keyboard: true) or a driver started elsewhere
 }
 
@@ -370,8 +400,12 @@ def controller_spawners(controller: str, ready_pose: bool, param_file: str = "")
     if ready_pose and chosen != trajectory:
         names.append((trajectory, ("--inactive",)))
     return [
-        Process("controller_manager", "spawner", f"spawner_{name}",
-                arguments=(name, "--controller-manager", "/controller_manager", *extra, *flags))
+        Process(
+            "controller_manager",
+            "spawner",
+            f"spawner_{name}",
+            arguments=(name, "--controller-manager", "/controller_manager", *extra, *flags),
+        )
         for name, flags in names
     ]
 
@@ -407,9 +441,17 @@ def launch_entities(processes: Iterable[Process], autostart: bool) -> list[Any]:
         parameters: list[Any] = [p.params_file] if p.params_file else []
         if p.overrides:
             parameters.append(dict(p.overrides))
-        common = dict(package=p.package, executable=p.executable, name=p.name, namespace=p.namespace,
-                      parameters=parameters, remappings=list(p.remappings), arguments=list(p.arguments),
-                      output="screen", emulate_tty=True)
+        common = dict(
+            package=p.package,
+            executable=p.executable,
+            name=p.name,
+            namespace=p.namespace,
+            parameters=parameters,
+            remappings=list(p.remappings),
+            arguments=list(p.arguments),
+            output="screen",
+            emulate_tty=True,
+        )
         if not p.lifecycle:
             entities.append(Node(**common))
             continue
@@ -417,13 +459,29 @@ def launch_entities(processes: Iterable[Process], autostart: bool) -> list[Any]:
         entities.append(node)
         if not autostart:
             continue
-        entities.append(RegisterEventHandler(OnStateTransition(
-            target_lifecycle_node=node, goal_state="inactive",
-            entities=[EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
-                                                  transition_id=Transition.TRANSITION_ACTIVATE))],
-        )))
-        entities.append(EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
-                                                    transition_id=Transition.TRANSITION_CONFIGURE)))
+        entities.append(
+            RegisterEventHandler(
+                OnStateTransition(
+                    target_lifecycle_node=node,
+                    goal_state="inactive",
+                    entities=[
+                        EmitEvent(
+                            event=ChangeState(
+                                lifecycle_node_matcher=matches_action(node),
+                                transition_id=Transition.TRANSITION_ACTIVATE,
+                            )
+                        )
+                    ],
+                )
+            )
+        )
+        entities.append(
+            EmitEvent(
+                event=ChangeState(
+                    lifecycle_node_matcher=matches_action(node), transition_id=Transition.TRANSITION_CONFIGURE
+                )
+            )
+        )
     return entities
 
 
@@ -435,14 +493,16 @@ def share_file(context: Any, relative: str) -> str:
     return PathJoinSubstitution([FindPackageShare(PACKAGE), *relative.split("/")]).perform(context)
 
 
-def launch_description(arguments: Iterable[tuple[str, str, str]],
-                       graph_actions: Callable[[Any, dict[str, str]], list[Any]]) -> Any:
+def launch_description(
+    arguments: Iterable[tuple[str, str, str]], graph_actions: Callable[[Any, dict[str, str]], list[Any]]
+) -> Any:
     """A launch file's ``LaunchDescription``: ``DeclareLaunchArgument`` per ``(name, default, description)``
     of ``arguments``, then (``OpaqueFunction``) ``graph_actions(context, arg)`` with ``arg`` the
     arguments' values by name."""
-    from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument, OpaqueFunction
     from launch.substitutions import LaunchConfiguration
+
+    from launch import LaunchDescription
 
     arguments = list(arguments)
 
@@ -450,13 +510,15 @@ def launch_description(arguments: Iterable[tuple[str, str, str]],
         arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in arguments}
         return graph_actions(context, arg)
 
-    declared = [DeclareLaunchArgument(name, default_value=default, description=text)
-                for name, default, text in arguments]
+    declared = [
+        DeclareLaunchArgument(name, default_value=default, description=text) for name, default, text in arguments
+    ]
     return LaunchDescription([*declared, OpaqueFunction(function=actions)])
 
 
-def franka_bringup_entities(robot_ip: str, arm_id: str, fake: bool, load_gripper: bool,
-                            joint_state_rate: str, controllers_yaml: str) -> list[Any]:
+def franka_bringup_entities(
+    robot_ip: str, arm_id: str, fake: bool, load_gripper: bool, joint_state_rate: str, controllers_yaml: str
+) -> list[Any]:
     """franka_bringup's franka.launch.py (Jazzy franka_ros2: robot_type and controllers_yaml arguments).
 
     ``arm_id`` is passed as both ``robot_type`` (franka_ros2 >= 1.0) and ``arm_id`` (older releases).
@@ -469,32 +531,42 @@ def franka_bringup_entities(robot_ip: str, arm_id: str, fake: bool, load_gripper
     from launch.substitutions import PathJoinSubstitution
     from launch_ros.substitutions import FindPackageShare
 
-    return [IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(
-            PathJoinSubstitution([FindPackageShare("franka_bringup"), "launch", "franka.launch.py"])
+    return [
+        IncludeLaunchDescription(
+            PythonLaunchDescriptionSource(
+                PathJoinSubstitution([FindPackageShare("franka_bringup"), "launch", "franka.launch.py"])
+            ),
+            launch_arguments={
+                "robot_ip": robot_ip,
+                "robot_type": arm_id,
+                "arm_id": arm_id,
+                "use_fake_hardware": str(fake).lower(),
+                "fake_sensor_commands": str(fake).lower(),
+                "load_gripper": str(load_gripper).lower(),
+                "joint_state_rate": joint_state_rate,
+                "controllers_yaml": controllers_yaml,
+            }.items(),
         ),
-        launch_arguments={
-            "robot_ip": robot_ip,
-            "robot_type": arm_id,
-            "arm_id": arm_id,
-            "use_fake_hardware": str(fake).lower(),
-            "fake_sensor_commands": str(fake).lower(),
-            "load_gripper": str(load_gripper).lower(),
-            "joint_state_rate": joint_state_rate,
-            "controllers_yaml": controllers_yaml,
-        }.items(),
-    ), *([LogInfo(msg=FAKE_HARDWARE_NOTE)] if fake else [])]
+        *([LogInfo(msg=FAKE_HARDWARE_NOTE)] if fake else []),
+    ]
 
 
 FAKE_HARDWARE_NOTE = (
     "[dp_ros2] use_fake_hardware:=true: franka_bringup skips franka_robot_state_broadcaster, so "
     "/franka_robot_state_broadcaster/current_pose is never published: teleop (which starts from the "
     "measured pose) sends no targets and profiles observing ee_pose go stale; joint states, "
-    "controllers and the policy graph work. See docs/robot_bringup.md.")
+    "controllers and the policy graph work. See docs/robot_bringup.md."
+)
 
 
-def write_moveit_params(robot_ip: str, arm_id: str, fake: bool, load_gripper: bool,
-                        profile: Mapping[str, Mapping[str, Any]], directory: str | Path) -> Path:
+def write_moveit_params(
+    robot_ip: str,
+    arm_id: str,
+    fake: bool,
+    load_gripper: bool,
+    profile: Mapping[str, Mapping[str, Any]],
+    directory: str | Path,
+) -> Path:
     """The MoveIt params file of ready_pose_node's MoveItPy (keyed by :data:`MOVEIT_NODE_NAME`),
     built from franka's files as franka_fr3_moveit_config's moveit.launch.py builds them."""
     from ament_index_python.packages import get_package_share_directory
@@ -503,7 +575,13 @@ def write_moveit_params(robot_ip: str, arm_id: str, fake: bool, load_gripper: bo
 
     ready = profile.get(f"/{READY_POSE_NODE.name}", {})
     return write_params_file(
-        get_package_share_directory, MOVEIT_NODE_NAME, Path(directory) / f"{MOVEIT_NODE_NAME}_params.yaml",
-        robot_type=arm_id, robot_ip=robot_ip, use_fake_hardware=fake, load_gripper=load_gripper,
+        get_package_share_directory,
+        MOVEIT_NODE_NAME,
+        Path(directory) / f"{MOVEIT_NODE_NAME}_params.yaml",
+        robot_type=arm_id,
+        robot_ip=robot_ip,
+        use_fake_hardware=fake,
+        load_gripper=load_gripper,
         velocity_scaling=float(ready.get("velocity_scaling", 0.2)),
-        acceleration_scaling=float(ready.get("acceleration_scaling", 0.2)))
+        acceleration_scaling=float(ready.get("acceleration_scaling", 0.2)),
+    )

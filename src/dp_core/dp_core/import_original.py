@@ -24,29 +24,33 @@ import torch
 from dp_core.policy.original_checkpoint import UnsupportedOriginalCheckpoint, import_original
 from dp_core.training.checkpoint import save_checkpoint_dir
 
-WARNING = ("dp-import-original: WARNING: reading {path} unpickles it, which can run arbitrary code "
-           "from the file. Only import checkpoints from a source you trust.")
+WARNING = (
+    "dp-import-original: WARNING: reading {path} unpickles it, which can run arbitrary code "
+    "from the file. Only import checkpoints from a source you trust."
+)
 
 
 def load_original_payload(path: str | Path) -> dict[str, Any]:
     """Unpickle an original checkpoint; cfg -> plain containers, pickles -> their values."""
     try:
-        import dill  # noqa: PLC0415 - only this command needs it
-        from omegaconf import DictConfig, OmegaConf  # noqa: PLC0415
+        import dill
+        from omegaconf import DictConfig, OmegaConf
     except ImportError as error:
-        raise RuntimeError(f"dp-import-original needs omegaconf and dill ({error}); "
-                           "pip install -r requirements/python.txt") from error
+        raise RuntimeError(
+            f"dp-import-original needs omegaconf and dill ({error}); pip install -r requirements/python.txt"
+        ) from error
     with open(path, "rb") as handle:
         payload = torch.load(handle, map_location="cpu", weights_only=False, pickle_module=dill)
     if not isinstance(payload, Mapping) or "cfg" not in payload or "state_dicts" not in payload:
-        raise UnsupportedOriginalCheckpoint(f"{path} is not an original Diffusion Policy checkpoint "
-                                            "(expected a dict with 'cfg' and 'state_dicts')")
+        raise UnsupportedOriginalCheckpoint(
+            f"{path} is not an original Diffusion Policy checkpoint (expected a dict with 'cfg' and 'state_dicts')"
+        )
     result = dict(payload)
     cfg = payload["cfg"]
     if isinstance(cfg, DictConfig):
         try:
             cfg = OmegaConf.to_container(cfg, resolve=True)
-        except Exception:  # noqa: BLE001 - resolvers of the original's hydra run (e.g. ${now:}) are absent here
+        except Exception:
             cfg = OmegaConf.to_container(cfg, resolve=False)
     result["cfg"] = cfg
     pickles = {}
@@ -61,8 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("checkpoint", help="original checkpoint (.ckpt written by the original workspace)")
     parser.add_argument("out_dir", help="dp_core run directory to write (step_<N>/ and latest)")
     parser.add_argument("--no-ema", action="store_true", help="use the online weights instead of the EMA weights")
-    parser.add_argument("--num-inference-steps", type=int, default=None,
-                        help="store DDIM with N steps as the sampler (default: the original's sampler)")
+    parser.add_argument(
+        "--num-inference-steps",
+        type=int,
+        default=None,
+        help="store DDIM with N steps as the sampler (default: the original's sampler)",
+    )
     return parser
 
 
@@ -79,10 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     except (UnsupportedOriginalCheckpoint, RuntimeError, ValueError) as error:
         print(f"dp-import-original: cannot import {path}: {error}", file=sys.stderr)
         return 2
-    step_dir = save_checkpoint_dir(Path(args.out_dir), imported.global_step, imported.model.state_dict(),
-                                   imported.config_tree)
-    provenance = {"source": str(path.resolve()), "weights": imported.weights, "global_step": imported.global_step,
-                  "policy": payload["cfg"]["policy"]["_target_"]}
+    step_dir = save_checkpoint_dir(
+        Path(args.out_dir), imported.global_step, imported.model.state_dict(), imported.config_tree
+    )
+    provenance = {
+        "source": str(path.resolve()),
+        "weights": imported.weights,
+        "global_step": imported.global_step,
+        "policy": payload["cfg"]["policy"]["_target_"],
+    }
     (step_dir / "imported_from.json").write_text(json.dumps(provenance, indent=2) + "\n")
     print(json.dumps({"checkpoint": str(step_dir), **provenance}))
     return 0

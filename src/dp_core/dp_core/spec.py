@@ -14,7 +14,7 @@ Conventions (used everywhere in dp_core):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 ObsKind = Literal["rgb", "low_dim"]

@@ -24,8 +24,10 @@ def main(config_path: str) -> None:
     config = load_config(config_path)
     seen: list[int] = []
     read = SequenceDataset.__getitem__
-    SequenceDataset.__getitem__ = lambda self, idx: (seen.append(int(idx)) if self.split == "train" else None,
-                                                     read(self, idx))[1]
+    SequenceDataset.__getitem__ = lambda self, idx: (
+        seen.append(int(idx)) if self.split == "train" else None,
+        read(self, idx),
+    )[1]
     saves: list[int] = []
     save = trainer_module.save_checkpoint_dir
     trainer_module.save_checkpoint_dir = lambda *a, **k: (saves.append(a[1]), save(*a, **k))[1]
@@ -45,9 +47,16 @@ def main(config_path: str) -> None:
 
     trainer.train_step = checked_step  # type: ignore[method-assign]
     metrics = trainer.fit()
-    result = {"rank": trainer.rank, "world_size": trainer.world_size, "steps": trainer.step, "seen": seen,
-              "saves": saves, "mismatched_steps": mismatches, "loss": metrics["loss"],
-              "n_train": len(trainer.train_set)}
+    result = {
+        "rank": trainer.rank,
+        "world_size": trainer.world_size,
+        "steps": trainer.step,
+        "seen": seen,
+        "saves": saves,
+        "mismatched_steps": mismatches,
+        "loss": metrics["loss"],
+        "n_train": len(trainer.train_set),
+    }
     trainer.close()
     Path(config.train.output_dir, f"rank_{result['rank']}.json").write_text(json.dumps(result))
 

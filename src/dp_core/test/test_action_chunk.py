@@ -29,7 +29,9 @@ def test_valid_chunk_reshapes_row_major_and_times():
     chunk = make()
     assert chunk.actions.shape == (4, 3)
     np.testing.assert_array_equal(chunk.actions[1], [3, 4, 5])
-    np.testing.assert_array_equal(chunk.times_ns(), [2_000, 2_000 + 100_000_000, 2_000 + 200_000_000, 2_000 + 300_000_000])
+    np.testing.assert_array_equal(
+        chunk.times_ns(), [2_000, 2_000 + 100_000_000, 2_000 + 200_000_000, 2_000 + 300_000_000]
+    )
     assert chunk.end_ns == chunk.times_ns()[-1]
     with pytest.raises(ValueError):
         chunk.actions[0, 0] = 5.0  # read-only: a validated chunk cannot be corrupted later

@@ -47,11 +47,21 @@ EXAMPLES = int(os.environ.get("DP_EXECUTOR_EXAMPLES", "200"))  # per output mode
 
 def make_config(mode: str, rate_hz: float = 250.0, **plan_kw) -> ChunkExecutorConfig:
     if mode == "pose":
-        plan = ExecutorConfig(POSE, control_rate_hz=rate_hz, cartesian_limits=CartesianLimits(
-            BOX_MIN, BOX_MAX, LIN_V, ANG_V, LIN_A, ANG_A), max_chunk_actions=64, **plan_kw)
+        plan = ExecutorConfig(
+            POSE,
+            control_rate_hz=rate_hz,
+            cartesian_limits=CartesianLimits(BOX_MIN, BOX_MAX, LIN_V, ANG_V, LIN_A, ANG_A),
+            max_chunk_actions=64,
+            **plan_kw,
+        )
     else:
-        plan = ExecutorConfig(JOINTS, control_rate_hz=rate_hz, joint_limits=JointLimits(
-            JOINTS, PMIN, PMAX, VMAX, AMAX), max_chunk_actions=64, **plan_kw)
+        plan = ExecutorConfig(
+            JOINTS,
+            control_rate_hz=rate_hz,
+            joint_limits=JointLimits(JOINTS, PMIN, PMAX, VMAX, AMAX),
+            max_chunk_actions=64,
+            **plan_kw,
+        )
     return ChunkExecutorConfig(plan, WatchdogConfig(MAX_AGE_S, 0.01, POLICY_TIMEOUT_S), mode, 0.02)
 
 
@@ -203,14 +213,37 @@ def chunk_actions(rng: np.random.Generator, mode: str, horizon: int, scale: floa
     return base + np.cumsum(rng.normal(size=(horizon, 3)) * scale, axis=0)
 
 
-EVENTS = st.lists(st.tuples(
-    st.sampled_from(["chunk", "chunk", "chunk", "future_chunk", "old_sequence", "huge", "bad_names", "one_step",
-                     "nan_state", "partial_state", "future_state", "outside_state", "dropout", "deactivate",
-                     "activate", "silence", "move_robot", "nothing"]),
-    st.integers(0, 10**6),                                    # seed for this event
-    st.integers(1, 60),                                       # ticks until the next event
-    st.sampled_from(["steady", "steady", "jitter", "late", "bunched"]),
-), min_size=1, max_size=12)
+EVENTS = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                "chunk",
+                "chunk",
+                "chunk",
+                "future_chunk",
+                "old_sequence",
+                "huge",
+                "bad_names",
+                "one_step",
+                "nan_state",
+                "partial_state",
+                "future_state",
+                "outside_state",
+                "dropout",
+                "deactivate",
+                "activate",
+                "silence",
+                "move_robot",
+                "nothing",
+            ]
+        ),
+        st.integers(0, 10**6),  # seed for this event
+        st.integers(1, 60),  # ticks until the next event
+        st.sampled_from(["steady", "steady", "jitter", "late", "bunched"]),
+    ),
+    min_size=1,
+    max_size=12,
+)
 
 
 def run_scenario(mode: str, events, rate_hz: float = 250.0, **plan_kw) -> dict[str, int]:
@@ -224,7 +257,7 @@ def run_scenario(mode: str, events, rate_hz: float = 250.0, **plan_kw) -> dict[s
     policy_on, silent, dropout_until = True, False, 0
     last_valid_state, state_bad_since = None, None
     accepted: dict[str, int] = {}  # the executor's ordering: restarts on every activation
-    status = {"state": "", "at": -10**18}
+    status = {"state": "", "at": -(10**18)}
 
     def set_status(state: str) -> None:
         if state == "active" and (status["state"] != "active" or now - status["at"] > POLICY_TIMEOUT_S * S):
@@ -253,8 +286,16 @@ def run_scenario(mode: str, events, rate_hz: float = 250.0, **plan_kw) -> dict[s
             if kind == "bad_names":
                 names = ("x", "y", "zz", "qx", "qy", "qz", "qw") if mode == "pose" else ("j1", "j2", "j9")
             actions = chunk_actions(rng, mode, horizon, float(rng.choice([0.01, 0.1, 1.0, 100.0])), base)
-            chunk = ActionChunkData(stamp, start, dt_s, names, actions.astype(np.float32), horizon,
-                                    sequence=accepted.get(pid, 0) if kind == "old_sequence" else seq[pid], policy_id=pid)
+            chunk = ActionChunkData(
+                stamp,
+                start,
+                dt_s,
+                names,
+                actions.astype(np.float32),
+                horizon,
+                sequence=accepted.get(pid, 0) if kind == "old_sequence" else seq[pid],
+                policy_id=pid,
+            )
             result = ex.add_chunk(chunk, now)
             if kind in ("huge", "bad_names") or old:
                 assert not result, (kind, result)
@@ -276,8 +317,12 @@ def run_scenario(mode: str, events, rate_hz: float = 250.0, **plan_kw) -> dict[s
             else:
                 robot.q = rng.uniform(PMIN + 0.1, PMAX - 0.1)
         for k in range(ticks):
-            step = {"steady": period_ns, "jitter": int(period_ns * rng.uniform(0.2, 1.8)),
-                    "late": period_ns * int(rng.choice([1, 1, 5, 20])), "bunched": int(rng.choice([0, period_ns // 10, period_ns * 2]))}[timing]
+            step = {
+                "steady": period_ns,
+                "jitter": int(period_ns * rng.uniform(0.2, 1.8)),
+                "late": period_ns * int(rng.choice([1, 1, 5, 20])),
+                "bunched": int(rng.choice([0, period_ns // 10, period_ns * 2])),
+            }[timing]
             now += step
             if policy_on and not silent and k % 10 == 0:
                 set_status("active")
@@ -293,8 +338,14 @@ def run_scenario(mode: str, events, rate_hz: float = 250.0, **plan_kw) -> dict[s
                         state[0] = np.nan
                     if kind == "outside_state":
                         state[0] = (PMAX[0] + 0.5) if mode != "pose" else BOX_MAX[0] + 0.5
-                    feed_state(ex, mode, state, now + (S if kind == "future_state" else -MS), now,
-                               partial=kind == "partial_state")
+                    feed_state(
+                        ex,
+                        mode,
+                        state,
+                        now + (S if kind == "future_state" else -MS),
+                        now,
+                        partial=kind == "partial_state",
+                    )
                 else:
                     feed_state(ex, mode, state, now - MS, now)
                     last_valid_state, state_bad_since = now, None
@@ -309,19 +360,26 @@ def run_scenario(mode: str, events, rate_hz: float = 250.0, **plan_kw) -> dict[s
                 stream.feed(out, dt, measured)
             robot.follow(out, traj_check.sent, now)
             # a cause of a stop is never met with execution for longer than max_state_age + one period
-            fault = (not policy_on or now - nonlocal_last[0] > POLICY_TIMEOUT_S * S or last_valid_state is None
-                     or now - last_valid_state > MAX_AGE_S * S + period_ns * MAX_GAP_PERIODS or state_bad_since is not None)
+            fault = (
+                not policy_on
+                or now - nonlocal_last[0] > POLICY_TIMEOUT_S * S
+                or last_valid_state is None
+                or now - last_valid_state > MAX_AGE_S * S + period_ns * MAX_GAP_PERIODS
+                or state_bad_since is not None
+            )
             if fault:
                 assert out.mode != "executing", (kind, out.mode, out.reason)
     return modes
 
 
-def feed_state(ex: ChunkExecutor, mode: str, state: np.ndarray, stamp: int, receipt: int, partial: bool = False) -> None:
+def feed_state(
+    ex: ChunkExecutor, mode: str, state: np.ndarray, stamp: int, receipt: int, partial: bool = False
+) -> None:
     if mode == "pose":
         ex.set_pose(state[:3], state[3:], stamp, receipt)
     else:
         names = list(JOINTS[:2]) if partial else list(JOINTS) + ["other_joint"]
-        ex.set_joint_state(names, list(state[:len(names)]) + ([0.0] if not partial else []), stamp, receipt)
+        ex.set_joint_state(names, list(state[: len(names)]) + ([0.0] if not partial else []), stamp, receipt)
 
 
 @pytest.mark.parametrize("mode", ["position", "trajectory", "pose"])
@@ -334,7 +392,11 @@ def test_every_output_is_within_the_limits(mode, events, ensemble, interpolation
 @pytest.mark.stress
 @pytest.mark.parametrize("mode", ["position", "trajectory", "pose"])
 @settings(max_examples=EXAMPLES * 20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(events=EVENTS, ensemble=st.booleans(), interpolation=st.sampled_from(["linear", "cubic"]),
-       rate_hz=st.sampled_from([50.0, 250.0, 1000.0]))
+@given(
+    events=EVENTS,
+    ensemble=st.booleans(),
+    interpolation=st.sampled_from(["linear", "cubic"]),
+    rate_hz=st.sampled_from([50.0, 250.0, 1000.0]),
+)
 def test_every_output_is_within_the_limits_stress(mode, events, ensemble, interpolation, rate_hz):
     run_scenario(mode, events, rate_hz, ensemble=ensemble, interpolation=interpolation)

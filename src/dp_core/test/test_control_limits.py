@@ -52,8 +52,9 @@ def test_feasible_trajectory_passes_unchanged():
     limits = limit_set()
     assert check_trajectory(limits, traj, PERIOD) == []
     v0 = (traj[1] - traj[0]) / PERIOD  # moving already: starting from rest would break the acceleration limit
-    np.testing.assert_allclose(limit_trajectory(limits, traj[1:], PERIOD, start=traj[0], start_velocity=v0), traj[1:],
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        limit_trajectory(limits, traj[1:], PERIOD, start=traj[0], start_velocity=v0), traj[1:], atol=1e-12
+    )
 
 
 def test_violations_are_named():
@@ -106,8 +107,9 @@ def test_cartesian_box_and_speeds():
 
 
 def test_planar_cartesian_limits_use_the_box_x_and_y():
-    limits = LimitSet(ActionLayout.from_names(("x", "y")),
-                      cartesian=CartesianLimits([0.25, -0.3, 0.0], [0.75, 0.3, 0.1], 0.25, 1.0))
+    limits = LimitSet(
+        ActionLayout.from_names(("x", "y")), cartesian=CartesianLimits([0.25, -0.3, 0.0], [0.75, 0.3, 0.1], 0.25, 1.0)
+    )
     start = np.array([0.5, 0.0])
     far = np.array([2.0, -2.0])
     out = limit_trajectory(limits, np.tile(far, (2000, 1)), PERIOD, start=start)
@@ -116,9 +118,15 @@ def test_planar_cartesian_limits_use_the_box_x_and_y():
     assert np.allclose(out[-1], [0.75, -0.3])  # the corner of the x, y box (z = 0..0.1 plays no part)
     assert check_trajectory(limits, out, PERIOD, start=start) == []
     found = check_trajectory(limits, np.tile(far, (2, 1)), PERIOD, start=start)
-    assert {(v.kind, v.name) for v in found} >= {("workspace above box_max", "x"), ("workspace below box_min", "y"),
-                                                  ("linear speed", "xyz")}
-    assert MotionLimiter(limits, PERIOD).step(np.array([0.0, 0.0]), PERIOD).tolist() == [0.25, 0.0]  # first target clamped
+    assert {(v.kind, v.name) for v in found} >= {
+        ("workspace above box_max", "x"),
+        ("workspace below box_min", "y"),
+        ("linear speed", "xyz"),
+    }
+    assert MotionLimiter(limits, PERIOD).step(np.array([0.0, 0.0]), PERIOD).tolist() == [
+        0.25,
+        0.0,
+    ]  # first target clamped
 
 
 @settings(max_examples=60, deadline=None)

@@ -16,8 +16,15 @@ LIMITS = JointLimits(NAMES, [-3.0, -3.0], [3.0, 3.0], [2.0, 2.0], [40.0, 40.0])
 
 def chunk(actions, start_ns, stamp_ns=None, dt_s=0.1, names=NAMES, seq=0) -> ActionChunkData:
     actions = np.asarray(actions, dtype=np.float32)
-    return ActionChunkData(stamp_ns=start_ns if stamp_ns is None else stamp_ns, start_ns=start_ns, dt_s=dt_s,
-                           action_names=names, actions=actions, execute_steps=len(actions), sequence=seq)
+    return ActionChunkData(
+        stamp_ns=start_ns if stamp_ns is None else stamp_ns,
+        start_ns=start_ns,
+        dt_s=dt_s,
+        action_names=names,
+        actions=actions,
+        execute_steps=len(actions),
+        sequence=seq,
+    )
 
 
 def config(**kw) -> ExecutorConfig:
@@ -116,11 +123,18 @@ def test_measured_state_outside_position_limits_is_rejected_and_nothing_moves():
     # Regression: a measured state beyond the limits used to make the first command jump to the
     # limit and the next one ignore the velocity limit.
     names = ("j1", "j2", "j3")
-    cfg = ExecutorConfig(action_names=names, control_rate_hz=100,
-                         joint_limits=JointLimits(names, [-3] * 3, [3] * 3, [2] * 3, [50] * 3))
+    cfg = ExecutorConfig(
+        action_names=names, control_rate_hz=100, joint_limits=JointLimits(names, [-3] * 3, [3] * 3, [2] * 3, [50] * 3)
+    )
     plan = ChunkPlan(cfg)
-    chunk = ActionChunkData(stamp_ns=10**9, start_ns=10**9, dt_s=0.1, action_names=names,
-                            actions=np.full((8, 3), -1.4, np.float32), execute_steps=4)
+    chunk = ActionChunkData(
+        stamp_ns=10**9,
+        start_ns=10**9,
+        dt_s=0.1,
+        action_names=names,
+        actions=np.full((8, 3), -1.4, np.float32),
+        execute_steps=4,
+    )
     result = plan.add_chunk(chunk, 10**9, measured=np.array([20.0, 0.0, 0.0]))
     assert isinstance(result, Rejected) and "outside the joint position limits (j1=20)" in result.reason
     assert plan.target_at(10**9 + 10**7) is None
@@ -130,18 +144,31 @@ def test_measured_state_outside_position_limits_is_rejected_and_nothing_moves():
 
 def test_after_clear_the_next_plan_starts_from_the_measured_state():
     names = ("j1", "j2", "j3")
-    cfg = ExecutorConfig(action_names=names, control_rate_hz=100,
-                         joint_limits=JointLimits(names, [-3] * 3, [3] * 3, [2] * 3, [50] * 3))
+    cfg = ExecutorConfig(
+        action_names=names, control_rate_hz=100, joint_limits=JointLimits(names, [-3] * 3, [3] * 3, [2] * 3, [50] * 3)
+    )
     plan = ChunkPlan(cfg)
-    first = ActionChunkData(stamp_ns=10**9, start_ns=10**9, dt_s=0.1, action_names=names,
-                            actions=np.full((8, 3), 1.0, np.float32), execute_steps=4)
+    first = ActionChunkData(
+        stamp_ns=10**9,
+        start_ns=10**9,
+        dt_s=0.1,
+        action_names=names,
+        actions=np.full((8, 3), 1.0, np.float32),
+        execute_steps=4,
+    )
     assert not isinstance(plan.add_chunk(first, 10**9, measured=np.full(3, 1.0)), Rejected)
     np.testing.assert_allclose(plan.target_at(10**9), 1.0)
     plan.clear()
     assert plan.target_at(10**9) is None
     # The robot was moved to -1 while the policy was off; the next plan starts there, not at +1.
-    second = ActionChunkData(stamp_ns=2 * 10**9, start_ns=2 * 10**9, dt_s=0.1, action_names=names,
-                             actions=np.full((8, 3), -1.0, np.float32), execute_steps=4)
+    second = ActionChunkData(
+        stamp_ns=2 * 10**9,
+        start_ns=2 * 10**9,
+        dt_s=0.1,
+        action_names=names,
+        actions=np.full((8, 3), -1.0, np.float32),
+        execute_steps=4,
+    )
     assert not isinstance(plan.add_chunk(second, 2 * 10**9, measured=np.full(3, -1.0)), Rejected)
     np.testing.assert_allclose(plan.target_at(2 * 10**9), -1.0)
 

@@ -24,8 +24,9 @@ from dp_core.training.trainer import Trainer
 K = np.array([[1.0, 0.5], [-0.3, 1.2]])
 DT = 0.2
 STEPS = 16
-SPEC = PolicySpec(obs=(ObsKeySpec("state", "low_dim", (2,)),), action_dim=2, n_obs_steps=2, horizon=8,
-                  n_action_steps=4, dt_s=DT)
+SPEC = PolicySpec(
+    obs=(ObsKeySpec("state", "low_dim", (2,)),), action_dim=2, n_obs_steps=2, horizon=8, n_action_steps=4, dt_s=DT
+)
 
 
 def rollout(s0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -50,11 +51,20 @@ def test_policy_recovers_the_linear_feedback_law(tmp_path: Path) -> None:
     action_range = np.ptp(np.concatenate(all_actions), axis=0)
 
     config = Config(
-        policy=PolicyConfig(spec=SPEC, unet=UNetConfig(down_dims=(32, 64), diffusion_step_embed_dim=16),
-                            num_inference_steps=16),
+        policy=PolicyConfig(
+            spec=SPEC, unet=UNetConfig(down_dims=(32, 64), diffusion_step_embed_dim=16), num_inference_steps=16
+        ),
         data=DataConfig(path=str(tmp_path / "lin.zarr"), obs_sources={"state": "state"}, val_ratio=0.0),
-        train=TrainConfig(seed=0, batch_size=32, max_steps=1000, lr=1e-3, warmup_steps=50, val_every=0,
-                          checkpoint_every=0, output_dir=tmp_path / "run"),
+        train=TrainConfig(
+            seed=0,
+            batch_size=32,
+            max_steps=1000,
+            lr=1e-3,
+            warmup_steps=50,
+            val_every=0,
+            checkpoint_every=0,
+            output_dir=tmp_path / "run",
+        ),
     )
     trainer = Trainer(config)
     trainer.fit()
@@ -66,7 +76,7 @@ def test_policy_recovers_the_linear_feedback_law(tmp_path: Path) -> None:
     for i in range(30):
         states, actions = rollout(test_rng.uniform(-0.9, 0.9, size=2))
         t = int(test_rng.integers(1, STEPS))
-        plan = policy.predict({"state": states[t - 1:t + 1]}, seed=i)
+        plan = policy.predict({"state": states[t - 1 : t + 1]}, seed=i)
         errors.append(np.abs(plan.actions[plan.aligned_index] - actions[t]) / action_range)
     errors = np.array(errors)
     assert errors.mean() <= 0.05, f"mean error {errors.mean():.3f} of the action range (tolerance 0.05)"

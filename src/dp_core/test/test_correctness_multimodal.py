@@ -26,8 +26,9 @@ from dp_core.training.trainer import Trainer, fit_normalizer
 
 EPISODE_STEPS = 24
 N_SAMPLES = 200
-SPEC = PolicySpec(obs=(ObsKeySpec("pos", "low_dim", (2,)),), action_dim=2, n_obs_steps=2, horizon=16,
-                  n_action_steps=8, dt_s=0.1)
+SPEC = PolicySpec(
+    obs=(ObsKeySpec("pos", "low_dim", (2,)),), action_dim=2, n_obs_steps=2, horizon=16, n_action_steps=8, dt_s=0.1
+)
 UNET = UNetConfig(down_dims=(32, 64), kernel_size=5, n_groups=8, diffusion_step_embed_dim=16)
 
 
@@ -85,8 +86,17 @@ def test_diffusion_keeps_both_modes_and_regression_averages(tmp_path: Path) -> N
     write_demos(tmp_path / "demos.zarr")
     data = DataConfig(path=str(tmp_path / "demos.zarr"), obs_sources={"pos": "pos"}, val_ratio=0.0)
     policy_config = PolicyConfig(spec=SPEC, unet=UNET, num_inference_steps=16)
-    train = TrainConfig(seed=0, batch_size=32, max_steps=2500, lr=1e-3, warmup_steps=50, val_every=0,
-                        checkpoint_every=0, log_every=100, output_dir=tmp_path / "run")
+    train = TrainConfig(
+        seed=0,
+        batch_size=32,
+        max_steps=2500,
+        lr=1e-3,
+        warmup_steps=50,
+        val_every=0,
+        checkpoint_every=0,
+        log_every=100,
+        output_dir=tmp_path / "run",
+    )
     trainer = Trainer(Config(policy=policy_config, data=data, train=train))
     trainer.fit()
     trainer.close()

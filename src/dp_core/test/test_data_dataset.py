@@ -27,21 +27,29 @@ def write_buffer(path: Path, float_images: bool = False) -> Path:
         t = np.arange(start, start + length)
         dtype = np.float32 if float_images else np.uint8
         img = np.broadcast_to(t[:, None, None, None], (length, 12, 16, 3)).astype(dtype)
-        buffer.add_episode({
-            "img": img,
-            "state": (10.0 * t[:, None] + np.arange(5)).astype(np.float32),
-            "keypoint": (100.0 * t[:, None, None] + np.arange(6).reshape(3, 2)).astype(np.float32),
-            "action": (t[:, None] + 0.5 * np.arange(3)).astype(np.float64),
-        })
+        buffer.add_episode(
+            {
+                "img": img,
+                "state": (10.0 * t[:, None] + np.arange(5)).astype(np.float32),
+                "keypoint": (100.0 * t[:, None, None] + np.arange(6).reshape(3, 2)).astype(np.float32),
+                "action": (t[:, None] + 0.5 * np.arange(3)).astype(np.float64),
+            }
+        )
         start += length
     return Path(buffer.copy_to(path).location)
 
 
 def tiny_spec() -> PolicySpec:
     return PolicySpec(
-        obs=(ObsKeySpec("image", "rgb", (3, 6, 8)), ObsKeySpec("keypoint", "low_dim", (6,)),
-             ObsKeySpec("agent_pos", "low_dim", (2,))),
-        action_dim=2, n_obs_steps=2, horizon=4, n_action_steps=2,
+        obs=(
+            ObsKeySpec("image", "rgb", (3, 6, 8)),
+            ObsKeySpec("keypoint", "low_dim", (6,)),
+            ObsKeySpec("agent_pos", "low_dim", (2,)),
+        ),
+        action_dim=2,
+        n_obs_steps=2,
+        horizon=4,
+        n_action_steps=2,
     )
 
 
@@ -82,8 +90,10 @@ def test_sample_layout_and_values(tiny_path):
 def test_caches_and_float_images_give_identical_samples(tmp_path):
     uint8_path, float_path = write_buffer(tmp_path / "u8.zarr"), write_buffer(tmp_path / "f32.zarr", True)
     reference = SequenceDataset(tiny_config(uint8_path, cache_low_dim=False), tiny_spec())
-    variants = [SequenceDataset(tiny_config(uint8_path, cache_images=True), tiny_spec()),
-                SequenceDataset(tiny_config(float_path), tiny_spec())]
+    variants = [
+        SequenceDataset(tiny_config(uint8_path, cache_images=True), tiny_spec()),
+        SequenceDataset(tiny_config(float_path), tiny_spec()),
+    ]
     for variant in variants:
         assert len(variant) == len(reference)
         for idx in range(0, len(reference), 3):
@@ -103,8 +113,9 @@ def test_splits_and_normalizer_data(tiny_path):
     assert len(SequenceDataset(config, tiny_spec(), split="val")) == len(val)
     everything = train.get_normalizer_data()  # default: every step of the buffer, as the original
     np.testing.assert_array_equal(everything["action"], np.arange(sum(LENGTHS))[:, None] + 0.5 * np.arange(2))
-    data = SequenceDataset(tiny_config(tiny_path, val_ratio=0.4, seed=3, normalizer_fit="train"),
-                           tiny_spec()).get_normalizer_data()
+    data = SequenceDataset(
+        tiny_config(tiny_path, val_ratio=0.4, seed=3, normalizer_fit="train"), tiny_spec()
+    ).get_normalizer_data()
     assert sorted(data) == ["action", "agent_pos", "keypoint"]  # images excluded
     ends = np.cumsum(LENGTHS)
     t = np.concatenate([np.arange(e - n, e) for e, n, m in zip(ends, LENGTHS, train.train_mask) if m])
@@ -114,8 +125,9 @@ def test_splits_and_normalizer_data(tiny_path):
     fewer = SequenceDataset(tiny_config(tiny_path, val_ratio=0.4, seed=3, max_train_episodes=1), tiny_spec())
     assert fewer.train_mask.sum() == 1 and not np.any(fewer.train_mask & fewer.val_mask)
     np.testing.assert_array_equal(fewer.val_mask, ~fewer.train_mask)  # every non-training episode validates
-    held_out = SequenceDataset(tiny_config(tiny_path, val_ratio=0.4, seed=3, max_train_episodes=1,
-                                           val_episodes="held_out"), tiny_spec())
+    held_out = SequenceDataset(
+        tiny_config(tiny_path, val_ratio=0.4, seed=3, max_train_episodes=1, val_episodes="held_out"), tiny_spec()
+    )
     np.testing.assert_array_equal(held_out.val_mask, train.val_mask)
     assert held_out.val_mask.sum() == 2 and fewer.val_mask.sum() == len(LENGTHS) - 1
 
@@ -138,10 +150,16 @@ def test_dataloader_workers_read_a_zip_store(tmp_path):
     [
         (dict(obs_sources={"image": "img", "keypoint": "keypoint"}), "missing \\['agent_pos'\\]"),
         (dict(obs_sources={"image": "img", "keypoint": "kp", "agent_pos": "state"}), "zarr key 'kp' is not in"),
-        (dict(obs_sources={"image": "img", "keypoint": "keypoint", "agent_pos": "state"}),
-         "'agent_pos' <- zarr 'state': stored shape \\(25, 5\\) .* gives 5 values per step, expected \\(2,\\)"),
-        (dict(obs_sources={"image": "img", "keypoint": "keypoint", "agent_pos": {"key": "state", "columns": [4, 6]}}),
-         "exceed"),
+        (
+            dict(obs_sources={"image": "img", "keypoint": "keypoint", "agent_pos": "state"}),
+            "'agent_pos' <- zarr 'state': stored shape \\(25, 5\\) .* gives 5 values per step, expected \\(2,\\)",
+        ),
+        (
+            dict(
+                obs_sources={"image": "img", "keypoint": "keypoint", "agent_pos": {"key": "state", "columns": [4, 6]}}
+            ),
+            "exceed",
+        ),
         (dict(obs_sources={"image": "state", "keypoint": "keypoint", "agent_pos": "action"}), "rgb key 'image'"),
         (dict(action_source="state"), "'action' <- zarr 'state'"),
     ],
@@ -184,8 +202,9 @@ def pusht_sources(kind: str) -> dict:
 
 def pusht_spec(kind: str) -> PolicySpec:
     first = ObsKeySpec("keypoint", "low_dim", (18,)) if kind == "low_dim" else ObsKeySpec("image", "rgb", (3, 96, 96))
-    return PolicySpec(obs=(first, ObsKeySpec("agent_pos", "low_dim", (2,))), action_dim=2,
-                      n_obs_steps=2, horizon=16, n_action_steps=8)
+    return PolicySpec(
+        obs=(first, ObsKeySpec("agent_pos", "low_dim", (2,))), action_dim=2, n_obs_steps=2, horizon=16, n_action_steps=8
+    )
 
 
 def require(path: Path) -> Path:
@@ -218,7 +237,7 @@ def test_pusht_image_sample_and_throughput(caplog):
     idx = len(dataset) // 2
     sample, t = dataset[idx], global_steps(dataset, idx)
     image = sample["obs"]["image"]
-    assert image.shape == (2, 3, 96, 96) and 0.0 <= image.min() and image.max() <= 1.0
+    assert image.shape == (2, 3, 96, 96) and image.min() >= 0.0 and image.max() <= 1.0
     expected = buffer["img"][t[:2]].transpose(0, 3, 1, 2) / 255.0
     np.testing.assert_allclose(image.numpy(), expected, atol=1e-6)
     rng = np.random.default_rng(0)
@@ -232,8 +251,11 @@ def test_pusht_image_sample_and_throughput(caplog):
 
 def test_real_xarm_low_dim_dataset():
     path = require(XARM)
-    obs = (ObsKeySpec("joints", "low_dim", (7,)), ObsKeySpec("tcp_xyz", "low_dim", (3,)),
-           ObsKeySpec("grasp", "low_dim", (1,)))
+    obs = (
+        ObsKeySpec("joints", "low_dim", (7,)),
+        ObsKeySpec("tcp_xyz", "low_dim", (3,)),
+        ObsKeySpec("grasp", "low_dim", (1,)),
+    )
     spec = PolicySpec(obs=obs, action_dim=7, n_obs_steps=2, horizon=16, n_action_steps=8)
     sources = {"joints": "JointAngles", "tcp_xyz": {"key": "TCPPose", "columns": [0, 3]}, "grasp": "Grasp"}
     dataset = SequenceDataset(DataConfig(str(path), sources, val_ratio=0.0), spec)

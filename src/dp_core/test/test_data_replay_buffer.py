@@ -175,8 +175,13 @@ def test_original_pusht_demos_load_unchanged():
     assert buffer.n_episodes == 206 and buffer.n_steps == 25650
     assert buffer.keys() == ["action", "img", "keypoint", "n_contacts", "state"]
     shapes = {key: buffer[key].shape for key in buffer.keys()}
-    assert shapes == {"action": (25650, 2), "img": (25650, 96, 96, 3), "keypoint": (25650, 9, 2),
-                      "n_contacts": (25650, 1), "state": (25650, 5)}
+    assert shapes == {
+        "action": (25650, 2),
+        "img": (25650, 96, 96, 3),
+        "keypoint": (25650, 9, 2),
+        "n_contacts": (25650, 1),
+        "state": (25650, 5),
+    }
     assert buffer.episode_lengths.min() == 49 and buffer.episode_lengths.max() == 246
     first = buffer.get_episode(0, keys=["state", "action"])
     assert first["state"].shape == (161, 5) and first["action"].dtype == np.float32

@@ -30,7 +30,13 @@ def exact_denoiser(target: torch.Tensor, scheduler, prediction_type: str):
 def run(scheduler, n, seed=0, **kwargs):
     g = torch.Generator().manual_seed(seed)
     return sample_actions(
-        toy_denoiser, scheduler, SHAPE, num_inference_steps=n, generator=g, device="cpu", dtype=torch.float32,
+        toy_denoiser,
+        scheduler,
+        SHAPE,
+        num_inference_steps=n,
+        generator=g,
+        device="cpu",
+        dtype=torch.float32,
         **kwargs,
     )
 
@@ -41,14 +47,27 @@ def test_matches_the_original_diffusers_loop(kind, n):
     diffusers = pytest.importorskip("diffusers")
     cfg = NoiseScheduleConfig()
     if kind == "ddpm":
-        ours, ref = DDPMScheduler(cfg), diffusers.DDPMScheduler(
-            num_train_timesteps=100, beta_schedule="squaredcos_cap_v2", variance_type="fixed_small",
-            clip_sample=True, prediction_type="epsilon",
+        ours, ref = (
+            DDPMScheduler(cfg),
+            diffusers.DDPMScheduler(
+                num_train_timesteps=100,
+                beta_schedule="squaredcos_cap_v2",
+                variance_type="fixed_small",
+                clip_sample=True,
+                prediction_type="epsilon",
+            ),
         )
     else:
-        ours, ref = DDIMScheduler(cfg), diffusers.DDIMScheduler(
-            num_train_timesteps=100, beta_schedule="squaredcos_cap_v2", clip_sample=True,
-            set_alpha_to_one=True, steps_offset=0, prediction_type="epsilon",
+        ours, ref = (
+            DDIMScheduler(cfg),
+            diffusers.DDIMScheduler(
+                num_train_timesteps=100,
+                beta_schedule="squaredcos_cap_v2",
+                clip_sample=True,
+                set_alpha_to_one=True,
+                steps_offset=0,
+                prediction_type="epsilon",
+            ),
         )
     g = torch.Generator().manual_seed(7)
     x = torch.randn(SHAPE, generator=g)
@@ -75,8 +94,13 @@ def test_exact_denoiser_reaches_its_target(kind, n, prediction_type):
     sched = DDPMScheduler(cfg) if kind == "ddpm" else DDIMScheduler(cfg)
     target = torch.linspace(-0.9, 0.9, SHAPE[1] * SHAPE[2], dtype=torch.float64).view(1, *SHAPE[1:])
     out = sample_actions(
-        exact_denoiser(target, sched, prediction_type), sched, SHAPE, num_inference_steps=n,
-        generator=torch.Generator().manual_seed(0), device="cpu", dtype=torch.float64,
+        exact_denoiser(target, sched, prediction_type),
+        sched,
+        SHAPE,
+        num_inference_steps=n,
+        generator=torch.Generator().manual_seed(0),
+        device="cpu",
+        dtype=torch.float64,
     )
     torch.testing.assert_close(out, target.expand(SHAPE), rtol=1e-4, atol=1e-4)
 
@@ -96,8 +120,9 @@ def test_denoiser_sees_batch_timesteps_once_per_step():
 
 def test_no_autograd_graph_even_with_a_trainable_denoiser():
     layer = torch.nn.Linear(3, 3)
-    out = sample_actions(lambda x, t: layer(x), DDIMScheduler(), SHAPE, num_inference_steps=4, device="cpu",
-                         dtype=torch.float32)
+    out = sample_actions(
+        lambda x, t: layer(x), DDIMScheduler(), SHAPE, num_inference_steps=4, device="cpu", dtype=torch.float32
+    )
     assert not out.requires_grad and out.grad_fn is None
 
 
@@ -110,8 +135,17 @@ def test_warm_start_runs_only_the_last_steps_from_the_renoised_plan():
         seen.append(int(t[0]))
         return init
 
-    out = sample_actions(keep_plan, sched, SHAPE, num_inference_steps=16, device="cpu", dtype=torch.float32,
-                         generator=torch.Generator().manual_seed(0), init_actions=init, init_noise_level=0.25)
+    out = sample_actions(
+        keep_plan,
+        sched,
+        SHAPE,
+        num_inference_steps=16,
+        device="cpu",
+        dtype=torch.float32,
+        generator=torch.Generator().manual_seed(0),
+        init_actions=init,
+        init_noise_level=0.25,
+    )
     assert seen == [18, 12, 6, 0]
     torch.testing.assert_close(out, init)
 

@@ -41,8 +41,12 @@ def run_diffusers(scheduler, n_steps: int, seed: int) -> list[torch.Tensor]:
 def diffusers_pair(kind: str, cfg: NoiseScheduleConfig):
     diffusers = pytest.importorskip("diffusers")
     common = dict(
-        num_train_timesteps=cfg.num_train_timesteps, beta_schedule=cfg.beta_schedule, beta_start=cfg.beta_start,
-        beta_end=cfg.beta_end, prediction_type=cfg.prediction_type, clip_sample=cfg.clip_sample,
+        num_train_timesteps=cfg.num_train_timesteps,
+        beta_schedule=cfg.beta_schedule,
+        beta_start=cfg.beta_start,
+        beta_end=cfg.beta_end,
+        prediction_type=cfg.prediction_type,
+        clip_sample=cfg.clip_sample,
         clip_sample_range=cfg.clip_sample_range,
     )
     if kind == "ddpm":

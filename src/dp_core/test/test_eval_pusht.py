@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from dp_core.evaluation.pusht_env import LOCAL_KEYPOINTS, PushTObserver, block_keypoints, start_state
 from dp_core.evaluation.rollout import _window
-from dp_core.policy.diffusion_policy import DiffusionPolicy, PolicyConfig
 from dp_core.models.unet1d import UNetConfig
+from dp_core.policy.diffusion_policy import DiffusionPolicy, PolicyConfig
 from dp_core.spec import ObsKeySpec, PolicySpec
 from dp_core.training.checkpoint import save_checkpoint_dir
 from dp_core.training.config import to_dict
@@ -31,8 +31,9 @@ def _tiny_checkpoint(tmp_path: Path, image: bool = False) -> Path:
     if image:
         obs = [ObsKeySpec("image", "rgb", (3, 96, 96)), obs[1]]
     spec = PolicySpec(obs=tuple(obs), action_dim=2, action_names=("x", "y"), horizon=8, n_action_steps=4)
-    config = PolicyConfig(spec=spec, unet=UNetConfig(down_dims=(8, 16), n_groups=4, diffusion_step_embed_dim=8),
-                          num_inference_steps=2)
+    config = PolicyConfig(
+        spec=spec, unet=UNetConfig(down_dims=(8, 16), n_groups=4, diffusion_step_embed_dim=8), num_inference_steps=2
+    )
     torch.manual_seed(0)
     model = DiffusionPolicy(config)
     rng = np.random.default_rng(0)
@@ -45,8 +46,13 @@ def _tiny_checkpoint(tmp_path: Path, image: bool = False) -> Path:
 
 def test_start_states_follow_the_original_reset() -> None:
     rs = np.random.RandomState(seed=100000)
-    expected = [rs.randint(50, 450), rs.randint(50, 450), rs.randint(100, 400), rs.randint(100, 400),
-                rs.randn() * 2 * np.pi - np.pi]
+    expected = [
+        rs.randint(50, 450),
+        rs.randint(50, 450),
+        rs.randint(100, 400),
+        rs.randint(100, 400),
+        rs.randn() * 2 * np.pi - np.pi,
+    ]
     np.testing.assert_array_equal(start_state(100000), expected)
     states = np.array([start_state(s) for s in range(100000, 100050)])
     assert states[:, :2].min() >= 50 and states[:, :2].max() < 450 and states[:, 2:4].min() >= 100
@@ -94,8 +100,10 @@ def test_dp_eval_pusht_short_run(tmp_path: Path, image: bool, capsys: pytest.Cap
 
     checkpoint = _tiny_checkpoint(tmp_path, image)
     out = tmp_path / "eval"
-    assert main(["pusht", str(checkpoint), "--seeds", "2", "--max-steps", "10", "--vis-episodes", "1",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["pusht", str(checkpoint), "--seeds", "2", "--max-steps", "10", "--vis-episodes", "1", "--out", str(out)])
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     results = json.loads((out / "results.json").read_text())
     episodes = results["episodes"]

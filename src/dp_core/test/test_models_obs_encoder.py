@@ -17,9 +17,14 @@ SMALL = EncoderConfig(crop_shape=(40, 40), num_keypoints=8, feature_dim_per_came
 
 def two_camera_spec(size: int = 48) -> PolicySpec:
     return PolicySpec(
-        obs=(ObsKeySpec("agent_pos", "low_dim", (2,)), ObsKeySpec("front", "rgb", (3, size, size)),
-             ObsKeySpec("wrist", "rgb", (3, size, size)), ObsKeySpec("gripper", "low_dim", (1,))),
-        action_dim=2, n_obs_steps=2,
+        obs=(
+            ObsKeySpec("agent_pos", "low_dim", (2,)),
+            ObsKeySpec("front", "rgb", (3, size, size)),
+            ObsKeySpec("wrist", "rgb", (3, size, size)),
+            ObsKeySpec("gripper", "low_dim", (1,)),
+        ),
+        action_dim=2,
+        n_obs_steps=2,
     )
 
 
@@ -75,7 +80,7 @@ def test_random_crop_takes_in_bounds_windows_per_image() -> None:
     assert tops.min() >= 0 and tops.max() <= height - 4 and lefts.min() >= 0 and lefts.max() <= width - 5
     for i in range(n):
         t, left = int(tops[i]), int(lefts[i])
-        assert torch.equal(crops[i], images[i, :, t:t + 4, left:left + 5])
+        assert torch.equal(crops[i], images[i, :, t : t + 4, left : left + 5])
     assert len(set(zip(tops.tolist(), lefts.tolist()))) > 10  # independent offsets per image
     centre = center_crop(images, 4, 5)
     assert torch.equal(centre, images[:, :, 3:7, 3:8])

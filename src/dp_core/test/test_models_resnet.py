@@ -31,8 +31,14 @@ def test_state_dict_matches_torchvision_resnet18_layout() -> None:
     # Known facts of torchvision.models.resnet18: 20 convs, 20 BatchNorms (5 entries each), fc;
     # 11,689,512 parameters.
     assert len(state) == 20 + 20 * 5 + 2 == 122
-    assert sum(v.numel() for k, v in state.items() if not k.endswith(("running_mean", "running_var",
-                                                                         "num_batches_tracked"))) == 11_689_512
+    assert (
+        sum(
+            v.numel()
+            for k, v in state.items()
+            if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))
+        )
+        == 11_689_512
+    )
     expected_shapes = {
         "conv1.weight": (64, 3, 7, 7),
         "bn1.running_mean": (64,),
@@ -96,8 +102,9 @@ def test_wrong_shape_names_the_key(tv_file: tuple[Path, dict[str, torch.Tensor]]
         load_torchvision_state_dict(ResNet18(norm="batch"), path)
 
 
-def test_unexpected_missing_and_absent_files_fail(tv_file: tuple[Path, dict[str, torch.Tensor]],
-                                                  tmp_path: Path) -> None:
+def test_unexpected_missing_and_absent_files_fail(
+    tv_file: tuple[Path, dict[str, torch.Tensor]], tmp_path: Path
+) -> None:
     state = dict(tv_file[1])
     model = ResNet18()
     with pytest.raises(ValueError, match="unexpected key 'layer5.weight'"):

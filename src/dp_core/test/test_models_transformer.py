@@ -17,8 +17,11 @@ def make_model(config: TransformerConfig = SMALL) -> TransformerDenoiser:
 
 def make_inputs(batch: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(1)
-    return (torch.randn(batch, HORIZON, ACTION, generator=gen), torch.tensor([3, 60])[:batch],
-            torch.randn(batch, N_OBS, FEATURE, generator=gen))
+    return (
+        torch.randn(batch, HORIZON, ACTION, generator=gen),
+        torch.tensor([3, 60])[:batch],
+        torch.randn(batch, N_OBS, FEATURE, generator=gen),
+    )
 
 
 def test_masks_follow_reference_rule() -> None:
@@ -72,8 +75,9 @@ def test_cond_cache_gives_identical_results(n_cond_layers: int) -> None:
     assert out.shape == (2, HORIZON, ACTION)
     assert torch.equal(model(sample, steps, cond_cache=model.encode_condition(obs)), out)
     one = model.encode_condition(obs[:1])
-    assert torch.allclose(model(sample, steps, cond_cache=one), model(sample, steps, obs[:1].expand(2, -1, -1)),
-                          atol=1e-6)
+    assert torch.allclose(
+        model(sample, steps, cond_cache=one), model(sample, steps, obs[:1].expand(2, -1, -1)), atol=1e-6
+    )
 
 
 def test_dropout_only_in_training() -> None:
@@ -132,8 +136,9 @@ def test_bidirectional_condition_encoder_option_is_the_references() -> None:
     outputs = {}
     for causal in (True, False):
         torch.manual_seed(0)
-        config = TransformerConfig(n_layer=1, n_head=2, n_emb=16, n_cond_layers=1, p_drop_attn=0.0,
-                                   causal_cond_encoder=causal)
+        config = TransformerConfig(
+            n_layer=1, n_head=2, n_emb=16, n_cond_layers=1, p_drop_attn=0.0, causal_cond_encoder=causal
+        )
         model = TransformerDenoiser(2, 3, 2, 8, config).eval()
         sample, obs = torch.randn(1, 8, 2), torch.randn(1, 2, 3)
         later = obs.clone()

@@ -23,8 +23,11 @@ def test_parameter_count_matches_reference_at_pusht_lowdim(step_embed: int, expe
 
 def make_inputs(batch: int = 3, horizon: int = 16, seed: int = 0) -> tuple[torch.Tensor, ...]:
     gen = torch.Generator().manual_seed(seed)
-    return (torch.randn(batch, horizon, 2, generator=gen), torch.tensor([0, 17, 99])[:batch],
-            torch.randn(batch, 2, 20, generator=gen))
+    return (
+        torch.randn(batch, horizon, 2, generator=gen),
+        torch.tensor([0, 17, 99])[:batch],
+        torch.randn(batch, 2, 20, generator=gen),
+    )
 
 
 def test_forward_shape_and_conditioning_matters() -> None:
@@ -142,8 +145,9 @@ def test_film_init_follows_the_originals_single_linear_bound() -> None:
     for parameter in (model.film_step.weight, model.film_step.bias, model.film_obs.weight):
         assert bound * 0.99 < parameter.abs().max() <= bound
         assert abs(float(parameter.detach().var()) - bound**2 / 3) < 0.1 * bound**2 / 3  # uniform variance
-    split = ConditionalUnet1D(2, 20, 2, 16, UNetConfig(down_dims=(32, 64), diffusion_step_embed_dim=128,
-                                                       film_init="split"))
+    split = ConditionalUnet1D(
+        2, 20, 2, 16, UNetConfig(down_dims=(32, 64), diffusion_step_embed_dim=128, film_init="split")
+    )
     assert split.film_obs.weight.abs().max() > 1.9 * bound  # PyTorch default: 1/sqrt(40)
 
 

@@ -12,9 +12,23 @@ import dp_core
 PACKAGE_DIR = Path(dp_core.__file__).resolve().parent
 SOURCE_DIR = Path(__file__).resolve().parents[1]
 ROS_MODULES = (
-    "rclpy", "rcl_interfaces", "rosidl_runtime_py", "rosidl_parser", "builtin_interfaces",
-    "std_msgs", "sensor_msgs", "geometry_msgs", "trajectory_msgs", "diagnostic_msgs",
-    "lifecycle_msgs", "dp_msgs", "ament_index_python", "launch", "launch_ros", "rosbags", "mcap",
+    "rclpy",
+    "rcl_interfaces",
+    "rosidl_runtime_py",
+    "rosidl_parser",
+    "builtin_interfaces",
+    "std_msgs",
+    "sensor_msgs",
+    "geometry_msgs",
+    "trajectory_msgs",
+    "diagnostic_msgs",
+    "lifecycle_msgs",
+    "dp_msgs",
+    "ament_index_python",
+    "launch",
+    "launch_ros",
+    "rosbags",
+    "mcap",
 )
 
 # Runs in a fresh interpreter where every ROS module is unimportable (as on a box without
@@ -59,10 +73,25 @@ def test_no_source_file_imports_ros():
 
 def test_builds_as_a_plain_pip_wheel(tmp_path):
     # Build from a copy: setuptools writes build/ and egg-info next to the sources.
-    source = shutil.copytree(SOURCE_DIR, tmp_path / "src", ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    source = shutil.copytree(
+        SOURCE_DIR, tmp_path / "src", ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(source)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     (wheel,) = tmp_path.glob("dp_core-*.whl")

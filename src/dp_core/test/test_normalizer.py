@@ -49,8 +49,13 @@ def test_round_trip_is_exact_to_float_precision():
 
 
 @settings(max_examples=40, deadline=None)
-@given(arrays(np.float64, st.tuples(st.integers(1, 20), st.integers(1, 4)),
-              elements=st.floats(-1e4, 1e4, allow_nan=False, width=64)))
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 20), st.integers(1, 4)),
+        elements=st.floats(-1e4, 1e4, allow_nan=False, width=64),
+    )
+)
 def test_round_trip_property(values):
     norm = Normalizer()
     norm.fit({"x": values}, {"x": "low_dim"})

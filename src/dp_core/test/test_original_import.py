@@ -87,7 +87,8 @@ def test_condition_equals_the_originals_global_cond(policy: Policy, expected: di
 
 
 def test_denoiser_outputs_match_the_original_within_1e5_relative(
-        policy: Policy, expected: dict[str, np.ndarray]) -> None:
+    policy: Policy, expected: dict[str, np.ndarray]
+) -> None:
     cond = torch.from_numpy(expected["nobs_global_cond"]).reshape(4, 2, 20)
     sample = torch.from_numpy(expected["eps_sample"])
     with torch.inference_mode():
@@ -98,16 +99,21 @@ def test_denoiser_outputs_match_the_original_within_1e5_relative(
 
 
 def test_ddim16_chunk_from_the_given_noise_matches_the_original(
-        policy: Policy, expected: dict[str, np.ndarray]) -> None:
+    policy: Policy, expected: dict[str, np.ndarray]
+) -> None:
     assert policy.model.num_inference_steps == 16
     for b in range(expected["obs"].shape[0]):
         plan = policy.predict(_window(expected["obs"][b]), noise=expected["noise"][b])
-        np.testing.assert_allclose(policy.model.normalizer.normalize(
-            "action", torch.from_numpy(plan.actions)).numpy(), expected["ddim16_naction"][b], rtol=0, atol=1e-4)
+        np.testing.assert_allclose(
+            policy.model.normalizer.normalize("action", torch.from_numpy(plan.actions)).numpy(),
+            expected["ddim16_naction"][b],
+            rtol=0,
+            atol=1e-4,
+        )
         scale = np.abs(expected["ddim16_action_pred"][b]).max()
         assert np.abs(plan.actions - expected["ddim16_action_pred"][b]).max() <= 1e-4 * scale
         start = plan.aligned_index
-        executed = plan.actions[start:start + plan.execute_steps]
+        executed = plan.actions[start : start + plan.execute_steps]
         assert np.abs(executed - expected["ddim16_action"][b]).max() <= 1e-4 * scale
         again = policy.predict(_window(expected["obs"][b]), noise=expected["noise"][b], seed=b + 99)
         np.testing.assert_array_equal(plan.actions, again.actions)  # DDIM eta 0: the noise decides
@@ -126,12 +132,19 @@ def test_default_sampler_is_the_originals_ddpm_chain(expected: dict[str, np.ndar
 
 
 def test_unsupported_classes_are_refused_by_name() -> None:
-    base = {"policy": {"_target_": "diffusion_policy.policy.diffusion_unet_hybrid_image_policy."
-                                   "DiffusionUnetHybridImagePolicy"}}
+    base = {
+        "policy": {
+            "_target_": "diffusion_policy.policy.diffusion_unet_hybrid_image_policy.DiffusionUnetHybridImagePolicy"
+        }
+    }
     with pytest.raises(UnsupportedOriginalCheckpoint, match="DiffusionUnetHybridImagePolicy.*not mapped"):
         check_supported(base)
-    lowdim = {"policy": {"_target_": "diffusion_policy.policy.diffusion_unet_lowdim_policy.DiffusionUnetLowdimPolicy",
-                         "obs_as_global_cond": False}}
+    lowdim = {
+        "policy": {
+            "_target_": "diffusion_policy.policy.diffusion_unet_lowdim_policy.DiffusionUnetLowdimPolicy",
+            "obs_as_global_cond": False,
+        }
+    }
     with pytest.raises(UnsupportedOriginalCheckpoint, match="obs_as_global_cond"):
         check_supported(lowdim)
     with pytest.raises(UnsupportedOriginalCheckpoint, match="'cfg'"):
@@ -165,8 +178,9 @@ def test_normalizer_fitted_by_dp_train_equals_the_originals(expected: dict[str, 
     np.testing.assert_allclose(scale, expected["normalizer_obs_scale"], rtol=1e-6)
     np.testing.assert_allclose(offset, expected["normalizer_obs_offset"], rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(normalizer.stats["action"].scale.numpy(), expected["normalizer_action_scale"], rtol=1e-6)
-    np.testing.assert_allclose(normalizer.stats["action"].offset.numpy(), expected["normalizer_action_offset"],
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        normalizer.stats["action"].offset.numpy(), expected["normalizer_action_offset"], rtol=1e-6, atol=1e-6
+    )
 
 
 def test_pusht_lowdim_recipe_is_the_originals() -> None:
@@ -180,8 +194,10 @@ def test_pusht_lowdim_recipe_is_the_originals() -> None:
     ours = to_dict(load_config(Path(__file__).resolve().parents[3] / "config" / "train" / "pusht_lowdim.yaml"))
     for key, value in original["train"].items():
         assert ours["train"][key] == value, key
-    policy = {**original["policy"], "unet": {**original["policy"]["unet"], "down_dims": [256, 512, 1024],
-                                             "diffusion_step_embed_dim": 256}}
+    policy = {
+        **original["policy"],
+        "unet": {**original["policy"]["unet"], "down_dims": [256, 512, 1024], "diffusion_step_embed_dim": 256},
+    }
     assert ours["policy"] == policy
     from dp_core.data.dataset import DataConfig
     from dp_core.training.config import from_dict
@@ -203,31 +219,70 @@ def _transformer_payload(n_cond_layers: int) -> tuple[dict, torch.nn.Module]:
     from dp_core.models.transformer import TransformerConfig, TransformerDenoiser
 
     torch.manual_seed(0)
-    source = TransformerDenoiser(2, 20, 2, 16, TransformerConfig(n_layer=2, n_head=2, n_emb=16, p_drop_attn=0.0,
-                                                                 n_cond_layers=n_cond_layers,
-                                                                 causal_cond_encoder=False)).eval()
-    state = {("model.encoder." + k[len("cond_encoder."):] if k.startswith("cond_encoder.") else "model." + k): v
-             for k, v in source.state_dict().items()}
+    source = TransformerDenoiser(
+        2,
+        20,
+        2,
+        16,
+        TransformerConfig(
+            n_layer=2, n_head=2, n_emb=16, p_drop_attn=0.0, n_cond_layers=n_cond_layers, causal_cond_encoder=False
+        ),
+    ).eval()
+    state = {
+        ("model.encoder." + k[len("cond_encoder.") :] if k.startswith("cond_encoder.") else "model." + k): v
+        for k, v in source.state_dict().items()
+    }
     state["model._dummy_variable"] = torch.zeros(0)
     for key, dim in (("obs", 20), ("action", 2)):
         low, high = torch.zeros(dim), torch.full((dim,), 512.0)
-        state.update({f"normalizer.params_dict.{key}.scale": 2 / (high - low),
-                      f"normalizer.params_dict.{key}.offset": -1 - 2 * low / (high - low),
-                      f"normalizer.params_dict.{key}.input_stats.min": low,
-                      f"normalizer.params_dict.{key}.input_stats.max": high})
-    cfg = {"policy": {
-        "_target_": "diffusion_policy.policy.diffusion_transformer_lowdim_policy.DiffusionTransformerLowdimPolicy",
-        "model": {"_target_": "diffusion_policy.model.diffusion.transformer_for_diffusion.TransformerForDiffusion",
-                  "input_dim": 2, "output_dim": 2, "horizon": 16, "n_obs_steps": 2, "cond_dim": 20, "n_layer": 2,
-                  "n_head": 2, "n_emb": 16, "p_drop_emb": 0.0, "p_drop_attn": 0.0, "causal_attn": True,
-                  "time_as_cond": True, "obs_as_cond": True, "n_cond_layers": n_cond_layers},
-        "noise_scheduler": {"_target_": "diffusers.schedulers.scheduling_ddpm.DDPMScheduler",
-                            "num_train_timesteps": 100, "beta_schedule": "squaredcos_cap_v2", "clip_sample": True,
-                            "prediction_type": "epsilon", "variance_type": "fixed_small"},
-        "horizon": 16, "obs_dim": 20, "action_dim": 2, "n_action_steps": 8, "n_obs_steps": 2,
-        "num_inference_steps": 100, "obs_as_cond": True, "pred_action_steps_only": False},
+        state.update(
+            {
+                f"normalizer.params_dict.{key}.scale": 2 / (high - low),
+                f"normalizer.params_dict.{key}.offset": -1 - 2 * low / (high - low),
+                f"normalizer.params_dict.{key}.input_stats.min": low,
+                f"normalizer.params_dict.{key}.input_stats.max": high,
+            }
+        )
+    cfg = {
+        "policy": {
+            "_target_": "diffusion_policy.policy.diffusion_transformer_lowdim_policy.DiffusionTransformerLowdimPolicy",
+            "model": {
+                "_target_": "diffusion_policy.model.diffusion.transformer_for_diffusion.TransformerForDiffusion",
+                "input_dim": 2,
+                "output_dim": 2,
+                "horizon": 16,
+                "n_obs_steps": 2,
+                "cond_dim": 20,
+                "n_layer": 2,
+                "n_head": 2,
+                "n_emb": 16,
+                "p_drop_emb": 0.0,
+                "p_drop_attn": 0.0,
+                "causal_attn": True,
+                "time_as_cond": True,
+                "obs_as_cond": True,
+                "n_cond_layers": n_cond_layers,
+            },
+            "noise_scheduler": {
+                "_target_": "diffusers.schedulers.scheduling_ddpm.DDPMScheduler",
+                "num_train_timesteps": 100,
+                "beta_schedule": "squaredcos_cap_v2",
+                "clip_sample": True,
+                "prediction_type": "epsilon",
+                "variance_type": "fixed_small",
+            },
+            "horizon": 16,
+            "obs_dim": 20,
+            "action_dim": 2,
+            "n_action_steps": 8,
+            "n_obs_steps": 2,
+            "num_inference_steps": 100,
+            "obs_as_cond": True,
+            "pred_action_steps_only": False,
+        },
         "task": {"dataset": {"_target_": "diffusion_policy.dataset.pusht_dataset.PushTLowdimDataset"}},
-        "optimizer": {"learning_rate": 1.0e-4, "weight_decay": 1.0e-3, "betas": [0.9, 0.95]}}
+        "optimizer": {"learning_rate": 1.0e-4, "weight_decay": 1.0e-3, "betas": [0.9, 0.95]},
+    }
     return {"cfg": cfg, "state_dicts": {"ema_model": state, "model": state}, "pickles": {"global_step": 7}}, source
 
 

@@ -29,8 +29,9 @@ from dp_core.spec import ObsKeySpec, PolicySpec
 CUDA = torch.cuda.is_available()
 
 
-def make_model(image: bool = True, steps: int | None = 4, denoiser: str = "unet", seed: int = 0,
-               clip: bool = False) -> DiffusionPolicy:
+def make_model(
+    image: bool = True, steps: int | None = 4, denoiser: str = "unet", seed: int = 0, clip: bool = False
+) -> DiffusionPolicy:
     """A small random policy (camera 40x40 + 3-d state → 2-d actions) with a fitted normalizer.
 
     Without clipping by default: a random denoiser's x0 estimate saturates the clip bounds, and
@@ -41,15 +42,21 @@ def make_model(image: bool = True, steps: int | None = 4, denoiser: str = "unet"
         obs.insert(0, ObsKeySpec("cam", "rgb", (3, 40, 40)))
     spec = PolicySpec(obs=tuple(obs), action_dim=2, n_obs_steps=2, horizon=8, n_action_steps=4)
     torch.manual_seed(seed)
-    config = PolicyConfig(spec=spec, denoiser=denoiser, num_inference_steps=steps,
-                          noise=NoiseScheduleConfig(clip_sample=clip),
-                          unet=UNetConfig(down_dims=(16, 32), diffusion_step_embed_dim=16, n_groups=4),
-                          transformer=TransformerConfig(n_layer=1, n_head=2, n_emb=16),
-                          encoder=EncoderConfig(crop_shape=(36, 36), num_keypoints=4, feature_dim_per_camera=8))
+    config = PolicyConfig(
+        spec=spec,
+        denoiser=denoiser,
+        num_inference_steps=steps,
+        noise=NoiseScheduleConfig(clip_sample=clip),
+        unet=UNetConfig(down_dims=(16, 32), diffusion_step_embed_dim=16, n_groups=4),
+        transformer=TransformerConfig(n_layer=1, n_head=2, n_emb=16),
+        encoder=EncoderConfig(crop_shape=(36, 36), num_keypoints=4, feature_dim_per_camera=8),
+    )
     model = DiffusionPolicy(config)
     rng = np.random.default_rng(seed)
-    data = {"pos": rng.normal(size=(50, 3)).astype(np.float32),
-            "action": rng.uniform(-3, 5, size=(50, 2)).astype(np.float32)}
+    data = {
+        "pos": rng.normal(size=(50, 3)).astype(np.float32),
+        "action": rng.uniform(-3, 5, size=(50, 2)).astype(np.float32),
+    }
     model.normalizer.fit(data, {"pos": "low_dim", "action": "low_dim", "cam": "rgb"})
     return model
 
@@ -74,9 +81,16 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-@pytest.mark.parametrize(("image", "steps", "denoiser", "clip"), [
-    (True, 4, "unet", False), (False, None, "unet", False), (True, None, "unet", True),
-    (True, 3, "transformer", False), (False, None, "transformer", False)])
+@pytest.mark.parametrize(
+    ("image", "steps", "denoiser", "clip"),
+    [
+        (True, 4, "unet", False),
+        (False, None, "unet", False),
+        (True, None, "unet", True),
+        (True, 3, "transformer", False),
+        (False, None, "transformer", False),
+    ],
+)
 def test_program_chunk_equals_policy_predict_for_the_same_seed(image, steps, denoiser, clip) -> None:
     """DDIM and the stochastic 100-step DDPM chain (pre-drawn noise) give Policy.predict's chunk."""
     policy = accelerated(make_model(image=image, steps=steps, denoiser=denoiser, clip=clip))
@@ -128,6 +142,7 @@ def test_bf16_program_matches_the_bf16_policy() -> None:
 
 def test_auto_form_on_a_cpu_is_eager_and_times_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Form "auto" times candidates only where there are some (CUDA); on a CPU: eager, no clock."""
+
     def no_timing(self, runner):
         raise AssertionError("a CPU form chosen by timing")
 
@@ -153,8 +168,10 @@ def test_release_frees_the_program_and_prepare_recreates_it() -> None:
     assert program() is None, "the released chunk program is still referenced"
     assert policy.form == "released"
     with pytest.raises(RuntimeError, match="released"):
-        policy.predict_with_noise(window(policy.spec), draw_chunk_noise(
-            policy.policy.model.inference_scheduler, (1, 8, 2), torch.Generator().manual_seed(0)))
+        policy.predict_with_noise(
+            window(policy.spec),
+            draw_chunk_noise(policy.policy.model.inference_scheduler, (1, 8, 2), torch.Generator().manual_seed(0)),
+        )
     policy.prepare()
     assert policy.serial > first_serial and policy.form == "eager"
     assert np.all(np.isfinite(policy.predict(window(policy.spec), seed=0).actions))
@@ -199,9 +216,10 @@ def test_cuda_graph_chunk_equals_eager(steps) -> None:
     policy.release()
 
 
-@pytest.mark.skipif(not os.environ.get("DP_TEST_COMPILE"),
-                    reason="torch.compile of even this tiny policy took 29-62 s on the 2-core CI CPU; "
-                           "set DP_TEST_COMPILE=1 to run it")
+@pytest.mark.skipif(
+    not os.environ.get("DP_TEST_COMPILE"),
+    reason="torch.compile of even this tiny policy took 29-62 s on the 2-core CI CPU; set DP_TEST_COMPILE=1 to run it",
+)
 def test_compiled_chunk_equals_eager() -> None:
     policy = accelerated(make_model(), form="compile")
     assert policy.form == "compile:default", policy.form_check

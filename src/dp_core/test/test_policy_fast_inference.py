@@ -126,11 +126,19 @@ def test_self_check_falls_back_to_fp32(trained: DiffusionPolicy, monkeypatch: py
 
 def test_int8_is_unet_only() -> None:
     torch.manual_seed(0)
-    model = DiffusionPolicy(PolicyConfig(spec=SPEC, denoiser="transformer", num_inference_steps=2,
-                                         transformer=TransformerConfig(n_layer=1, n_head=2, n_emb=32),
-                                         encoder=EncoderConfig()))
-    model.normalizer.fit({"pos": np.zeros((4, 4), np.float32), "action": np.ones((4, 2), np.float32)},
-                         {"pos": "low_dim", "action": "low_dim"})
+    model = DiffusionPolicy(
+        PolicyConfig(
+            spec=SPEC,
+            denoiser="transformer",
+            num_inference_steps=2,
+            transformer=TransformerConfig(n_layer=1, n_head=2, n_emb=32),
+            encoder=EncoderConfig(),
+        )
+    )
+    model.normalizer.fit(
+        {"pos": np.zeros((4, 4), np.float32), "action": np.ones((4, 2), np.float32)},
+        {"pos": "low_dim", "action": "low_dim"},
+    )
     with pytest.raises(ValueError, match="U-Net denoiser only"):
         convert_denoiser(model.denoiser, "int8", 100)
     assert Policy(model, device="cpu", precision="int8").precision == "fp32"
@@ -150,8 +158,9 @@ class _NoClock:
         raise AssertionError("precision chosen by timing")
 
 
-def test_auto_is_chosen_by_capability_and_accuracy_only(trained: DiffusionPolicy,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_is_chosen_by_capability_and_accuracy_only(
+    trained: DiffusionPolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No clock at load; the first supported candidate within tolerance; the same on every load."""
     assert precision_candidates(torch.device("cpu"), trained.denoiser)[0] == "int8"
     with monkeypatch.context() as patch:
@@ -163,8 +172,9 @@ def test_auto_is_chosen_by_capability_and_accuracy_only(trained: DiffusionPolicy
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:  # the check runs on one thread: another thread count gives the same figures
-        assert Policy(copy.deepcopy(trained), device="cpu", precision="auto").precision_check == \
-            loads[0].precision_check
+        assert (
+            Policy(copy.deepcopy(trained), device="cpu", precision="auto").precision_check == loads[0].precision_check
+        )
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)

@@ -28,12 +28,18 @@ def make_policy(spec: PolicySpec, seed: int = 0) -> DiffusionPolicy:
     from dp_core.models.obs_encoder import EncoderConfig
 
     torch.manual_seed(seed)
-    config = PolicyConfig(spec=spec, unet=UNET, num_inference_steps=4,
-                          encoder=EncoderConfig(crop_shape=(36, 36), num_keypoints=4, feature_dim_per_camera=8))
+    config = PolicyConfig(
+        spec=spec,
+        unet=UNET,
+        num_inference_steps=4,
+        encoder=EncoderConfig(crop_shape=(36, 36), num_keypoints=4, feature_dim_per_camera=8),
+    )
     model = DiffusionPolicy(config)
     rng = np.random.default_rng(seed)
-    data = {"pos": rng.normal(size=(50, 3)).astype(np.float32),
-            "action": rng.uniform(-3, 5, size=(50, spec.action_dim)).astype(np.float32)}
+    data = {
+        "pos": rng.normal(size=(50, 3)).astype(np.float32),
+        "action": rng.uniform(-3, 5, size=(50, spec.action_dim)).astype(np.float32),
+    }
     kinds = {"pos": "low_dim", "action": "low_dim", **{k.name: "rgb" for k in spec.rgb_keys}}
     model.normalizer.fit(data, kinds)
     return model
@@ -71,8 +77,10 @@ def test_save_load_gives_identical_predictions(saved: tuple[DiffusionPolicy, Pat
     np.testing.assert_array_equal(first.actions, default.predict(obs, seed=7).actions)
     assert not np.array_equal(first.actions, policy.predict(obs, seed=8).actions)
     # the in-memory model gives the same chunk for the same generator
-    tensors = {"pos": torch.from_numpy(obs["low_dim"]["pos"])[None],
-               "cam": torch.from_numpy(obs["images"]["cam"]).permute(0, 3, 1, 2)[None].float() / 255}
+    tensors = {
+        "pos": torch.from_numpy(obs["low_dim"]["pos"])[None],
+        "cam": torch.from_numpy(obs["images"]["cam"]).permute(0, 3, 1, 2)[None].float() / 255,
+    }
     with torch.inference_mode():
         direct = model.eval().sample(tensors, torch.Generator().manual_seed(7))
     np.testing.assert_allclose(first.actions, direct[0].numpy(), rtol=1e-5, atol=1e-5)

@@ -66,8 +66,15 @@ def test_16uc1_depth_scaling_endianness_and_one_channel():
     out = decode_raw("16UC1", 2, 3, step, data, config=DecodeConfig(depth_max_mm=2000.0))
     assert out.shape == (2, 3, 3)
     assert out[:, :, 0].tolist() == [[0, 64, 128], [255, 255, 255]]
-    big = decode_raw("16UC1", 2, 3, 6, depth.astype(">u2").tobytes(), is_bigendian=True,
-                     config=DecodeConfig(depth_max_mm=2000.0, depth_channels=1))
+    big = decode_raw(
+        "16UC1",
+        2,
+        3,
+        6,
+        depth.astype(">u2").tobytes(),
+        is_bigendian=True,
+        config=DecodeConfig(depth_max_mm=2000.0, depth_channels=1),
+    )
     assert big.shape == (2, 3, 1) and big[:, :, 0].tolist() == [[0, 64, 128], [255, 255, 255]]
 
 
@@ -113,8 +120,9 @@ def test_compressed_mono_and_depth():
     depth = np.full((4, 5), 1000, dtype=np.uint16)
     ok, png16 = cv2.imencode(".png", depth)
     header = bytes(12)  # compressedDepth config header precedes the PNG
-    out = decode_compressed("16UC1; compressedDepth png", header + png16.tobytes(),
-                            config=DecodeConfig(depth_max_mm=4000.0))
+    out = decode_compressed(
+        "16UC1; compressedDepth png", header + png16.tobytes(), config=DecodeConfig(depth_max_mm=4000.0)
+    )
     assert out.shape == (4, 5, 3) and np.all(out == 64)
 
 

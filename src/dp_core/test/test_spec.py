@@ -8,7 +8,12 @@ from dp_core.spec import ObsKeySpec, PolicySpec
 def pusht_image_spec() -> PolicySpec:
     return PolicySpec(
         obs=(ObsKeySpec("image", "rgb", (3, 96, 96)), ObsKeySpec("agent_pos", "low_dim", (2,))),
-        action_dim=2, action_names=("x", "y"), n_obs_steps=2, horizon=16, n_action_steps=8, dt_s=0.1,
+        action_dim=2,
+        action_names=("x", "y"),
+        n_obs_steps=2,
+        horizon=16,
+        n_action_steps=8,
+        dt_s=0.1,
     )
 
 

@@ -59,8 +59,11 @@ def test_window_picks_latest_not_after_each_target():
     result = builder.build(now)
     assert result.ok, result.message
     window = result.window
-    newest_complete = min(cams["cam_a"][cams["cam_a"] <= now].max(), cams["cam_b"][cams["cam_b"] <= now].max(),
-                          joints[joints <= now].max())
+    newest_complete = min(
+        cams["cam_a"][cams["cam_a"] <= now].max(),
+        cams["cam_b"][cams["cam_b"] <= now].max(),
+        joints[joints <= now].max(),
+    )
     assert window.stamps_ns[-1] == newest_complete
     assert np.all(np.diff(window.stamps_ns) == 100 * MS)
     for name, stamps in cams.items():

@@ -31,14 +31,27 @@ def write_tiny_run(tmp_path: Path) -> Path:
     buffer.close()
     config = {
         "policy": {
-            "spec": {"obs": [{"name": "pos", "kind": "low_dim", "shape": [4]}], "action_dim": 2,
-                     "n_obs_steps": 2, "horizon": 8, "n_action_steps": 4},
+            "spec": {
+                "obs": [{"name": "pos", "kind": "low_dim", "shape": [4]}],
+                "action_dim": 2,
+                "n_obs_steps": 2,
+                "horizon": 8,
+                "n_action_steps": 4,
+            },
             "unet": {"down_dims": [16, 32], "diffusion_step_embed_dim": 16, "n_groups": 4},
             "num_inference_steps": 4,
         },
         "data": {"path": "tiny.zarr", "obs_sources": {"pos": "state"}, "val_ratio": 0.2},
-        "train": {"batch_size": 8, "max_steps": 3, "warmup_steps": 1, "val_every": 2, "checkpoint_every": 2,
-                  "log_every": 1, "device": "cpu", "output_dir": "out"},
+        "train": {
+            "batch_size": 8,
+            "max_steps": 3,
+            "warmup_steps": 1,
+            "val_every": 2,
+            "checkpoint_every": 2,
+            "log_every": 1,
+            "device": "cpu",
+            "output_dir": "out",
+        },
     }
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -74,8 +87,13 @@ def test_dp_train_writes_checkpoints_and_resumes(tmp_path: Path) -> None:
 
 def test_bad_override_exits_with_a_message(tmp_path: Path) -> None:
     config_path = write_tiny_run(tmp_path)
-    done = subprocess.run([sys.executable, "-m", "dp_core.training.cli", str(config_path), "train.nope=1"],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "dp_core.training.cli", str(config_path), "train.nope=1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 2 and "unknown config key 'train.nope'" in done.stderr
 
 
@@ -97,10 +115,18 @@ def test_ddp_code_path_with_a_gloo_group_of_one(tmp_path: Path) -> None:
 @pytest.mark.skipif(not PUSHT.exists(), reason=f"original Push-T demos not found at {PUSHT}")
 def test_original_pusht_demos_load_and_one_step_trains(tmp_path: Path) -> None:
     torch.set_num_threads(1)
-    config = load_config(REPO / "config" / "train" / "pusht_lowdim.yaml", [
-        "train.max_steps=1", "train.batch_size=4", "train.device=cpu", f"train.output_dir={tmp_path}",
-        "policy.unet.down_dims=[32, 64]", "train.val_every=0", "data.max_train_episodes=null",
-    ])
+    config = load_config(
+        REPO / "config" / "train" / "pusht_lowdim.yaml",
+        [
+            "train.max_steps=1",
+            "train.batch_size=4",
+            "train.device=cpu",
+            f"train.output_dir={tmp_path}",
+            "policy.unet.down_dims=[32, 64]",
+            "train.val_every=0",
+            "data.max_train_episodes=null",
+        ],
+    )
     trainer = Trainer(config)
     assert trainer.train_set.episode_ends[-1] == 25650 and len(trainer.train_set.episode_ends) == 206
     batch = next(iter(trainer._loader(trainer.train_set, shuffle=True, epoch=0)))

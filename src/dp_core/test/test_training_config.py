@@ -26,12 +26,21 @@ def test_lowdim_config_is_the_papers_architecture() -> None:
     assert config.data.obs_sources["agent_pos"].columns == (0, 2)
 
 
-def test_overrides_are_parsed_as_yaml_and_paths_resolve_against_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_overrides_are_parsed_as_yaml_and_paths_resolve_against_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
-    config = load_config(CONFIGS / "pusht_lowdim.yaml", [
-        "train.batch_size=64", "policy.num_inference_steps=8", "policy.unet.down_dims=[32, 64]",
-        "train.betas=[0.9, 0.99]", "train.output_dir=runs/a", "policy.num_inference_steps=null",
-    ])
+    config = load_config(
+        CONFIGS / "pusht_lowdim.yaml",
+        [
+            "train.batch_size=64",
+            "policy.num_inference_steps=8",
+            "policy.unet.down_dims=[32, 64]",
+            "train.betas=[0.9, 0.99]",
+            "train.output_dir=runs/a",
+            "policy.num_inference_steps=null",
+        ],
+    )
     assert config.train.batch_size == 64
     assert config.policy.num_inference_steps is None
     assert config.policy.unet.down_dims == (32, 64)

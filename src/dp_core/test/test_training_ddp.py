@@ -28,13 +28,28 @@ def _tiny_run(tmp_path: Path) -> Path:
         buffer.add_episode({"state": state, "action": state[:, :2] + 0.1})
     buffer.close()
     config = {
-        "policy": {"spec": {"obs": [{"name": "pos", "kind": "low_dim", "shape": [4]}], "action_dim": 2,
-                            "n_obs_steps": 2, "horizon": 8, "n_action_steps": 4},
-                   "unet": {"down_dims": [8, 16], "diffusion_step_embed_dim": 8, "n_groups": 4},
-                   "num_inference_steps": 2},
+        "policy": {
+            "spec": {
+                "obs": [{"name": "pos", "kind": "low_dim", "shape": [4]}],
+                "action_dim": 2,
+                "n_obs_steps": 2,
+                "horizon": 8,
+                "n_action_steps": 4,
+            },
+            "unet": {"down_dims": [8, 16], "diffusion_step_embed_dim": 8, "n_groups": 4},
+            "num_inference_steps": 2,
+        },
         "data": {"path": str(tmp_path / "tiny.zarr"), "obs_sources": {"pos": "state"}, "val_ratio": 0.2},
-        "train": {"batch_size": 16, "max_steps": STEPS, "warmup_steps": 1, "val_every": 0, "checkpoint_every": 2,
-                  "log_every": 1, "device": "cpu", "output_dir": str(tmp_path / "out")},
+        "train": {
+            "batch_size": 16,
+            "max_steps": STEPS,
+            "warmup_steps": 1,
+            "val_every": 0,
+            "checkpoint_every": 2,
+            "log_every": 1,
+            "device": "cpu",
+            "output_dir": str(tmp_path / "out"),
+        },
     }
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -46,13 +61,29 @@ def test_torchrun_two_gloo_ranks_stay_identical_and_only_rank0_writes(tmp_path: 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     worker = Path(__file__).with_name("ddp_worker.py")
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker),
-         str(config)], capture_output=True, text=True, timeout=240, env=env, check=False)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(worker),
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     ranks = [json.loads((tmp_path / "out" / f"rank_{r}.json").read_text()) for r in (0, 1)]
     for result in ranks:
         assert result["world_size"] == 2 and result["steps"] == STEPS
-        assert result["mismatched_steps"] == [], f"rank {result['rank']} differed after steps {result['mismatched_steps']}"
+        assert result["mismatched_steps"] == [], (
+            f"rank {result['rank']} differed after steps {result['mismatched_steps']}"
+        )
     assert ranks[0]["saves"] == [2, 4] and ranks[1]["saves"] == []
     assert {p.name for p in (tmp_path / "out").glob("step_*")} == {"step_2", "step_4"}
     n_train = ranks[0]["n_train"]

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from dp_core.policy.diffusion_policy import DiffusionPolicy, PolicyConfig
 from dp_core.models import TransformerConfig
 from dp_core.models.obs_encoder import EncoderConfig
+from dp_core.policy.diffusion_policy import DiffusionPolicy, PolicyConfig
 from dp_core.spec import ObsKeySpec, PolicySpec
 from dp_core.training.optimizer import lr_lambda, make_optimizer
 
@@ -18,9 +18,14 @@ def _policy(denoiser: str, image: bool) -> DiffusionPolicy:
     if image:
         obs.insert(0, ObsKeySpec("cam", "rgb", (3, 40, 40)))
     spec = PolicySpec(obs=tuple(obs), action_dim=2, horizon=8, n_action_steps=4)
-    return DiffusionPolicy(PolicyConfig(
-        spec=spec, denoiser=denoiser, transformer=TransformerConfig(n_layer=1, n_head=2, n_emb=16),
-        encoder=EncoderConfig(crop_shape=(36, 36), num_keypoints=4, feature_dim_per_camera=6)))
+    return DiffusionPolicy(
+        PolicyConfig(
+            spec=spec,
+            denoiser=denoiser,
+            transformer=TransformerConfig(n_layer=1, n_head=2, n_emb=16),
+            encoder=EncoderConfig(crop_shape=(36, 36), num_keypoints=4, feature_dim_per_camera=6),
+        )
+    )
 
 
 def test_transformer_groups_as_the_original() -> None:
@@ -55,8 +60,9 @@ def test_unet_keeps_one_group_like_the_original_workspaces() -> None:
 def test_schedule_equals_diffusers_cosine_with_warmup(warmup: int, total: int) -> None:
     diffusers_optimization = pytest.importorskip("diffusers.optimization", reason="diffusers is a test dependency")
     reference_opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
-    reference = diffusers_optimization.get_scheduler("cosine", reference_opt, num_warmup_steps=warmup,
-                                                     num_training_steps=total)
+    reference = diffusers_optimization.get_scheduler(
+        "cosine", reference_opt, num_warmup_steps=warmup, num_training_steps=total
+    )
     ours = lr_lambda(warmup, total, "cosine")
     for step in range(total + 1):  # (past total diffusers rises again; training stops there)
         assert ours(step) == pytest.approx(reference.get_last_lr()[0], abs=1e-12), step

@@ -55,8 +55,12 @@ def main(args: list[str] | None = None) -> None:
     # Default 1: rclpy's MultiThreadedExecutor polls its futures in Python while callbacks run,
     # holding the GIL; with 200-500 Hz sensor callbacks that starved the inference thread
     # (seconds per chunk). Inference already has its own worker thread.
-    parser.add_argument("--threads", type=int, default=1,
-                        help="executor threads (default 1 = SingleThreadedExecutor; inference has its own thread)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="executor threads (default 1 = SingleThreadedExecutor; inference has its own thread)",
+    )
     options = parser.parse_args(remove_ros_args(argv)[1:])
     rclpy.init(args=argv)
     nodes: list[Node] = []

@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 import numpy as np
-from dp_msgs.msg import ActionChunk, ExecutorStatus, PolicyStatus
 from geometry_msgs.msg import PoseStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
@@ -28,8 +27,15 @@ from trajectory_msgs.msg import JointTrajectory
 from dp_core.control.action_chunk import ChunkValidationError
 from dp_core.control.executor import ChunkExecutor, Output
 from dp_core.control.trajectory import Trajectory
-from dp_policy_node.conversions import (chunk_from_msg, float64_array_to_msg, joint_trajectory_to_msg, ns_to_time,
-                                        pose_to_msg, time_to_ns)
+from dp_msgs.msg import ActionChunk, ExecutorStatus, PolicyStatus
+from dp_policy_node.conversions import (
+    chunk_from_msg,
+    float64_array_to_msg,
+    joint_trajectory_to_msg,
+    ns_to_time,
+    pose_to_msg,
+    time_to_ns,
+)
 from dp_policy_node.executor_config import build_config
 from dp_policy_node.node_main import run_node
 from dp_policy_node.params import Param, declare_all
@@ -38,16 +44,26 @@ _F, _S = Parameter.Type.DOUBLE_ARRAY, Parameter.Type.STRING_ARRAY
 PARAMS = [
     Param("action_names", [], "action dimensions in policy order (joint names rad, x y z m, qx..qw, gripper m)", _S),
     Param("control_rate_hz", 250.0, "command rate in Hz (default 250)"),
-    Param("output_mode", "position", "trajectory (JointTrajectory), position (Float64MultiArray) or pose (PoseStamped)"),
+    Param(
+        "output_mode", "position", "trajectory (JointTrajectory), position (Float64MultiArray) or pose (PoseStamped)"
+    ),
     Param("command_topic", "", "command topic; empty = the controller's default for the mode"),
     Param("gripper_topic", "", "gripper dimensions as Float64MultiArray here (empty: part of the command)"),
     Param("gripper_names", [], "action names that are grippers (empty: names containing 'gripper'/'finger')", _S),
     Param("frame_id", "", "frame of Cartesian targets and of the measured pose (pose mode)"),
-    Param("pose_defaults", [], "pose mode: [x, y, z] m + [qx, qy, qz, qw] for pose components not in the actions "
-          "(e.g. z and orientation of planar x, y actions); empty: the actions are the full pose", _F),
+    Param(
+        "pose_defaults",
+        [],
+        "pose mode: [x, y, z] m + [qx, qy, qz, qw] for pose components not in the actions "
+        "(e.g. z and orientation of planar x, y actions); empty: the actions are the full pose",
+        _F,
+    ),
     Param("joint_states_topic", "/joint_states", "measured joint positions (joint modes)"),
-    Param("measured_pose_topic", "franka_robot_state_broadcaster/current_pose",
-          "measured end-effector pose, PoseStamped, best-effort (pose mode)"),
+    Param(
+        "measured_pose_topic",
+        "franka_robot_state_broadcaster/current_pose",
+        "measured end-effector pose, PoseStamped, best-effort (pose mode)",
+    ),
     Param("trajectory_period_s", 0.02, "spacing of JointTrajectory points, s"),
     Param("interpolation", "linear", "linear or cubic between action steps"),
     Param("blend_s", 0.1, "a new chunk takes over from the current command over this many seconds"),
@@ -72,7 +88,9 @@ PARAMS = [
     Param("max_state_age_s", 0.1, "stop when the newest robot state is older than this (stamp or receipt), s"),
     Param("max_state_future_s", 0.01, "a robot state stamped further ahead than this is invalid, s"),
     Param("policy_status_timeout_s", 1.5, "stop when dp/policy_status is silent this long, s"),
-    Param("require_policy_status", True, "never heard a policy status: not active (false: graphs without a policy node)"),
+    Param(
+        "require_policy_status", True, "never heard a policy status: not active (false: graphs without a policy node)"
+    ),
     Param("status_rate_hz", 10.0, "ExecutorStatus rate in Hz"),
 ]
 _BEST_EFFORT_1 = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)  # as franka publishes current_pose
@@ -91,17 +109,26 @@ class ChunkExecutorNode(Node):
         self._last_report = ("idle", "")
         msg_type = {"trajectory": JointTrajectory, "position": Float64MultiArray, "pose": PoseStamped}
         self.command_pub = self.create_publisher(msg_type[self.config.output_mode], self.config.topic, 10)
-        self.gripper_pub = (self.create_publisher(Float64MultiArray, self.config.gripper_topic, 10)
-                            if self.config.gripper_topic else None)
+        self.gripper_pub = (
+            self.create_publisher(Float64MultiArray, self.config.gripper_topic, 10)
+            if self.config.gripper_topic
+            else None
+        )
         self.status_pub = self.create_publisher(ExecutorStatus, "dp/executor_status", 10)
         group = MutuallyExclusiveCallbackGroup
         self.create_subscription(ActionChunk, "dp/action_chunk", self._on_chunk, 10, callback_group=group())
         if self.config.output_mode == "pose":
-            self.create_subscription(PoseStamped, self.config.measured_pose_topic, self._on_pose, _BEST_EFFORT_1,
-                                     callback_group=group())
+            self.create_subscription(
+                PoseStamped, self.config.measured_pose_topic, self._on_pose, _BEST_EFFORT_1, callback_group=group()
+            )
         else:
-            self.create_subscription(JointState, self.config.joint_states_topic, self._on_joint_state,
-                                     qos_profile_sensor_data, callback_group=group())
+            self.create_subscription(
+                JointState,
+                self.config.joint_states_topic,
+                self._on_joint_state,
+                qos_profile_sensor_data,
+                callback_group=group(),
+            )
         self.create_subscription(PolicyStatus, "dp/policy_status", self._on_policy_status, 10, callback_group=group())
         self.control_timer = self.create_timer(self.config.plan.period_s, self._on_tick, callback_group=group())
         self.create_timer(1.0 / v["status_rate_hz"], self._publish_status, callback_group=group())
@@ -116,8 +143,9 @@ class ChunkExecutorNode(Node):
         except ChunkValidationError as exc:
             reason = self.core.reject(str(exc)).reason
         if reason:
-            self.get_logger().warning(f"rejected chunk ({self.core.counts['rejected']} so far): {reason}",
-                                      throttle_duration_sec=2.0)
+            self.get_logger().warning(
+                f"rejected chunk ({self.core.counts['rejected']} so far): {reason}", throttle_duration_sec=2.0
+            )
 
     def _on_joint_state(self, msg: JointState) -> None:
         self.core.set_joint_state(list(msg.name), list(msg.position), time_to_ns(msg.header.stamp), self._now())
@@ -127,8 +155,10 @@ class ChunkExecutorNode(Node):
         stamp, now = time_to_ns(msg.header.stamp), self._now()
         if self.config.frame_id and msg.header.frame_id != self.config.frame_id:  # a pose we cannot use
             self.core.set_pose([np.nan] * 3, [0.0, 0.0, 0.0, 1.0], stamp, now)
-            return self.get_logger().error(f"measured pose is in frame '{msg.header.frame_id}', expected "
-                                           f"'{self.config.frame_id}'", throttle_duration_sec=2.0)
+            return self.get_logger().error(
+                f"measured pose is in frame '{msg.header.frame_id}', expected '{self.config.frame_id}'",
+                throttle_duration_sec=2.0,
+            )
         self.core.set_pose([p.x, p.y, p.z], [q.x, q.y, q.z, q.w], stamp, now)
 
     def _on_policy_status(self, msg: PolicyStatus) -> None:
@@ -151,7 +181,9 @@ class ChunkExecutorNode(Node):
             if self.config.output_mode == "position":
                 self.command_pub.publish(float64_array_to_msg(out.command[idx], label="position"))
             else:
-                self.command_pub.publish(pose_to_msg(self.config.pose_vector(out.command), now_ns, self.config.frame_id))
+                self.command_pub.publish(
+                    pose_to_msg(self.config.pose_vector(out.command), now_ns, self.config.frame_id)
+                )
             self.published += 1
         if self.gripper_pub is not None and out.command is not None and out.mode != "idle":
             self.gripper_pub.publish(float64_array_to_msg(out.command[self.config.gripper_indices], label="gripper"))
@@ -159,8 +191,11 @@ class ChunkExecutorNode(Node):
     def _publish_trajectory(self, traj: Trajectory) -> None:
         """Stamp 0: a JointTrajectoryController starts it on receipt and replaces what it executes."""
         idx = self.config.command_indices
-        self.command_pub.publish(joint_trajectory_to_msg([self.names[i] for i in idx], traj.times_s,
-                                                         traj.positions[:, idx], 0, traj.velocities[:, idx]))
+        self.command_pub.publish(
+            joint_trajectory_to_msg(
+                [self.names[i] for i in idx], traj.times_s, traj.positions[:, idx], 0, traj.velocities[:, idx]
+            )
+        )
         self.published += 1
 
     def _publish_status(self) -> None:
@@ -187,12 +222,14 @@ class ChunkExecutorNode(Node):
             time.sleep(max(0.0, start + float(t_s) - time.monotonic()))
             self._publish(Output("stopping", "shutdown", command, publish=True), self._now())
 
+
 def main(args: list[str] | None = None) -> None:
     # One thread: rclpy's MultiThreadedExecutor starves under a 1 kHz /joint_states stream (measured
     # by bench_executor.py: ~4 commands/s instead of 250); single-threaded, every input callback is
     # bounded (max_chunk_actions, vectorized checks) and the tick keeps its period (p99 error ~1 ms).
-    run_node(ChunkExecutorNode, "chunk_executor_node", args, threads=1, on_exit=lambda node: node.stop(),
-             own_sigint=True)
+    run_node(
+        ChunkExecutorNode, "chunk_executor_node", args, threads=1, on_exit=lambda node: node.stop(), own_sigint=True
+    )
 
 
 if __name__ == "__main__":

@@ -11,14 +11,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from builtin_interfaces.msg import Duration as RosDuration
 from builtin_interfaces.msg import Time as RosTime
-from dp_msgs.msg import ActionChunk
-from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from geometry_msgs.msg import PoseStamped
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from dp_core.control.action_chunk import NS_PER_S, ActionChunkData, chunk_from_flat
+from dp_msgs.msg import ActionChunk
+from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 
 
 def time_to_ns(stamp: RosTime) -> int:
@@ -99,8 +99,7 @@ def rgb_from_image_msg(msg: Image) -> np.ndarray:
     row = msg.width * 3
     if msg.step < row or len(msg.data) != msg.step * msg.height:
         raise ValueError(
-            f"image data has {len(msg.data)} bytes, expected step {msg.step} x height {msg.height} "
-            f"with step >= {row}"
+            f"image data has {len(msg.data)} bytes, expected step {msg.step} x height {msg.height} with step >= {row}"
         )
     flat = np.frombuffer(msg.data, dtype=np.uint8).reshape(msg.height, msg.step)
     return flat[:, :row].reshape(msg.height, msg.width, 3).copy()

@@ -54,8 +54,10 @@ class ExecutorNodeConfig:
                 raise ValueError("output_mode 'pose' needs action names x, y (z) [qx, qy, qz, qw]")
             missing = [n for n in POSE_NAMES if n not in layout.names]
             if missing and not self.pose_defaults:
-                raise ValueError(f"output_mode 'pose': the actions lack {missing}; set pose_defaults "
-                                 "[x, y, z, qx, qy, qz, qw] for them")
+                raise ValueError(
+                    f"output_mode 'pose': the actions lack {missing}; set pose_defaults "
+                    "[x, y, z, qx, qy, qz, qw] for them"
+                )
         if self.output_mode != "pose" and not layout.joints:
             raise ValueError(f"output_mode '{self.output_mode}' needs joint action names, got {list(layout.names)}")
         if layout.grippers and not self.gripper_topic and self.output_mode == "pose":
@@ -107,28 +109,50 @@ def build_config(v: Mapping[str, Any]) -> ExecutorNodeConfig:
     if v["joint_limits.velocity_max"]:
         limit_names = tuple(v["joint_limits.names"]) or tuple(n for n in names if n not in POSE_NAMES)
         acc = v["joint_limits.acceleration_max"] or None
-        joint_limits = JointLimits(limit_names, _floats(v["joint_limits.position_min"], -np.inf),
-                                   _floats(v["joint_limits.position_max"], np.inf), v["joint_limits.velocity_max"], acc)
+        joint_limits = JointLimits(
+            limit_names,
+            _floats(v["joint_limits.position_min"], -np.inf),
+            _floats(v["joint_limits.position_max"], np.inf),
+            v["joint_limits.velocity_max"],
+            acc,
+        )
     cartesian = None
     if v["cartesian_limits.box_min"]:
-        cartesian = CartesianLimits(v["cartesian_limits.box_min"], v["cartesian_limits.box_max"],
-                                    v["cartesian_limits.max_linear_speed"], v["cartesian_limits.max_angular_speed"],
-                                    v["cartesian_limits.max_linear_acceleration"],
-                                    v["cartesian_limits.max_angular_acceleration"])
+        cartesian = CartesianLimits(
+            v["cartesian_limits.box_min"],
+            v["cartesian_limits.box_max"],
+            v["cartesian_limits.max_linear_speed"],
+            v["cartesian_limits.max_angular_speed"],
+            v["cartesian_limits.max_linear_acceleration"],
+            v["cartesian_limits.max_angular_acceleration"],
+        )
     plan = ExecutorConfig(
-        action_names=names, control_rate_hz=v["control_rate_hz"], interpolation=v["interpolation"],
-        blend_s=v["blend_s"], ensemble=v["ensemble"], ensemble_decay=v["ensemble_decay"],
-        max_future_s=v["max_future_s"], max_past_s=v["max_past_s"], limit_mode=v["limit_mode"],
-        joint_limits=joint_limits, cartesian_limits=cartesian,
+        action_names=names,
+        control_rate_hz=v["control_rate_hz"],
+        interpolation=v["interpolation"],
+        blend_s=v["blend_s"],
+        ensemble=v["ensemble"],
+        ensemble_decay=v["ensemble_decay"],
+        max_future_s=v["max_future_s"],
+        max_past_s=v["max_past_s"],
+        limit_mode=v["limit_mode"],
+        joint_limits=joint_limits,
+        cartesian_limits=cartesian,
         max_step_from_measured=v["max_step_from_measured"] or None,
-        gripper_names=tuple(v["gripper_names"]) or None, max_chunk_actions=int(v["max_chunk_actions"]),
+        gripper_names=tuple(v["gripper_names"]) or None,
+        max_chunk_actions=int(v["max_chunk_actions"]),
     )
-    watchdog = WatchdogConfig(v["max_state_age_s"], v["max_state_future_s"], v["policy_status_timeout_s"],
-                              v["require_policy_status"])
+    watchdog = WatchdogConfig(
+        v["max_state_age_s"], v["max_state_future_s"], v["policy_status_timeout_s"], v["require_policy_status"]
+    )
     core = ChunkExecutorConfig(plan, watchdog, v["output_mode"], v["trajectory_period_s"])
     return ExecutorNodeConfig(
-        core=core, command_topic=v["command_topic"], gripper_topic=v["gripper_topic"], frame_id=v["frame_id"],
-        pose_defaults=tuple(v.get("pose_defaults", ())), joint_states_topic=v["joint_states_topic"],
+        core=core,
+        command_topic=v["command_topic"],
+        gripper_topic=v["gripper_topic"],
+        frame_id=v["frame_id"],
+        pose_defaults=tuple(v.get("pose_defaults", ())),
+        joint_states_topic=v["joint_states_topic"],
         measured_pose_topic=v["measured_pose_topic"],
     )
 

@@ -39,9 +39,14 @@ class GripperBridgeNode(Node):
         super().__init__("gripper_bridge_node", **kwargs)
         p = {name: self.declare_parameter(name, default).value for name, default in PARAMETERS.items()}
         self.params = p
-        self.hysteresis = GripperHysteresis(GripperConfig(**{f: float(p[f]) for f in GripperConfig.__dataclass_fields__}))
+        self.hysteresis = GripperHysteresis(
+            GripperConfig(**{f: float(p[f]) for f in GripperConfig.__dataclass_fields__})
+        )
         ns = str(p["gripper_namespace"]).rstrip("/")
-        self.gripper_clients = {"move": ActionClient(self, Move, f"{ns}/move"), "grasp": ActionClient(self, Grasp, f"{ns}/grasp")}
+        self.gripper_clients = {
+            "move": ActionClient(self, Move, f"{ns}/move"),
+            "grasp": ActionClient(self, Grasp, f"{ns}/grasp"),
+        }
         self.goals_sent = 0
         self.rejected = 0
         self._running = None  # goal handle of the goal in flight
@@ -58,7 +63,9 @@ class GripperBridgeNode(Node):
             goal = self.hysteresis.update(float(self.params["command_scale"]) * float(msg.data[i]))
         except ValueError as err:  # bad data: the Hand keeps doing what it does
             self.rejected += 1
-            self.get_logger().warning(f"rejected gripper command ({self.rejected} so far): {err}", throttle_duration_sec=1.0)
+            self.get_logger().warning(
+                f"rejected gripper command ({self.rejected} so far): {err}", throttle_duration_sec=1.0
+            )
             return
         if goal is not None:
             self.send(goal)
@@ -66,8 +73,9 @@ class GripperBridgeNode(Node):
     def send(self, goal: GripperGoal) -> None:
         client = self.gripper_clients[goal.action]
         if not client.server_is_ready():
-            self.get_logger().error(f"franka_gripper's {goal.action} action is not available: not sent",
-                                    throttle_duration_sec=1.0)
+            self.get_logger().error(
+                f"franka_gripper's {goal.action} action is not available: not sent", throttle_duration_sec=1.0
+            )
             self.hysteresis.state = GripperState.UNKNOWN  # send it again with the next command
             return
         if self._running is not None:
@@ -75,8 +83,12 @@ class GripperBridgeNode(Node):
         if goal.action == "move":
             request = Move.Goal(width=goal.width_m, speed=goal.speed_mps)
         else:
-            request = Grasp.Goal(width=goal.width_m, speed=goal.speed_mps, force=goal.force_n,
-                                 epsilon=GraspEpsilon(inner=goal.epsilon_inner_m, outer=goal.epsilon_outer_m))
+            request = Grasp.Goal(
+                width=goal.width_m,
+                speed=goal.speed_mps,
+                force=goal.force_n,
+                epsilon=GraspEpsilon(inner=goal.epsilon_inner_m, outer=goal.epsilon_outer_m),
+            )
         self.goals_sent += 1
         self.get_logger().info(f"{goal.action} to {goal.width_m:.3f} m")
         client.send_goal_async(request).add_done_callback(lambda f, a=goal.action: self._accepted(a, f))

@@ -41,9 +41,11 @@ def bridge_command_topic(executor: Mapping[str, Any]) -> str:
         raise ValueError(
             f"chunk_executor_node.action_names has gripper dimensions {grippers} but gripper_topic is empty: "
             "they would go to the arm controller. Set gripper_topic (e.g. /dp/gripper_command); the launch "
-            "then starts gripper_bridge_node, which drives franka_gripper.")
+            "then starts gripper_bridge_node, which drives franka_gripper."
+        )
     if topic and names and not grippers:
         raise ValueError(
             f"chunk_executor_node.gripper_topic is '{topic}' but no action in {names} is a gripper "
-            "(names with gripper/finger, or gripper_names): set gripper_topic to \"\" or add the gripper action.")
+            "(names with gripper/finger, or gripper_names): set gripper_topic to \"\" or add the gripper action."
+        )
     return topic

@@ -125,7 +125,7 @@ class InferenceWorker(Generic[Item, Result]):
             last_start = time.monotonic()
             try:
                 result = self._infer(item)  # type: ignore[arg-type]
-            except Exception as exc:  # noqa: BLE001 - reported to the node, the thread keeps serving
+            except Exception as exc:
                 self.failed += 1
                 self._busy = False
                 self._report(self._on_error, item, exc)
@@ -139,5 +139,5 @@ class InferenceWorker(Generic[Item, Result]):
     def _report(callback: Callable[..., None], *args: object) -> None:
         try:
             callback(*args)
-        except Exception:  # noqa: BLE001 - a failing publisher must not kill the worker
+        except Exception:
             log.exception("inference worker callback %s failed", getattr(callback, "__name__", callback))

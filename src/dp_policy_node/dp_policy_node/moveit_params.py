@@ -38,8 +38,15 @@ RESPONSE_ADAPTERS = (
     "default_planning_response_adapters/DisplayMotionPath",
 )
 # what MoveItPy cannot plan without
-REQUIRED_KEYS = ("robot_description", "robot_description_semantic", "robot_description_kinematics",
-                 "planning_pipelines", PIPELINE, "plan_request_params", "moveit_simple_controller_manager")
+REQUIRED_KEYS = (
+    "robot_description",
+    "robot_description_semantic",
+    "robot_description_kinematics",
+    "planning_pipelines",
+    PIPELINE,
+    "plan_request_params",
+    "moveit_simple_controller_manager",
+)
 
 
 @dataclass(frozen=True)
@@ -74,12 +81,16 @@ def end_effector(load_gripper: bool) -> str:
     return "franka_hand" if load_gripper else "none"
 
 
-def urdf_xacro_mappings(robot_type: str, robot_ip: str, load_gripper: bool, use_fake_hardware: bool,
-                        fake_sensor_commands: bool = False) -> dict[str, str]:
+def urdf_xacro_mappings(
+    robot_type: str, robot_ip: str, load_gripper: bool, use_fake_hardware: bool, fake_sensor_commands: bool = False
+) -> dict[str, str]:
     """xacro arguments of franka_arm.urdf.xacro, as franka's moveit.launch.py passes them."""
     return {
-        "robot_type": robot_type, "robot_ip": robot_ip, "hand": _flag(load_gripper),
-        "ee_id": end_effector(load_gripper), "use_fake_hardware": _flag(use_fake_hardware),
+        "robot_type": robot_type,
+        "robot_ip": robot_ip,
+        "hand": _flag(load_gripper),
+        "ee_id": end_effector(load_gripper),
+        "use_fake_hardware": _flag(use_fake_hardware),
         "fake_sensor_commands": _flag(fake_sensor_commands),
     }
 
@@ -110,8 +121,9 @@ def moveit_controllers(controllers: Mapping[str, Any], load_gripper: bool) -> di
     names = list(controllers.get("controller_names", []))
     if not names:
         raise ValueError("the MoveIt controllers file lists no controller_names")
-    keep = [n for n in names if load_gripper
-            or not any("finger" in j for j in controllers.get(n, {}).get("joints", []))]
+    keep = [
+        n for n in names if load_gripper or not any("finger" in j for j in controllers.get(n, {}).get("joints", []))
+    ]
     missing = [n for n in keep if n not in controllers]
     if missing:
         raise ValueError(f"controllers {missing} are listed but not defined")
@@ -119,10 +131,19 @@ def moveit_controllers(controllers: Mapping[str, Any], load_gripper: bool) -> di
 
 
 def moveit_py_params(
-    *, robot_description: str, robot_description_semantic: str, kinematics: Mapping[str, Any],
-    joint_limits: Mapping[str, Any], ompl_planning: Mapping[str, Any], controllers: Mapping[str, Any],
-    load_gripper: bool, velocity_scaling: float = 0.2, acceleration_scaling: float = 0.2,
-    planning_time_s: float = 5.0, planning_attempts: int = 5, joint_state_topic: str = "/joint_states",
+    *,
+    robot_description: str,
+    robot_description_semantic: str,
+    kinematics: Mapping[str, Any],
+    joint_limits: Mapping[str, Any],
+    ompl_planning: Mapping[str, Any],
+    controllers: Mapping[str, Any],
+    load_gripper: bool,
+    velocity_scaling: float = 0.2,
+    acceleration_scaling: float = 0.2,
+    planning_time_s: float = 5.0,
+    planning_attempts: int = 5,
+    joint_state_topic: str = "/joint_states",
 ) -> dict[str, Any]:
     """The parameter dictionary of the MoveItPy node."""
     if not robot_description.lstrip().startswith("<") or not robot_description_semantic.lstrip().startswith("<"):
@@ -146,23 +167,31 @@ def moveit_py_params(
             **unwrap_ros_parameters(ompl_planning),
         },
         "plan_request_params": {
-            "planning_pipeline": PIPELINE, "planner_id": "", "planning_attempts": planning_attempts,
-            "planning_time": planning_time_s, "max_velocity_scaling_factor": velocity_scaling,
+            "planning_pipeline": PIPELINE,
+            "planner_id": "",
+            "planning_attempts": planning_attempts,
+            "planning_time": planning_time_s,
+            "max_velocity_scaling_factor": velocity_scaling,
             "max_acceleration_scaling_factor": acceleration_scaling,
         },
         "planning_scene_monitor_options": {
-            "name": "planning_scene_monitor", "robot_description": "robot_description",
-            "joint_state_topic": joint_state_topic, "wait_for_initial_state_timeout": 10.0,
+            "name": "planning_scene_monitor",
+            "robot_description": "robot_description",
+            "joint_state_topic": joint_state_topic,
+            "wait_for_initial_state_timeout": 10.0,
         },
         "moveit_controller_manager": "moveit_simple_controller_manager/MoveItSimpleControllerManager",
         "moveit_simple_controller_manager": moveit_controllers(unwrap_ros_parameters(controllers), load_gripper),
         "moveit_manage_controllers": True,
         "trajectory_execution": {
-            "allowed_execution_duration_scaling": 1.2, "allowed_goal_duration_margin": 0.5,
+            "allowed_execution_duration_scaling": 1.2,
+            "allowed_goal_duration_margin": 0.5,
             "allowed_start_tolerance": 0.01,
         },
-        "publish_planning_scene": True, "publish_geometry_updates": True,
-        "publish_state_updates": True, "publish_transforms_updates": True,
+        "publish_planning_scene": True,
+        "publish_geometry_updates": True,
+        "publish_state_updates": True,
+        "publish_transforms_updates": True,
     }
 
 
@@ -187,8 +216,10 @@ def check_params_file(path: str | Path, node_name: str) -> dict[str, Any]:
     block = document.get(key) if isinstance(document, Mapping) else None
     if not isinstance(block, Mapping) or not isinstance(block.get("ros__parameters"), Mapping):
         found = sorted(document) if isinstance(document, Mapping) else type(document).__name__
-        raise ValueError(f"MoveIt params file {path} has no block for node {key} (has {found}): "
-                         "MoveItPy would start without a robot description")
+        raise ValueError(
+            f"MoveIt params file {path} has no block for node {key} (has {found}): "
+            "MoveItPy would start without a robot description"
+        )
     params = dict(block["ros__parameters"])
     missing = [k for k in REQUIRED_KEYS if k not in params]
     if missing:
@@ -196,16 +227,29 @@ def check_params_file(path: str | Path, node_name: str) -> dict[str, Any]:
     return params
 
 
-def write_params_file(share: Callable[[str], str | Path], node_name: str, path: str | Path, *, robot_type: str,
-                      robot_ip: str, use_fake_hardware: bool, load_gripper: bool, velocity_scaling: float = 0.2,
-                      acceleration_scaling: float = 0.2) -> Path:
+def write_params_file(
+    share: Callable[[str], str | Path],
+    node_name: str,
+    path: str | Path,
+    *,
+    robot_type: str,
+    robot_ip: str,
+    use_fake_hardware: bool,
+    load_gripper: bool,
+    velocity_scaling: float = 0.2,
+    acceleration_scaling: float = 0.2,
+) -> Path:
     """Run franka's xacros, read its MoveIt configs, write the params file for ``node_name``; its path."""
-    import yaml
     import xacro  # apt: ros-jazzy-xacro (PyPI xacro in the wheels venv)
+    import yaml
 
     files = franka_moveit_files(share, robot_type)
-    urdf = xacro.process_file(str(files.urdf_xacro), mappings=urdf_xacro_mappings(
-        robot_type, robot_ip, load_gripper, use_fake_hardware, fake_sensor_commands=use_fake_hardware)).toxml()
+    urdf = xacro.process_file(
+        str(files.urdf_xacro),
+        mappings=urdf_xacro_mappings(
+            robot_type, robot_ip, load_gripper, use_fake_hardware, fake_sensor_commands=use_fake_hardware
+        ),
+    ).toxml()
     srdf = xacro.process_file(str(files.srdf_xacro), mappings=srdf_xacro_mappings(load_gripper)).toxml()
 
     def load(config: Path) -> Any:
@@ -213,10 +257,16 @@ def write_params_file(share: Callable[[str], str | Path], node_name: str, path: 
             return yaml.safe_load(f) or {}
 
     params = moveit_py_params(
-        robot_description=urdf, robot_description_semantic=srdf, kinematics=load(files.kinematics),
-        joint_limits=load(files.joint_limits), ompl_planning=load(files.ompl_planning),
-        controllers=load(files.controllers), load_gripper=load_gripper,
-        velocity_scaling=velocity_scaling, acceleration_scaling=acceleration_scaling)
+        robot_description=urdf,
+        robot_description_semantic=srdf,
+        kinematics=load(files.kinematics),
+        joint_limits=load(files.joint_limits),
+        ompl_planning=load(files.ompl_planning),
+        controllers=load(files.controllers),
+        load_gripper=load_gripper,
+        velocity_scaling=velocity_scaling,
+        acceleration_scaling=acceleration_scaling,
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(params_document(node_name, params), sort_keys=False))

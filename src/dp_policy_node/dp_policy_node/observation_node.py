@@ -19,9 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import rclpy
-from dp_msgs.msg import ObservationStatus
-from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -30,10 +27,12 @@ from sensor_msgs.msg import CompressedImage, Image, JointState
 from dp_core.sensors.images import ImageTransform, decode_compressed, decode_raw
 from dp_core.timing.alignment import NS_PER_S, AlignmentConfig, WindowResult, build_window
 from dp_core.timing.stream_buffer import StreamBuffer
+from dp_msgs.msg import ObservationStatus
+from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from dp_policy_node.conversions import joint_positions_from_msg, pose_from_msg, time_to_ns, window_to_msg
+from dp_policy_node.node_main import run_node
 from dp_policy_node.params import Param, declare_all
 from dp_policy_node.streams import CameraStream, ObservationStreams, declare_streams
-from dp_policy_node.node_main import run_node
 
 PARAMS = [
     Param("rate_hz", 10.0, "status rate and staleness check in Hz (default 10)"),
@@ -61,7 +60,9 @@ class ObservationNodeConfig:
 
     def __post_init__(self) -> None:
         if not (self.rate_hz > 0 and self.max_window_rate_hz > 0):
-            raise ValueError(f"rate_hz and max_window_rate_hz must be > 0, got {self.rate_hz}, {self.max_window_rate_hz}")
+            raise ValueError(
+                f"rate_hz and max_window_rate_hz must be > 0, got {self.rate_hz}, {self.max_window_rate_hz}"
+            )
         if min(self.image_buffer_capacity, self.state_buffer_capacity) < 2:
             raise ValueError("image_buffer_capacity and state_buffer_capacity must be >= 2")
 
@@ -111,9 +112,15 @@ class ObservationNode(Node):
         transform = ImageTransform(out_h=cam.height, out_w=cam.width, crop=self.config.image_crop)
 
         def on_raw(msg: Image) -> None:
-            self._store(cam.name, msg.header.stamp, lambda: transform(
-                decode_raw(msg.encoding, msg.height, msg.width, msg.step, msg.data, is_bigendian=bool(msg.is_bigendian))
-            ))
+            self._store(
+                cam.name,
+                msg.header.stamp,
+                lambda: transform(
+                    decode_raw(
+                        msg.encoding, msg.height, msg.width, msg.step, msg.data, is_bigendian=bool(msg.is_bigendian)
+                    )
+                ),
+            )
 
         def on_compressed(msg: CompressedImage) -> None:
             self._store(cam.name, msg.header.stamp, lambda: transform(decode_compressed(msg.format, msg.data)))

@@ -11,19 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from dp_msgs.msg import ActionChunk, PolicyStatus
-from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 
 from dp_core.timing.alignment import ObservationWindow
+from dp_msgs.msg import ActionChunk, PolicyStatus
+from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from dp_policy_node.conversions import chunk_to_msg, window_arrays_from_msg
 from dp_policy_node.inference_worker import InferenceWorker
+from dp_policy_node.node_main import run_node
 from dp_policy_node.params import Param, declare_all
 from dp_policy_node.policy_runner import PolicyNodeConfig, PolicyRunner
-from dp_policy_node.node_main import run_node
 
 PARAMS = [
     Param("checkpoint_path", "", "checkpoint file/directory written by dp-train (required)"),
@@ -73,8 +72,13 @@ class PolicyNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.chunk_pub = self.create_lifecycle_publisher(ActionChunk, "dp/action_chunk", 5)
         self.window_sub = self.create_subscription(ObservationWindowMsg, "dp/observation_window", self._on_window, 2)
-        self.worker = InferenceWorker(self.runner.infer, self._on_chunk, self._on_error,
-                                      min_period_s=config.min_replan_period_s, name="policy_inference")
+        self.worker = InferenceWorker(
+            self.runner.infer,
+            self._on_chunk,
+            self._on_error,
+            min_period_s=config.min_replan_period_s,
+            name="policy_inference",
+        )
         self.note = f"loaded {self.runner.summary}"
         self.get_logger().info(self.note)
         self.state_label = "inactive"
@@ -131,8 +135,9 @@ class PolicyNode(LifecycleNode):
             runner.check_window(window, now_ns=self.get_clock().now().nanoseconds)
         except ValueError as exc:
             self.rejected += 1
-            self.get_logger().warning(f"rejected observation window ({self.rejected}): {exc}",
-                                      throttle_duration_sec=2.0)
+            self.get_logger().warning(
+                f"rejected observation window ({self.rejected}): {exc}", throttle_duration_sec=2.0
+            )
             return
         if inline:
             self._infer_inline(window)
@@ -143,7 +148,7 @@ class PolicyNode(LifecycleNode):
         """Inference in this callback; the replanning period counts the windows' stamps."""
         try:
             chunk = self.runner.infer_paced(window)
-        except Exception as exc:  # noqa: BLE001 - reported like the worker's errors; the node keeps serving
+        except Exception as exc:
             self._on_error(window, exc)
             return
         if chunk is not None:
@@ -175,11 +180,22 @@ class PolicyNode(LifecycleNode):
 def _diagnostics(name: str, status: PolicyStatus, extra: dict[str, str]) -> DiagnosticArray:
     """One DiagnosticStatus: PolicyStatus's fields plus device, precision, chunk form and latency."""
     ok = status.lifecycle_state == "active" and status.chunk_rate_hz > 0
-    diag = DiagnosticStatus(name=name, hardware_id=status.device or "none",
-                            level=DiagnosticStatus.OK if ok else DiagnosticStatus.WARN,
-                            message=status.message or status.lifecycle_state)
-    fields = ("lifecycle_state", "policy_id", "last_inference_ms", "median_inference_ms", "chunk_rate_hz",
-              "chunks_published", "observations_dropped", "observations_rejected")
+    diag = DiagnosticStatus(
+        name=name,
+        hardware_id=status.device or "none",
+        level=DiagnosticStatus.OK if ok else DiagnosticStatus.WARN,
+        message=status.message or status.lifecycle_state,
+    )
+    fields = (
+        "lifecycle_state",
+        "policy_id",
+        "last_inference_ms",
+        "median_inference_ms",
+        "chunk_rate_hz",
+        "chunks_published",
+        "observations_dropped",
+        "observations_rejected",
+    )
     values = {f: str(getattr(status, f)) for f in fields} | extra
     diag.values = [KeyValue(key=k, value=v) for k, v in values.items()]
     return DiagnosticArray(header=status.header, status=[diag])

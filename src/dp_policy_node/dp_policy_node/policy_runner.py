@@ -71,7 +71,9 @@ class PolicyNodeConfig:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got '{self.precision}'")
         if self.num_inference_steps < 0:
-            raise ValueError(f"num_inference_steps must be >= 0 (0: checkpoint default), got {self.num_inference_steps}")
+            raise ValueError(
+                f"num_inference_steps must be >= 0 (0: checkpoint default), got {self.num_inference_steps}"
+            )
         if not self.min_replan_period_s >= 0:
             raise ValueError(f"min_replan_period_s must be >= 0, got {self.min_replan_period_s}")
         if not self.max_window_age_s > 0:
@@ -85,11 +87,18 @@ class PolicyNodeConfig:
     def from_params(cls, v: dict) -> PolicyNodeConfig:
         """From the node's parameter values (names as declared by the policy node)."""
         return cls(
-            checkpoint_path=v["checkpoint_path"], device=v["device"], precision=v["precision"],
-            num_inference_steps=v["num_inference_steps"], warm_start=v["warm_start"], seed=v["seed"],
+            checkpoint_path=v["checkpoint_path"],
+            device=v["device"],
+            precision=v["precision"],
+            num_inference_steps=v["num_inference_steps"],
+            warm_start=v["warm_start"],
+            seed=v["seed"],
             expected_obs=parse_obs_specs(v["expected_obs_keys"], v["expected_obs_shapes"]),
-            action_names=tuple(v["action_names"]), min_replan_period_s=v["min_replan_period_s"],
-            max_window_age_s=v["max_window_age_s"], chunk_form=v["chunk_form"], torch_threads=v["torch_threads"],
+            action_names=tuple(v["action_names"]),
+            min_replan_period_s=v["min_replan_period_s"],
+            max_window_age_s=v["max_window_age_s"],
+            chunk_form=v["chunk_form"],
+            torch_threads=v["torch_threads"],
         )
 
 
@@ -160,10 +169,12 @@ class PolicyRunner:
             raise ValueError(f"checkpoint '{path}' does not exist")
         try:
             policy = Policy.from_checkpoint(
-                path, device=str(device), num_inference_steps=config.num_inference_steps or None,
+                path,
+                device=str(device),
+                num_inference_steps=config.num_inference_steps or None,
                 precision=config.precision,  # type: ignore[arg-type]
             )
-        except Exception as exc:  # noqa: BLE001 - corrupt files raise anything; report, do not crash
+        except Exception as exc:
             raise ValueError(f"cannot load checkpoint '{path}': {type(exc).__name__}: {exc}") from exc
         problems = spec_mismatch(policy.spec, config.expected_obs, config.action_names)
         if problems:
@@ -199,24 +210,37 @@ class PolicyRunner:
     @property
     def summary(self) -> str:
         """One line for the status note and the log: what runs where, how."""
-        return (f"{self.policy_id} on {self.device}: {self.precision}, chunk form {self.form}, "
-                f"{self.threads} torch threads")
+        return (
+            f"{self.policy_id} on {self.device}: {self.precision}, chunk form {self.form}, {self.threads} torch threads"
+        )
 
     def fill_status(self, msg: object, dropped: int) -> None:
         """Set a ``dp_msgs/PolicyStatus``'s policy fields (duck-typed: no ROS import here)."""
-        values = {"policy_id": self.policy_id, "device": self.device, "last_inference_ms": self.stats.last_ms,
-                  "median_inference_ms": self.stats.median_ms, "chunk_rate_hz": self.stats.rate_hz,
-                  "chunks_published": self.sequence, "observations_dropped": dropped + self.skipped}
+        values = {
+            "policy_id": self.policy_id,
+            "device": self.device,
+            "last_inference_ms": self.stats.last_ms,
+            "median_inference_ms": self.stats.median_ms,
+            "chunk_rate_hz": self.stats.rate_hz,
+            "chunks_published": self.sequence,
+            "observations_dropped": dropped + self.skipped,
+        }
         for field, value in values.items():
             setattr(msg, field, value)
 
     def status_values(self) -> dict[str, str]:
         """What /diagnostics reports beyond PolicyStatus: precision, chunk form, threads, latency."""
         serial = getattr(self.policy, "serial", 0)
-        return {"device": self.device, "precision": self.precision, "chunk_form": self.form,
-                "chunk_program": str(serial), "torch_threads": str(self.threads),
-                "chunk_ms_last": f"{self.stats.last_ms:.2f}", "chunk_ms_median": f"{self.stats.median_ms:.2f}",
-                "chunk_ms_p99": f"{self.stats.p99_ms:.2f}"}
+        return {
+            "device": self.device,
+            "precision": self.precision,
+            "chunk_form": self.form,
+            "chunk_program": str(serial),
+            "torch_threads": str(self.threads),
+            "chunk_ms_last": f"{self.stats.last_ms:.2f}",
+            "chunk_ms_median": f"{self.stats.median_ms:.2f}",
+            "chunk_ms_p99": f"{self.stats.p99_ms:.2f}",
+        }
 
     def reset(self) -> None:
         """New activation: sequence numbers restart, no warm start from an older plan."""
@@ -281,10 +305,11 @@ class PolicyRunner:
 def _reference_window(spec: PolicySpec) -> dict[str, dict[str, np.ndarray]]:
     """A valid window for timing: zeros and grey images (values do not change the work done)."""
     n = spec.n_obs_steps
-    return {"low_dim": {k.name: np.zeros((n, k.shape[0]), np.float32) for k in spec.low_dim_keys},
-            "images": {k.name: np.full((n, k.shape[1], k.shape[2], 3), 128, np.uint8) for k in spec.rgb_keys}}
+    return {
+        "low_dim": {k.name: np.zeros((n, k.shape[0]), np.float32) for k in spec.low_dim_keys},
+        "images": {k.name: np.full((n, k.shape[1], k.shape[2], 3), 128, np.uint8) for k in spec.rgb_keys},
+    }
 
 
 def _executed_steps(previous_plan: object | None) -> int:
     return 0 if previous_plan is None else int(previous_plan.execute_steps)  # type: ignore[attr-defined]
-

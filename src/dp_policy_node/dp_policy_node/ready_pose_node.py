@@ -25,7 +25,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import rclpy
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rclpy.callback_groups import ReentrantCallbackGroup
@@ -46,11 +45,19 @@ PARAMS = [
     Param("acceleration_scaling", 0.2, "MoveIt max acceleration scaling factor, 0..1"),
     Param("policy_node", "/policy_node", "lifecycle policy node deactivated before moving; empty = none"),
     Param("trajectory_controller", "fr3_arm_controller", "ros2_control controller MoveIt executes through"),
-    Param("streaming_controller", "", "controller switched off during the move (joint position/Cartesian); empty = none"),
+    Param(
+        "streaming_controller", "", "controller switched off during the move (joint position/Cartesian); empty = none"
+    ),
     Param("controller_manager", "/controller_manager", "controller_manager node (switch_controller service)"),
     Param("service_timeout_s", 10.0, "timeout of each lifecycle / controller_manager call, s"),
-    Param("moveit_node_name", "ready_pose_moveit", "node name of the MoveItPy instance (its params file is keyed by it)"),
-    Param("moveit_params_file", "", "ROS params file with the MoveIt parameters for moveit_node_name; set by franka.launch.py"),
+    Param(
+        "moveit_node_name", "ready_pose_moveit", "node name of the MoveItPy instance (its params file is keyed by it)"
+    ),
+    Param(
+        "moveit_params_file",
+        "",
+        "ROS params file with the MoveIt parameters for moveit_node_name; set by franka.launch.py",
+    ),
 ]
 
 MOVEIT_MISSING = (
@@ -113,8 +120,11 @@ class ReadyPoseNode(Node):
 
         client = self.create_client(SwitchController, f"{self.values['controller_manager']}/switch_controller")
         try:
-            request = SwitchController.Request(activate_controllers=activate, deactivate_controllers=deactivate,
-                                               strictness=SwitchController.Request.STRICT)
+            request = SwitchController.Request(
+                activate_controllers=activate,
+                deactivate_controllers=deactivate,
+                strictness=SwitchController.Request.STRICT,
+            )
             if not self._call(client, request).ok:
                 raise RuntimeError(f"controller switch refused (activate {activate}, deactivate {deactivate})")
         finally:
@@ -136,8 +146,7 @@ class ReadyPoseNode(Node):
                 raise RuntimeError(f"{MOVEIT_MISSING} ({err})") from None
             # the node its parameters are given to (moveit_py planning: MoveItPy(node_name, ...,
             # launch_params_filepaths) makes an rclcpp node with exactly these --params-file args)
-            self.moveit = MoveItPy(node_name=v["moveit_node_name"],
-                                   launch_params_filepaths=[v["moveit_params_file"]])
+            self.moveit = MoveItPy(node_name=v["moveit_node_name"], launch_params_filepaths=[v["moveit_params_file"]])
         from moveit.core.robot_state import RobotState
         from moveit.planning import PlanRequestParameters
 

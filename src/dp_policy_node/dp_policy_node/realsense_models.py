@@ -42,12 +42,16 @@ REALSENSE_MODELS = {
 }
 
 
-def camera_blocks(profile: Mapping[str, Mapping[str, Any]],
-                  namespace: str = CAMERA_NAMESPACE) -> dict[str, Mapping[str, Any]]:
+def camera_blocks(
+    profile: Mapping[str, Mapping[str, Any]], namespace: str = CAMERA_NAMESPACE
+) -> dict[str, Mapping[str, Any]]:
     """``{camera name: block}`` of the ``/<namespace>/<name>`` blocks of a profile."""
     prefix = f"/{namespace}/"
-    return {fqn[len(prefix):]: block for fqn, block in sorted(profile.items())
-            if fqn.startswith(prefix) and fqn.count("/") == 2}
+    return {
+        fqn[len(prefix) :]: block
+        for fqn, block in sorted(profile.items())
+        if fqn.startswith(prefix) and fqn.count("/") == 2
+    }
 
 
 def camera_model(name: str, block: Mapping[str, Any]) -> RealSenseModel:
@@ -55,13 +59,17 @@ def camera_model(name: str, block: Mapping[str, Any]) -> RealSenseModel:
     colour parameters is an error (realsense2_camera would ignore them silently)."""
     device = str(block.get("device_type", "")).lower()
     if device not in REALSENSE_MODELS:
-        raise ValueError(f"camera {name}: device_type '{device}' is not one of {sorted(REALSENSE_MODELS)} "
-                         "(the colour stream's parameters and topic depend on the model)")
+        raise ValueError(
+            f"camera {name}: device_type '{device}' is not one of {sorted(REALSENSE_MODELS)} "
+            "(the colour stream's parameters and topic depend on the model)"
+        )
     model = REALSENSE_MODELS[device]
     if model.profile_param not in block:
         raise ValueError(f"camera {name} ({device}): set {model.profile_param} (\"width,height,fps\")")
     wrong = sorted(k for k in block if k.startswith(model.foreign_prefixes))
     if wrong:
-        raise ValueError(f"camera {name} ({device}) takes its colour from {model.profile_param.split('.')[0]}: "
-                         f"{wrong} would be ignored silently")
+        raise ValueError(
+            f"camera {name} ({device}) takes its colour from {model.profile_param.split('.')[0]}: "
+            f"{wrong} would be ignored silently"
+        )
     return model

@@ -138,7 +138,9 @@ class SyntheticSensors:
 
     def _publish_joints(self, now_ns: int) -> None:
         q0 = JOINT_RAD_PER_S * (now_ns - self.base_ns) / 1e9
-        msg = JointState(name=self.joint_names, position=[q0 + JOINT_OFFSET_RAD * j for j in range(len(self.joint_names))])
+        msg = JointState(
+            name=self.joint_names, position=[q0 + JOINT_OFFSET_RAD * j for j in range(len(self.joint_names))]
+        )
         msg.header.stamp = ns_to_time(now_ns)
         self.joint_published.append(now_ns)
         self._joint_pub.publish(msg)

@@ -69,9 +69,7 @@ def ros_context() -> Iterator[object]:
             rclpy.shutdown(context=ctx)
 
 
-def spin_until(
-    executor: object, predicate: Callable[[], bool], timeout_s: float, step_s: float = 0.01
-) -> bool:
+def spin_until(executor: object, predicate: Callable[[], bool], timeout_s: float, step_s: float = 0.01) -> bool:
     """Spin ``executor`` until ``predicate()`` is true or ``timeout_s`` passes; return the predicate."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -177,7 +175,9 @@ class LifecycleClient:
         from rcl_interfaces.srv import SetParameters
         from rclpy.parameter import Parameter
 
-        request = SetParameters.Request(parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()])
+        request = SetParameters.Request(
+            parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()]
+        )
         result = call_service(self.executor, self.params, request, timeout_s)
         refused = [r.reason for r in result.results if not r.successful]  # type: ignore[attr-defined]
         if refused:

@@ -26,8 +26,15 @@ def tiny_spec(
     """Cameras (name → (H, W)) + one joint-position key → joint actions named like the joints."""
     obs = [ObsKeySpec(name, "rgb", (3, h, w)) for name, (h, w) in (cameras or {}).items()]
     obs.append(ObsKeySpec(joint_key, "low_dim", (len(joint_names),)))
-    return PolicySpec(obs=tuple(obs), action_dim=len(joint_names), action_names=joint_names,
-                      n_obs_steps=n_obs_steps, horizon=horizon, n_action_steps=n_action_steps, dt_s=dt_s)
+    return PolicySpec(
+        obs=tuple(obs),
+        action_dim=len(joint_names),
+        action_names=joint_names,
+        n_obs_steps=n_obs_steps,
+        horizon=horizon,
+        n_action_steps=n_action_steps,
+        dt_s=dt_s,
+    )
 
 
 def write_demo_zarr(path: Path, spec: PolicySpec, episodes: int = 3, length: int = 24, seed: int = 0) -> Path:
@@ -43,7 +50,9 @@ def write_demo_zarr(path: Path, spec: PolicySpec, episodes: int = 3, length: int
         episode = {joint_key.name: q[:-1], "action": q[1:]}
         for cam in spec.rgb_keys:
             shade = np.clip(128 + 100 * q[:-1, 0], 0, 255).astype(np.uint8)
-            episode[cam.name] = np.broadcast_to(shade[:, None, None, None], (length, cam.shape[1], cam.shape[2], 3)).copy()
+            episode[cam.name] = np.broadcast_to(
+                shade[:, None, None, None], (length, cam.shape[1], cam.shape[2], 3)
+            ).copy()
         buffer.add_episode(episode)
     return path
 
@@ -68,8 +77,18 @@ def make_tiny_checkpoint(out_dir: Path, spec: PolicySpec, steps: int = 2, seed: 
     config = Config(
         policy=policy,
         data=DataConfig(path=str(data), obs_sources={k.name: k.name for k in spec.obs}, val_ratio=0.0, seed=seed),
-        train=TrainConfig(seed=seed, batch_size=4, max_steps=steps, num_epochs=None, warmup_steps=0, device="cpu",
-                          val_every=0, checkpoint_every=0, log_every=1, output_dir=out_dir / "run"),
+        train=TrainConfig(
+            seed=seed,
+            batch_size=4,
+            max_steps=steps,
+            num_epochs=None,
+            warmup_steps=0,
+            device="cpu",
+            val_every=0,
+            checkpoint_every=0,
+            log_every=1,
+            output_dir=out_dir / "run",
+        ),
     )
     trainer = Trainer(config)
     try:

@@ -4,8 +4,9 @@ import sys
 
 import numpy as np
 import rclpy
-from dp_msgs.msg import ActionChunk
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+from dp_msgs.msg import ActionChunk
 
 
 def known_chunk() -> ActionChunk:

@@ -27,8 +27,15 @@ OS_NAME = "ubuntu"
 OS_RELEASE = "noble"
 ROSDISTRO = "jazzy"
 INSTALLERS = ("apt", "pip", "source")
-DEPEND_TAGS = ("depend", "build_depend", "build_export_depend", "buildtool_depend", "exec_depend",
-               "test_depend", "doc_depend")
+DEPEND_TAGS = (
+    "depend",
+    "build_depend",
+    "build_export_depend",
+    "buildtool_depend",
+    "exec_depend",
+    "test_depend",
+    "doc_depend",
+)
 
 # Packages that docs/robot_bringup.md builds from source (Jazzy releases no franka_ros2 and no FZI
 # cartesian_controllers): {package: source repository}. Package names from franka_ros2 jazzy
@@ -99,8 +106,9 @@ def _load_yaml(path: Path) -> Any:
 class RosdepDatabase:
     """The Jazzy distribution file and the rosdep yaml databases under ``root`` (the rosdistro copy)."""
 
-    def __init__(self, root: Path, workspace_packages: set[str] = frozenset(),
-                 source_packages: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, root: Path, workspace_packages: set[str] = frozenset(), source_packages: dict[str, str] | None = None
+    ) -> None:
         self.root = Path(root)
         distribution = _load_yaml(self.root / ROSDISTRO / "distribution.yaml")
         self.released: dict[str, str] = {}  # package → repository

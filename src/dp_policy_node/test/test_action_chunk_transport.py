@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from chunk_publisher_process import known_chunk
-from dp_msgs.msg import ActionChunk
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
+from dp_msgs.msg import ActionChunk
 from dp_policy_node.testing import spin_until
 
 pytestmark = pytest.mark.ros

@@ -15,7 +15,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from bringup_workspace import REPO
 
 SCRIPT = REPO / "tools" / "source_state.sh"
@@ -24,8 +23,13 @@ INPUTS = ("src", "colcon.meta", "launch", "config/robots", "tools", "vendor")
 
 def _state(root: Path, path: str | None = None) -> str:
     env = {**os.environ, "PATH": path if path is not None else os.environ["PATH"]}
-    result = subprocess.run(["bash", str(root / "tools" / "source_state.sh"), str(root)],
-                            capture_output=True, text=True, timeout=60, env=env)
+    result = subprocess.run(
+        ["bash", str(root / "tools" / "source_state.sh"), str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     digest = result.stdout.strip()
     assert re.fullmatch(r"[0-9a-f]{64}", digest), result.stdout
@@ -40,8 +44,12 @@ def copy_without_git(tmp_path: Path) -> Path:
         dst = root / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
-            shutil.copytree(src, dst, symlinks=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache"))
+            shutil.copytree(
+                src,
+                dst,
+                symlinks=True,
+                ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache"),
+            )
         else:
             shutil.copy2(src, dst)
     assert not (root / ".git").exists()
@@ -83,12 +91,19 @@ def test_state_without_git_binary(copy_without_git: Path, tmp_path: Path) -> Non
 
 def test_git_and_find_listings_agree_on_a_clean_copy(copy_without_git: Path) -> None:
     """In the checkout the step lists files with git; the copy (same files, same mtimes) with find."""
-    inside_git = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--is-inside-work-tree"],
-                                capture_output=True, text=True).stdout.strip() == "true"
+    inside_git = (
+        subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--is-inside-work-tree"], capture_output=True, text=True
+        ).stdout.strip()
+        == "true"
+    )
     if not inside_git:
         pytest.skip("the repository is not a git checkout here")
-    ignored_in_src = subprocess.run(["git", "-C", str(REPO), "ls-files", "-oi", "--exclude-standard", "--",
-                                     "src", "launch", "config/robots"], capture_output=True, text=True).stdout.split()
+    ignored_in_src = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files", "-oi", "--exclude-standard", "--", "src", "launch", "config/robots"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     unusual = [p for p in ignored_in_src if not re.search(r"(__pycache__|\.pyc$|\.egg-info|\.pytest_cache)", p)]
     if unusual:
         pytest.skip(f"ignored files other than build outputs in the inputs: {unusual[:3]}")
@@ -101,7 +116,9 @@ def test_dockerfile_installs_dependencies_before_copying_the_source() -> None:
     copies = [i for i, line in enumerate(lines) if line.startswith("COPY")]
     source_copy = next(i for i in copies if line_args(lines[i])[-2:] == [".", "."])
     deps_run = next(i for i, line in enumerate(lines) if line.startswith("RUN") and "bootstrap.sh --deps-only" in line)
-    build_run = next(i for i, line in enumerate(lines) if line.startswith("RUN") and line.endswith("bash tools/bootstrap.sh"))
+    build_run = next(
+        i for i, line in enumerate(lines) if line.startswith("RUN") and line.endswith("bash tools/bootstrap.sh")
+    )
     early = [src for i in copies if i < deps_run for src in line_args(lines[i])[:-1]]
     assert early and all(src.startswith(("requirements/", "tools/")) for src in early), early
     assert deps_run < source_copy < build_run
@@ -127,8 +144,11 @@ def test_docker_context_keeps_every_build_input() -> None:
 
     inputs = _source_state_inputs()
     assert "vendor" in inputs and (REPO / "vendor" / "franka_msgs" / "package.xml").is_file()
-    patterns = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.lstrip().startswith(("#", "!"))]
+    patterns = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith(("#", "!"))
+    ]
     # the inputs, their parents and their first files (a pattern such as **/*.xml would drop files)
     paths = {"tools", "requirements", "tools/bootstrap.sh"}
     for rel in inputs:
@@ -136,9 +156,14 @@ def test_docker_context_keeps_every_build_input() -> None:
         paths |= {"/".join(parts[:i]) for i in range(1, len(parts) + 1)}
         root = REPO / rel
         if root.is_dir():
-            paths |= {str(f.relative_to(REPO)) for f in sorted(root.rglob("*"))
-                      if f.is_file() and "__pycache__" not in f.parts and ".egg-info" not in str(f)}
-    excluded = sorted(p for p in paths for pat in patterns if fnmatch(p, pat.rstrip("/")) or fnmatch(p, pat.lstrip("/")))
+            paths |= {
+                str(f.relative_to(REPO))
+                for f in sorted(root.rglob("*"))
+                if f.is_file() and "__pycache__" not in f.parts and ".egg-info" not in str(f)
+            }
+    excluded = sorted(
+        p for p in paths for pat in patterns if fnmatch(p, pat.rstrip("/")) or fnmatch(p, pat.lstrip("/"))
+    )
     assert not excluded, f".dockerignore excludes build inputs: {excluded[:5]}"
     lines = [line.strip() for line in (REPO / "docker" / "Dockerfile").read_text().splitlines()]
     assert any(line.startswith("COPY") and line_args(line)[-2:] == [".", "."] for line in lines)

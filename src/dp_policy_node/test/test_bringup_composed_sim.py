@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rclpy
-from dp_msgs.msg import ActionChunk, ExecutorStatus, ObservationStatus, PolicyStatus
+from bringup_workspace import REPO, robot_graph
 from lifecycle_msgs.msg import Transition
 from rclpy.context import Context
 from rclpy.exceptions import ParameterUninitializedException
@@ -41,7 +41,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
-from bringup_workspace import REPO, robot_graph
+from dp_msgs.msg import ActionChunk, ExecutorStatus, ObservationStatus, PolicyStatus
 from dp_policy_node.bringup import autostart, create_nodes
 from dp_policy_node.graph import GRAPH
 from dp_policy_node.testing import LifecycleClient, spin_until
@@ -54,8 +54,10 @@ SIMULATOR = "mujoco"
 # rest of each chunk). "joint_position" (a position command every control tick) passes too; it is
 # left out because each bring-up costs 25-35 s on a busy 2-core machine (mostly loading the policy).
 CONTROLLERS = ("joint_trajectory",)
-COMMAND_TYPES = {"trajectory_msgs/msg/JointTrajectory": JointTrajectory,
-                 "std_msgs/msg/Float64MultiArray": Float64MultiArray}
+COMMAND_TYPES = {
+    "trajectory_msgs/msg/JointTrajectory": JointTrajectory,
+    "std_msgs/msg/Float64MultiArray": Float64MultiArray,
+}
 MOVED_RAD = 1e-3  # a joint position that changed by more than this has moved
 
 
@@ -68,10 +70,16 @@ def sim_checkpoint(tmp_path_factory) -> Path:
     """A tiny checkpoint trained on data shaped like the profile's observation and policy blocks."""
     profile = robot_graph().load_profile(profile_path())
     obs, policy = profile["/observation_node"], profile["/policy_node"]
-    cameras = {name: (int(obs[f"cameras.{name}.height"]), int(obs[f"cameras.{name}.width"]))
-               for name in obs["camera_names"]}
-    spec = tiny_spec(cameras=cameras, joint_names=tuple(obs["joint_state.joint_names"]),
-                     joint_key=obs["joint_state.key"], n_obs_steps=int(obs["n_obs_steps"]), dt_s=float(obs["dt_s"]))
+    cameras = {
+        name: (int(obs[f"cameras.{name}.height"]), int(obs[f"cameras.{name}.width"])) for name in obs["camera_names"]
+    }
+    spec = tiny_spec(
+        cameras=cameras,
+        joint_names=tuple(obs["joint_state.joint_names"]),
+        joint_key=obs["joint_state.key"],
+        n_obs_steps=int(obs["n_obs_steps"]),
+        dt_s=float(obs["dt_s"]),
+    )
     # the profile's policy block must accept it as it is
     assert [k.name for k in spec.obs] == list(policy["expected_obs_keys"])
     assert ["x".join(map(str, k.shape)) for k in spec.obs] == list(policy["expected_obs_shapes"])
@@ -84,9 +92,10 @@ def launch_args(checkpoint: Path, controller: str) -> tuple[list[str], list]:
     overrides as ``-p <node>:<name>:=<value>`` (later wins, as launch_ros' ``parameters=[file, dict]``)."""
     g = robot_graph()
     profile = str(profile_path())
-    processes = [*g.simulator_processes(profile, SIMULATOR),
-                 *g.rollout_processes(profile, controller, simulator=SIMULATOR, use_sim_time=True,
-                                      checkpoint=str(checkpoint))]
+    processes = [
+        *g.simulator_processes(profile, SIMULATOR),
+        *g.rollout_processes(profile, controller, simulator=SIMULATOR, use_sim_time=True, checkpoint=str(checkpoint)),
+    ]
     args = ["--ros-args", "--params-file", profile]
     for p in processes:
         # no namespaces or remappings with dp_sim: the nodes below are exactly these processes
@@ -109,9 +118,11 @@ class Probe:
         sub(ActionChunk, "/dp/action_chunk", self.chunks.append, 50)
         sub(command_type, command_topic, self.commands.append, 100)
         sub(JointState, "/joint_states", self.joints.append, 50)
-        for key, msg_type, topic in (("obs", ObservationStatus, "/dp/observation_status"),
-                                     ("policy", PolicyStatus, "/dp/policy_status"),
-                                     ("executor", ExecutorStatus, "/dp/executor_status")):
+        for key, msg_type, topic in (
+            ("obs", ObservationStatus, "/dp/observation_status"),
+            ("policy", PolicyStatus, "/dp/policy_status"),
+            ("executor", ExecutorStatus, "/dp/executor_status"),
+        ):
             sub(msg_type, topic, self.status[key].append, 50)
 
     def last(self, key: str):
@@ -135,8 +146,7 @@ def test_composed_bringup_runs_the_sim_launch_graph(sim_checkpoint, controller):
     trajectory = ctrl.output_mode == "trajectory"
 
     context = Context()
-    rclpy.init(args=["dp_bringup", *ros_args], context=context,
-               domain_id=int(os.environ["ROS_DOMAIN_ID"]))
+    rclpy.init(args=["dp_bringup", *ros_args], context=context, domain_id=int(os.environ["ROS_DOMAIN_ID"]))
     nodes: list[Node] = []
     executor = MultiThreadedExecutor(num_threads=4, context=context)
     probe = None
@@ -168,8 +178,9 @@ def test_composed_bringup_runs_the_sim_launch_graph(sim_checkpoint, controller):
                 return sim.sim.commanded_positions().copy(), sim.sim.joint_positions().copy()
 
         # the sim runs and the observation node builds windows before the policy is started
-        assert spin_until(executor, lambda: (s := probe.last("obs")) is not None and s.windows_published >= 2, 60.0), \
+        assert spin_until(executor, lambda: (s := probe.last("obs")) is not None and s.windows_published >= 2, 60.0), (
             f"no observation windows: {probe.last('obs')}"
+        )
         assert spin_until(executor, lambda: len(probe.joints) > 0, 10.0)
         commanded0, measured0 = sim_q()
         joints0 = np.asarray(probe.joints[-1].position)
@@ -209,19 +220,27 @@ def test_composed_bringup_runs_the_sim_launch_graph(sim_checkpoint, controller):
 
         def flowing() -> bool:
             ex, pol = probe.last("executor"), probe.last("policy")
-            return (len(probe.chunks) >= 2 and sent() >= min_commands and ex is not None
-                    and ex.chunks_accepted >= 2 and (trajectory or ex.commands_published >= min_commands)
-                    and pol is not None and pol.lifecycle_state == "active")
+            return (
+                len(probe.chunks) >= 2
+                and sent() >= min_commands
+                and ex is not None
+                and ex.chunks_accepted >= 2
+                and (trajectory or ex.commands_published >= min_commands)
+                and pol is not None
+                and pol.lifecycle_state == "active"
+            )
 
         assert spin_until(executor, flowing, 60.0), (
             f"chunks {len(probe.chunks)}, commands {len(probe.commands)}, "
-            f"executor {probe.last('executor')}, policy {probe.last('policy')}")
+            f"executor {probe.last('executor')}, policy {probe.last('policy')}"
+        )
         chunk = probe.chunks[-1]
         assert list(chunk.action_names) == [f"fr3_joint{i}" for i in range(1, 8)] and chunk.action_dim == 7
         # statuses come at their own rates (2 and 10 Hz): wait for them to report it
         assert spin_until(executor, lambda: probe.last("policy").chunks_published >= 1, 10.0), probe.last("policy")
-        assert spin_until(executor, lambda: any(s.mode == "executing" for s in probe.status["executor"]), 10.0), \
-            [s.mode for s in probe.status["executor"]]
+        assert spin_until(executor, lambda: any(s.mode == "executing" for s in probe.status["executor"]), 10.0), [
+            s.mode for s in probe.status["executor"]
+        ]
         if trajectory:
             assert all(list(c.joint_names) == list(chunk.action_names) for c in probe.commands)
         else:
@@ -229,13 +248,13 @@ def test_composed_bringup_runs_the_sim_launch_graph(sim_checkpoint, controller):
 
         def moved() -> bool:
             commanded, measured = sim_q()
-            return (np.abs(commanded - commanded0).max() > MOVED_RAD
-                    and np.abs(measured - measured0).max() > MOVED_RAD)
+            return np.abs(commanded - commanded0).max() > MOVED_RAD and np.abs(measured - measured0).max() > MOVED_RAD
 
         assert spin_until(executor, moved, 30.0), (sim_q(), commanded0, measured0)
         # /joint_states shows it too
-        assert spin_until(executor, lambda: np.abs(np.asarray(probe.joints[-1].position) - joints0).max() > MOVED_RAD,
-                          10.0), (probe.joints[-1].position, joints0)
+        assert spin_until(
+            executor, lambda: np.abs(np.asarray(probe.joints[-1].position) - joints0).max() > MOVED_RAD, 10.0
+        ), (probe.joints[-1].position, joints0)
         # The sim takes every command, the one-point hold trajectory included (stamped 0 = on receipt).
         assert rejected == [], rejected
         # and none of the executor's commands made the arm reflex (dp_sim.reflexes: FR3 limits)
@@ -244,8 +263,9 @@ def test_composed_bringup_runs_the_sim_launch_graph(sim_checkpoint, controller):
         # deactivate through the real lifecycle service: chunks stop, the executor goes idle
         assert lifecycle.transition(Transition.TRANSITION_DEACTIVATE)
         assert lifecycle.state() == "inactive"
-        assert spin_until(executor, lambda: (s := probe.last("executor")) is not None and s.mode == "idle", 10.0), \
+        assert spin_until(executor, lambda: (s := probe.last("executor")) is not None and s.mode == "idle", 10.0), (
             probe.last("executor")
+        )
         idle_at = len(probe.status["executor"])
         assert probe.last("executor").hold_reason == "policy inactive"
         # (two more statuses, so that no command sent before the idle status is still on its way)
@@ -255,7 +275,7 @@ def test_composed_bringup_runs_the_sim_launch_graph(sim_checkpoint, controller):
         # an active policy would have sent a chunk per inference (~0.1-1 s here)
         assert spin_until(executor, lambda: len(probe.status["executor"]) >= statuses + 5, 20.0)
         assert len(probe.chunks) == chunks and len(probe.commands) == commands
-        assert all(s.mode == "idle" for s in probe.status["executor"][idle_at - 1:])
+        assert all(s.mode == "idle" for s in probe.status["executor"][idle_at - 1 :])
         assert probe.last("policy").lifecycle_state == "inactive"
     finally:
         for node in nodes:

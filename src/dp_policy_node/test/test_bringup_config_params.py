@@ -14,19 +14,30 @@ import re
 from pathlib import Path
 
 import pytest
-
 from bringup_workspace import PROFILES, REPO, robot_graph
 
-PACKAGE_CONFIGS = sorted(
-    p for p in (REPO / "src").glob("*/config/*.yaml") if "ros__parameters" in p.read_text()
-)
+PACKAGE_CONFIGS = sorted(p for p in (REPO / "src").glob("*/config/*.yaml") if "ros__parameters" in p.read_text())
 PARAM_FILES = [*PROFILES, *PACKAGE_CONFIGS]
 # realsense2_camera (realsense-ros 4.5x, ROS 2 Jazzy) parameters the profiles may set
 REALSENSE_PARAMS = {
-    "serial_no", "device_type", "camera_name", "enable_color", "enable_depth", "enable_infra1", "enable_infra2",
-    "rgb_camera.color_profile", "rgb_camera.color_format", "rgb_camera.enable_auto_exposure",
-    "depth_module.depth_profile", "depth_module.color_profile", "depth_module.color_format",
-    "depth_module.enable_auto_exposure", "align_depth.enable", "enable_sync", "initial_reset", "publish_tf",
+    "serial_no",
+    "device_type",
+    "camera_name",
+    "enable_color",
+    "enable_depth",
+    "enable_infra1",
+    "enable_infra2",
+    "rgb_camera.color_profile",
+    "rgb_camera.color_format",
+    "rgb_camera.enable_auto_exposure",
+    "depth_module.depth_profile",
+    "depth_module.color_profile",
+    "depth_module.color_format",
+    "depth_module.enable_auto_exposure",
+    "align_depth.enable",
+    "enable_sync",
+    "initial_reset",
+    "publish_tf",
 }
 AUTOMATIC = {"use_sim_time", "start_type_description_service"}  # declared by rclpy itself
 
@@ -50,12 +61,15 @@ def _declared(spec, path: Path, tmp_path: Path) -> set[str]:
     from rclpy.context import Context
 
     ctx = Context()
-    rclpy.init(args=["--ros-args", "--params-file", str(path), "-p", f"output_dir:={tmp_path / 'episodes'}"],
-               context=ctx, domain_id=int(os.environ["ROS_DOMAIN_ID"]))
+    rclpy.init(
+        args=["--ros-args", "--params-file", str(path), "-p", f"output_dir:={tmp_path / 'episodes'}"],
+        context=ctx,
+        domain_id=int(os.environ["ROS_DOMAIN_ID"]),
+    )
     node = None
     try:
         node = spec.node_class()(context=ctx)
-        return set(node._parameters)  # noqa: SLF001 - the node's declared parameters
+        return set(node._parameters)
     finally:
         if node is not None:
             if hasattr(node, "stop"):
@@ -89,7 +103,8 @@ _LEAF = re.compile(r"^\s+[\w.]+:\s+[^#\s]")  # "  name: value" (a mapping opener
 @pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.name)
 def test_profile_values_have_units_and_defaults_in_comments(path: Path) -> None:
     undocumented = [
-        line.strip() for line in path.read_text().splitlines()
+        line.strip()
+        for line in path.read_text().splitlines()
         if _LEAF.match(line) and "ros__parameters" not in line and "(default" not in line.split("#", 1)[-1]
     ]
     assert not undocumented, f"{path.name}: values without '# ... (default ...)': {undocumented}"

@@ -15,7 +15,6 @@ import ast
 from pathlib import Path
 
 import pytest
-
 from bringup_workspace import LAUNCH_DIR, LAUNCH_FILES, PROFILES, REPO, console_scripts, our_packages, robot_graph
 
 # External packages the launch files use: {package: {launch files or executables}}. Not in this
@@ -25,8 +24,8 @@ EXTERNAL = {
     "franka_bringup": {"launch/franka.launch.py"},
     "franka_description": {"robots/fr3/fr3.urdf.xacro"},
     "realsense2_camera": {"realsense2_camera_node"},
-    "joy": {"joy_node"},                    # joystick_drivers joy (ros2): /joy
-    "spacenav": {"spacenav_node"},          # joystick_drivers spacenav: rclcpp_components EXECUTABLE spacenav_node
+    "joy": {"joy_node"},  # joystick_drivers joy (ros2): /joy
+    "spacenav": {"spacenav_node"},  # joystick_drivers spacenav: rclcpp_components EXECUTABLE spacenav_node
     "controller_manager": {"spawner", "ros2_control_node"},
     "robot_state_publisher": {"robot_state_publisher"},
     "ros_gz_sim": {"launch/gz_sim.launch.py", "create"},
@@ -36,8 +35,11 @@ LAUNCH_NAMES = {p.name for p in LAUNCH_FILES}
 
 
 def _calls(tree: ast.AST, name: str) -> list[ast.Call]:
-    return [n for n in ast.walk(tree) if isinstance(n, ast.Call)
-            and (getattr(n.func, "id", None) == name or getattr(n.func, "attr", None) == name)]
+    return [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and (getattr(n.func, "id", None) == name or getattr(n.func, "attr", None) == name)
+    ]
 
 
 def _kw(call: ast.Call, key: str) -> ast.expr | None:
@@ -67,10 +69,14 @@ def test_launch_file_arguments_and_references(path: Path) -> None:
         assert len(description) > 15, f"argument {name} needs a description"
     # ARGUMENTS is declared by robot_graph.launch_description (test_arguments_are_declared_with_descriptions)
     assert any(c.args and getattr(c.args[0], "id", "") == "ARGUMENTS" for c in _calls(tree, "launch_description")), (
-        f"{path.name} does not declare its ARGUMENTS through robot_graph.launch_description")
+        f"{path.name} does not declare its ARGUMENTS through robot_graph.launch_description"
+    )
     # every argument read as arg["..."] is declared (a typo would be a KeyError at launch time)
-    used = {n.slice.value for n in ast.walk(tree) if isinstance(n, ast.Subscript)
-            and getattr(n.value, "id", "") == "arg" and isinstance(n.slice, ast.Constant)}
+    used = {
+        n.slice.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Subscript) and getattr(n.value, "id", "") == "arg" and isinstance(n.slice, ast.Constant)
+    }
     assert used <= set(names), f"{path.name} reads undeclared arguments {sorted(used - set(names))}"
     assert set(names) <= used, f"{path.name} declares unused arguments {sorted(set(names) - used)}"
     problems, _ = _reference_problems(tree)
@@ -114,9 +120,12 @@ def test_reference_check_sees_each_reference_and_can_fail() -> None:
     source = (LAUNCH_DIR / "sim.launch.py").read_text()
     problems, checked = _reference_problems(ast.parse(source))
     assert problems == [] and checked == 6  # 2 package paths (URDF, gz_sim launch) + 4 Nodes
-    for good, bad in [('"parameter_bridge"', '"parameter_bridg"'), ('"fr3.urdf.xacro"', '"fr3.xacro"'),
-                      ('FindPackageShare("ros_gz_sim")', 'FindPackageShare("ros_gz")'),
-                      ('executable="spawner"', 'executable=spawner_name')]:
+    for good, bad in [
+        ('"parameter_bridge"', '"parameter_bridg"'),
+        ('"fr3.urdf.xacro"', '"fr3.xacro"'),
+        ('FindPackageShare("ros_gz_sim")', 'FindPackageShare("ros_gz")'),
+        ('executable="spawner"', 'executable=spawner_name'),
+    ]:
         assert good in source, good
         mutated, _ = _reference_problems(ast.parse(source.replace(good, bad, 1)))
         assert mutated, f"replacing {good} by {bad} went unnoticed"
@@ -134,7 +143,8 @@ def _check_process(g, process) -> None:
     if process.package in packages:
         scripts = console_scripts(process.package)
         assert process.executable in scripts, (
-            f"{process.package} has no console script '{process.executable}' (have {sorted(scripts)})")
+            f"{process.package} has no console script '{process.executable}' (have {sorted(scripts)})"
+        )
         profile = g.load_profile(process.params_file)
         assert process.fqn in profile, f"{Path(process.params_file).name} has no block for {process.fqn}"
         unknown = set(process.overrides) - set(profile[process.fqn]) - {"use_sim_time"}
@@ -152,19 +162,29 @@ def test_rollout_graph_is_the_composed_graph(controller: str, simulator: str) ->
 
     g = robot_graph()
     profile = str(REPO / (g.SIM_PROFILE if simulator else g.ROBOT_PROFILE))
-    processes = g.rollout_processes(profile, controller, simulator=simulator, use_sim_time=bool(simulator),
-                                    checkpoint="/ckpt")
+    processes = g.rollout_processes(
+        profile, controller, simulator=simulator, use_sim_time=bool(simulator), checkpoint="/ckpt"
+    )
     policy = next(p for p in processes if p.lifecycle)
     assert policy.overrides["checkpoint_path"] == "/ckpt"
-    assert [(p.name, p.executable, p.lifecycle) for p in processes] == [(e.name, e.executable, e.lifecycle) for e in GRAPH]
+    assert [(p.name, p.executable, p.lifecycle) for p in processes] == [
+        (e.name, e.executable, e.lifecycle) for e in GRAPH
+    ]
     ctrl = g.CONTROLLERS[controller]
     executor = next(p for p in processes if p.name == "chunk_executor_node")
     assert executor.overrides["output_mode"] == ctrl.output_mode
     assert ctrl.executor_topic == DEFAULT_TOPICS[ctrl.output_mode]  # what the remapping rewrites
-    expected = () if simulator == "mujoco" or ctrl.robot_topic == ctrl.executor_topic else ((ctrl.executor_topic, ctrl.robot_topic),)
+    expected = (
+        ()
+        if simulator == "mujoco" or ctrl.robot_topic == ctrl.executor_topic
+        else ((ctrl.executor_topic, ctrl.robot_topic),)
+    )
     assert executor.remappings == expected
-    for process in [*processes, *g.simulator_processes(profile, simulator or "none"),
-                    *g.controller_spawners(controller, ready_pose=True)]:
+    for process in [
+        *processes,
+        *g.simulator_processes(profile, simulator or "none"),
+        *g.controller_spawners(controller, ready_pose=True),
+    ]:
         _check_process(g, process)
 
 
@@ -195,12 +215,15 @@ def test_robot_profile_cameras_and_ready_pose() -> None:
         _check_process(g, g.ready_pose_process(profile_path, controller, moveit_params_file="/tmp/m.yaml"))
 
 
-@pytest.mark.parametrize(("device", "block", "error"), [
-    ("d405", {"rgb_camera.color_profile": "640,480,30"}, "depth_module.color_profile"),
-    ("d405", {"depth_module.color_profile": "640,480,30", "rgb_camera.enable_auto_exposure": True}, "ignored"),
-    ("d435", {"depth_module.color_profile": "640,480,30"}, "rgb_camera.color_profile"),
-    ("", {"rgb_camera.color_profile": "640,480,30"}, "device_type"),
-])
+@pytest.mark.parametrize(
+    ("device", "block", "error"),
+    [
+        ("d405", {"rgb_camera.color_profile": "640,480,30"}, "depth_module.color_profile"),
+        ("d405", {"depth_module.color_profile": "640,480,30", "rgb_camera.enable_auto_exposure": True}, "ignored"),
+        ("d435", {"depth_module.color_profile": "640,480,30"}, "rgb_camera.color_profile"),
+        ("", {"rgb_camera.color_profile": "640,480,30"}, "device_type"),
+    ],
+)
 def test_camera_blocks_of_the_wrong_model_are_refused(device: str, block: dict, error: str) -> None:
     g = robot_graph()
     profile = {"/camera/cam": {**({"device_type": device} if device else {}), **block}}
@@ -209,9 +232,19 @@ def test_camera_blocks_of_the_wrong_model_are_refused(device: str, block: dict, 
 
 
 #: robot_graph functions that build launch entities (a refusal must come before all of them).
-BUILDERS = {"franka_bringup_entities", "controller_spawners", "camera_processes", "rollout_processes",
-            "gripper_bridge_processes", "ready_pose_process", "record_processes", "teleop_device_processes",
-            "simulator_processes", "launch_entities", "write_moveit_params"}
+BUILDERS = {
+    "franka_bringup_entities",
+    "controller_spawners",
+    "camera_processes",
+    "rollout_processes",
+    "gripper_bridge_processes",
+    "ready_pose_process",
+    "record_processes",
+    "teleop_device_processes",
+    "simulator_processes",
+    "launch_entities",
+    "write_moveit_params",
+}
 
 
 def _assert_checked_on_the_launch_path(launch_file: str, check: str, before_building: bool = False) -> None:
@@ -223,7 +256,9 @@ def _assert_checked_on_the_launch_path(launch_file: str, check: str, before_buil
     builds = [c.lineno for name in BUILDERS for c in _calls(fn, name)]
     assert checks and builds, f"{launch_file}: {check} at lines {checks}, builders at {builds}"
     if before_building:
-        assert min(checks) < min(builds), f"{launch_file}: {check} (line {min(checks)}) after building (line {min(builds)})"
+        assert min(checks) < min(builds), (
+            f"{launch_file}: {check} (line {min(checks)}) after building (line {min(builds)})"
+        )
 
 
 def test_streaming_position_mode_is_refused_on_hardware_below_1khz() -> None:
@@ -245,8 +280,10 @@ def test_streaming_position_mode_is_refused_on_hardware_below_1khz() -> None:
     _assert_checked_on_the_launch_path("franka.launch.py", "check_streaming_rate", before_building=True)
 
 
-@pytest.mark.parametrize(("device", "expected"), [("gamepad", ("joy", "joy_node")),
-                                                   ("spacemouse", ("spacenav", "spacenav_node")), ("none", None)])
+@pytest.mark.parametrize(
+    ("device", "expected"),
+    [("gamepad", ("joy", "joy_node")), ("spacemouse", ("spacenav", "spacenav_node")), ("none", None)],
+)
 def test_record_starts_the_teleop_input_driver(device: str, expected) -> None:
     g = robot_graph()
     processes = g.teleop_device_processes(device)
@@ -369,8 +406,14 @@ def test_gripper_bridge_starts_only_with_a_gripper_topic() -> None:
     assert g.gripper_bridge_processes(str(REPO / g.SIM_PROFILE), g.load_profile(REPO / g.SIM_PROFILE)) == []
     fingers = _with_twin_deploy(g)
     (bridge,) = g.gripper_bridge_processes(path, fingers, load_gripper=True)
-    assert (bridge.package, bridge.executable, bridge.name) == ("dp_policy_node", "gripper_bridge_node", "gripper_bridge_node")
-    assert bridge.overrides["command_topic"] == fingers["/chunk_executor_node"]["gripper_topic"] == "/dp/gripper_command"
+    assert (bridge.package, bridge.executable, bridge.name) == (
+        "dp_policy_node",
+        "gripper_bridge_node",
+        "gripper_bridge_node",
+    )
+    assert (
+        bridge.overrides["command_topic"] == fingers["/chunk_executor_node"]["gripper_topic"] == "/dp/gripper_command"
+    )
     _check_process(g, bridge)  # the profile's gripper_bridge_node block declares what the launch overrides
     with pytest.raises(ValueError, match="load_gripper"):
         g.gripper_bridge_processes(path, fingers, load_gripper=False)
@@ -378,8 +421,9 @@ def test_gripper_bridge_starts_only_with_a_gripper_topic() -> None:
     with pytest.raises(ValueError, match="gripper_topic is empty"):  # finger values would go to fr3_arm_controller
         g.gripper_bridge_processes(path, {"/chunk_executor_node": {**executor, "gripper_topic": ""}})
     with pytest.raises(ValueError, match="no action"):  # the executor would publish empty arrays
-        g.gripper_bridge_processes(path, {"/chunk_executor_node": {**profile["/chunk_executor_node"],
-                                                                   "gripper_topic": "/dp/gripper_command"}})
+        g.gripper_bridge_processes(
+            path, {"/chunk_executor_node": {**profile["/chunk_executor_node"], "gripper_topic": "/dp/gripper_command"}}
+        )
     for name in ("franka.launch.py", "sim.launch.py"):
         _assert_checked_on_the_launch_path(name, "gripper_bridge_processes")
 
@@ -399,7 +443,9 @@ def test_cartesian_end_effector_is_the_hand_tcp(tmp_path: Path) -> None:
     for controller in ("joint_trajectory", "joint_position"):
         g.check_cartesian_end_effector(controller, False, controllers)
     no_hand = tmp_path / "no_hand.yaml"  # an arm without the Hand: the flange
-    no_hand.write_text(controllers.read_text().replace("end_effector_link: fr3_hand_tcp", "end_effector_link: fr3_link8"))
+    no_hand.write_text(
+        controllers.read_text().replace("end_effector_link: fr3_hand_tcp", "end_effector_link: fr3_link8")
+    )
     g.check_cartesian_end_effector("cartesian", False, no_hand)
     for name in ("franka.launch.py", "record.launch.py", "sim.launch.py"):
         _assert_checked_on_the_launch_path(name, "check_cartesian_end_effector")

@@ -2,17 +2,25 @@
 
 import numpy as np
 import pytest
-from dp_msgs.msg import ActionChunk
 
 from dp_core.control.action_chunk import ChunkValidationError, chunk_from_flat
+from dp_msgs.msg import ActionChunk
 from dp_policy_node.conversions import chunk_from_msg, chunk_to_msg, ns_to_time, time_to_ns
 
 
 def sample_chunk():
     return chunk_from_flat(
-        stamp_ns=12 * 10**9 + 345, start_ns=12 * 10**9 + 50_000_345, dt_s=0.1,
-        action_names=["fr3_joint1", "fr3_joint2"], horizon=3, action_dim=2,
-        data=np.linspace(-1, 1, 6), execute_steps=2, sequence=41, policy_id="ckpt@abc", frame_id="",
+        stamp_ns=12 * 10**9 + 345,
+        start_ns=12 * 10**9 + 50_000_345,
+        dt_s=0.1,
+        action_names=["fr3_joint1", "fr3_joint2"],
+        horizon=3,
+        action_dim=2,
+        data=np.linspace(-1, 1, 6),
+        execute_steps=2,
+        sequence=41,
+        policy_id="ckpt@abc",
+        frame_id="",
     )
 
 
@@ -56,16 +64,30 @@ from geometry_msgs.msg import PoseStamped  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 
 from dp_policy_node.conversions import (  # noqa: E402
-    float64_array_to_msg, joint_positions_from_msg, joint_state_to_msg, joint_trajectory_to_msg, pose_from_msg,
-    pose_to_msg, rgb_from_image_msg, rgb_to_image_msg, window_arrays_from_msg, window_to_msg,
+    float64_array_to_msg,
+    joint_positions_from_msg,
+    joint_state_to_msg,
+    joint_trajectory_to_msg,
+    pose_from_msg,
+    pose_to_msg,
+    rgb_from_image_msg,
+    rgb_to_image_msg,
+    window_arrays_from_msg,
+    window_to_msg,
 )
 
 
 def test_window_round_trip_is_exact():
     rng = np.random.default_rng(0)
     stamps = [10**9, 10**9 + 100_000_000]
-    low_dim = {"joint_pos": rng.normal(size=(2, 7)).astype(np.float32), "ee_pose": rng.normal(size=(2, 7)).astype(np.float32)}
-    images = {"front": rng.integers(0, 255, (2, 6, 8, 3), dtype=np.uint8), "wrist": rng.integers(0, 255, (2, 4, 4, 3), dtype=np.uint8)}
+    low_dim = {
+        "joint_pos": rng.normal(size=(2, 7)).astype(np.float32),
+        "ee_pose": rng.normal(size=(2, 7)).astype(np.float32),
+    }
+    images = {
+        "front": rng.integers(0, 255, (2, 6, 8, 3), dtype=np.uint8),
+        "wrist": rng.integers(0, 255, (2, 4, 4, 3), dtype=np.uint8),
+    }
     msg = window_to_msg(stamps, low_dim, images)
     assert time_to_ns(msg.header.stamp) == stamps[-1]
     back_stamps, back_low, back_img = window_arrays_from_msg(msg)

@@ -15,7 +15,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from bringup_workspace import REPO, our_packages
 
 INSTALL = REPO / "install"
@@ -23,8 +22,12 @@ PYTHON_PACKAGES = sorted(p for p in our_packages() if (REPO / "src" / p / "setup
 
 
 def _executables() -> list[Path]:
-    return sorted(p for pkg in PYTHON_PACKAGES for p in (INSTALL / pkg / "lib" / pkg).glob("*")
-                  if p.is_file() and os.access(p, os.X_OK))
+    return sorted(
+        p
+        for pkg in PYTHON_PACKAGES
+        for p in (INSTALL / pkg / "lib" / pkg).glob("*")
+        if p.is_file() and os.access(p, os.X_OK)
+    )
 
 
 def _interpreter(script: Path) -> list[str]:
@@ -38,8 +41,15 @@ pytestmark = pytest.mark.skipif(not (INSTALL / "setup.bash").is_file(), reason="
 
 def test_every_python_package_installs_its_node_executables() -> None:
     names = {p.name for p in _executables()}
-    assert {"policy_node", "chunk_executor_node", "observation_node", "sim_node", "recorder_node",
-            "teleop_node", "ready_pose_node"} <= names
+    assert {
+        "policy_node",
+        "chunk_executor_node",
+        "observation_node",
+        "sim_node",
+        "recorder_node",
+        "teleop_node",
+        "ready_pose_node",
+    } <= names
 
 
 def test_each_executable_interpreter_imports_torch_and_dp_core() -> None:
@@ -49,6 +59,13 @@ def test_each_executable_interpreter_imports_torch_and_dp_core() -> None:
     assert interpreters
     for command, scripts in interpreters.items():
         assert "/usr/bin/python3" not in command, f"{scripts}: system python {command}, not the venv's"
-        result = subprocess.run([*command, "-c", "import torch, dp_core; print(torch.__version__)"],
-                                capture_output=True, text=True, timeout=120, env=dict(os.environ))
-        assert result.returncode == 0, f"{' '.join(command)} (shebang of {scripts}) cannot import torch/dp_core:\n{result.stderr[-2000:]}"
+        result = subprocess.run(
+            [*command, "-c", "import torch, dp_core; print(torch.__version__)"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=dict(os.environ),
+        )
+        assert result.returncode == 0, (
+            f"{' '.join(command)} (shebang of {scripts}) cannot import torch/dp_core:\n{result.stderr[-2000:]}"
+        )

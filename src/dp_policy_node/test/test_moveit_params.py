@@ -21,26 +21,51 @@ import yaml
 from dp_policy_node import moveit_params as mp
 
 URDF = '<?xml version="1.0"?><robot name="fr3"><link name="fr3_link0"/></robot>'
-SRDF = '<?xml version="1.0"?><robot name="fr3"><group name="fr3_arm"/><group_state name="ready" group="fr3_arm"/></robot>'
-KINEMATICS = {"fr3_arm": {"kinematics_solver": "kdl_kinematics_plugin/KDLKinematicsPlugin",
-                          "kinematics_solver_search_resolution": 0.005, "kinematics_solver_timeout": 0.05}}
-JOINT_LIMITS = {"joint_limits": {f"fr3_joint{i}": {"has_velocity_limits": True, "max_velocity": 2.0}
-                                 for i in range(1, 8)}}
-OMPL = {"planner_configs": {"RRTConnectkConfigDefault": {"type": "geometric::RRTConnect"}},
-        "fr3_arm": {"planner_configs": ["RRTConnectkConfigDefault"]}}
+SRDF = (
+    '<?xml version="1.0"?><robot name="fr3"><group name="fr3_arm"/><group_state name="ready" group="fr3_arm"/></robot>'
+)
+KINEMATICS = {
+    "fr3_arm": {
+        "kinematics_solver": "kdl_kinematics_plugin/KDLKinematicsPlugin",
+        "kinematics_solver_search_resolution": 0.005,
+        "kinematics_solver_timeout": 0.05,
+    }
+}
+JOINT_LIMITS = {
+    "joint_limits": {f"fr3_joint{i}": {"has_velocity_limits": True, "max_velocity": 2.0} for i in range(1, 8)}
+}
+OMPL = {
+    "planner_configs": {"RRTConnectkConfigDefault": {"type": "geometric::RRTConnect"}},
+    "fr3_arm": {"planner_configs": ["RRTConnectkConfigDefault"]},
+}
 # franka_ros2 jazzy franka_fr3_moveit_config/config/fr3_controllers.yaml
 CONTROLLERS = {
     "controller_names": ["fr3_arm_controller", "franka_gripper"],
-    "fr3_arm_controller": {"action_ns": "follow_joint_trajectory", "type": "FollowJointTrajectory",
-                           "default": True, "joints": [f"fr3_joint{i}" for i in range(1, 8)]},
-    "franka_gripper": {"action_ns": "gripper_action", "type": "GripperCommand", "default": True,
-                       "joints": ["fr3_finger_joint1", "fr3_finger_joint2"]},
+    "fr3_arm_controller": {
+        "action_ns": "follow_joint_trajectory",
+        "type": "FollowJointTrajectory",
+        "default": True,
+        "joints": [f"fr3_joint{i}" for i in range(1, 8)],
+    },
+    "franka_gripper": {
+        "action_ns": "gripper_action",
+        "type": "GripperCommand",
+        "default": True,
+        "joints": ["fr3_finger_joint1", "fr3_finger_joint2"],
+    },
 }
 
 
 def _params(**overrides):
-    kwargs = dict(robot_description=URDF, robot_description_semantic=SRDF, kinematics=KINEMATICS,
-                  joint_limits=JOINT_LIMITS, ompl_planning=OMPL, controllers=CONTROLLERS, load_gripper=False)
+    kwargs = dict(
+        robot_description=URDF,
+        robot_description_semantic=SRDF,
+        kinematics=KINEMATICS,
+        joint_limits=JOINT_LIMITS,
+        ompl_planning=OMPL,
+        controllers=CONTROLLERS,
+        load_gripper=False,
+    )
     return mp.moveit_py_params(**{**kwargs, **overrides})
 
 
@@ -50,8 +75,11 @@ def test_files_are_the_ones_franka_moveit_launch_reads() -> None:
     assert files.srdf_xacro == Path("/opt/share/franka_description/robots/fr3/fr3.srdf.xacro")
     config = Path("/opt/share/franka_fr3_moveit_config/config")
     assert (files.kinematics, files.joint_limits, files.ompl_planning, files.controllers) == (
-        config / "kinematics.yaml", config / "fr3_joint_limits.yaml", config / "ompl_planning.yaml",
-        config / "fr3_controllers.yaml")
+        config / "kinematics.yaml",
+        config / "fr3_joint_limits.yaml",
+        config / "ompl_planning.yaml",
+        config / "fr3_controllers.yaml",
+    )
     with pytest.raises(ValueError, match="FR3"):
         mp.franka_moveit_files(lambda p: "/x", robot_type="fp3")
 
@@ -60,9 +88,14 @@ def test_files_are_the_ones_franka_moveit_launch_reads() -> None:
 def test_xacro_arguments_match_franka_and_each_other(gripper: bool) -> None:
     urdf = mp.urdf_xacro_mappings("fr3", "172.16.0.2", gripper, use_fake_hardware=False)
     srdf = mp.srdf_xacro_mappings(gripper)
-    assert urdf == {"robot_type": "fr3", "robot_ip": "172.16.0.2", "hand": str(gripper).lower(),
-                    "ee_id": "franka_hand" if gripper else "none", "use_fake_hardware": "false",
-                    "fake_sensor_commands": "false"}
+    assert urdf == {
+        "robot_type": "fr3",
+        "robot_ip": "172.16.0.2",
+        "hand": str(gripper).lower(),
+        "ee_id": "franka_hand" if gripper else "none",
+        "use_fake_hardware": "false",
+        "fake_sensor_commands": "false",
+    }
     assert srdf == {"hand": urdf["hand"], "ee_id": urdf["ee_id"]}  # URDF and SRDF describe the same end effector
 
 
@@ -97,13 +130,16 @@ def test_ros_parameters_wrappers_are_unwrapped() -> None:
     assert _params(kinematics=wrapped)["robot_description_kinematics"] == KINEMATICS
 
 
-@pytest.mark.parametrize(("overrides", "error"), [
-    ({"robot_description": "package://franka_description/fr3.urdf"}, "XML"),
-    ({"velocity_scaling": 0.0}, "velocity_scaling"),
-    ({"acceleration_scaling": 1.5}, "acceleration_scaling"),
-    ({"controllers": {"controller_names": []}}, "controller_names"),
-    ({"controllers": {"controller_names": ["fr3_arm_controller"]}}, "not defined"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"robot_description": "package://franka_description/fr3.urdf"}, "XML"),
+        ({"velocity_scaling": 0.0}, "velocity_scaling"),
+        ({"acceleration_scaling": 1.5}, "acceleration_scaling"),
+        ({"controllers": {"controller_names": []}}, "controller_names"),
+        ({"controllers": {"controller_names": ["fr3_arm_controller"]}}, "not defined"),
+    ],
+)
 def test_bad_inputs_are_refused(overrides: dict, error: str) -> None:
     with pytest.raises(ValueError, match=error):
         _params(**overrides)
@@ -132,7 +168,9 @@ def test_ready_pose_node_creates_moveitpy_with_that_name_and_file() -> None:
     import ast
 
     source = Path(mp.__file__).with_name("ready_pose_node.py").read_text()
-    calls = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "MoveItPy"]
+    calls = [
+        n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "MoveItPy"
+    ]
     assert len(calls) == 1
     keywords = {k.arg: ast.unparse(k.value) for k in calls[0].keywords}
     assert keywords == {"node_name": "v['moveit_node_name']", "launch_params_filepaths": "[v['moveit_params_file']]"}
@@ -199,8 +237,9 @@ def _franka_prefix(root: Path) -> Path:
 
 
 @pytest.mark.parametrize(("fake", "gripper"), [(False, False), (True, True)])
-def test_launch_builder_runs_xacro_and_writes_the_file_moveitpy_loads(tmp_path: Path, monkeypatch,
-                                                                      fake: bool, gripper: bool) -> None:
+def test_launch_builder_runs_xacro_and_writes_the_file_moveitpy_loads(
+    tmp_path: Path, monkeypatch, fake: bool, gripper: bool
+) -> None:
     pytest.importorskip("xacro", reason="xacro (requirements/python.txt) is not installed")
     from bringup_workspace import REPO, robot_graph
 
@@ -215,6 +254,8 @@ def test_launch_builder_runs_xacro_and_writes_the_file_moveitpy_loads(tmp_path: 
     assert ("172.16.0.2" in urdf) == (not fake)
     assert '<group name="fr3_arm">' in srdf and ('<group name="hand">' in srdf) == gripper
     assert params["robot_description_kinematics"] == KINEMATICS
-    assert params["plan_request_params"]["max_velocity_scaling_factor"] == profile["/ready_pose_node"]["velocity_scaling"]
+    assert (
+        params["plan_request_params"]["max_velocity_scaling_factor"] == profile["/ready_pose_node"]["velocity_scaling"]
+    )
     names = params["moveit_simple_controller_manager"]["controller_names"]
     assert names == (["fr3_arm_controller", "franka_gripper"] if gripper else ["fr3_arm_controller"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dp_msgs.msg import ActionChunk, ExecutorStatus, PolicyStatus
 from geometry_msgs.msg import PoseStamped
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,6 +17,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from dp_core.control.action_chunk import chunk_from_flat
 from dp_core.control.motion_limiter import MAX_GAP_PERIODS
+from dp_msgs.msg import ActionChunk, ExecutorStatus, PolicyStatus
 from dp_policy_node.chunk_executor_node import PARAMS, ChunkExecutorNode
 from dp_policy_node.conversions import chunk_to_msg, joint_state_to_msg, ns_to_time, pose_to_msg
 from dp_policy_node.executor_config import build_config
@@ -31,9 +31,14 @@ STEP_MAX = V_MAX * MAX_GAP_PERIODS / RATE * (1 + 1e-6) + 1e-9  # a late tick cou
 
 def executor_params(**extra) -> list[Parameter]:
     values = {
-        "action_names": JOINTS, "control_rate_hz": RATE, "blend_s": 0.0, "max_state_age_s": 0.5,
-        "joint_limits.position_min": [POS_MIN] * 3, "joint_limits.position_max": [POS_MAX] * 3,
-        "joint_limits.velocity_max": [V_MAX] * 3, "joint_limits.acceleration_max": [200.0] * 3,
+        "action_names": JOINTS,
+        "control_rate_hz": RATE,
+        "blend_s": 0.0,
+        "max_state_age_s": 0.5,
+        "joint_limits.position_min": [POS_MIN] * 3,
+        "joint_limits.position_max": [POS_MAX] * 3,
+        "joint_limits.velocity_max": [V_MAX] * 3,
+        "joint_limits.acceleration_max": [200.0] * 3,
         "status_rate_hz": 20.0,
     }
     values.update(extra)
@@ -49,10 +54,15 @@ class Rig:
         self.commands: list[np.ndarray] = []
         self.trajectories: list[JointTrajectory] = []
         self.status: list[ExecutorStatus] = []
-        self.probe.create_subscription(Float64MultiArray, "/forward_position_controller/commands",
-                                       lambda m: self.commands.append(np.asarray(m.data)), 1000)
-        self.probe.create_subscription(JointTrajectory, "/joint_trajectory_controller/joint_trajectory",
-                                       self.trajectories.append, 100)
+        self.probe.create_subscription(
+            Float64MultiArray,
+            "/forward_position_controller/commands",
+            lambda m: self.commands.append(np.asarray(m.data)),
+            1000,
+        )
+        self.probe.create_subscription(
+            JointTrajectory, "/joint_trajectory_controller/joint_trajectory", self.trajectories.append, 100
+        )
         self.probe.create_subscription(ExecutorStatus, "dp/executor_status", self.status.append, 100)
         self.chunk_pub = self.probe.create_publisher(ActionChunk, "dp/action_chunk", 100)
         self.policy_pub = self.probe.create_publisher(PolicyStatus, "dp/policy_status", 10)
@@ -80,8 +90,17 @@ class Rig:
         return self.node.core.counts["accepted"] + self.node.core.counts["rejected"]
 
     def send(self, stamp_ns: int, actions: np.ndarray, dt: float = 0.1, seq: int = 1) -> None:
-        chunk = chunk_from_flat(stamp_ns=stamp_ns, start_ns=stamp_ns, dt_s=dt, action_names=JOINTS,
-                                horizon=len(actions), action_dim=3, data=actions, execute_steps=8, sequence=seq)
+        chunk = chunk_from_flat(
+            stamp_ns=stamp_ns,
+            start_ns=stamp_ns,
+            dt_s=dt,
+            action_names=JOINTS,
+            horizon=len(actions),
+            action_dim=3,
+            data=actions,
+            execute_steps=8,
+            sequence=seq,
+        )
         before = self.handled()
         self.chunk_pub.publish(chunk_to_msg(chunk))
         assert self.spin(lambda: self.handled() > before), "the executor did not handle the chunk"
@@ -147,7 +166,7 @@ def test_watchdog_holds_on_stale_state_and_inactive_policy(rig_factory):
     assert rig.spin(lambda: rig.status[-1].mode == "holding")  # after decelerating ("stopping")
     n = len(rig.commands)
     assert rig.spin(lambda: len(rig.commands) >= n + 20)
-    held = np.stack(rig.commands[n + 2:])
+    held = np.stack(rig.commands[n + 2 :])
     assert np.all(held == held[0]), "commands moved while holding"
     rig.publish_state = True
     rig.policy_state = "inactive"
@@ -191,8 +210,15 @@ def chunk_messages(draw):
         execute_steps = draw(st.integers(0, horizon + 1))
         dt = draw(st.one_of(st.just(0.1), st.floats(allow_nan=True, allow_infinity=True)))
         data = draw(st.lists(values, min_size=n_data, max_size=n_data))
-    msg = ActionChunk(action_names=names, horizon=horizon, action_dim=dim, execute_steps=execute_steps, dt=dt,
-                      data=data, sequence=draw(st.integers(0, 2**64 - 1)))
+    msg = ActionChunk(
+        action_names=names,
+        horizon=horizon,
+        action_dim=dim,
+        execute_steps=execute_steps,
+        dt=dt,
+        data=data,
+        sequence=draw(st.integers(0, 2**64 - 1)),
+    )
     offset_s = draw(st.sampled_from([-5.0, -0.9, -0.15, 0.0, 0.05, 0.4, 3.0]))
     return msg, offset_s
 
@@ -201,8 +227,12 @@ def test_fuzzed_chunks_never_crash_or_exceed_limits(rig_factory):
     rig = rig_factory(blend_s=0.05)
     rig.send(rig.now(), ramp(slope_per_step=0.01))
 
-    @settings(max_examples=60, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=60,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(chunk_messages())
     def check(example):
         msg, offset_s = example
@@ -230,9 +260,16 @@ PLANAR_DEFAULTS = [0.0, 0.0, 0.015, 1.0, 0.0, 0.0, 0.0]  # x, y (replaced by the
 
 def planar_values(**extra) -> dict:
     values = {p.name: p.default for p in PARAMS}
-    values.update({"action_names": ["x", "y"], "output_mode": "pose", "pose_defaults": PLANAR_DEFAULTS,
-                   "cartesian_limits.box_min": [0.25, -0.3, 0.0], "cartesian_limits.box_max": [0.75, 0.3, 0.2],
-                   "cartesian_limits.max_linear_speed": 0.5})
+    values.update(
+        {
+            "action_names": ["x", "y"],
+            "output_mode": "pose",
+            "pose_defaults": PLANAR_DEFAULTS,
+            "cartesian_limits.box_min": [0.25, -0.3, 0.0],
+            "cartesian_limits.box_max": [0.75, 0.3, 0.2],
+            "cartesian_limits.max_linear_speed": 0.5,
+        }
+    )
     values.update(extra)
     return values
 
@@ -269,7 +306,9 @@ def test_planar_actions_stream_limited_poses(ros_context):
     chunk_pub = probe.create_publisher(ActionChunk, "dp/action_chunk", 10)
     policy_pub = probe.create_publisher(PolicyStatus, "dp/policy_status", 10)
     # franka's current_pose: best-effort, depth 1 (franka_robot_state_broadcaster)
-    pose_pub = probe.create_publisher(PoseStamped, "franka_robot_state_broadcaster/current_pose", qos_profile_sensor_data)
+    pose_pub = probe.create_publisher(
+        PoseStamped, "franka_robot_state_broadcaster/current_pose", qos_profile_sensor_data
+    )
     now = lambda: probe.get_clock().now().nanoseconds  # noqa: E731
     measured = [0.5, 0.0]
 
@@ -285,8 +324,17 @@ def test_planar_actions_stream_limited_poses(ros_context):
         assert spin_until(executor, lambda: not node.core.watchdog.check(now()), 10.0)
         # x ramps 0.5 → 0.9 m (beyond box_max 0.75), y from 0.0 at 0.02 m per 0.1 s step
         actions = np.stack([0.5 + 0.025 * np.arange(16), 0.02 * np.arange(16)], axis=1)
-        chunk = chunk_from_flat(stamp_ns=now(), start_ns=now(), dt_s=0.1, action_names=["x", "y"], horizon=16,
-                                action_dim=2, data=actions, execute_steps=16, sequence=1)
+        chunk = chunk_from_flat(
+            stamp_ns=now(),
+            start_ns=now(),
+            dt_s=0.1,
+            action_names=["x", "y"],
+            horizon=16,
+            action_dim=2,
+            data=actions,
+            execute_steps=16,
+            sequence=1,
+        )
         chunk_pub.publish(chunk_to_msg(chunk))
         assert spin_until(executor, lambda: len(poses) >= 120, 10.0), f"{len(poses)} poses, counts {node.core.counts}"
     finally:
@@ -296,8 +344,9 @@ def test_planar_actions_stream_limited_poses(ros_context):
     assert node.core.counts["accepted"] == 1
     assert {p.header.frame_id for p in poses} == {"fr3_link0"}
     xyz = np.array([[p.pose.position.x, p.pose.position.y, p.pose.position.z] for p in poses])
-    quat = np.array([[p.pose.orientation.x, p.pose.orientation.y, p.pose.orientation.z, p.pose.orientation.w]
-                     for p in poses])
+    quat = np.array(
+        [[p.pose.orientation.x, p.pose.orientation.y, p.pose.orientation.z, p.pose.orientation.w] for p in poses]
+    )
     assert np.all(xyz[:, 2] == 0.015) and np.all(quat == [1.0, 0.0, 0.0, 0.0])  # from pose_defaults
     assert xyz[:, 0].max() <= 0.75 + 1e-12 and xyz[:, 0].max() > 0.7  # clipped at the box, x moved
     assert xyz[:, 1].max() > 0.1  # y followed the actions

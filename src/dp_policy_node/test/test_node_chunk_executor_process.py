@@ -17,7 +17,6 @@ import time
 import numpy as np
 import pytest
 import yaml
-from dp_msgs.msg import ActionChunk, ExecutorStatus, PolicyStatus
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -27,6 +26,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from dp_core.control.action_chunk import chunk_from_flat
 from dp_core.control.motion_limiter import MAX_GAP_PERIODS
+from dp_msgs.msg import ActionChunk, ExecutorStatus, PolicyStatus
 from dp_policy_node.conversions import chunk_to_msg, joint_state_to_msg, ns_to_time
 
 pytestmark = pytest.mark.ros
@@ -38,11 +38,29 @@ STOP_S = VMAX / AMAX + MAX_AGE_S + 0.3  # braking from full speed + detection + 
 
 def params_file(tmp_path, mode: str):
     path = tmp_path / f"executor_{mode}.yaml"
-    path.write_text(yaml.safe_dump({"chunk_executor_node": {"ros__parameters": {
-        "action_names": JOINTS, "control_rate_hz": RATE, "output_mode": mode, "max_state_age_s": MAX_AGE_S,
-        "policy_status_timeout_s": POLICY_TIMEOUT_S, "max_chunk_actions": 64, "trajectory_period_s": 0.02,
-        "joint_limits": {"position_min": [QMIN] * 3, "position_max": [QMAX] * 3, "velocity_max": [VMAX] * 3,
-                         "acceleration_max": [AMAX] * 3}}}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "chunk_executor_node": {
+                    "ros__parameters": {
+                        "action_names": JOINTS,
+                        "control_rate_hz": RATE,
+                        "output_mode": mode,
+                        "max_state_age_s": MAX_AGE_S,
+                        "policy_status_timeout_s": POLICY_TIMEOUT_S,
+                        "max_chunk_actions": 64,
+                        "trajectory_period_s": 0.02,
+                        "joint_limits": {
+                            "position_min": [QMIN] * 3,
+                            "position_max": [QMAX] * 3,
+                            "velocity_max": [VMAX] * 3,
+                            "acceleration_max": [AMAX] * 3,
+                        },
+                    }
+                }
+            }
+        )
+    )
     return path
 
 
@@ -60,7 +78,12 @@ class Feeder:
         sub = self.node.create_subscription
         sub(Float64MultiArray, "/forward_position_controller/commands", self._on_command, 5000)
         sub(JointTrajectory, "/joint_trajectory_controller/joint_trajectory", self._on_trajectory, 500)
-        sub(ExecutorStatus, "dp/executor_status", lambda m: (self.status.append(m), self.status_at.append(self.now())), 500)
+        sub(
+            ExecutorStatus,
+            "dp/executor_status",
+            lambda m: (self.status.append(m), self.status_at.append(self.now())),
+            500,
+        )
         self.chunk_pub = self.node.create_publisher(ActionChunk, "dp/action_chunk", 100)
         self.policy_pub = self.node.create_publisher(PolicyStatus, "dp/policy_status", 10)
         self.state_pub = self.node.create_publisher(JointState, "/joint_states", qos_profile_sensor_data)
@@ -137,8 +160,17 @@ class Feeder:
         actions = self.q + np.cumsum(rng.normal(scale=float(rng.choice([0.02, 0.3, 5.0])), size=(horizon, 3)), axis=0)
         now = self.now()
         stamp = now + (400_000_000 if kind == "future" else -int(rng.integers(0, 80)) * 1_000_000)
-        chunk = chunk_from_flat(stamp_ns=stamp, start_ns=stamp, dt_s=0.1, action_names=JOINTS, horizon=horizon,
-                                action_dim=3, data=actions, execute_steps=horizon, sequence=seq)
+        chunk = chunk_from_flat(
+            stamp_ns=stamp,
+            start_ns=stamp,
+            dt_s=0.1,
+            action_names=JOINTS,
+            horizon=horizon,
+            action_dim=3,
+            data=actions,
+            execute_steps=horizon,
+            sequence=seq,
+        )
         msg = chunk_to_msg(chunk)
         if kind == "malformed":
             msg.action_dim, msg.data = 4, list(msg.data)[:-1]
@@ -181,14 +213,22 @@ def rests_after(commands: list[tuple[int, np.ndarray]], since_ns: int, until_ns:
     return len(held) < 2 or bool(np.all(np.abs(np.diff(np.stack(held), axis=0)) <= 1e-12))
 
 
-FAULTS = [("state_kind", "none"), ("state_kind", "nan"), ("state_kind", "partial"), ("state_kind", "future"),
-          ("state_kind", "outside"), ("policy", "inactive"), ("policy", "silent")]
+FAULTS = [
+    ("state_kind", "none"),
+    ("state_kind", "nan"),
+    ("state_kind", "partial"),
+    ("state_kind", "future"),
+    ("state_kind", "outside"),
+    ("policy", "inactive"),
+    ("policy", "silent"),
+]
 
 
 @pytest.mark.parametrize("mode", ["position", "trajectory"])
 def test_adversarial_input_over_dds_never_breaks_the_limits(ros_context, ros_process, tmp_path, mode):
-    proc = ros_process("-m", "dp_policy_node.chunk_executor_node", "--ros-args", "--params-file",
-                       str(params_file(tmp_path, mode)))
+    proc = ros_process(
+        "-m", "dp_policy_node.chunk_executor_node", "--ros-args", "--params-file", str(params_file(tmp_path, mode))
+    )
     feed = Feeder(ros_context, mode)
     rng = np.random.default_rng(7)
     try:
@@ -210,7 +250,11 @@ def test_adversarial_input_over_dds_never_breaks_the_limits(ros_context, ros_pro
             # the executor's notice (its status, 10 Hz) is the start: on this shared machine DDS and the
             # processes can lag by more than max_state_age_s; the core test bounds the reaction time
             notice = noticed_at(feed, fault_at)
-            assert notice is not None, (f"the executor never reported fault {fault_value}", [(m.mode, m.hold_reason) for m in feed.status[-5:]], len(feed.status))
+            assert notice is not None, (
+                f"the executor never reported fault {fault_value}",
+                [(m.mode, m.hold_reason) for m in feed.status[-5:]],
+                len(feed.status),
+            )
             if mode == "position":
                 assert rests_after(feed.commands, notice, feed.now()), f"moved during fault {fault_value}"
             else:

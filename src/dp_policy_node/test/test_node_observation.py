@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dp_msgs.msg import ObservationStatus
-from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import Image, JointState
 from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image, JointState
 
+from dp_msgs.msg import ObservationStatus
+from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from dp_policy_node.conversions import ns_to_time, window_arrays_from_msg
 from dp_policy_node.observation_node import ObservationNode
 from dp_policy_node.synthetic_sensors import SyntheticCamera, SyntheticSensors, frame_index_of, joint_sample_ns
@@ -76,8 +76,10 @@ def harness_factory(ros_context):
 
 
 def test_windows_are_aligned_latest_not_after(harness_factory):
-    cams = [SyntheticCamera("/cam/front", "rgb8", rate_hz=30, jitter_s=0.004),
-            SyntheticCamera("/cam/wrist", "bgr8", rate_hz=30, jitter_s=0.004)]
+    cams = [
+        SyntheticCamera("/cam/front", "rgb8", rate_hz=30, jitter_s=0.004),
+        SyntheticCamera("/cam/wrist", "bgr8", rate_hz=30, jitter_s=0.004),
+    ]
     h = harness_factory({"front": ("/cam/front", "raw"), "wrist": ("/cam/wrist", "raw")}, cams)
     h.sensors.start()
     assert spin_until(h.executor, lambda: len(h.windows) >= 15, timeout_s=30.0), h.status[-1:]
@@ -108,7 +110,10 @@ def test_windows_are_aligned_latest_not_after(harness_factory):
 
 
 def test_stale_camera_stops_windows_and_recovers(harness_factory):
-    cams = [SyntheticCamera("/cam/a", "rgb8", height=48, width=64), SyntheticCamera("/cam/b", "rgb8", height=48, width=64)]
+    cams = [
+        SyntheticCamera("/cam/a", "rgb8", height=48, width=64),
+        SyntheticCamera("/cam/b", "rgb8", height=48, width=64),
+    ]
     h = harness_factory({"a": ("/cam/a", "raw"), "b": ("/cam/b", "raw")}, cams, max_age_s=0.2)
     h.sensors.start()
     assert spin_until(h.executor, lambda: len(h.windows) >= 3, timeout_s=30.0)
@@ -149,8 +154,8 @@ def test_malformed_messages_are_rejected_and_counted(harness_factory, ros_contex
     js_pub = h.probe.create_publisher(JointState, "/joint_states", qos_profile_sensor_data)
     stamp = ns_to_time(h.probe.get_clock().now().nanoseconds)
     bad = [
-        Image(height=4, width=4, encoding="rgb8", step=12, data=bytes(10)),       # too short
-        Image(height=4, width=4, encoding="yuv422", step=8, data=bytes(32)),      # unsupported
+        Image(height=4, width=4, encoding="rgb8", step=12, data=bytes(10)),  # too short
+        Image(height=4, width=4, encoding="yuv422", step=8, data=bytes(32)),  # unsupported
     ]
     for m in bad:
         m.header.stamp = stamp

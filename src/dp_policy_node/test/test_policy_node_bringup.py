@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from dp_msgs.msg import ExecutorStatus, ObservationStatus, PolicyStatus
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 
 from dp_core.control.motion_limiter import MAX_GAP_PERIODS
+from dp_msgs.msg import ExecutorStatus, ObservationStatus, PolicyStatus
 from dp_policy_node.graph import PARAMS_FILE
 from dp_policy_node.synthetic_sensors import SyntheticCamera, SyntheticSensors
 from dp_policy_node.testing import spin_until
@@ -28,16 +28,27 @@ def bringup_params(path: Path, checkpoint: Path) -> Path:
     """The shipped YAML with this test's streams, checkpoint and joints."""
     tree = yaml.safe_load(SHIPPED.read_text())
     obs = tree["observation_node"]["ros__parameters"]
-    obs.update(camera_names=["front"], max_age_s=0.5,
-               cameras={"front": {"topic": "/cam/front", "transport": "raw", "height": 48, "width": 64}})
+    obs.update(
+        camera_names=["front"],
+        max_age_s=0.5,
+        cameras={"front": {"topic": "/cam/front", "transport": "raw", "height": 48, "width": 64}},
+    )
     obs["joint_state"]["joint_names"] = JOINTS
     policy = tree["policy_node"]["ros__parameters"]
-    policy.update(checkpoint_path=str(checkpoint), device="cpu", expected_obs_keys=["front", "joint_pos"],
-                  expected_obs_shapes=["3x48x64", "3"], action_names=JOINTS, seed=0, max_window_age_s=1.0)
+    policy.update(
+        checkpoint_path=str(checkpoint),
+        device="cpu",
+        expected_obs_keys=["front", "joint_pos"],
+        expected_obs_shapes=["3x48x64", "3"],
+        action_names=JOINTS,
+        seed=0,
+        max_window_age_s=1.0,
+    )
     ex = tree["chunk_executor_node"]["ros__parameters"]
     ex.update(action_names=JOINTS, control_rate_hz=CONTROL_RATE_HZ, max_state_age_s=0.5, max_past_s=2.0)
-    ex["joint_limits"].update(position_min=[-3.0] * 3, position_max=[3.0] * 3, velocity_max=[2.0] * 3,
-                              acceleration_max=[50.0] * 3)
+    ex["joint_limits"].update(
+        position_min=[-3.0] * 3, position_max=[3.0] * 3, velocity_max=[2.0] * 3, acceleration_max=[50.0] * 3
+    )
     path.write_text(yaml.dump(tree, Dumper=NoAliasDumper))
     return path
 
@@ -55,14 +66,25 @@ def test_composed_graph_emits_commands_at_the_control_rate(ros_context, ros_proc
     node = Node("bringup_probe", context=ros_context)
     commands: list[tuple[int, np.ndarray]] = []
     status: dict[str, object] = {}
-    node.create_subscription(Float64MultiArray, "/forward_position_controller/commands",
-                             lambda m: commands.append((node.get_clock().now().nanoseconds, np.asarray(m.data))), 1000)
-    for name, msg_type, topic in (("obs", ObservationStatus, "dp/observation_status"),
-                                  ("policy", PolicyStatus, "dp/policy_status"),
-                                  ("executor", ExecutorStatus, "dp/executor_status")):
+    node.create_subscription(
+        Float64MultiArray,
+        "/forward_position_controller/commands",
+        lambda m: commands.append((node.get_clock().now().nanoseconds, np.asarray(m.data))),
+        1000,
+    )
+    for name, msg_type, topic in (
+        ("obs", ObservationStatus, "dp/observation_status"),
+        ("policy", PolicyStatus, "dp/policy_status"),
+        ("executor", ExecutorStatus, "dp/executor_status"),
+    ):
         node.create_subscription(msg_type, topic, lambda m, n=name: status.__setitem__(n, m), 10)
-    sensors = SyntheticSensors(node, [SyntheticCamera("/cam/front", "rgb8", 240, 320, rate_hz=30, jitter_s=0.003)],
-                               JOINTS, joint_rate_hz=200.0, seed=2).start()
+    sensors = SyntheticSensors(
+        node,
+        [SyntheticCamera("/cam/front", "rgb8", 240, 320, rate_hz=30, jitter_s=0.003)],
+        JOINTS,
+        joint_rate_hz=200.0,
+        seed=2,
+    ).start()
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
     try:

@@ -33,8 +33,9 @@ def yaml_context():
     import os
 
     ctx = Context()
-    rclpy.init(context=ctx, args=["test", "--ros-args", "--params-file", str(YAML)],
-               domain_id=int(os.environ["ROS_DOMAIN_ID"]))
+    rclpy.init(
+        context=ctx, args=["test", "--ros-args", "--params-file", str(YAML)], domain_id=int(os.environ["ROS_DOMAIN_ID"])
+    )
     yield ctx
     rclpy.shutdown(context=ctx)
 
@@ -47,7 +48,9 @@ def test_yaml_and_declared_parameters_agree(yaml_context):
         for node in nodes:
             in_yaml = flatten(tree[node.get_name()]["ros__parameters"])
             declared = set(node._parameters) - {"use_sim_time", "start_type_description_service"}
-            assert in_yaml == declared, f"{node.get_name()}: only in YAML {in_yaml - declared}, only declared {declared - in_yaml}"
+            assert in_yaml == declared, (
+                f"{node.get_name()}: only in YAML {in_yaml - declared}, only declared {declared - in_yaml}"
+            )
     finally:
         for node in nodes:
             node.destroy_node()
@@ -59,8 +62,10 @@ def test_invalid_executor_parameters_name_the_value(ros_context):
     from dp_policy_node.chunk_executor_node import ChunkExecutorNode
 
     with pytest.raises(ValueError, match="output_mode must be one of"):
-        ChunkExecutorNode(context=ros_context, parameter_overrides=[
-            Parameter("action_names", value=["j1"]), Parameter("output_mode", value="teleport")])
+        ChunkExecutorNode(
+            context=ros_context,
+            parameter_overrides=[Parameter("action_names", value=["j1"]), Parameter("output_mode", value="teleport")],
+        )
 
 
 def test_spec_mismatch_says_what_differs():

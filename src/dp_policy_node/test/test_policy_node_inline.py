@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dp_msgs.msg import ActionChunk
-from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from dp_msgs.msg import ActionChunk
+from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from dp_policy_node.conversions import time_to_ns, window_to_msg
 from dp_policy_node.policy_node import PolicyNode
 
@@ -32,11 +32,20 @@ def windows(base_ns: int, n: int) -> list[ObservationWindowMsg]:
 
 
 def test_inline_inference_is_synchronous_paced_by_stamps_and_repeatable(ros_context, tiny_checkpoint):
-    overrides = [Parameter(k, value=v) for k, v in {
-        "checkpoint_path": str(tiny_checkpoint), "device": "cpu", "seed": 3, "inference_thread": False,
-        "min_replan_period_s": 0.25, "max_window_age_s": 60.0,
-        "expected_obs_keys": ["front", "joint_pos"], "expected_obs_shapes": ["3x48x64", "3"],
-        "action_names": ["j1", "j2", "j3"]}.items()]
+    overrides = [
+        Parameter(k, value=v)
+        for k, v in {
+            "checkpoint_path": str(tiny_checkpoint),
+            "device": "cpu",
+            "seed": 3,
+            "inference_thread": False,
+            "min_replan_period_s": 0.25,
+            "max_window_age_s": 60.0,
+            "expected_obs_keys": ["front", "joint_pos"],
+            "expected_obs_shapes": ["3x48x64", "3"],
+            "action_names": ["j1", "j2", "j3"],
+        }.items()
+    ]
     policy = PolicyNode("policy_node", context=ros_context, parameter_overrides=overrides)
     probe = Node("inline_probe", context=ros_context)
     executor = SingleThreadedExecutor(context=ros_context)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import yaml
 import torch
+import yaml
 from diagnostic_msgs.msg import DiagnosticArray
-from dp_msgs.msg import ActionChunk, PolicyStatus
-from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from lifecycle_msgs.msg import Transition
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
+from dp_msgs.msg import ActionChunk, PolicyStatus
+from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from dp_policy_node.conversions import time_to_ns, window_to_msg
 from dp_policy_node.testing import LifecycleClient, spin_until
 
@@ -21,11 +21,19 @@ NS = 1_000_000_000
 
 
 def write_params(path, checkpoint: str, front_shape: str) -> str:
-    params = {"policy_node": {"ros__parameters": {
-        "checkpoint_path": checkpoint, "device": "cpu", "seed": 3, "status_rate_hz": 10.0,
-        "expected_obs_keys": ["front", "joint_pos"], "expected_obs_shapes": [front_shape, "3"],
-        "action_names": ["j1", "j2", "j3"],
-    }}}
+    params = {
+        "policy_node": {
+            "ros__parameters": {
+                "checkpoint_path": checkpoint,
+                "device": "cpu",
+                "seed": 3,
+                "status_rate_hz": 10.0,
+                "expected_obs_keys": ["front", "joint_pos"],
+                "expected_obs_shapes": [front_shape, "3"],
+                "action_names": ["j1", "j2", "j3"],
+            }
+        }
+    }
     path.write_text(yaml.safe_dump(params))
     return str(path)
 
@@ -87,7 +95,9 @@ def test_lifecycle_through_services(ros_context, ros_process, tiny_checkpoint, t
         # 2. a real checkpoint whose camera shape differs from the configured stream: FAILURE naming it
         d.life.set_parameters(checkpoint_path=str(tiny_checkpoint))
         assert d.life.transition(Transition.TRANSITION_CONFIGURE) is False
-        assert d.spin(lambda: d.status_says("observation 'front': checkpoint rgb (3, 48, 64), configured rgb (3, 96, 96)"))
+        assert d.spin(
+            lambda: d.status_says("observation 'front': checkpoint rgb (3, 48, 64), configured rgb (3, 96, 96)")
+        )
         # 3. matching configuration: configured and warmed up, then active; chunks flow
         d.life.set_parameters(expected_obs_shapes=["3x48x64", "3"])
         assert d.life.transition(Transition.TRANSITION_CONFIGURE) is True

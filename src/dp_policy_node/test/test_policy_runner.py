@@ -13,21 +13,34 @@ from dp_policy_node.streams import parse_obs_specs
 
 
 def config(checkpoint, **overrides) -> PolicyNodeConfig:
-    values = dict(checkpoint_path=str(checkpoint), device="cpu", precision="fp32", seed=4, torch_threads=1,
-                  expected_obs=parse_obs_specs(["front", "joint_pos"], ["3x48x64", "3"]))
+    values = dict(
+        checkpoint_path=str(checkpoint),
+        device="cpu",
+        precision="fp32",
+        seed=4,
+        torch_threads=1,
+        expected_obs=parse_obs_specs(["front", "joint_pos"], ["3x48x64", "3"]),
+    )
     return PolicyNodeConfig(**(values | overrides))
 
 
 def window(seed: int = 0) -> ObservationWindow:
     rng = np.random.default_rng(seed)
-    return ObservationWindow(stamps_ns=np.array([0, 100_000_000]),
-                             low_dim={"joint_pos": rng.normal(0, 0.1, (2, 3)).astype(np.float32)},
-                             images={"front": rng.integers(0, 255, (2, 48, 64, 3), dtype=np.uint8)})
+    return ObservationWindow(
+        stamps_ns=np.array([0, 100_000_000]),
+        low_dim={"joint_pos": rng.normal(0, 0.1, (2, 3)).astype(np.float32)},
+        images={"front": rng.integers(0, 255, (2, 48, 64, 3), dtype=np.uint8)},
+    )
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("chunk_form", "fast", "chunk_form must be one of"), ("torch_threads", -1, "torch_threads must be >= 0"),
-    ("device", "gpu", "device must be one of")])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("chunk_form", "fast", "chunk_form must be one of"),
+        ("torch_threads", -1, "torch_threads must be >= 0"),
+        ("device", "gpu", "device must be one of"),
+    ],
+)
 def test_bad_values_name_themselves(field, value, message) -> None:
     with pytest.raises(ValueError, match=message):
         config("x", **{field: value})

@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from bringup_workspace import REPO, our_packages
 from rosdep_resolution import RosdepDatabase, UnresolvedKey, package_dependencies
 
@@ -25,8 +24,9 @@ PACKAGE_XMLS = sorted((REPO / "src").glob("*/package.xml"))
 # apt's python3-torch is an old CPU build, we pin torch (CUDA wheels) in the venv.
 PIP_IN_VENV = {"python3-torch": ("torch",)}
 
-pytestmark = pytest.mark.skipif(not (ROSDISTRO / "jazzy" / "distribution.yaml").is_file(),
-                                reason=f"rosdistro databases not found at {ROSDISTRO}")
+pytestmark = pytest.mark.skipif(
+    not (ROSDISTRO / "jazzy" / "distribution.yaml").is_file(), reason=f"rosdistro databases not found at {ROSDISTRO}"
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,22 +59,31 @@ def test_resolution_rules_on_known_keys(db: RosdepDatabase) -> None:
     joy = db.resolve("joy")
     assert (joy.installer, joy.packages) == ("apt", ("ros-jazzy-joy",)) and "joystick_drivers" in joy.source
     assert db.resolve("moveit_py").packages == ("ros-jazzy-moveit-py",)
-    assert db.resolve("python3-numpy").packages == ("python3-numpy",)           # ubuntu: [list]
-    assert db.resolve("python3-tqdm").packages == ("python3-tqdm",)             # ubuntu: {'*': [...]}
-    assert db.resolve("python3-torch").packages == ("python3-torch",)           # ubuntu: {'*', bionic: null}
-    mujoco = db.resolve("python3-mujoco-pip")                                   # ubuntu: {pip: {packages}}
+    assert db.resolve("python3-numpy").packages == ("python3-numpy",)  # ubuntu: [list]
+    assert db.resolve("python3-tqdm").packages == ("python3-tqdm",)  # ubuntu: {'*': [...]}
+    assert db.resolve("python3-torch").packages == ("python3-torch",)  # ubuntu: {'*', bionic: null}
+    mujoco = db.resolve("python3-mujoco-pip")  # ubuntu: {pip: {packages}}
     assert (mujoco.installer, mujoco.packages) == ("pip", ("mujoco",))
-    assert db.resolve("python3-tensorboard-pip").installer == "pip"             # '*': {pip: ...}
+    assert db.resolve("python3-tensorboard-pip").installer == "pip"  # '*': {pip: ...}
     assert db.resolve("franka_bringup").source.startswith("source build")
-    assert db.resolve("franka_msgs").source == "source build (franka_ros2)"    # Jazzy releases no franka_msgs
+    assert db.resolve("franka_msgs").source == "source build (franka_ros2)"  # Jazzy releases no franka_msgs
     assert db.resolve("control_msgs").packages == ("ros-jazzy-control-msgs",)  # released (ros2-gbp)
 
 
-@pytest.mark.parametrize("key", [
-    "python3-zarr", "python3-safetensors", "python3-mujoco", "python3-tensorboard",  # the old, wrong keys
-    "python3-dp-bogus-key", "ros_package_that_does_not_exist", "",
-    "franka_bogus_msgs", "franka_ros2_bogus",  # franka-looking names are not source builds unless listed
-])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "python3-zarr",
+        "python3-safetensors",
+        "python3-mujoco",
+        "python3-tensorboard",  # the old, wrong keys
+        "python3-dp-bogus-key",
+        "ros_package_that_does_not_exist",
+        "",
+        "franka_bogus_msgs",
+        "franka_ros2_bogus",  # franka-looking names are not source builds unless listed
+    ],
+)
 def test_bogus_keys_do_not_resolve(db: RosdepDatabase, key: str) -> None:
     with pytest.raises(UnresolvedKey):
         db.resolve(key)
@@ -82,9 +91,11 @@ def test_bogus_keys_do_not_resolve(db: RosdepDatabase, key: str) -> None:
 
 def test_a_package_xml_with_a_bogus_key_fails(db: RosdepDatabase, tmp_path: Path) -> None:
     xml = tmp_path / "package.xml"
-    xml.write_text('<?xml version="1.0"?>\n<package format="3"><name>bad_pkg</name><version>0.0.0</version>'
-                   "<description>x</description><maintainer email='a@b.c'>a</maintainer><license>MIT</license>"
-                   "<exec_depend>rclpy</exec_depend><exec_depend>python3-zarr</exec_depend></package>\n")
+    xml.write_text(
+        '<?xml version="1.0"?>\n<package format="3"><name>bad_pkg</name><version>0.0.0</version>'
+        "<description>x</description><maintainer email='a@b.c'>a</maintainer><license>MIT</license>"
+        "<exec_depend>rclpy</exec_depend><exec_depend>python3-zarr</exec_depend></package>\n"
+    )
     deps = package_dependencies(xml)
     assert [d.key for d in deps] == ["rclpy", "python3-zarr"]
     db.resolve("rclpy")
@@ -97,8 +108,16 @@ def test_launch_files_exec_depend_what_they_start() -> None:
     from test_bringup_launch_static import EXTERNAL
 
     declared = {d.key for d in package_dependencies(REPO / "src" / "dp_policy_node" / "package.xml")}
-    needed = set(EXTERNAL) | {"launch", "launch_ros", "xacro", "moveit_py", "franka_fr3_moveit_config",
-                              "cartesian_motion_controller", "joint_trajectory_controller", "position_controllers"}
+    needed = set(EXTERNAL) | {
+        "launch",
+        "launch_ros",
+        "xacro",
+        "moveit_py",
+        "franka_fr3_moveit_config",
+        "cartesian_motion_controller",
+        "joint_trajectory_controller",
+        "position_controllers",
+    }
     assert not needed - declared, f"dp_policy_node/package.xml misses {sorted(needed - declared)}"
 
 

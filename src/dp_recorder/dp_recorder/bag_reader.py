@@ -37,7 +37,7 @@ def resolve_bag_paths(paths: Iterable[Path]) -> list[Path]:
     for path in map(Path, paths):
         if not path.exists():
             raise FileNotFoundError(f"bag path {path} does not exist")
-        if path.is_file() and path.suffix in STORAGE_SUFFIXES or _is_bag_dir(path):
+        if (path.is_file() and path.suffix in STORAGE_SUFFIXES) or _is_bag_dir(path):
             out.append(path)
         elif path.is_dir():
             children = sorted(p for p in path.iterdir() if _is_bag_dir(p) and not p.name.endswith(".partial"))
@@ -63,7 +63,7 @@ def readable_bag(path: Path, recover: bool, scratch: Path) -> tuple[Path, str]:
         try:
             with AnyReader([path]):
                 return path, ""
-        except Exception as err:  # noqa: BLE001 - any failure means: salvage or report
+        except Exception as err:
             hint = "; pass --recover to salvage its complete chunks" if mcap_file is not None else ""
             if not recover or mcap_file is None:
                 raise BagError(f"cannot read ({type(err).__name__}: {err}){hint}") from err
@@ -133,7 +133,9 @@ def read_topics(
     return data
 
 
-def read_chosen(reader: AnyReader, topic: str, ordinals: np.ndarray, convert: Callable[[Any], np.ndarray]) -> dict[int, np.ndarray]:
+def read_chosen(
+    reader: AnyReader, topic: str, ordinals: np.ndarray, convert: Callable[[Any], np.ndarray]
+) -> dict[int, np.ndarray]:
     """Pass 2: convert only the messages of ``topic`` whose ordinal is in ``ordinals``."""
     wanted = set(int(i) for i in ordinals)
     out: dict[int, np.ndarray] = {}

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dp_core.data.replay_buffer import ReplayBuffer
-from dp_recorder.lerobot_writer import LeRobotWriter
 from dp_recorder.bag_reader import readable_bag, resolve_bag_paths
 from dp_recorder.convert_config import ConvertConfig
 from dp_recorder.episode_builder import Episode, build_episode
 from dp_recorder.episode_metadata import read_metadata
+from dp_recorder.lerobot_writer import LeRobotWriter
 
 LOG = logging.getLogger(__name__)
 
@@ -62,8 +62,10 @@ class ConvertSummary:
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
-        out = [f"converted {len(self.converted)} episode(s), {sum(self.lengths)} steps in {self.seconds:.1f} s -> "
-               f"{self.output} ({self.n_episodes_total} episodes, {self.n_steps_total} steps in total)"]
+        out = [
+            f"converted {len(self.converted)} episode(s), {sum(self.lengths)} steps in {self.seconds:.1f} s -> "
+            f"{self.output} ({self.n_episodes_total} episodes, {self.n_steps_total} steps in total)"
+        ]
         out += [f"  salvaged {bag}: {note}" for bag, note in self.notes.items()]
         out += [f"  skipped {bag}: {why}" for bag, why in self.skipped.items()]
         out += [f"  FAILED  {bag}: {why}" for bag, why in self.failed.items()]
@@ -83,7 +85,7 @@ def convert_one(bag: Path, config: ConvertConfig, recover: bool) -> BagOutcome:
             outcome.episode = build_episode(path, config, source=str(bag))
             outcome.episode.note = note
             outcome.episode.task = meta.task if meta is not None else ""
-    except Exception as err:  # noqa: BLE001 - one corrupt bag must not stop the others
+    except Exception as err:
         LOG.debug("bag %s failed", bag, exc_info=True)
         outcome.failed = f"{type(err).__name__}: {err}"
         return outcome
@@ -139,8 +141,9 @@ def convert_bags(
         shutil.rmtree(staging)
     buffer: ReplayBuffer | LeRobotWriter
     if lerobot is not None:
-        buffer = LeRobotWriter(staging, config, robot_type=lerobot.robot_type or None,
-                               default_task=lerobot.task, vcodec=lerobot.vcodec)
+        buffer = LeRobotWriter(
+            staging, config, robot_type=lerobot.robot_type or None, default_task=lerobot.task, vcodec=lerobot.vcodec
+        )
     elif out.exists():
         shutil.copytree(out, staging)  # append on a copy: the original stays valid until the rename
         buffer = ReplayBuffer.open(staging, "a")

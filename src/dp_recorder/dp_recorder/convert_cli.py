@@ -23,14 +23,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="dp-convert", description=__doc__)
     parser.add_argument("bags", nargs="+", type=Path, help="bag directories, .mcap/.db3 files, or folders of bags")
     parser.add_argument("--config", required=True, type=Path, help="converter YAML (topics -> keys, action, rate)")
-    parser.add_argument("--out", required=True, type=Path, help="output ReplayBuffer directory (*.zarr) or LeRobot dataset directory")
-    parser.add_argument("--format", choices=("zarr", "lerobot"), default="zarr", help="zarr ReplayBuffer or LeRobot v3.0 dataset")
+    parser.add_argument(
+        "--out", required=True, type=Path, help="output ReplayBuffer directory (*.zarr) or LeRobot dataset directory"
+    )
+    parser.add_argument(
+        "--format", choices=("zarr", "lerobot"), default="zarr", help="zarr ReplayBuffer or LeRobot v3.0 dataset"
+    )
     parser.add_argument("--task", default="", help="lerobot: task text for episodes whose metadata has none")
     parser.add_argument("--robot-type", default="", help="lerobot: info.json robot_type (e.g. fr3)")
-    parser.add_argument("--vcodec", default="libsvtav1", choices=("libsvtav1", "h264", "hevc"), help="lerobot: camera video codec")
+    parser.add_argument(
+        "--vcodec", default="libsvtav1", choices=("libsvtav1", "h264", "hevc"), help="lerobot: camera video codec"
+    )
     parser.add_argument("--append", action="store_true", help="add episodes to an existing dataset")
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="parallel bag conversions")
-    parser.add_argument("--recover", action="store_true", help="salvage unfinished/truncated MCAP bags instead of skipping")
+    parser.add_argument(
+        "--recover", action="store_true", help="salvage unfinished/truncated MCAP bags instead of skipping"
+    )
     parser.add_argument("--success-only", action="store_true", help="keep only episodes marked successful")
     parser.add_argument("--min-length", type=int, help="skip episodes shorter than this many steps")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -53,8 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"dp-convert: {err}", file=sys.stderr)
         return 2
-    lerobot = (LeRobotOptions(task=args.task, robot_type=args.robot_type, vcodec=args.vcodec)
-               if args.format == "lerobot" else None)
+    lerobot = (
+        LeRobotOptions(task=args.task, robot_type=args.robot_type, vcodec=args.vcodec)
+        if args.format == "lerobot"
+        else None
+    )
     bar = tqdm(total=len(bags), unit="bag", disable=args.quiet, desc="converting")
 
     def progress(outcome: BagOutcome) -> None:
@@ -62,8 +73,16 @@ def main(argv: list[str] | None = None) -> int:
         bar.set_postfix_str(Path(outcome.bag).name)
 
     try:
-        summary = convert_bags(bags, config, args.out, append=args.append, workers=args.workers,
-                               recover=args.recover, progress=progress, lerobot=lerobot)
+        summary = convert_bags(
+            bags,
+            config,
+            args.out,
+            append=args.append,
+            workers=args.workers,
+            recover=args.recover,
+            progress=progress,
+            lerobot=lerobot,
+        )
     except (FileExistsError, FileNotFoundError, ValueError) as err:
         bar.close()
         print(f"dp-convert: {err}", file=sys.stderr)

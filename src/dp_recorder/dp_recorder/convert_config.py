@@ -68,7 +68,9 @@ class StreamSpec:
         if not self.key or "/" in self.key:
             raise ValueError(f"dataset key must be a non-empty name without '/', got {self.key!r}")
         if not self.topic.startswith("/"):
-            raise ValueError(f"key '{self.key}': topic must be an absolute name like '/joint_states', got {self.topic!r}")
+            raise ValueError(
+                f"key '{self.key}': topic must be an absolute name like '/joint_states', got {self.topic!r}"
+            )
         if self.stamp not in ("header", "receive"):
             raise ValueError(f"key '{self.key}': stamp must be 'header' or 'receive', got {self.stamp!r}")
         if self.image is not None:
@@ -97,7 +99,9 @@ class ActionSpec:
     def __post_init__(self) -> None:
         if self.mode == "command":
             if self.stream is None or self.stream.is_image:
-                raise ValueError("action mode 'command' needs a low-dim topic/field (e.g. /cartesian_target pose.position)")
+                raise ValueError(
+                    "action mode 'command' needs a low-dim topic/field (e.g. /cartesian_target pose.position)"
+                )
         elif self.mode == "next_state":
             if not self.key:
                 raise ValueError("action mode 'next_state' needs 'key': the obs key whose next value is the action")
@@ -188,5 +192,3 @@ def load_config(path: Path) -> ConvertConfig:
     if not isinstance(data, Mapping):
         raise ValueError(f"converter config {path} must be a YAML mapping")
     return config_from_dict(data)
-
-

@@ -53,8 +53,14 @@ def image_converter(spec: StreamSpec) -> Any:
 
     def convert(msg: Any) -> np.ndarray:
         if hasattr(msg, "encoding"):
-            rgb = decode_raw(msg.encoding, int(msg.height), int(msg.width), int(msg.step), msg.data,
-                             is_bigendian=bool(msg.is_bigendian))
+            rgb = decode_raw(
+                msg.encoding,
+                int(msg.height),
+                int(msg.width),
+                int(msg.step),
+                msg.data,
+                is_bigendian=bool(msg.is_bigendian),
+            )
         else:
             rgb = decode_compressed(msg.format, msg.data)
         return transform(rgb)
@@ -73,7 +79,7 @@ class Episode:
 
     @property
     def length(self) -> int:
-        return int(len(self.data["action"]))
+        return len(self.data["action"])
 
 
 def build_episode(bag: Path, config: ConvertConfig, source: str = "") -> Episode:

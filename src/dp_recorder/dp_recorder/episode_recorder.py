@@ -103,8 +103,12 @@ class EpisodeRecorder:
         for topic, msgtype in topics.items():
             bag.add_topic(topic, msgtype)
         self._meta = EpisodeMetadata(
-            episode_index=self.episode_index, task=task, note=note, start_time_ns=int(now_ns),
-            topics=bag.topic_types, parameters=dict(self.config.parameters),
+            episode_index=self.episode_index,
+            task=task,
+            note=note,
+            start_time_ns=int(now_ns),
+            topics=bag.topic_types,
+            parameters=dict(self.config.parameters),
         )
         write_metadata(path, self._meta)
         for topic, messages in self._latched.items():

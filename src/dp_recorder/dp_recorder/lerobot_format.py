@@ -81,8 +81,10 @@ def feature_stats(values: np.ndarray, image: bool = False) -> dict[str, np.ndarr
         flat = values.reshape(len(values), -1).astype(np.float64)
         shape = (flat.shape[1],)
     stats = {
-        "min": flat.min(axis=0), "max": flat.max(axis=0),
-        "mean": flat.mean(axis=0), "std": flat.std(axis=0),
+        "min": flat.min(axis=0),
+        "max": flat.max(axis=0),
+        "mean": flat.mean(axis=0),
+        "std": flat.std(axis=0),
     }
     for name, q in zip(QUANTILE_KEYS, QUANTILES, strict=True):
         stats[name] = np.quantile(flat, q, axis=0)
@@ -103,8 +105,11 @@ def aggregate_stats(per_episode: Sequence[dict[str, dict[str, np.ndarray]]]) -> 
         mean = (means * w).sum(axis=0) / total
         var = ((np.stack([p["std"] for p in parts]) ** 2 + (means - mean) ** 2) * w).sum(axis=0) / total
         agg = {
-            "min": np.min([p["min"] for p in parts], axis=0), "max": np.max([p["max"] for p in parts], axis=0),
-            "mean": mean, "std": np.sqrt(var), "count": np.array([int(total)], dtype=np.int64),
+            "min": np.min([p["min"] for p in parts], axis=0),
+            "max": np.max([p["max"] for p in parts], axis=0),
+            "mean": mean,
+            "std": np.sqrt(var),
+            "count": np.array([int(total)], dtype=np.int64),
         }
         for name in QUANTILE_KEYS:
             agg[name] = (np.stack([p[name] for p in parts]) * w).sum(axis=0) / total

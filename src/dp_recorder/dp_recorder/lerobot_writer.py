@@ -25,9 +25,9 @@ from dp_recorder import lerobot_format as fmt
 from dp_recorder.convert_config import ConvertConfig
 
 os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner to stderr otherwise (1 = errors)
-import av  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
+import av
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 #: LeRobot's default encoder settings (video_utils.encode_video_frames).
 VIDEO_CODECS = ("libsvtav1", "h264", "hevc")
@@ -65,10 +65,17 @@ class _Layout:
 class LeRobotWriter:
     """Streams episodes into ``root`` (must not exist); ``close()`` writes the metadata."""
 
-    def __init__(self, root: Path, config: ConvertConfig, *, robot_type: str | None = None,
-                 default_task: str = "", vcodec: str = "libsvtav1",
-                 data_files_size_in_mb: float = fmt.DATA_FILES_SIZE_IN_MB,
-                 video_files_size_in_mb: float = fmt.VIDEO_FILES_SIZE_IN_MB) -> None:
+    def __init__(
+        self,
+        root: Path,
+        config: ConvertConfig,
+        *,
+        robot_type: str | None = None,
+        default_task: str = "",
+        vcodec: str = "libsvtav1",
+        data_files_size_in_mb: float = fmt.DATA_FILES_SIZE_IN_MB,
+        video_files_size_in_mb: float = fmt.VIDEO_FILES_SIZE_IN_MB,
+    ) -> None:
         fps = round(config.rate_hz)
         if abs(config.rate_hz - fps) > 1e-9 or fps < 1:
             raise ValueError(f"LeRobot datasets need an integer fps; rate_hz is {config.rate_hz}")
@@ -101,12 +108,15 @@ class LeRobotWriter:
             names = [n for k in state_keys for n in fmt.dim_names(specs[k], k, data[k].shape[1])]
             features[fmt.STATE_KEY] = fmt.vector_feature(names)
         features[fmt.ACTION_KEY] = fmt.vector_feature(
-            fmt.dim_names(self.config.action.stream, "action", data["action"].shape[1]))
+            fmt.dim_names(self.config.action.stream, "action", data["action"].shape[1])
+        )
         for key in image_keys:
             h, w = data[key].shape[1:3]
             if h % 2 or w % 2:
-                raise ValueError(f"'{key}': {h}x{w} images; yuv420p video needs an even height and width "
-                                 "(set an even image: [H, W] in the converter config)")
+                raise ValueError(
+                    f"'{key}': {h}x{w} images; yuv420p video needs an even height and width "
+                    "(set an even image: [H, W] in the converter config)"
+                )
             features[fmt.IMAGE_PREFIX + key] = fmt.video_feature(h, w)
         return _Layout(state_keys, image_keys, {**features, **fmt.DEFAULT_FEATURES})
 
@@ -137,13 +147,15 @@ class LeRobotWriter:
         if layout.state_keys:
             columns[fmt.STATE_KEY] = np.concatenate([data[k] for k in layout.state_keys], axis=1).astype(np.float32)
         columns[fmt.ACTION_KEY] = np.asarray(data["action"], dtype=np.float32)
-        columns.update({
-            "timestamp": (stamps - stamps[0]).astype(np.float32),
-            "frame_index": np.arange(n, dtype=np.int64),
-            "episode_index": np.full(n, episode_index, dtype=np.int64),
-            "index": np.arange(self.n_steps, self.n_steps + n, dtype=np.int64),
-            "task_index": np.full(n, task_index, dtype=np.int64),
-        })
+        columns.update(
+            {
+                "timestamp": (stamps - stamps[0]).astype(np.float32),
+                "frame_index": np.arange(n, dtype=np.int64),
+                "episode_index": np.full(n, episode_index, dtype=np.int64),
+                "index": np.arange(self.n_steps, self.n_steps + n, dtype=np.int64),
+                "task_index": np.full(n, task_index, dtype=np.int64),
+            }
+        )
         meta: dict[str, Any] = {"episode_index": episode_index, "tasks": [task], "length": n}
         meta.update(self._write_data(columns, n))
         stats = {k: fmt.feature_stats(v) for k, v in columns.items()}
@@ -176,8 +188,12 @@ class LeRobotWriter:
             out.handle = pq.ParquetWriter(out.path, table.schema, compression="snappy")
         out.handle.write_table(table)
         chunk, file = out.chunk_file
-        return {"data/chunk_index": chunk, "data/file_index": file,
-                "dataset_from_index": self.n_steps, "dataset_to_index": self.n_steps + n}
+        return {
+            "data/chunk_index": chunk,
+            "data/file_index": file,
+            "dataset_from_index": self.n_steps,
+            "dataset_to_index": self.n_steps + n,
+        }
 
     def _write_video(self, key: str, frames: np.ndarray) -> dict[str, Any]:
         out = self._videos.setdefault(key, _Rolling())
@@ -199,9 +215,12 @@ class LeRobotWriter:
             out.handle.mux(out.stream.encode(frame))
         out.frames += len(frames)
         chunk, file = out.chunk_file
-        return {f"videos/{key}/chunk_index": chunk, f"videos/{key}/file_index": file,
-                f"videos/{key}/from_timestamp": start / self.fps,
-                f"videos/{key}/to_timestamp": out.frames / self.fps}
+        return {
+            f"videos/{key}/chunk_index": chunk,
+            f"videos/{key}/file_index": file,
+            f"videos/{key}/from_timestamp": start / self.fps,
+            f"videos/{key}/to_timestamp": out.frames / self.fps,
+        }
 
     @staticmethod
     def _close_video(out: _Rolling) -> None:
@@ -222,14 +241,22 @@ class LeRobotWriter:
         meta = self.root / "meta"
         meta.mkdir(exist_ok=True)
         # LeRobot reads tasks with pandas and looks tasks up by the index (the task text).
-        tasks = pa.table({"task_index": pa.array(list(self._tasks.values()), pa.int64()),
-                          "task": pa.array(list(self._tasks), pa.string())})
-        pq.write_table(tasks.replace_schema_metadata({b"pandas": json.dumps(_pandas_index("task", tasks)).encode()}),
-                       self.root / fmt.TASKS_PATH)
+        tasks = pa.table(
+            {
+                "task_index": pa.array(list(self._tasks.values()), pa.int64()),
+                "task": pa.array(list(self._tasks), pa.string()),
+            }
+        )
+        pq.write_table(
+            tasks.replace_schema_metadata({b"pandas": json.dumps(_pandas_index("task", tasks)).encode()}),
+            self.root / fmt.TASKS_PATH,
+        )
         path = self.root / fmt.EPISODES_PATH.format(chunk_index=0, file_index=0)
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pylist(self._episodes), path, compression="snappy")
-        (self.root / fmt.STATS_PATH).write_text(json.dumps(fmt.stats_to_json(fmt.aggregate_stats(self._stats)), indent=4))
+        (self.root / fmt.STATS_PATH).write_text(
+            json.dumps(fmt.stats_to_json(fmt.aggregate_stats(self._stats)), indent=4)
+        )
         (self.root / fmt.INFO_PATH).write_text(json.dumps(self._info(), indent=4))
 
     def _info(self) -> dict[str, Any]:
@@ -239,12 +266,19 @@ class LeRobotWriter:
             first = self.root / fmt.VIDEO_PATH.format(video_key=fmt.IMAGE_PREFIX + key, chunk_index=0, file_index=0)
             features[fmt.IMAGE_PREFIX + key]["info"] = video_info(first)
         return {
-            "codebase_version": fmt.CODEBASE_VERSION, "robot_type": self.robot_type,
-            "total_episodes": self.n_episodes, "total_frames": self.n_steps, "total_tasks": len(self._tasks),
-            "chunks_size": fmt.CHUNKS_SIZE, "data_files_size_in_mb": self.data_mb,
-            "video_files_size_in_mb": self.video_mb, "fps": self.fps,
-            "splits": {"train": f"0:{self.n_episodes}"}, "data_path": fmt.DATA_PATH,
-            "video_path": fmt.VIDEO_PATH if self._layout.image_keys else None, "features": features,
+            "codebase_version": fmt.CODEBASE_VERSION,
+            "robot_type": self.robot_type,
+            "total_episodes": self.n_episodes,
+            "total_frames": self.n_steps,
+            "total_tasks": len(self._tasks),
+            "chunks_size": fmt.CHUNKS_SIZE,
+            "data_files_size_in_mb": self.data_mb,
+            "video_files_size_in_mb": self.video_mb,
+            "fps": self.fps,
+            "splits": {"train": f"0:{self.n_episodes}"},
+            "data_path": fmt.DATA_PATH,
+            "video_path": fmt.VIDEO_PATH if self._layout.image_keys else None,
+            "features": features,
         }
 
 
@@ -253,9 +287,13 @@ def video_info(path: Path) -> dict[str, Any]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         return {
-            "video.height": stream.height, "video.width": stream.width,
-            "video.codec": stream.codec.canonical_name, "video.pix_fmt": stream.pix_fmt,
-            "video.is_depth_map": False, "video.fps": int(stream.base_rate), "video.channels": 3,
+            "video.height": stream.height,
+            "video.width": stream.width,
+            "video.codec": stream.codec.canonical_name,
+            "video.pix_fmt": stream.pix_fmt,
+            "video.is_depth_map": False,
+            "video.fps": int(stream.base_rate),
+            "video.channels": 3,
             "has_audio": len(container.streams.audio) > 0,
         }
 
@@ -265,10 +303,25 @@ def _pandas_index(name: str, table: pa.Table) -> dict[str, Any]:
     kinds = {pa.int64(): ("int64", "int64"), pa.string(): ("unicode", "object")}
     return {
         "index_columns": [name],
-        "column_indexes": [{"name": None, "field_name": None, "pandas_type": "unicode", "numpy_type": "object",
-                            "metadata": {"encoding": "UTF-8"}}],
-        "columns": [{"name": f.name, "field_name": f.name, "pandas_type": kinds[f.type][0],
-                     "numpy_type": kinds[f.type][1], "metadata": None} for f in table.schema],
+        "column_indexes": [
+            {
+                "name": None,
+                "field_name": None,
+                "pandas_type": "unicode",
+                "numpy_type": "object",
+                "metadata": {"encoding": "UTF-8"},
+            }
+        ],
+        "columns": [
+            {
+                "name": f.name,
+                "field_name": f.name,
+                "pandas_type": kinds[f.type][0],
+                "numpy_type": kinds[f.type][1],
+                "metadata": None,
+            }
+            for f in table.schema
+        ],
         "creator": {"library": "pyarrow", "version": pa.__version__},
         "pandas_version": "2.2.0",
     }

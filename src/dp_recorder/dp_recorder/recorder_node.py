@@ -13,12 +13,12 @@ import logging
 from pathlib import Path
 
 import rclpy
-from dp_msgs.msg import RecorderStatus
-from dp_msgs.srv import StartEpisode, StopEpisode
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from dp_msgs.msg import RecorderStatus
+from dp_msgs.srv import StartEpisode, StopEpisode
 from dp_recorder.disk import LowDiskError
 from dp_recorder.episode_recorder import EpisodeRecorder, RecorderConfig, RecorderStateError
 from dp_recorder.message_types import normalize_type_name
@@ -49,13 +49,17 @@ class RecorderNode(Node):
         self.declare_parameter("discovery_period_s", 0.5)
         self.declare_parameter("qos_depth", 100)
         self._wanted = self._wanted_topics()
-        params = {p: self.get_parameter(p).value for p in ("topics", "topic_types", "min_free_disk_gb", "flush_period_s")}
-        self.recorder = EpisodeRecorder(RecorderConfig(
-            output_dir=Path(self.get_parameter("output_dir").value),
-            min_free_disk_bytes=int(self.get_parameter("min_free_disk_gb").value * 1e9),
-            flush_period_s=self.get_parameter("flush_period_s").value,
-            parameters={"node": self.get_fully_qualified_name(), **params},
-        ))
+        params = {
+            p: self.get_parameter(p).value for p in ("topics", "topic_types", "min_free_disk_gb", "flush_period_s")
+        }
+        self.recorder = EpisodeRecorder(
+            RecorderConfig(
+                output_dir=Path(self.get_parameter("output_dir").value),
+                min_free_disk_bytes=int(self.get_parameter("min_free_disk_gb").value * 1e9),
+                flush_period_s=self.get_parameter("flush_period_s").value,
+                parameters={"node": self.get_fully_qualified_name(), **params},
+            )
+        )
         self._types: dict[str, str] = {}
         self._subs: dict[str, object] = {}
         self._last_message = ""
@@ -100,24 +104,28 @@ class RecorderNode(Node):
         best_effort = any(i.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for i in infos)
         latched = bool(infos) and all(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for i in infos)
         qos = QoSProfile(
-            history=HistoryPolicy.KEEP_LAST, depth=self.get_parameter("qos_depth").value,
+            history=HistoryPolicy.KEEP_LAST,
+            depth=self.get_parameter("qos_depth").value,
             reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE,
             durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
         )
         self._types[topic] = msgtype
         self._subs[topic] = self.create_subscription(
-            cls, topic, lambda raw, t=topic, keep=latched: self._on_message(t, raw, keep), qos, raw=True)
+            cls, topic, lambda raw, t=topic, keep=latched: self._on_message(t, raw, keep), qos, raw=True
+        )
         self.get_logger().info(f"subscribed {topic} [{msgtype}]")
 
     def _on_message(self, topic: str, raw: bytes, latched: bool = False) -> None:
         try:
             self.recorder.write(topic, self.get_clock().now().nanoseconds, raw, latched=latched)
-        except Exception as err:  # noqa: BLE001 - a bad write must not kill the node
+        except Exception as err:
             self._report(f"write to {topic} failed: {err}")
 
     def _on_start(self, request: StartEpisode.Request, response: StartEpisode.Response) -> StartEpisode.Response:
         try:
-            path = self.recorder.start(request.task, request.note, dict(self._types), self.get_clock().now().nanoseconds)
+            path = self.recorder.start(
+                request.task, request.note, dict(self._types), self.get_clock().now().nanoseconds
+            )
         except (RecorderStateError, LowDiskError, ValueError, OSError) as err:
             response.success, response.message = False, self._report(f"cannot start: {err}")
             return response
@@ -161,7 +169,9 @@ class RecorderNode(Node):
     def finalize(self) -> None:
         """Keep the open episode (success unknown → False) on shutdown."""
         if self.recorder.recording:
-            path = self.recorder.stop(False, "[recorder shut down during the episode]", self.get_clock().now().nanoseconds)
+            path = self.recorder.stop(
+                False, "[recorder shut down during the episode]", self.get_clock().now().nanoseconds
+            )
             self.get_logger().warning(f"finalized open episode {path} on shutdown")
 
 

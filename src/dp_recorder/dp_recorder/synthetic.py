@@ -40,14 +40,18 @@ class StreamRates:
 
 def _stamp(ts: Typestore, t_ns: int) -> object:
     return ts.types["std_msgs/msg/Header"](
-        stamp=ts.types["builtin_interfaces/msg/Time"](sec=int(t_ns // 10**9), nanosec=int(t_ns % 10**9)), frame_id="base"
+        stamp=ts.types["builtin_interfaces/msg/Time"](sec=int(t_ns // 10**9), nanosec=int(t_ns % 10**9)),
+        frame_id="base",
     )
 
 
 def joint_state(ts: Typestore, t_ns: int) -> object:
     pos = (t_ns / 1e9 + np.arange(len(JOINT_NAMES))).astype(np.float64)
     return ts.types["sensor_msgs/msg/JointState"](
-        header=_stamp(ts, t_ns), name=list(JOINT_NAMES), position=pos, velocity=np.zeros(len(JOINT_NAMES)),
+        header=_stamp(ts, t_ns),
+        name=list(JOINT_NAMES),
+        position=pos,
+        velocity=np.zeros(len(JOINT_NAMES)),
         effort=np.zeros(0),
     )
 
@@ -58,7 +62,12 @@ def image(ts: Typestore, t_ns: int, index: int, width: int, height: int) -> obje
     pixels[..., 1] = np.arange(height, dtype=np.uint8)[:, None] * 5
     pixels[0, 0] = index % 256
     return ts.types["sensor_msgs/msg/Image"](
-        header=_stamp(ts, t_ns), height=height, width=width, encoding="rgb8", is_bigendian=0, step=width * 3,
+        header=_stamp(ts, t_ns),
+        height=height,
+        width=width,
+        encoding="rgb8",
+        is_bigendian=0,
+        step=width * 3,
         data=pixels.reshape(-1),
     )
 
@@ -88,7 +97,11 @@ def stream_schedule(start_ns: int, duration_s: float, rates: StreamRates, seed: 
 
 
 def write_synthetic_bag(
-    path: Path, start_ns: int, duration_s: float, rates: StreamRates = StreamRates(), seed: int = 0,
+    path: Path,
+    start_ns: int,
+    duration_s: float,
+    rates: StreamRates = StreamRates(),
+    seed: int = 0,
     storage: StoragePlugin = StoragePlugin.MCAP,
 ) -> int:
     """Write a rosbag2 with the synthetic streams (record time = stamp + 1 ms); returns messages."""
@@ -99,7 +112,11 @@ def write_synthetic_bag(
     with Writer(path, version=9, storage_plugin=storage) as writer:
         conns = {topic: writer.add_connection(topic, msgtype, typestore=ts) for topic, msgtype in types.items()}
         for t_ns, topic, index in events:
-            writer.write(conns[topic], t_ns + 1_000_000, ts.serialize_cdr(make_message(ts, topic, t_ns, index, rates), types[topic]))
+            writer.write(
+                conns[topic],
+                t_ns + 1_000_000,
+                ts.serialize_cdr(make_message(ts, topic, t_ns, index, rates), types[topic]),
+            )
     return len(events)
 
 

@@ -52,7 +52,7 @@ def test_mp4_and_gif_of_an_episode(tmp_path, capsys):
     scale = IMAGE_HEIGHT // 24
     assert height > 24 * scale and width >= 32 * scale
     left = (width - 32 * scale) // 2
-    camera = frames[0][: 24 * scale, left:left + 32 * scale].astype(int)
+    camera = frames[0][: 24 * scale, left : left + 32 * scale].astype(int)
     want = episode["top_image"][0].repeat(scale, axis=0).repeat(scale, axis=1).astype(int)
     assert np.abs(camera - want).mean() < 8, "the camera row shows the episode's first image"
     xs = [_cursor_x(f, 24 * scale) for f in (frames[0], frames[n // 2], frames[-1])]

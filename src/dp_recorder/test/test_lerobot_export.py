@@ -46,8 +46,24 @@ def test_lerobot_export_matches_the_zarr_episodes(tmp_path):
     conf = tmp_path / "conf.yaml"
     conf.write_text(yaml.safe_dump(CONFIG))
     out = tmp_path / "lerobot"
-    rc = convert_main([str(b) for b in bags] + ["--config", str(conf), "--out", str(out), "--format", "lerobot",
-                                                "--task", "default task", "--robot-type", "fr3", "-q", "--workers", "1"])
+    rc = convert_main(
+        [str(b) for b in bags]
+        + [
+            "--config",
+            str(conf),
+            "--out",
+            str(out),
+            "--format",
+            "lerobot",
+            "--task",
+            "default task",
+            "--robot-type",
+            "fr3",
+            "-q",
+            "--workers",
+            "1",
+        ]
+    )
     assert rc == 0
     rb = ReplayBuffer.open(tmp_path / "ds.zarr")
     n = rb.n_steps
@@ -64,11 +80,23 @@ def test_lerobot_export_matches_the_zarr_episodes(tmp_path):
     assert feats[CAM]["dtype"] == "video" and feats[CAM]["shape"] == [24, 32, 3]
     assert feats[CAM]["info"]["video.codec"] == "av1" and feats[CAM]["info"]["video.fps"] == 10
     assert {k: feats[k]["dtype"] for k in ("timestamp", "frame_index", "episode_index", "index", "task_index")} == {
-        "timestamp": "float32", "frame_index": "int64", "episode_index": "int64", "index": "int64", "task_index": "int64"}
+        "timestamp": "float32",
+        "frame_index": "int64",
+        "episode_index": "int64",
+        "index": "int64",
+        "task_index": "int64",
+    }
 
     data = pq.read_table(out / "data/chunk-000/file-000.parquet")
-    assert data.column_names == ["observation.state", "action", "timestamp", "frame_index", "episode_index",
-                                 "index", "task_index"]
+    assert data.column_names == [
+        "observation.state",
+        "action",
+        "timestamp",
+        "frame_index",
+        "episode_index",
+        "index",
+        "task_index",
+    ]
     assert data.num_rows == n
     np.testing.assert_array_equal(np.array(data["observation.state"].to_pylist(), np.float32), rb["joint_pos"][:])
     np.testing.assert_array_equal(np.array(data["action"].to_pylist(), np.float32), rb["action"][:])
@@ -121,16 +149,21 @@ def test_files_roll_over_and_every_episode_finds_its_rows_and_frames(tmp_path):
     assert len(list((out / "data").glob("chunk-000/file-*.parquet"))) == rb.n_episodes
     assert len(list((out / "videos" / CAM).glob("chunk-000/file-*.mp4"))) >= 2
     for e, ep in enumerate(pq.read_table(out / "meta/episodes/chunk-000/file-000.parquet").to_pylist()):
-        rows = pq.read_table(out / info["data_path"].format(chunk_index=ep["data/chunk_index"],
-                                                             file_index=ep["data/file_index"]))
+        rows = pq.read_table(
+            out / info["data_path"].format(chunk_index=ep["data/chunk_index"], file_index=ep["data/file_index"])
+        )
         mine = np.nonzero(rows["episode_index"].to_numpy() == e)[0]
         assert len(mine) == ep["length"] == len(rb.get_episode(e)["action"])
-        np.testing.assert_array_equal(rows["index"].to_numpy()[mine],
-                                      np.arange(ep["dataset_from_index"], ep["dataset_to_index"]))
-        video = out / info["video_path"].format(video_key=CAM, chunk_index=ep[f"videos/{CAM}/chunk_index"],
-                                                file_index=ep[f"videos/{CAM}/file_index"])
+        np.testing.assert_array_equal(
+            rows["index"].to_numpy()[mine], np.arange(ep["dataset_from_index"], ep["dataset_to_index"])
+        )
+        video = out / info["video_path"].format(
+            video_key=CAM, chunk_index=ep[f"videos/{CAM}/chunk_index"], file_index=ep[f"videos/{CAM}/file_index"]
+        )
         times, frames = _decode(video)
-        inside = (times >= ep[f"videos/{CAM}/from_timestamp"] - TOLERANCE_S) & (times < ep[f"videos/{CAM}/to_timestamp"] - TOLERANCE_S)
+        inside = (times >= ep[f"videos/{CAM}/from_timestamp"] - TOLERANCE_S) & (
+            times < ep[f"videos/{CAM}/to_timestamp"] - TOLERANCE_S
+        )
         assert inside.sum() == ep["length"]
         query = ep[f"videos/{CAM}/from_timestamp"] + rows["timestamp"].to_numpy()[mine]
         assert np.abs(times[inside] - query).max() < TOLERANCE_S
@@ -142,8 +175,9 @@ def test_lerobot_export_refuses_what_lerobot_cannot_hold(tmp_path, capsys):
     bags = _bags(tmp_path)[:1]
     with pytest.raises(ValueError, match="integer fps"):
         convert_bags(bags, config_from_dict(dict(CONFIG, rate_hz=7.5)), tmp_path / "a", lerobot=LeRobotOptions())
-    odd = config_from_dict(dict(CONFIG, obs={**CONFIG["obs"], "top_image": {"topic": "/camera/top/image_raw",
-                                                                            "image": [23, 32]}}))
+    odd = config_from_dict(
+        dict(CONFIG, obs={**CONFIG["obs"], "top_image": {"topic": "/camera/top/image_raw", "image": [23, 32]}})
+    )
     with pytest.raises(ValueError, match="no bag converted"):
         convert_bags(bags, odd, tmp_path / "b", lerobot=LeRobotOptions())
     assert not (tmp_path / "b").exists() and not list(tmp_path.glob(".b*")), "nothing half-written"
@@ -152,6 +186,7 @@ def test_lerobot_export_refuses_what_lerobot_cannot_hold(tmp_path, capsys):
         LeRobotWriter(tmp_path / "d", odd).add_episode(ReplayBuffer.open(tmp_path / "odd.zarr").get_episode(0))
     conf = tmp_path / "conf.yaml"
     conf.write_text(yaml.safe_dump(CONFIG))
-    rc = convert_main([str(bags[0]), "--config", str(conf), "--out", str(tmp_path / "c"), "--format", "lerobot",
-                       "--append", "-q"])
+    rc = convert_main(
+        [str(bags[0]), "--config", str(conf), "--out", str(tmp_path / "c"), "--format", "lerobot", "--append", "-q"]
+    )
     assert rc == 2 and "zarr output only" in capsys.readouterr().err

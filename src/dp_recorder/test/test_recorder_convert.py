@@ -22,8 +22,15 @@ RATES = StreamRates()
 CONFIG = CONVERT_CONFIG
 
 
-def _bag(tmp_path: Path, name: str, duration_s: float = 2.0, seed: int = 0, success: bool | None = True,
-         rates: StreamRates = RATES, **kw) -> Path:
+def _bag(
+    tmp_path: Path,
+    name: str,
+    duration_s: float = 2.0,
+    seed: int = 0,
+    success: bool | None = True,
+    rates: StreamRates = RATES,
+    **kw,
+) -> Path:
     path = tmp_path / name
     write_synthetic_bag(path, START_NS, duration_s, rates, seed=seed, **kw)
     if success is not None:
@@ -40,7 +47,10 @@ def _expected(duration_s: float, seed: int) -> dict[str, np.ndarray]:
     first = max(v[0][0] for v in by_topic.values())
     last = min(v[-1][0] for v in by_topic.values())
     ticks = np.arange(first, last + 1, 100_000_000)
-    pick = {topic: [max((s for s in v if s[0] <= tick), key=lambda s: s[0]) for tick in ticks] for topic, v in by_topic.items()}
+    pick = {
+        topic: [max((s for s in v if s[0] <= tick), key=lambda s: s[0]) for tick in ticks]
+        for topic, v in by_topic.items()
+    }
     ts = get_typestore(Stores.ROS2_JAZZY)
     transform = ImageTransform(24, 32)
     images = []
@@ -102,7 +112,10 @@ def test_corrupt_and_truncated_bags_are_reported_and_skipped(tmp_path, capsys):
     good2 = _bag(tmp_path, "d_good", 1.5, seed=3)
     conf = tmp_path / "conf.yaml"
     conf.write_text(yaml.safe_dump(CONFIG))
-    rc = convert_main([str(p) for p in (good, trunc, corrupt, good2)] + ["--config", str(conf), "--out", str(tmp_path / "o.zarr"), "-q", "--workers", "1"])
+    rc = convert_main(
+        [str(p) for p in (good, trunc, corrupt, good2)]
+        + ["--config", str(conf), "--out", str(tmp_path / "o.zarr"), "-q", "--workers", "1"]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     assert "FAILED  " + str(trunc) in out and "FAILED  " + str(corrupt) in out
@@ -122,15 +135,20 @@ def test_sqlite3_and_bare_mcap_from_the_mcap_writer(tmp_path):
     sqlite_bag = _bag(tmp_path, "sql", 1.5, storage=StoragePlugin.SQLITE3, success=None)
     assert list(sqlite_bag.glob("*.db3"))
     ts = get_typestore(Stores.ROS2_JAZZY)
-    types = {"/joint_states": "sensor_msgs/msg/JointState", "/cartesian_target": "geometry_msgs/msg/PoseStamped",
-             "/camera/top/image_raw": "sensor_msgs/msg/Image"}
+    types = {
+        "/joint_states": "sensor_msgs/msg/JointState",
+        "/cartesian_target": "geometry_msgs/msg/PoseStamped",
+        "/camera/top/image_raw": "sensor_msgs/msg/Image",
+    }
     bare = tmp_path / "third_party.mcap"
     with open(bare, "wb") as f:
         writer = McapWriter(f)
         writer.start(profile="ros2", library="test")
         channels = {}
         for topic, msgtype in types.items():
-            schema = writer.register_schema(name=msgtype, encoding="ros2msg", data=ts.generate_msgdef(msgtype, ros_version=2)[0].encode())
+            schema = writer.register_schema(
+                name=msgtype, encoding="ros2msg", data=ts.generate_msgdef(msgtype, ros_version=2)[0].encode()
+            )
             channels[topic] = writer.register_channel(topic=topic, message_encoding="cdr", schema_id=schema)
         for t, topic, i in stream_schedule(START_NS, 1.5, RATES, seed=0):
             raw = bytes(ts.serialize_cdr(make_message(ts, topic, t, i, RATES), types[topic]))
@@ -157,7 +175,9 @@ def test_config_errors_are_clear(tmp_path):
     with pytest.raises(ValueError, match="cannot read"):
         load_config(tmp_path / "missing.yaml")
     bag = _bag(tmp_path, "b", 1.0)
-    summary = convert_bags([bag], config_from_dict(dict(CONFIG, obs={"q": {"topic": "/nope", "field": "x"}})), tmp_path / "x.zarr")
+    summary = convert_bags(
+        [bag], config_from_dict(dict(CONFIG, obs={"q": {"topic": "/nope", "field": "x"}})), tmp_path / "x.zarr"
+    )
     assert "'/nope'" in summary.failed[str(bag)]
 
 

@@ -40,9 +40,18 @@ def test_custom_types_come_from_installed_msg_files():
 
 
 def test_metadata_round_trip_and_validation(tmp_path):
-    meta = EpisodeMetadata(episode_index=3, task="push_t", note="hi", status="kept", success=True,
-                           start_time_ns=5, end_time_ns=2_000_000_005, topics={"/a": JS}, message_counts={"/a": 4},
-                           parameters={"topics": ["/a"]})
+    meta = EpisodeMetadata(
+        episode_index=3,
+        task="push_t",
+        note="hi",
+        status="kept",
+        success=True,
+        start_time_ns=5,
+        end_time_ns=2_000_000_005,
+        topics={"/a": JS},
+        message_counts={"/a": 4},
+        parameters={"topics": ["/a"]},
+    )
     write_metadata(tmp_path, meta)
     assert read_metadata(tmp_path) == meta
     assert read_metadata(tmp_path / "missing") is None
@@ -64,7 +73,12 @@ def test_episodes_kept_discarded_and_bytes_unchanged(tmp_path):
     assert rec.stop(True, "good", now_ns=2_000_000_010) == path0
     assert [raw for _, _, raw in _read(path0)] == sent
     meta = read_metadata(path0)
-    assert (meta.status, meta.success, meta.task, meta.message_counts) == ("kept", True, "push_t", {"/joint_states": 20})
+    assert (meta.status, meta.success, meta.task, meta.message_counts) == (
+        "kept",
+        True,
+        "push_t",
+        {"/joint_states": 20},
+    )
     assert meta.note == "first good" and meta.topics == {"/joint_states": JS}
 
     path1 = rec.start("push_t", "", {"/joint_states": JS}, now_ns=20)
@@ -82,7 +96,7 @@ def test_latched_messages_go_into_every_episode(tmp_path):
     static, other = _raw(1000), _raw(2000)
     assert not rec.write("/static", 5, static, latched=True)  # not recording: kept, not written
     assert not rec.write("/static", 6, static, latched=True)  # the same message again: kept once
-    assert not rec.write("/volatile", 7, other)               # an ordinary message before an episode is gone
+    assert not rec.write("/volatile", 7, other)  # an ordinary message before an episode is gone
     topics = {"/static": JS, "/volatile": JS}
     paths = []
     for episode in range(2):

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dp_msgs.msg import RecorderStatus
-from dp_msgs.srv import StartEpisode, StopEpisode
 from geometry_msgs.msg import PoseStamped
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -18,6 +16,8 @@ from sensor_msgs.msg import Image, JointState
 from dp_core.data.replay_buffer import ReplayBuffer
 from dp_core.sensors.images import ImageTransform, decode_raw
 from dp_core.timing.alignment import AlignmentConfig, WindowBuilder
+from dp_msgs.msg import RecorderStatus
+from dp_msgs.srv import StartEpisode, StopEpisode
 from dp_policy_node.conversions import joint_positions_from_msg, time_to_ns
 from dp_policy_node.testing import spin_until
 from dp_recorder.convert import convert_bags
@@ -28,12 +28,16 @@ from dp_recorder.recovery import is_finalized
 pytestmark = pytest.mark.ros
 TOPICS = ["/joint_states", "/camera/top/image_raw", "/cartesian_target"]
 JOINTS = [f"fr3_joint{i}" for i in range(1, 8)]
-CONFIG = config_from_dict({
-    "rate_hz": 10.0,
-    "obs": {"joint_pos": {"topic": "/joint_states", "field": "position", "names": ["fr3_joint1", "fr3_joint3"]},
-            "top_image": {"topic": "/camera/top/image_raw", "image": [24, 32]}},
-    "action": {"topic": "/cartesian_target", "field": "pose.position", "components": ["x", "y"]},
-})
+CONFIG = config_from_dict(
+    {
+        "rate_hz": 10.0,
+        "obs": {
+            "joint_pos": {"topic": "/joint_states", "field": "position", "names": ["fr3_joint1", "fr3_joint3"]},
+            "top_image": {"topic": "/camera/top/image_raw", "image": [24, 32]},
+        },
+        "action": {"topic": "/cartesian_target", "field": "pose.position", "components": ["x", "y"]},
+    }
+)
 
 
 class Operator:
@@ -43,19 +47,33 @@ class Operator:
         self.node = Node("operator", context=context)
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
-        self.pubs = {"/joint_states": self.node.create_publisher(JointState, "/joint_states", 100),
-                     "/camera/top/image_raw": self.node.create_publisher(Image, "/camera/top/image_raw", 100),
-                     "/cartesian_target": self.node.create_publisher(PoseStamped, "/cartesian_target", 100)}
+        self.pubs = {
+            "/joint_states": self.node.create_publisher(JointState, "/joint_states", 100),
+            "/camera/top/image_raw": self.node.create_publisher(Image, "/camera/top/image_raw", 100),
+            "/cartesian_target": self.node.create_publisher(PoseStamped, "/cartesian_target", 100),
+        }
         self.status: list[RecorderStatus] = []
         self.node.create_subscription(RecorderStatus, "/recorder/status", self.status.append, 10)
-        self.clients = {name: self.node.create_client(srv, f"/recorder/{name}") for name, srv in
-                        (("start_episode", StartEpisode), ("stop_episode", StopEpisode), ("discard_episode", StopEpisode))}
+        self.clients = {
+            name: self.node.create_client(srv, f"/recorder/{name}")
+            for name, srv in (
+                ("start_episode", StartEpisode),
+                ("stop_episode", StopEpisode),
+                ("discard_episode", StopEpisode),
+            )
+        }
         self.published: dict[tuple[str, int], object] = {}
         self.count = 0
 
     def wait_ready(self) -> None:
-        ok = spin_until(self.executor, lambda: all(c.service_is_ready() for c in self.clients.values())
-                        and all(self.node.count_subscribers(t) > 0 for t in TOPICS), 60.0)
+        ok = spin_until(
+            self.executor,
+            lambda: (
+                all(c.service_is_ready() for c in self.clients.values())
+                and all(self.node.count_subscribers(t) > 0 for t in TOPICS)
+            ),
+            60.0,
+        )
         assert ok, "recorder services/subscriptions did not appear within 60 s"
 
     def call(self, name: str, **fields: object) -> object:
@@ -96,9 +114,21 @@ class Operator:
 
 
 def _start_recorder(ros_process, out: Path):
-    return ros_process("-m", "dp_recorder.recorder_node", "--ros-args", "-p", f"output_dir:={out}",
-                       "-p", f"topics:=[{','.join(TOPICS)}]", "-p", "min_free_disk_gb:=0.0", "-p", "flush_period_s:=0.2",
-                       "-p", "status_period_s:=0.2")
+    return ros_process(
+        "-m",
+        "dp_recorder.recorder_node",
+        "--ros-args",
+        "-p",
+        f"output_dir:={out}",
+        "-p",
+        f"topics:=[{','.join(TOPICS)}]",
+        "-p",
+        "min_free_disk_gb:=0.0",
+        "-p",
+        "flush_period_s:=0.2",
+        "-p",
+        "status_period_s:=0.2",
+    )
 
 
 @pytest.mark.slow
@@ -131,7 +161,11 @@ def test_record_convert_and_live_equivalence(ros_context, ros_process, tmp_path)
     assert [p.name for p in eps] == ["episode_0000", "episode_0001", "episode_0002"] and all(map(is_finalized, eps))
     metas = [read_metadata(p) for p in eps]
     assert [(m.success, m.status) for m in metas] == [(True, "kept"), (False, "kept"), (False, "kept")]
-    assert "shut down" in metas[2].note and metas[0].task == "push_t" and metas[0].topics["/joint_states"] == "sensor_msgs/msg/JointState"
+    assert (
+        "shut down" in metas[2].note
+        and metas[0].task == "push_t"
+        and metas[0].topics["/joint_states"] == "sensor_msgs/msg/JointState"
+    )
     types = {"/joint_states": JointState, "/camera/top/image_raw": Image, "/cartesian_target": PoseStamped}
     for path in eps:  # the bag holds the published messages, unchanged
         with Reader(path) as reader:
@@ -143,7 +177,12 @@ def test_record_convert_and_live_equivalence(ros_context, ros_process, tmp_path)
     assert not summary.failed, summary.failed
     rb = ReplayBuffer.open(tmp_path / "ds.zarr")
     assert rb.n_episodes == 2 and 17 <= rb.episode_lengths[0] <= 21 and 12 <= rb.episode_lengths[1] <= 16
-    assert {k: rb[k].dtype.str for k in rb.keys()} == {"action": "<f4", "joint_pos": "<f4", "timestamp": "<f8", "top_image": "|u1"}
+    assert {k: rb[k].dtype.str for k in rb.keys()} == {
+        "action": "<f4",
+        "joint_pos": "<f4",
+        "timestamp": "<f8",
+        "top_image": "|u1",
+    }
     assert rb["top_image"].shape[1:] == (24, 32, 3)
     _assert_live_windows_equal(eps[0], rb.get_episode(0))
 
@@ -151,17 +190,30 @@ def test_record_convert_and_live_equivalence(ros_context, ros_process, tmp_path)
 def _assert_live_windows_equal(bag: Path, episode: dict[str, np.ndarray]) -> None:
     """The observation node's path (rclpy messages → WindowBuilder) picks the same frames and pixels."""
     transform = ImageTransform(out_h=24, out_w=32)
-    builder = WindowBuilder(AlignmentConfig(n_obs_steps=2, dt_s=0.1, max_age_s=60.0),
-                            {"joint_pos": "low_dim", "top_image": "rgb"}, capacity=100_000)
+    builder = WindowBuilder(
+        AlignmentConfig(n_obs_steps=2, dt_s=0.1, max_age_s=60.0),
+        {"joint_pos": "low_dim", "top_image": "rgb"},
+        capacity=100_000,
+    )
     first: dict[str, int] = {}
     with Reader(bag) as reader:
         for conn, _t, raw in reader.messages():
-            stamp = time_to_ns(deserialize_message(raw, {"/joint_states": JointState, "/camera/top/image_raw": Image,
-                                                         "/cartesian_target": PoseStamped}[conn.topic]).header.stamp)
+            stamp = time_to_ns(
+                deserialize_message(
+                    raw,
+                    {"/joint_states": JointState, "/camera/top/image_raw": Image, "/cartesian_target": PoseStamped}[
+                        conn.topic
+                    ],
+                ).header.stamp
+            )
             first[conn.topic] = min(first.get(conn.topic, stamp), stamp)
             if conn.topic == "/joint_states":
                 msg = deserialize_message(raw, JointState)
-                builder.add("joint_pos", time_to_ns(msg.header.stamp), joint_positions_from_msg(msg, ["fr3_joint1", "fr3_joint3"]))
+                builder.add(
+                    "joint_pos",
+                    time_to_ns(msg.header.stamp),
+                    joint_positions_from_msg(msg, ["fr3_joint1", "fr3_joint3"]),
+                )
             elif conn.topic == "/camera/top/image_raw":
                 msg = deserialize_message(raw, Image)
                 frame = transform(decode_raw(msg.encoding, msg.height, msg.width, msg.step, msg.data))
@@ -173,9 +225,9 @@ def _assert_live_windows_equal(bag: Path, episode: dict[str, np.ndarray]) -> Non
         # all messages are buffered, so the newest complete time is `now` = the dataset tick
         result = builder.build(int(ticks[i]))
         assert result.ok, result.message
-        np.testing.assert_array_equal(result.window.stamps_ns, ticks[i - 1:i + 1])
-        np.testing.assert_array_equal(result.window.low_dim["joint_pos"], episode["joint_pos"][i - 1:i + 1])
-        np.testing.assert_array_equal(result.window.images["top_image"], episode["top_image"][i - 1:i + 1])
+        np.testing.assert_array_equal(result.window.stamps_ns, ticks[i - 1 : i + 1])
+        np.testing.assert_array_equal(result.window.low_dim["joint_pos"], episode["joint_pos"][i - 1 : i + 1])
+        np.testing.assert_array_equal(result.window.images["top_image"], episode["top_image"][i - 1 : i + 1])
 
 
 @pytest.mark.slow
@@ -190,7 +242,9 @@ def test_kill_9_mid_episode(ros_context, ros_process, tmp_path):
         assert op.call("stop_episode", task_success=True).success
         assert op.call("start_episode", task="t").success
         op.publish_for(2.0)
-        written = lambda: any(s.recording and s.episode_index == 1 and min(s.message_counts, default=0) > 20 for s in op.status)
+        written = lambda: any(
+            s.recording and s.episode_index == 1 and min(s.message_counts, default=0) > 20 for s in op.status
+        )
         assert spin_until(op.executor, written, 5.0)
         op.publish_for(0.5)  # > flush_period_s: earlier messages are flushed
         proc.proc.send_signal(signal.SIGKILL)
@@ -213,20 +267,39 @@ def test_latched_topic_published_before_the_episodes_is_in_every_bag(ros_context
     from std_msgs.msg import String
 
     topics = ["/static_info", "/volatile_info"]
-    proc = ros_process("-m", "dp_recorder.recorder_node", "--ros-args", "-p", f"output_dir:={tmp_path / 'eps'}",
-                       "-p", f"topics:=[{','.join(topics)}]", "-p", "min_free_disk_gb:=0.0",
-                       "-p", "discovery_period_s:=0.1")
+    proc = ros_process(
+        "-m",
+        "dp_recorder.recorder_node",
+        "--ros-args",
+        "-p",
+        f"output_dir:={tmp_path / 'eps'}",
+        "-p",
+        f"topics:=[{','.join(topics)}]",
+        "-p",
+        "min_free_disk_gb:=0.0",
+        "-p",
+        "discovery_period_s:=0.1",
+    )
     node = Node("operator", context=ros_context)
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
     try:
-        latched = node.create_publisher(String, "/static_info", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        latched = node.create_publisher(
+            String, "/static_info", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        )
         volatile = node.create_publisher(String, "/volatile_info", 10)
         latched.publish(String(data="camera_link -> camera_color_optical_frame"))
         start = node.create_client(StartEpisode, "/recorder/start_episode")
         stop = node.create_client(StopEpisode, "/recorder/stop_episode")
-        assert spin_until(executor, lambda: start.service_is_ready() and stop.service_is_ready()
-                          and all(node.count_subscribers(t) > 0 for t in topics), 60.0)
+        assert spin_until(
+            executor,
+            lambda: (
+                start.service_is_ready()
+                and stop.service_is_ready()
+                and all(node.count_subscribers(t) > 0 for t in topics)
+            ),
+            60.0,
+        )
         volatile.publish(String(data="before"))
         executor.spin_once(timeout_sec=0.5)
         for episode in range(2):
@@ -246,5 +319,7 @@ def test_latched_topic_published_before_the_episodes_is_in_every_bag(ros_context
     for episode, path in enumerate(eps):
         with Reader(path) as reader:
             msgs = [(c.topic, deserialize_message(raw, String).data) for c, _, raw in reader.messages()]
-        assert msgs == [("/static_info", "camera_link -> camera_color_optical_frame"),
-                        ("/volatile_info", f"during {episode}")], msgs
+        assert msgs == [
+            ("/static_info", "camera_link -> camera_color_optical_frame"),
+            ("/volatile_info", f"during {episode}"),
+        ], msgs

@@ -73,7 +73,9 @@ class PushTSimConfig:
         if not 0 < self.tip_height_m < 0.2:
             raise ValueError(f"tip_height_m must be in (0, 0.2) m, got {self.tip_height_m}")
         if not self.cartesian_omega > 0 or not self.ready_duration_s > 0:
-            raise ValueError(f"cartesian_omega and ready_duration_s must be > 0, got {self.cartesian_omega}, {self.ready_duration_s}")
+            raise ValueError(
+                f"cartesian_omega and ready_duration_s must be > 0, got {self.cartesian_omega}, {self.ready_duration_s}"
+            )
         if self.command_filter_tau_s < 0 or not self.max_ik_error_m > 0:
             raise ValueError(
                 f"command_filter_tau_s >= 0 and max_ik_error_m > 0 required, got "
@@ -123,7 +125,9 @@ class PushTSim:
         """Initial block pose (x, y, yaw) for a seed."""
         rng = np.random.default_rng(seed)
         c = self.config
-        offset = np.array([rng.uniform(*c.block_dx_range), rng.uniform(*c.block_dy_range), rng.uniform(*c.block_yaw_range)])
+        offset = np.array(
+            [rng.uniform(*c.block_dx_range), rng.uniform(*c.block_dy_range), rng.uniform(*c.block_yaw_range)]
+        )
         return self.target_pose + offset
 
     def reset(self, seed: int) -> None:
@@ -262,7 +266,9 @@ class PushTSim:
             )
         result = self.ik.solve(self._tip_target(xy), self.tip_rotation, self._goal_q)
         if result.position_error_m > self.config.max_ik_error_m:
-            raise ValueError(f"pusher target {np.round(xy, 3).tolist()} unreachable (IK error {result.position_error_m:.4f} m)")
+            raise ValueError(
+                f"pusher target {np.round(xy, 3).tolist()} unreachable (IK error {result.position_error_m:.4f} m)"
+            )
         return result.q
 
     def set_pusher_target(self, xy: np.ndarray) -> None:
@@ -279,7 +285,9 @@ class PushTSim:
             raise ValueError(f"tip target {np.round(position, 3).tolist()} is outside the workspace")
         result = self.ik.solve(position, np.asarray(rotation, float).reshape(3, 3), self._goal_q)
         if result.position_error_m > self.config.max_ik_error_m:
-            raise ValueError(f"tip target {np.round(position, 3).tolist()} unreachable (IK error {result.position_error_m:.4f} m)")
+            raise ValueError(
+                f"tip target {np.round(position, 3).tolist()} unreachable (IK error {result.position_error_m:.4f} m)"
+            )
         self.set_joint_targets(result.q)
         self._cartesian = True
 

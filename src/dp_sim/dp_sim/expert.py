@@ -119,13 +119,19 @@ class ScriptedExpert:
         local_pusher = to_frame(pusher_xy[None], block_pose)[0]
         if self.phase is Phase.ROUTE:
             waypoints = self._route_waypoints()
-            while self._waypoint < len(waypoints) and np.linalg.norm(local_pusher - waypoints[self._waypoint]) < c.waypoint_tolerance_m:
+            while (
+                self._waypoint < len(waypoints)
+                and np.linalg.norm(local_pusher - waypoints[self._waypoint]) < c.waypoint_tolerance_m
+            ):
                 self._waypoint += 1
             if self._waypoint < len(waypoints):
-                return self._move_towards(pusher_xy, from_frame(waypoints[self._waypoint], block_pose)[0], c.transit_speed_m_s)
+                return self._move_towards(
+                    pusher_xy, from_frame(waypoints[self._waypoint], block_pose)[0], c.transit_speed_m_s
+                )
             self.phase = Phase.APPROACH
         if self.phase is Phase.PUSH and (
-            local_pusher[0] < face_x - c.contact_tolerance_m / 2 or np.linalg.norm(local_pusher - (face_x, offset)) > c.contact_tolerance_m * 2
+            local_pusher[0] < face_x - c.contact_tolerance_m / 2
+            or np.linalg.norm(local_pusher - (face_x, offset)) > c.contact_tolerance_m * 2
         ):
             self.phase = Phase.APPROACH
         if self.phase is Phase.APPROACH:

@@ -13,14 +13,14 @@ import sys
 
 import numpy as np
 import rclpy
-from dp_msgs.msg import TaskStatus
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
-from dp_sim.expert import ExpertConfig, ScriptedExpert
+from dp_msgs.msg import TaskStatus
 from dp_sim.env import PushTSimConfig
+from dp_sim.expert import ExpertConfig, ScriptedExpert
 from dp_sim.scene import SceneConfig
 
 PARAMETERS: dict[str, tuple[object, str]] = {

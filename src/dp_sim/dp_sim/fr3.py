@@ -40,4 +40,6 @@ FRANKA_READY_Q = np.array([0.0, -np.pi / 4, 0.0, -3 * np.pi / 4, 0.0, np.pi / 2,
 def within_limits(q: np.ndarray, margin: float = 0.0) -> bool:
     """True when all 7 joint positions are finite and inside the FR3 limits (shrunk by margin)."""
     q = np.asarray(q, dtype=float)
-    return bool(q.shape == (7,) and np.all(np.isfinite(q)) and np.all(q >= Q_MIN + margin) and np.all(q <= Q_MAX - margin))
+    return bool(
+        q.shape == (7,) and np.all(np.isfinite(q)) and np.all(q >= Q_MIN + margin) and np.all(q <= Q_MAX - margin)
+    )

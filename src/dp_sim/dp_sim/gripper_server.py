@@ -40,12 +40,20 @@ class GripperServer:
         self._waiting: list[tuple[HandTask, Future]] = []  # futures the next update completes
         self._since_feedback = 0.0
         ns = namespace.rstrip("/")
-        handlers = {"goal_callback": lambda _g: GoalResponse.ACCEPT, "cancel_callback": lambda _g: CancelResponse.ACCEPT}
+        handlers = {
+            "goal_callback": lambda _g: GoalResponse.ACCEPT,
+            "cancel_callback": lambda _g: CancelResponse.ACCEPT,
+        }
         self.servers = [
             ActionServer(node, Homing, f"{ns}/homing", self._run(lambda g: hand.homing()), **handlers),
             ActionServer(node, Move, f"{ns}/move", self._run(lambda g: hand.move(g.width, g.speed)), **handlers),
-            ActionServer(node, Grasp, f"{ns}/grasp", self._run(
-                lambda g: hand.grasp(g.width, g.speed, g.force, g.epsilon.inner, g.epsilon.outer)), **handlers),
+            ActionServer(
+                node,
+                Grasp,
+                f"{ns}/grasp",
+                self._run(lambda g: hand.grasp(g.width, g.speed, g.force, g.epsilon.inner, g.epsilon.outer)),
+                **handlers,
+            ),
             ActionServer(node, GripperCommand, f"{ns}/gripper_action", self._run_gripper_command, **handlers),
         ]
         node.create_service(Trigger, f"{ns}/stop", self._on_stop)
@@ -111,8 +119,13 @@ class GripperServer:
                 if width >= self.hand.width_m:
                     task = self.hand.move(width, DEFAULT_SPEED_MPS)
                 else:
-                    task = self.hand.grasp(width, DEFAULT_SPEED_MPS, max(goal_handle.request.command.max_effort, 1e-3),
-                                           DEFAULT_EPSILON_M, DEFAULT_EPSILON_M)
+                    task = self.hand.grasp(
+                        width,
+                        DEFAULT_SPEED_MPS,
+                        max(goal_handle.request.command.max_effort, 1e-3),
+                        DEFAULT_EPSILON_M,
+                        DEFAULT_EPSILON_M,
+                    )
         except ValueError as err:
             self.node.get_logger().error(f"gripper_action: {err}")
             goal_handle.abort()

@@ -66,7 +66,9 @@ class SimulatedHand:
         if not force_n > 0 or inner_m < 0 or outer_m < 0:
             raise ValueError(f"grasp needs force > 0 and epsilons >= 0, got {force_n}, {inner_m}, {outer_m}")
         closing = float(width_m) < self.width_m
-        return self._start(HandTask("grasp", float(width_m), float(speed_mps), float(inner_m), float(outer_m), closing=closing))
+        return self._start(
+            HandTask("grasp", float(width_m), float(speed_mps), float(inner_m), float(outer_m), closing=closing)
+        )
 
     def homing(self) -> HandTask:
         """Close fully, then open to the full stroke (how homing measures the fingers)."""
@@ -84,7 +86,10 @@ class SimulatedHand:
         if task.kind == "grasp":
             # closing (or opening) until the fingers touch the object or reach the end
             goal = 0.0 if task.closing else MAX_WIDTH_M
-            if self.object_width_m is not None and (goal - self.object_width_m) * (self.width_m - self.object_width_m) <= 0:
+            if (
+                self.object_width_m is not None
+                and (goal - self.object_width_m) * (self.width_m - self.object_width_m) <= 0
+            ):
                 goal = self.object_width_m
             stop_at = goal
         else:

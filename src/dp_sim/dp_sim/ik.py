@@ -38,7 +38,9 @@ class IkConfig:
             if not getattr(self, name) > 0:
                 raise ValueError(f"IkConfig.{name} must be > 0, got {getattr(self, name)}")
         if self.nullspace_gain < 0 or self.limit_margin_rad < 0:
-            raise ValueError(f"nullspace_gain and limit_margin_rad must be >= 0, got {self.nullspace_gain}, {self.limit_margin_rad}")
+            raise ValueError(
+                f"nullspace_gain and limit_margin_rad must be >= 0, got {self.nullspace_gain}, {self.limit_margin_rad}"
+            )
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,10 @@ class PusherIk:
         for it in range(1, cfg.max_iterations + 1):
             p, r = self.forward(q)
             err_p, err_r = target_p - p, orientation_error(r, rotation)
-            if np.linalg.norm(err_p) < cfg.position_tolerance_m and np.linalg.norm(err_r) < cfg.orientation_tolerance_rad:
+            if (
+                np.linalg.norm(err_p) < cfg.position_tolerance_m
+                and np.linalg.norm(err_r) < cfg.orientation_tolerance_rad
+            ):
                 return IkResult(q, float(np.linalg.norm(err_p)), float(np.linalg.norm(err_r)), it - 1, True)
             mujoco.mj_comPos(self.model, self.data)
             mujoco.mj_jacSite(self.model, self.data, self._jacp, self._jacr, self.site_id)

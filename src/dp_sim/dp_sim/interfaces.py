@@ -32,13 +32,22 @@ class InterfaceNames:
 
 
 DP_SIM = InterfaceNames(
-    "/joint_states", "/ee_pose", "/joint_trajectory_controller/joint_trajectory",
-    "/forward_position_controller/commands", "/cartesian_target", "/camera/{}/image_raw",
+    "/joint_states",
+    "/ee_pose",
+    "/joint_trajectory_controller/joint_trajectory",
+    "/forward_position_controller/commands",
+    "/cartesian_target",
+    "/camera/{}/image_raw",
 )
 FRANKA = InterfaceNames(
-    "/joint_states", "/franka_robot_state_broadcaster/current_pose", "/fr3_arm_controller/joint_trajectory",
-    "/forward_position_controller/commands", "/cartesian_motion_controller/target_frame",
-    "/camera/{}/color/image_raw", "/franka_gripper/joint_states", ee_pose_best_effort=True,
+    "/joint_states",
+    "/franka_robot_state_broadcaster/current_pose",
+    "/fr3_arm_controller/joint_trajectory",
+    "/forward_position_controller/commands",
+    "/cartesian_motion_controller/target_frame",
+    "/camera/{}/color/image_raw",
+    "/franka_gripper/joint_states",
+    ee_pose_best_effort=True,
     camera_frame="{}_color_optical_frame",  # realsense2_camera's colour optical frame
 )
 INTERFACES = {"dp_sim": DP_SIM, "franka": FRANKA}

@@ -86,7 +86,7 @@ class CameraRenderer:
             _use_selected_backend()
             try:
                 self._renderers[key] = mujoco.Renderer(self.model, height=key[0], width=key[1])
-            except Exception as err:  # noqa: BLE001 - any GL failure gets the same advice
+            except Exception as err:
                 backend = os.environ.get("MUJOCO_GL", "")
                 raise RuntimeError(
                     f"cannot create a headless OpenGL context with MUJOCO_GL={backend!r} ({err}). Install "

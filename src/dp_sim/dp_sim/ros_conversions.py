@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
-from dp_msgs.msg import TaskStatus
 from geometry_msgs.msg import PoseStamped
 from rclpy.time import Time
+from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
+from dp_msgs.msg import TaskStatus
 from dp_policy_node.conversions import rgb_to_image_msg
-
-from scipy.spatial.transform import Rotation
-
 from dp_sim import fr3
 from dp_sim.interfaces import EndEffector
 from dp_sim.joint_trajectory import TrajectoryPoints
@@ -66,8 +64,12 @@ def reflex_status_msg(reflex: Reflex | None, count: int) -> DiagnosticStatus:
         msg.level, msg.message = DiagnosticStatus.OK, "no reflex active"
     else:
         msg.level, msg.message = DiagnosticStatus.ERROR, reflex.describe()
-        msg.values = [KeyValue(key="error", value=reflex.error), KeyValue(key="joint", value=f"fr3_joint{reflex.joint + 1}"),
-                      KeyValue(key="value", value=f"{reflex.value:.6g}"), KeyValue(key="limit", value=f"{reflex.limit:.6g}")]
+        msg.values = [
+            KeyValue(key="error", value=reflex.error),
+            KeyValue(key="joint", value=f"fr3_joint{reflex.joint + 1}"),
+            KeyValue(key="value", value=f"{reflex.value:.6g}"),
+            KeyValue(key="limit", value=f"{reflex.limit:.6g}"),
+        ]
     msg.values.append(KeyValue(key="count", value=str(int(count))))
     return msg
 
@@ -87,7 +89,9 @@ def tip_target_from_ee_msg(msg: PoseStamped, base_frame: str, ee: EndEffector) -
     p, o = msg.pose.position, msg.pose.orientation
     pos, quat = np.array([p.x, p.y, p.z], float), np.array([o.x, o.y, o.z, o.w], float)
     if not (np.all(np.isfinite(pos)) and np.all(np.isfinite(quat))) or abs(np.linalg.norm(quat) - 1.0) > 1e-3:
-        raise ValueError(f"cartesian target needs a finite position and a unit quaternion, got {pos.tolist()}, {quat.tolist()}")
+        raise ValueError(
+            f"cartesian target needs a finite position and a unit quaternion, got {pos.tolist()}, {quat.tolist()}"
+        )
     tip_pos, tip_rot = ee.tip_from_ee(pos, Rotation.from_quat(quat))
     return tip_pos, tip_rot.as_matrix()
 

@@ -38,7 +38,14 @@ class SceneConfig:
     def __post_init__(self) -> None:
         if len(self.target_pose) != 3 or not np.all(np.isfinite(self.target_pose)):
             raise ValueError(f"target_pose must be finite (x, y, yaw), got {self.target_pose}")
-        for name in ("pusher_length_m", "pusher_radius_m", "block_mass_kg", "block_friction", "pusher_friction", "timestep_s"):
+        for name in (
+            "pusher_length_m",
+            "pusher_radius_m",
+            "block_mass_kg",
+            "block_friction",
+            "pusher_friction",
+            "timestep_s",
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"SceneConfig.{name} must be > 0, got {getattr(self, name)}")
         if len(self.servo_kp) != 7 or len(self.servo_kv) != 7 or min(self.servo_kp) <= 0 or min(self.servo_kv) < 0:
@@ -59,7 +66,11 @@ def _arm_xml(cfg: SceneConfig) -> str:
     origins = fr3.JOINT_ORIGINS
     for i, ((xyz, roll), mass, radius) in enumerate(zip(origins, fr3.LINK_MASSES, ARM_LINK_RADII), start=1):
         child = origins[i][0] if i < 7 else (0.0, 0.0, fr3.FLANGE_OFFSET_M)
-        shaft = f'<geom class="link" type="capsule" size="{radius}" fromto="0 0 0 {_v(child)}" mass="{mass}"/>' if np.linalg.norm(child) > 1e-6 else ""
+        shaft = (
+            f'<geom class="link" type="capsule" size="{radius}" fromto="0 0 0 {_v(child)}" mass="{mass}"/>'
+            if np.linalg.norm(child) > 1e-6
+            else ""
+        )
         opened.append(
             f'<body name="fr3_link{i}" pos="{_v(xyz)}" quat="{_roll_quat(roll)}" gravcomp="1">'
             f'<joint name="fr3_joint{i}" class="fr3" range="{fr3.Q_MIN[i - 1]} {fr3.Q_MAX[i - 1]}" '
@@ -92,11 +103,11 @@ def _block_xml(cfg: SceneConfig) -> tuple[str, str]:
             f'<geom type="box" size="{_v(h)} {half_h}" pos="{_v(c)} 0" mass="{m:.6g}" contype="1" conaffinity="1" '
             f'friction="{cfg.block_friction} 0.005 0.0001" rgba="0.35 0.45 0.8 1"/>'
         )
-        target.append(f'<geom type="box" size="{_v(h)} 0.0005" pos="{_v(c)} 0" contype="0" conaffinity="0" rgba="0.2 0.8 0.3 0.6"/>')
+        target.append(
+            f'<geom type="box" size="{_v(h)} 0.0005" pos="{_v(c)} 0" contype="0" conaffinity="0" rgba="0.2 0.8 0.3 0.6"/>'
+        )
     tx, ty, tyaw = cfg.target_pose
-    block_xml = (
-        f'<body name="tblock" pos="{tx + 0.15} {ty} {half_h + 0.0005}"><freejoint name="tblock"/>{"".join(block)}</body>'
-    )
+    block_xml = f'<body name="tblock" pos="{tx + 0.15} {ty} {half_h + 0.0005}"><freejoint name="tblock"/>{"".join(block)}</body>'
     target_xml = f'<body name="target" pos="{tx} {ty} 0.0006" euler="0 0 {tyaw}">{"".join(target)}</body>'
     return block_xml, target_xml
 

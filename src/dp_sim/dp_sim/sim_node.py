@@ -20,7 +20,6 @@ from __future__ import annotations
 import threading
 import time
 
-from dp_msgs.srv import ResetSim
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
@@ -28,8 +27,8 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
+from dp_msgs.srv import ResetSim
 from dp_policy_node.node_main import run_node
-
 from dp_sim import ros_conversions as conv
 from dp_sim.env import PushTSim, PushTSimConfig
 from dp_sim.hand import SimulatedHand
@@ -38,6 +37,7 @@ from dp_sim.pacing import Pacer
 from dp_sim.scene import SceneConfig
 from dp_sim.sim_parameters import PARAMETERS
 from dp_sim.state_publisher import StatePublisher
+
 
 class SimNode(Node):
     """Adapter: parameters → PushTSim; physics thread → publishers; command topics → sim."""
@@ -52,10 +52,17 @@ class SimNode(Node):
             raise ValueError(f"interface must be one of {sorted(INTERFACES)}, got '{p['interface']}'")
         self.names = names = INTERFACES[p["interface"]]
         self.franka = p["interface"] == "franka"
-        self.sim = PushTSim(PushTSimConfig(
-            scene=SceneConfig(timestep_s=float(p["physics_timestep_s"])), tip_height_m=p["tip_height_m"],
-            success_coverage=p["success_coverage"], strict_interface=self.franka))
-        self.end_effector = EndEffector(float(p["ee_offset_m"]), float(p["ee_yaw_rad"]), self.sim.config.scene.pusher_length_m)
+        self.sim = PushTSim(
+            PushTSimConfig(
+                scene=SceneConfig(timestep_s=float(p["physics_timestep_s"])),
+                tip_height_m=p["tip_height_m"],
+                success_coverage=p["success_coverage"],
+                strict_interface=self.franka,
+            )
+        )
+        self.end_effector = EndEffector(
+            float(p["ee_offset_m"]), float(p["ee_yaw_rad"]), self.sim.config.scene.pusher_length_m
+        )
         self.hand = SimulatedHand() if self.franka else None
         self.gripper = None
         self.sim.reset(int(p["seed"]))
@@ -106,6 +113,7 @@ class SimNode(Node):
                     self._stop.wait(wait)
         finally:
             self.sim.close()  # GL contexts belong to this thread
+
     # ---- commands ------------------------------------------------------------------------
     def _reject(self, what: str, err: Exception) -> None:
         self.rejected_commands += 1

@@ -6,11 +6,17 @@ Defaults mirror ``config/sim.yaml``; every profile's ``sim_node`` block lists th
 from __future__ import annotations
 
 PARAMETERS: dict[str, tuple[object, str]] = {
-    "interface": ("dp_sim", "dp_sim (own names, forgiving goal filter) | franka (the FR3 twin: franka_ros2's names, strict)"),
+    "interface": (
+        "dp_sim",
+        "dp_sim (own names, forgiving goal filter) | franka (the FR3 twin: franka_ros2's names, strict)",
+    ),
     "physics_timestep_s": (0.002, "physics step = one command-interface cycle, s (the FR3's is 0.001)"),
     "ee_offset_m": (0.1034, "franka: flange -> end effector along z (Desk setting; Hand TCP 0.1034), m"),
     "ee_yaw_rad": (-0.785398, "franka: end effector rotation about the flange z axis (Hand: -pi/4), rad"),
-    "gripper_state_rate_hz": (50.0, "franka: /franka_gripper/joint_states rate (franka_gripper state_publish_rate), Hz"),
+    "gripper_state_rate_hz": (
+        50.0,
+        "franka: /franka_gripper/joint_states rate (franka_gripper state_publish_rate), Hz",
+    ),
     "real_time_factor": (1.0, "sim seconds per wall second; 0 = as fast as possible"),
     "lockstep": (False, "no physics thread: the composing process calls tick() (dp_sim.lockstep)"),
     "control_period_s": (0.01, "sim time advanced per loop iteration and /clock period, s"),
@@ -23,7 +29,10 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "publish_images": (False, "render and publish cameras (needs headless GL)"),
     "cameras": (["top", "wrist"], "scene cameras to publish (top, wrist)"),
     "camera_names": ([""], "published name per camera ([''] = the scene names): /camera/<name>/..."),
-    "camera_topics": ([""], "image topic per camera ([''] = from the name: /camera/<name>/image_raw, franka: .../color/image_raw)"),
+    "camera_topics": (
+        [""],
+        "image topic per camera ([''] = from the name: /camera/<name>/image_raw, franka: .../color/image_raw)",
+    ),
     "image_width": (96, "image width, px"),
     "image_height": (96, "image height, px"),
     "tip_height_m": (0.015, "pusher tip height above the table, m"),

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticStatus
-from dp_msgs.msg import TaskStatus
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState
 
+from dp_msgs.msg import TaskStatus
 from dp_sim import ros_conversions as conv
 from dp_sim.env import PushTSim
 from dp_sim.hand import SimulatedHand
@@ -29,8 +29,14 @@ from dp_sim.pacing import Schedule
 class StatePublisher:
     """Publishers and schedules of one sim node; :meth:`publish` after every tick."""
 
-    def __init__(self, node: Node, names: InterfaceNames, p: Mapping[str, Any], end_effector: EndEffector | None,
-                 hand: SimulatedHand | None) -> None:
+    def __init__(
+        self,
+        node: Node,
+        names: InterfaceNames,
+        p: Mapping[str, Any],
+        end_effector: EndEffector | None,
+        hand: SimulatedHand | None,
+    ) -> None:
         self.node, self.params, self.end_effector, self.hand = node, p, end_effector, hand
         self.schedules = {
             "joint_states": Schedule(p["joint_state_rate_hz"]),
@@ -49,7 +55,11 @@ class StatePublisher:
         if len(published) != len(p["cameras"]):
             raise ValueError(f"camera_names needs one name per camera {list(p['cameras'])}, got {published}")
         self.camera_names = dict(zip(p["cameras"], published))
-        topics = list(p["camera_topics"]) if list(p["camera_topics"]) != [""] else [names.camera.format(n) for n in published]
+        topics = (
+            list(p["camera_topics"])
+            if list(p["camera_topics"]) != [""]
+            else [names.camera.format(n) for n in published]
+        )
         if len(topics) != len(p["cameras"]):
             raise ValueError(f"camera_topics needs one topic per camera {list(p['cameras'])}, got {topics}")
         cams = list(p["cameras"]) if p["publish_images"] else []
@@ -57,7 +67,9 @@ class StatePublisher:
         self._images = {cam: pub(Image, topic_of[cam], 2) for cam in cams}
         self._camera_frame = names.camera_frame
         self._gripper = pub(JointState, names.gripper_joint_states, qos_profile_sensor_data) if hand else None
-        self._reflex = pub(DiagnosticStatus, "~/reflex", QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL))
+        self._reflex = pub(
+            DiagnosticStatus, "~/reflex", QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+        )
         self._reported: tuple[int, bool] | None = None
 
     def publish(self, sim: PushTSim) -> None:
@@ -69,7 +81,9 @@ class StatePublisher:
             self._reflex.publish(conv.reflex_status_msg(sim.reflex, sim.reflex_count))
         fingers = {} if self.hand is None else dict(zip(FINGER_JOINTS, self.hand.finger_positions))
         if self.schedules["joint_states"].due(t):
-            self._joints.publish(conv.joint_state_msg(t, sim.joint_positions(), sim.joint_velocities(), sim.joint_efforts(), fingers))
+            self._joints.publish(
+                conv.joint_state_msg(t, sim.joint_positions(), sim.joint_velocities(), sim.joint_efforts(), fingers)
+            )
         if self._gripper is not None and self.schedules["gripper"].due(t):
             self._gripper.publish(conv.finger_state_msg(t, fingers))
         if self.schedules["ee_pose"].due(t):
@@ -79,7 +93,8 @@ class StatePublisher:
             self._pose.publish(conv.pose_msg(t, self.params["base_frame"], pos, quat))
         if self.schedules["task_status"].due(t):
             self._status.publish(
-                conv.task_status_msg(t, sim.seed, sim.coverage(), sim.success, sim.block_pose(), sim.episode_time_s))
+                conv.task_status_msg(t, sim.seed, sim.coverage(), sim.success, sim.block_pose(), sim.episode_time_s)
+            )
         if self.schedules["images"].due(t):
             w, h = int(self.params["image_width"]), int(self.params["image_height"])
             try:

@@ -22,9 +22,29 @@ TIMEOUT_S = 12.0
 @pytest.mark.ros
 def test_demo_pipeline_end_to_end(tmp_path):
     out = tmp_path / "demo"
-    args = [sys.executable, "-m", "dp_sim.demo", "--episodes", "2", "--eval-episodes", "1", "--timeout", str(TIMEOUT_S),
-            "--output-dir", str(out), "--train", "train.max_steps=30", "--train", "train.batch_size=32",
-            "--train", "train.val_every=0", "--train", "train.warmup_steps=5", "--train", "data.val_ratio=0.0"]
+    args = [
+        sys.executable,
+        "-m",
+        "dp_sim.demo",
+        "--episodes",
+        "2",
+        "--eval-episodes",
+        "1",
+        "--timeout",
+        str(TIMEOUT_S),
+        "--output-dir",
+        str(out),
+        "--train",
+        "train.max_steps=30",
+        "--train",
+        "train.batch_size=32",
+        "--train",
+        "train.val_every=0",
+        "--train",
+        "train.warmup_steps=5",
+        "--train",
+        "data.val_ratio=0.0",
+    ]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -55,9 +75,24 @@ def test_demo_pipeline_end_to_end(tmp_path):
 
     # evaluation again from the checkpoint (make demo CHECKPOINT=...): lockstep makes it the same rollout
     again = tmp_path / "again"
-    proc = subprocess.run([sys.executable, "-m", "dp_sim.demo", "--checkpoint", str(out / "train"),
-                           "--eval-episodes", "1", "--timeout", str(TIMEOUT_S), "--output-dir", str(again)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dp_sim.demo",
+            "--checkpoint",
+            str(out / "train"),
+            "--eval-episodes",
+            "1",
+            "--timeout",
+            str(TIMEOUT_S),
+            "--output-dir",
+            str(again),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     first, second = (json.loads((d / "evaluation.json").read_text()) for d in (out, again))
     assert first == second and len(first) == 1, (first, second)  # same seed, success, coverage, sim time

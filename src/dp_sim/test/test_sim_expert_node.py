@@ -16,10 +16,22 @@ def test_expert_node_solves_episode_through_ros(ros_process):
     )
     expert = subprocess.run(
         [
-            sys.executable, "-m", "dp_sim.expert_node", "--ros-args", "--params-file", params,
-            "-p", "use_sim_time:=true", "-p", "exit_on_done:=true", "-p", "timeout_s:=25.0",
+            sys.executable,
+            "-m",
+            "dp_sim.expert_node",
+            "--ros-args",
+            "--params-file",
+            params,
+            "-p",
+            "use_sim_time:=true",
+            "-p",
+            "exit_on_done:=true",
+            "-p",
+            "timeout_s:=25.0",
         ],
-        capture_output=True, text=True, timeout=90,
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
     output = expert.stdout + expert.stderr
     assert sim.proc.poll() is None, sim.stop()

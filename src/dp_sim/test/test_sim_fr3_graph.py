@@ -31,7 +31,10 @@ REPO = Path(__file__).resolve().parents[3]
 PROFILE = REPO / "config/robots/fr3_realsense.yaml"
 TWIN = REPO / "config/fr3_twin"
 QUIET = ["--ros-args", "--log-level", "warn"]
-FAST_TWIN = {"physics_timestep_s": 0.002, "control_period_s": 0.01}  # coarser ticks: CI time (trajectory/Cartesian only)
+FAST_TWIN = {
+    "physics_timestep_s": 0.002,
+    "control_period_s": 0.01,
+}  # coarser ticks: CI time (trajectory/Cartesian only)
 
 
 def robot_graph():
@@ -61,8 +64,16 @@ def record_episode(bags: Path) -> Path:
 
     processes = robot_graph().record_processes(str(PROFILE), simulator="", expert=False, use_sim_time=True)
     assert [p.name for p in processes] == ["teleop", "recorder"]
-    args = [*QUIET, "--params-file", str(PROFILE), "--params-file", str(TWIN / "sim_node.yaml"),
-            "--params-file", str(TWIN / "recorder.yaml"), *process_args(processes)]
+    args = [
+        *QUIET,
+        "--params-file",
+        str(PROFILE),
+        "--params-file",
+        str(TWIN / "sim_node.yaml"),
+        "--params-file",
+        str(TWIN / "recorder.yaml"),
+        *process_args(processes),
+    ]
     with Lockstep(args) as ls:
         sim = ls.add_sim(**FAST_TWIN)
         teleop = ls.add(TeleopNode)
@@ -80,8 +91,14 @@ def record_episode(bags: Path) -> Path:
                 joy.publish(msg)
                 ls.tick()
 
-        ls.run_until(lambda: teleop.integrator.ready and teleop.episode_clients[next(iter(teleop.episode_clients))]
-                     .service_is_ready(), 2.0, "teleop's measured pose and the recorder")
+        ls.run_until(
+            lambda: (
+                teleop.integrator.ready
+                and teleop.episode_clients[next(iter(teleop.episode_clients))].service_is_ready()
+            ),
+            2.0,
+            "teleop's measured pose and the recorder",
+        )
         hold([], 0.0, 0.2)
         hold([0], 0.0, 0.05)  # A: start the episode
         hold([], 0.0, 0.2)
@@ -103,9 +120,9 @@ def record_episode(bags: Path) -> Path:
 def test_fr3_graph_record_convert_train_deploy_on_the_twin(tmp_path):
     from dp_core.training.checkpoint import resolve_checkpoint_dir
     from dp_core.training.cli import main as train_main
+    from dp_policy_node.bringup import autostart
     from dp_policy_node.graph import GRAPH
     from dp_policy_node.gripper_bridge_node import GripperBridgeNode
-    from dp_policy_node.bringup import autostart
     from dp_recorder.convert_cli import main as convert_main
 
     # 1. record: teleop drives the twin through franka's topic names
@@ -125,17 +142,32 @@ def test_fr3_graph_record_convert_train_deploy_on_the_twin(tmp_path):
 
     # 3. a tiny train with the FR3 train config
     run = tmp_path / "train"
-    tiny = ["policy.unet.down_dims=[32, 64]", "policy.unet.diffusion_step_embed_dim=32", "policy.encoder.crop_shape=null",
-            "policy.encoder.num_keypoints=8", "policy.encoder.feature_dim_per_camera=16", "policy.num_inference_steps=4",
-            "train.max_steps=2", "train.batch_size=4", "train.warmup_steps=0", "train.val_every=0", "train.device=cpu",
-            "train.ema=false", "data.val_ratio=0.0", "data.cache_images=false", f"data.path={zarr}", f"train.output_dir={run}"]
+    tiny = [
+        "policy.unet.down_dims=[32, 64]",
+        "policy.unet.diffusion_step_embed_dim=32",
+        "policy.encoder.crop_shape=null",
+        "policy.encoder.num_keypoints=8",
+        "policy.encoder.feature_dim_per_camera=16",
+        "policy.num_inference_steps=4",
+        "train.max_steps=2",
+        "train.batch_size=4",
+        "train.warmup_steps=0",
+        "train.val_every=0",
+        "train.device=cpu",
+        "train.ema=false",
+        "data.val_ratio=0.0",
+        "data.cache_images=false",
+        f"data.path={zarr}",
+        f"train.output_dir={run}",
+    ]
     assert train_main([str(TWIN / "train.yaml"), *tiny, "--log-level", "WARNING"]) == 0
     checkpoint = resolve_checkpoint_dir(run)
 
     # 4. deploy: the launch file's processes for controller:=joint_trajectory on the robot (simulator "")
     g = robot_graph()
-    processes = g.rollout_processes(str(PROFILE), "joint_trajectory", simulator="", use_sim_time=True,
-                                    checkpoint=str(checkpoint))
+    processes = g.rollout_processes(
+        str(PROFILE), "joint_trajectory", simulator="", use_sim_time=True, checkpoint=str(checkpoint)
+    )
     assert [p.name for p in processes] == [e.name for e in GRAPH]
     executor_remaps = dict(next(p for p in processes if p.name == "chunk_executor_node").remappings)
     assert executor_remaps == {"/joint_trajectory_controller/joint_trajectory": "/fr3_arm_controller/joint_trajectory"}
@@ -145,8 +177,16 @@ def test_fr3_graph_record_convert_train_deploy_on_the_twin(tmp_path):
     bridge_processes = g.gripper_bridge_processes(str(PROFILE), deployed, use_sim_time=True, load_gripper=True)
     assert [p.name for p in bridge_processes] == ["gripper_bridge_node"]  # franka.launch.py starts it too
     processes += bridge_processes
-    args = [*QUIET, "--params-file", str(PROFILE), "--params-file", str(TWIN / "sim_node.yaml"),
-            "--params-file", str(TWIN / "deploy.yaml"), *process_args(processes)]
+    args = [
+        *QUIET,
+        "--params-file",
+        str(PROFILE),
+        "--params-file",
+        str(TWIN / "sim_node.yaml"),
+        "--params-file",
+        str(TWIN / "deploy.yaml"),
+        *process_args(processes),
+    ]
     with Lockstep(args) as ls:
         sim = ls.add_sim(**FAST_TWIN)
         nodes = [ls.add(e.node_class(), e.name, **({"inference_thread": False} if e.lifecycle else {})) for e in GRAPH]

@@ -75,7 +75,13 @@ def test_fr3_twin_interface_and_reflexes():
         twin.run(0.05)
         # franka_ros2's interface: every name and QoS the real bring-up offers
         topics = dict(twin.node.get_topic_names_and_types())
-        for name in (FRANKA.ee_pose, FRANKA.trajectory, FRANKA.positions, FRANKA.cartesian, FRANKA.gripper_joint_states):
+        for name in (
+            FRANKA.ee_pose,
+            FRANKA.trajectory,
+            FRANKA.positions,
+            FRANKA.cartesian,
+            FRANKA.gripper_joint_states,
+        ):
             assert name in topics, name
         (info,) = twin.node.get_publishers_info_by_topic(FRANKA.ee_pose)
         assert info.qos_profile.reliability == QoSReliabilityPolicy.BEST_EFFORT  # (depth is not in the graph)
@@ -116,7 +122,11 @@ def test_fr3_twin_interface_and_reflexes():
         p = twin.poses[-1].pose
         target = PoseStamped()
         target.header.frame_id = "fr3_link0"
-        target.pose.position.x, target.pose.position.y, target.pose.position.z = p.position.x + 0.15, p.position.y, p.position.z
+        target.pose.position.x, target.pose.position.y, target.pose.position.z = (
+            p.position.x + 0.15,
+            p.position.y,
+            p.position.z,
+        )
         target.pose.orientation = p.orientation
         twin.cart.publish(target)
         twin.run(0.2)
@@ -127,22 +137,28 @@ def test_fr3_twin_interface_and_reflexes():
 def test_fr3_twin_franka_gripper_actions():
     from control_msgs.action import GripperCommand
     from control_msgs.msg import GripperCommand as GripperCommandMsg
-    from franka_msgs.msg import GraspEpsilon
     from franka_msgs.action import Grasp, Homing, Move
+    from franka_msgs.msg import GraspEpsilon
     from rclpy.action import ActionClient
 
     with Lockstep() as ls:
         twin = Twin(ls)
         n = twin.node
-        clients = {name: ActionClient(n, t, f"/franka_gripper/{name}") for name, t in
-                   (("homing", Homing), ("move", Move), ("grasp", Grasp), ("gripper_action", GripperCommand))}
+        clients = {
+            name: ActionClient(n, t, f"/franka_gripper/{name}")
+            for name, t in (("homing", Homing), ("move", Move), ("grasp", Grasp), ("gripper_action", GripperCommand))
+        }
         twin.run(0.01)
         assert all(c.server_is_ready() for c in clients.values())
         feedback: list[float] = []
 
         def run_goal(name: str, goal, max_s: float = 3.0):
-            sent = clients[name].send_goal_async(goal, feedback_callback=lambda m: feedback.append(
-                m.feedback.current_width if hasattr(m.feedback, "current_width") else 2 * m.feedback.position))
+            sent = clients[name].send_goal_async(
+                goal,
+                feedback_callback=lambda m: feedback.append(
+                    m.feedback.current_width if hasattr(m.feedback, "current_width") else 2 * m.feedback.position
+                ),
+            )
             ls.run_until(sent.done, 0.1, f"{name} accepted")
             handle = sent.result()
             assert handle.accepted
@@ -159,9 +175,13 @@ def test_fr3_twin_franka_gripper_actions():
         assert width() == pytest.approx(0.02, abs=1e-6)
         assert feedback and 0.02 < feedback[0] < 0.08  # current_width while moving
         # nothing between the fingers: a grasp at 0 succeeds (stops at 0), one at 3 cm fails
-        res = run_goal("grasp", Grasp.Goal(width=0.0, speed=0.05, force=20.0, epsilon=GraspEpsilon(inner=0.005, outer=0.005)))
+        res = run_goal(
+            "grasp", Grasp.Goal(width=0.0, speed=0.05, force=20.0, epsilon=GraspEpsilon(inner=0.005, outer=0.005))
+        )
         assert res.success
-        res = run_goal("grasp", Grasp.Goal(width=0.03, speed=0.05, force=20.0, epsilon=GraspEpsilon(inner=0.005, outer=0.005)))
+        res = run_goal(
+            "grasp", Grasp.Goal(width=0.03, speed=0.05, force=20.0, epsilon=GraspEpsilon(inner=0.005, outer=0.005))
+        )
         assert not res.success and "outside" in res.error
         res = run_goal("move", Move.Goal(width=0.2, speed=0.05))  # wider than the Hand: refused
         assert not res.success and "outside" in res.error
@@ -197,7 +217,11 @@ def test_fr3_twin_fr3_arm_controller_acceptance_rules():
         moving = JointTrajectoryPoint(positions=q, velocities=[0.1] * 7)
         moving.time_from_start.sec = 1
         send(fr3.JOINT_NAMES, [moving], True)  # allow_nonzero_velocity_at_trajectory_end: false
-        send(list(reversed(fr3.JOINT_NAMES)), [JointTrajectoryPoint(positions=list(reversed(q)), time_from_start=p.time_from_start)], False)
+        send(
+            list(reversed(fr3.JOINT_NAMES)),
+            [JointTrajectoryPoint(positions=list(reversed(q)), time_from_start=p.time_from_start)],
+            False,
+        )
         # beyond the joint limits: accepted (the JTC checks none), then the FR3 reflexes
         beyond = list(q)
         beyond[3] = float(fr3.Q_MAX[3]) + 0.05

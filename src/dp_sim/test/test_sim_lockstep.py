@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from dp_msgs.msg import TaskStatus
-from dp_msgs.srv import ResetSim
 from rclpy.node import Node
 from std_msgs.msg import Int32
 
+from dp_msgs.msg import TaskStatus
+from dp_msgs.srv import ResetSim
 from dp_sim.demo.task_state_node import TaskStateNode
 from dp_sim.expert_node import ExpertNode
 from dp_sim.lockstep import GraphDoesNotSettle, Lockstep
@@ -51,8 +51,13 @@ def expert_episode(seed: int) -> tuple[list[tuple[float, tuple[float, ...]]], Ta
         with pytest.raises(TimeoutError, match="sim time"):
             ls.run_until(lambda: False, 0.05, "nothing")
         assert ls.call(reset, ResetSim.Request(seed=seed)).success
-        ls.run_until(lambda: statuses and statuses[-1].seed == seed and (
-            statuses[-1].success or statuses[-1].episode_time_s > 15.0), 16.0, "end of the episode")
+        ls.run_until(
+            lambda: (
+                statuses and statuses[-1].seed == seed and (statuses[-1].success or statuses[-1].episode_time_s > 15.0)
+            ),
+            16.0,
+            "end of the episode",
+        )
         trace = [(s.episode_time_s, tuple(s.block_pose)) for s in statuses if s.seed == seed]
         return trace, statuses[-1]
 

@@ -4,8 +4,6 @@ import time
 
 import numpy as np
 import pytest
-from dp_msgs.msg import TaskStatus
-from dp_msgs.srv import ResetSim
 from geometry_msgs.msg import PoseStamped
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
@@ -15,6 +13,8 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from dp_msgs.msg import TaskStatus
+from dp_msgs.srv import ResetSim
 from dp_policy_node.testing import spin_until
 from dp_sim import fr3
 from dp_sim.joint_trajectory import ActiveTrajectory, TrajectoryPoints
@@ -47,7 +47,9 @@ class Harness:
             ("wrist", Image, "/camera/wrist/image_raw"),
         ):
             self.probe.create_subscription(typ, topic, lambda m, k=key: self.msgs[k].append((time.monotonic(), m)), 50)
-        self.pub_traj = self.probe.create_publisher(JointTrajectory, "/joint_trajectory_controller/joint_trajectory", 10)
+        self.pub_traj = self.probe.create_publisher(
+            JointTrajectory, "/joint_trajectory_controller/joint_trajectory", 10
+        )
         self.pub_pos = self.probe.create_publisher(Float64MultiArray, "/forward_position_controller/commands", 10)
         self.pub_cart = self.probe.create_publisher(PoseStamped, "/cartesian_target", 10)
 
@@ -88,7 +90,14 @@ def test_publishes_at_declared_rates(harness):
     start = time.monotonic()
     harness.spin(lambda: False, 2.0)
     end = time.monotonic()
-    for key, hz in (("joints", 100.0), ("pose", 100.0), ("status", 30.0), ("top", 10.0), ("wrist", 10.0), ("clock", 100.0)):
+    for key, hz in (
+        ("joints", 100.0),
+        ("pose", 100.0),
+        ("status", 30.0),
+        ("top", 10.0),
+        ("wrist", 10.0),
+        ("clock", 100.0),
+    ):
         rate, inside = _rate(harness.msgs[key], start + 0.1, end - 0.1)
         assert rate == pytest.approx(hz, rel=0.25), f"{key}: {rate:.1f} Hz, declared {hz}"
         if key != "clock":  # sim-time stamps: one period apart on average, on 10 ms control ticks

@@ -169,7 +169,9 @@ def test_forgiving_sim_filters_position_goals_but_judges_trajectories():
         sim.set_joint_targets(sim.ready_q + 0.05)
         sim.step(300)
         assert sim.reflex is None  # its own filter smooths the step
-        sim.set_joint_trajectory(TrajectoryPoints(np.array([0.05]), (sim.commanded_positions() + [0.5, 0, 0, 0, 0, 0, 0])[None]), 0)
+        sim.set_joint_trajectory(
+            TrajectoryPoints(np.array([0.05]), (sim.commanded_positions() + [0.5, 0, 0, 0, 0, 0, 0])[None]), 0
+        )
         sim.step(50)
         assert sim.reflex is not None and sim.reflex.error == reflexes.JOINT_VELOCITY
         sim.reset(0)  # a new episode recovers

@@ -74,5 +74,11 @@ def test_exact_coverage_matches_rasterised_cross_check():
         # grid points of the target T, expressed in the block frame
         world = grid + target[:2]
         d = world - pose[:2]
-        local = np.stack([np.cos(pose[2]) * d[:, 0] + np.sin(pose[2]) * d[:, 1], -np.sin(pose[2]) * d[:, 0] + np.cos(pose[2]) * d[:, 1]], -1)
+        local = np.stack(
+            [
+                np.cos(pose[2]) * d[:, 0] + np.sin(pose[2]) * d[:, 1],
+                -np.sin(pose[2]) * d[:, 0] + np.cos(pose[2]) * d[:, 1],
+            ],
+            -1,
+        )
         assert meter(pose) == pytest.approx(np.mean(shape.contains(local)), abs=0.01), pose

@@ -17,14 +17,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dp_teleop.mapping import EpisodeEvent, TeleopLimits, ZERO_TWIST, normalized_to_twist
+from dp_teleop.mapping import ZERO_TWIST, EpisodeEvent, TeleopLimits, normalized_to_twist
 
 MOTION_KEYS: dict[str, tuple[int, float]] = {
-    "w": (0, 1.0), "s": (0, -1.0), "a": (1, 1.0), "d": (1, -1.0),
-    "r": (2, 1.0), "f": (2, -1.0), "q": (5, 1.0), "e": (5, -1.0),
+    "w": (0, 1.0),
+    "s": (0, -1.0),
+    "a": (1, 1.0),
+    "d": (1, -1.0),
+    "r": (2, 1.0),
+    "f": (2, -1.0),
+    "q": (5, 1.0),
+    "e": (5, -1.0),
 }
-EVENT_KEYS = {"1": EpisodeEvent.START, "2": EpisodeEvent.KEEP_SUCCESS, "3": EpisodeEvent.KEEP_FAILURE,
-              "0": EpisodeEvent.DISCARD}
+EVENT_KEYS = {
+    "1": EpisodeEvent.START,
+    "2": EpisodeEvent.KEEP_SUCCESS,
+    "3": EpisodeEvent.KEEP_FAILURE,
+    "0": EpisodeEvent.DISCARD,
+}
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,9 @@ class TeleopLimits:
             raise ValueError(f"speed limits must be > 0, got {self.max_linear_mps} m/s, {self.max_angular_rps} rad/s")
         lo, hi = np.asarray(self.workspace_min, float), np.asarray(self.workspace_max, float)
         if lo.shape != (3,) or hi.shape != (3,) or not np.all(lo < hi):
-            raise ValueError(f"workspace_min {self.workspace_min} must be below workspace_max {self.workspace_max} (3 values each)")
+            raise ValueError(
+                f"workspace_min {self.workspace_min} must be below workspace_max {self.workspace_max} (3 values each)"
+            )
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,9 @@ class JoyMapping:
         object.__setattr__(self, "axes", tuple(int(a) for a in self.axes))
         object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
         if len(self.axes) != 6 or len(self.scales) != 6:
-            raise ValueError(f"axes and scales need 6 entries (vx vy vz wx wy wz), got {len(self.axes)} and {len(self.scales)}")
+            raise ValueError(
+                f"axes and scales need 6 entries (vx vy vz wx wy wz), got {len(self.axes)} and {len(self.scales)}"
+            )
         if any(abs(s) > 1 for s in self.scales):
             raise ValueError(f"|scales| must be <= 1 (speed limits set the maximum), got {self.scales}")
         if not 0 <= self.deadzone < 1:
@@ -73,8 +77,10 @@ class JoyMapping:
     @property
     def event_buttons(self) -> dict[EpisodeEvent, int]:
         return {
-            EpisodeEvent.START: self.start_button, EpisodeEvent.KEEP_SUCCESS: self.keep_success_button,
-            EpisodeEvent.KEEP_FAILURE: self.keep_failure_button, EpisodeEvent.DISCARD: self.discard_button,
+            EpisodeEvent.START: self.start_button,
+            EpisodeEvent.KEEP_SUCCESS: self.keep_success_button,
+            EpisodeEvent.KEEP_FAILURE: self.keep_failure_button,
+            EpisodeEvent.DISCARD: self.discard_button,
         }
 
 
@@ -128,7 +134,8 @@ class JoyMapper:
         ]
         twist = normalized_to_twist(normalized, self.limits) if deadman else ZERO_TWIST.copy()
         events = [
-            event for event, b in m.event_buttons.items()
+            event
+            for event, b in m.event_buttons.items()
             if b >= 0 and _pressed(buttons, b) and not _pressed(self._previous_buttons, b)
         ]
         self._previous_buttons = tuple(int(b) for b in buttons)
@@ -203,10 +210,15 @@ class TargetGuard:
 
     def __post_init__(self) -> None:
         if not self.max_distance_m > 0 or not self.max_angle_rad > 0:
-            raise ValueError(f"max_distance_m and max_angle_rad must be > 0, got {self.max_distance_m}, {self.max_angle_rad}")
+            raise ValueError(
+                f"max_distance_m and max_angle_rad must be > 0, got {self.max_distance_m}, {self.max_angle_rad}"
+            )
 
     def refusal(
-        self, target_position: np.ndarray, target_rotation: Rotation, measured_position: np.ndarray,
+        self,
+        target_position: np.ndarray,
+        target_rotation: Rotation,
+        measured_position: np.ndarray,
         measured_quaternion_xyzw: np.ndarray,
     ) -> str | None:
         """None when the target may be sent, else why not."""

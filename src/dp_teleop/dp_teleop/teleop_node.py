@@ -20,15 +20,14 @@ import threading
 
 import numpy as np
 import rclpy
-from dp_msgs.srv import StartEpisode, StopEpisode
 from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import Joy
 
+from dp_msgs.srv import StartEpisode, StopEpisode
 from dp_teleop.keyboard import KeyboardConfig, KeyboardMapper, RawTerminal
-from dp_teleop.messages import pose_from_msg, pose_stamped, twist_stamped
 from dp_teleop.mapping import (
     ZERO_TWIST,
     EpisodeEvent,
@@ -39,30 +38,60 @@ from dp_teleop.mapping import (
     TeleopLimits,
     normalized_to_twist,
 )
+from dp_teleop.messages import pose_from_msg, pose_stamped, twist_stamped
+
 
 class TeleopNode(Node):
     """Maps operator devices to Cartesian commands and recorder service calls."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__("teleop", **kwargs)
-        p = {name: self.declare_parameter(name, default).value for name, default in {
-            "rate_hz": 50.0, "frame_id": "fr3_link0", "input_timeout_s": 0.5, "task": "",
-            "max_linear_mps": 0.2, "max_angular_rps": 0.8,
-            "workspace_min": [0.25, -0.45, 0.02], "workspace_max": [0.75, 0.45, 0.65],
-            "initial_position": [0.0], "initial_orientation_xyzw": [0.0, 0.0, 0.0, 1.0],
-            "joy_axes": [1, 0, 4, -1, -1, 3], "joy_scales": [1.0] * 6, "joy_deadzone": 0.1,
-            "deadman_button": 4, "start_button": 0, "keep_success_button": 1, "keep_failure_button": 3,
-            "discard_button": 2, "use_keyboard": False, "recorder": "/recorder",
-            "max_target_distance_m": 0.02, "max_target_angle_rad": 0.2, "max_pose_age_s": 0.5,
-            "servo_twist_topic": "",
-        }.items()}
+        p = {
+            name: self.declare_parameter(name, default).value
+            for name, default in {
+                "rate_hz": 50.0,
+                "frame_id": "fr3_link0",
+                "input_timeout_s": 0.5,
+                "task": "",
+                "max_linear_mps": 0.2,
+                "max_angular_rps": 0.8,
+                "workspace_min": [0.25, -0.45, 0.02],
+                "workspace_max": [0.75, 0.45, 0.65],
+                "initial_position": [0.0],
+                "initial_orientation_xyzw": [0.0, 0.0, 0.0, 1.0],
+                "joy_axes": [1, 0, 4, -1, -1, 3],
+                "joy_scales": [1.0] * 6,
+                "joy_deadzone": 0.1,
+                "deadman_button": 4,
+                "start_button": 0,
+                "keep_success_button": 1,
+                "keep_failure_button": 3,
+                "discard_button": 2,
+                "use_keyboard": False,
+                "recorder": "/recorder",
+                "max_target_distance_m": 0.02,
+                "max_target_angle_rad": 0.2,
+                "max_pose_age_s": 0.5,
+                "servo_twist_topic": "",
+            }.items()
+        }
         self.guard = TargetGuard(p["max_target_distance_m"], p["max_target_angle_rad"])
-        self.limits = TeleopLimits(p["max_linear_mps"], p["max_angular_rps"], tuple(p["workspace_min"]), tuple(p["workspace_max"]))
-        self.joy = JoyMapper(JoyMapping(
-            axes=tuple(p["joy_axes"]), scales=tuple(p["joy_scales"]), deadzone=p["joy_deadzone"],
-            deadman_button=p["deadman_button"], start_button=p["start_button"],
-            keep_success_button=p["keep_success_button"], keep_failure_button=p["keep_failure_button"],
-            discard_button=p["discard_button"]), self.limits)
+        self.limits = TeleopLimits(
+            p["max_linear_mps"], p["max_angular_rps"], tuple(p["workspace_min"]), tuple(p["workspace_max"])
+        )
+        self.joy = JoyMapper(
+            JoyMapping(
+                axes=tuple(p["joy_axes"]),
+                scales=tuple(p["joy_scales"]),
+                deadzone=p["joy_deadzone"],
+                deadman_button=p["deadman_button"],
+                start_button=p["start_button"],
+                keep_success_button=p["keep_success_button"],
+                keep_failure_button=p["keep_failure_button"],
+                discard_button=p["discard_button"],
+            ),
+            self.limits,
+        )
         self.integrator = PoseIntegrator(self.limits)
         self.keyboard = KeyboardMapper(KeyboardConfig(), self.limits) if p["use_keyboard"] else None
         self.params = p
@@ -75,14 +104,20 @@ class TeleopNode(Node):
         self.refused: str | None = None  # why the target is withheld until the deadman is pressed again
         self._last_tick = self._now()
         self.twist_pub = self.create_publisher(TwistStamped, "~/twist", 10)
-        self.servo_pub = self.create_publisher(TwistStamped, p["servo_twist_topic"], 10) if p["servo_twist_topic"] else None
+        self.servo_pub = (
+            self.create_publisher(TwistStamped, p["servo_twist_topic"], 10) if p["servo_twist_topic"] else None
+        )
         self.pose_pub = self.create_publisher(PoseStamped, "cartesian_target", 10)
         self.create_subscription(Joy, "joy", self._on_joy, 10)
         self.create_subscription(Twist, "spacenav/twist", self._on_spacenav, 10)
         # franka_robot_state_broadcaster publishes current_pose best effort, depth 1 (a best-effort
         # subscription also takes reliable publishers, e.g. dp_sim's /ee_pose)
-        self.create_subscription(PoseStamped, "current_pose", self._on_pose,
-                                 QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT))
+        self.create_subscription(
+            PoseStamped,
+            "current_pose",
+            self._on_pose,
+            QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT),
+        )
         rec = p["recorder"].rstrip("/")
         self.episode_clients = {
             EpisodeEvent.START: self.create_client(StartEpisode, f"{rec}/start_episode"),
@@ -114,8 +149,10 @@ class TeleopNode(Node):
 
     def _on_pose(self, msg: PoseStamped) -> None:
         if msg.header.frame_id not in ("", self.params["frame_id"]):
-            self.get_logger().error(f"current_pose is in '{msg.header.frame_id}', not '{self.params['frame_id']}': ignored",
-                                    throttle_duration_sec=5.0)
+            self.get_logger().error(
+                f"current_pose is in '{msg.header.frame_id}', not '{self.params['frame_id']}': ignored",
+                throttle_duration_sec=5.0,
+            )
             return
         self._measured = pose_from_msg(msg)
         self._measured_at = self._now()
@@ -183,14 +220,19 @@ class TeleopNode(Node):
         else:
             request = StopEpisode.Request(task_success=event is EpisodeEvent.KEEP_SUCCESS, note="teleop")
         future = client.call_async(request)
-        future.add_done_callback(lambda f, e=event: self.get_logger().info(
-            f"{e.value}: {f.result().message if f.result() else f.exception()}"))
+        future.add_done_callback(
+            lambda f, e=event: self.get_logger().info(
+                f"{e.value}: {f.result().message if f.result() else f.exception()}"
+            )
+        )
+
 
 def _keyboard_loop(node: TeleopNode, stop: threading.Event) -> None:
     with RawTerminal() as term:
         while not stop.is_set():
             for key in term.read_keys(0.05):
                 node.key_pressed(key)
+
 
 def main(args: list[str] | None = None) -> None:
     rclpy.init(args=args)
@@ -208,6 +250,7 @@ def main(args: list[str] | None = None) -> None:
         node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
+
 
 if __name__ == "__main__":
     main()

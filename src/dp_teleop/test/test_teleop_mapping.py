@@ -6,9 +6,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dp_teleop.keyboard import KeyboardConfig, KeyboardMapper
-from dp_teleop.mapping import EpisodeEvent, JoyMapper, JoyMapping, PoseIntegrator, TeleopLimits, apply_deadzone, limit_twist
+from dp_teleop.mapping import (
+    EpisodeEvent,
+    JoyMapper,
+    JoyMapping,
+    PoseIntegrator,
+    TeleopLimits,
+    apply_deadzone,
+    limit_twist,
+)
 
-LIMITS = TeleopLimits(max_linear_mps=0.2, max_angular_rps=0.8, workspace_min=(0.3, -0.3, 0.05), workspace_max=(0.7, 0.3, 0.5))
+LIMITS = TeleopLimits(
+    max_linear_mps=0.2, max_angular_rps=0.8, workspace_min=(0.3, -0.3, 0.05), workspace_max=(0.7, 0.3, 0.5)
+)
 AXES, BUTTONS = 8, 11
 
 
@@ -65,7 +75,11 @@ def test_limit_twist_never_exceeds_limits(values):
 
 
 def test_deadzone_and_config_validation():
-    assert apply_deadzone(0.05, 0.1) == 0.0 and apply_deadzone(1.0, 0.1) == 1.0 and apply_deadzone(-0.55, 0.1) == pytest.approx(-0.5)
+    assert (
+        apply_deadzone(0.05, 0.1) == 0.0
+        and apply_deadzone(1.0, 0.1) == 1.0
+        and apply_deadzone(-0.55, 0.1) == pytest.approx(-0.5)
+    )
     with pytest.raises(ValueError, match="6 entries"):
         JoyMapping(axes=(1, 2))
     with pytest.raises(ValueError, match="scales"):

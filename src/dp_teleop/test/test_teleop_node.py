@@ -1,13 +1,13 @@
 """Teleop node over DDS: a scripted Joy sequence → twists, Cartesian targets, recorder service calls."""
 
 import pytest
-from dp_msgs.srv import StartEpisode, StopEpisode
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Joy
 
+from dp_msgs.srv import StartEpisode, StopEpisode
 from dp_policy_node.testing import spin_until
 from dp_teleop.teleop_node import TeleopNode
 
@@ -29,6 +29,7 @@ def test_joy_sequence_drives_twist_pose_and_episode_calls(ros_context):
             calls.append((name, request))
             response.success = True
             return response
+
         return serve
 
     test.create_service(StartEpisode, "/recorder/start_episode", handler("start"))
@@ -48,8 +49,15 @@ def test_joy_sequence_drives_twist_pose_and_episode_calls(ros_context):
         joy_pub.publish(msg)
 
     try:
-        assert spin_until(executor, lambda: teleop.episode_clients[next(iter(teleop.episode_clients))].service_is_ready()
-                          and joy_pub.get_subscription_count() > 0 and pose_pub.get_subscription_count() > 0, 20.0)
+        assert spin_until(
+            executor,
+            lambda: (
+                teleop.episode_clients[next(iter(teleop.episode_clients))].service_is_ready()
+                and joy_pub.get_subscription_count() > 0
+                and pose_pub.get_subscription_count() > 0
+            ),
+            20.0,
+        )
         assert spin_until(executor, lambda: len(twists) > 3, 10.0) and not poses  # no pose known: no target
         measured = PoseStamped()
         measured.pose.position.x, measured.pose.position.y, measured.pose.position.z = 0.5, 0.1, 0.3
@@ -61,7 +69,9 @@ def test_joy_sequence_drives_twist_pose_and_episode_calls(ros_context):
         n_before = len(twists)
         ok = spin_until(executor, lambda: (send_joy({1: 1.0}, [4]) or True) and twists[-1].twist.linear.x > 0.19, 10.0)
         assert ok and twists[-1].twist.linear.x == pytest.approx(0.2) and len(twists) > n_before
-        moving = spin_until(executor, lambda: (send_joy({1: 1.0}, [4]) or True) and poses[-1].pose.position.x > 0.52, 10.0)
+        moving = spin_until(
+            executor, lambda: (send_joy({1: 1.0}, [4]) or True) and poses[-1].pose.position.x > 0.52, 10.0
+        )
         assert moving and poses[-1].pose.position.z == pytest.approx(0.3)
         # deadman released (stick still pushed): zero twist, target frozen
         assert spin_until(executor, lambda: (send_joy({1: 1.0}, []) or True) and twists[-1].twist.linear.x == 0.0, 10.0)
@@ -95,8 +105,13 @@ def test_far_target_is_refused_on_engage_and_servo_gets_the_twist(ros_context):
     """A measured pose outside the workspace box would be clamped into it: a jump, so refused."""
     from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 
-    teleop = TeleopNode(context=ros_context, parameter_overrides=[
-        Parameter("rate_hz", value=50.0), Parameter("servo_twist_topic", value="/servo_node/delta_twist_cmds")])
+    teleop = TeleopNode(
+        context=ros_context,
+        parameter_overrides=[
+            Parameter("rate_hz", value=50.0),
+            Parameter("servo_twist_topic", value="/servo_node/delta_twist_cmds"),
+        ],
+    )
     test = Node("far_script", context=ros_context)
     executor = SingleThreadedExecutor(context=ros_context)
     for n in (teleop, test):
@@ -107,7 +122,9 @@ def test_far_target_is_refused_on_engage_and_servo_gets_the_twist(ros_context):
     test.create_subscription(TwistStamped, "/servo_node/delta_twist_cmds", servo.append, 50)
     joy_pub = test.create_publisher(Joy, "/joy", 10)
     # like franka_robot_state_broadcaster: best effort, depth 1
-    pose_pub = test.create_publisher(PoseStamped, "/current_pose", QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT))
+    pose_pub = test.create_publisher(
+        PoseStamped, "/current_pose", QoSProfile(depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT)
+    )
     measured = PoseStamped()
     measured.header.frame_id = "fr3_link0"
     measured.pose.position.x, measured.pose.position.y, measured.pose.position.z = 0.5, 0.0, -0.05  # below the box
@@ -119,7 +136,9 @@ def test_far_target_is_refused_on_engage_and_servo_gets_the_twist(ros_context):
         return False
 
     try:
-        assert spin_until(executor, lambda: pose_pub.get_subscription_count() > 0 and joy_pub.get_subscription_count() > 0, 20.0)
+        assert spin_until(
+            executor, lambda: pose_pub.get_subscription_count() > 0 and joy_pub.get_subscription_count() > 0, 20.0
+        )
         spin_until(executor, lambda: robot_and_stick() or teleop.refused is not None, 5.0)
         assert teleop.refused is not None and "from the measured pose" in teleop.refused
         n = len(poses)
@@ -130,7 +149,9 @@ def test_far_target_is_refused_on_engage_and_servo_gets_the_twist(ros_context):
         measured.pose.position.z = 0.3
         joy_pub.publish(Joy(axes=[0.0] * 8, buttons=[0] * 11))
         spin_until(executor, lambda: False, 0.1)
-        assert spin_until(executor, lambda: robot_and_stick() or (bool(poses) and poses[-1].pose.position.z > 0.31), 5.0)
+        assert spin_until(
+            executor, lambda: robot_and_stick() or (bool(poses) and poses[-1].pose.position.z > 0.31), 5.0
+        )
         assert teleop.refused is None and servo[-1].twist.linear.z > 0 and servo[-1].header.frame_id == "fr3_link0"
     finally:
         executor.shutdown()

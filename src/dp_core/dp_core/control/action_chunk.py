@@ -100,9 +100,7 @@ def validate_chunk_fields(
     if action_dim < 1:
         raise ChunkValidationError(f"action_dim must be >= 1, got {action_dim}")
     if len(action_names) != action_dim:
-        raise ChunkValidationError(
-            f"action_dim is {action_dim} but {len(action_names)} action_names were given"
-        )
+        raise ChunkValidationError(f"action_dim is {action_dim} but {len(action_names)} action_names were given")
     if any(not name for name in action_names):
         raise ChunkValidationError("action_names must not contain empty names")
     if len(set(action_names)) != len(action_names):
@@ -110,8 +108,7 @@ def validate_chunk_fields(
         raise ChunkValidationError(f"duplicate action_names: {dupes}")
     if data_len != horizon * action_dim:
         raise ChunkValidationError(
-            f"data has {data_len} values but horizon x action_dim = {horizon} x {action_dim} = "
-            f"{horizon * action_dim}"
+            f"data has {data_len} values but horizon x action_dim = {horizon} x {action_dim} = {horizon * action_dim}"
         )
     if not (isinstance(dt_s, (int, float)) and math.isfinite(dt_s) and dt_s > 0):
         raise ChunkValidationError(f"dt must be a finite number of seconds > 0, got {dt_s}")

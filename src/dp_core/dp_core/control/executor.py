@@ -56,14 +56,18 @@ class ChunkExecutorConfig:
             if plan.cartesian_limits is None:
                 raise ValueError("output_mode 'pose' needs cartesian_limits (box, speeds, accelerations)")
             if lay.joints:
-                raise ValueError(f"output_mode 'pose' takes Cartesian actions only, got joints {lay.names_of(lay.joints)}")
+                raise ValueError(
+                    f"output_mode 'pose' takes Cartesian actions only, got joints {lay.names_of(lay.joints)}"
+                )
         else:
             if not lay.joints:
                 raise ValueError(f"output_mode '{self.output_mode}' needs joint action names, got {list(lay.names)}")
             lim = plan.joint_limits
             if lim is None or not np.all(np.isfinite(lim.acceleration_max)):
-                raise ValueError(f"output_mode '{self.output_mode}' needs joint_limits with finite velocity_max "
-                                 "and acceleration_max for every joint")
+                raise ValueError(
+                    f"output_mode '{self.output_mode}' needs joint_limits with finite velocity_max "
+                    "and acceleration_max for every joint"
+                )
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,9 @@ class ChunkExecutor:
         self.watchdog = Watchdog(config.watchdog)
         self.period_s = config.plan.period_s
         trajectory = config.output_mode == "trajectory"
-        self.limiter = MotionLimiter(config.plan.limit_set, config.trajectory_period_s if trajectory else self.period_s,
-                                     trapezoid=trajectory)
+        self.limiter = MotionLimiter(
+            config.plan.limit_set, config.trajectory_period_s if trajectory else self.period_s, trapezoid=trajectory
+        )
         self.mode, self.reason = "idle", "no plan yet"
         self.counts = dict(accepted=0, rejected=0, clipped=0)
         self.active_sequence = 0
@@ -168,8 +173,9 @@ class ChunkExecutor:
         if reason:
             return self.reject(f"holding: {reason}")
         if last is not None and chunk.sequence <= last:
-            return self.reject(f"chunk {chunk.sequence} of '{chunk.policy_id}' is not newer than chunk {last} "
-                                  "(reordered or repeated)")
+            return self.reject(
+                f"chunk {chunk.sequence} of '{chunk.policy_id}' is not newer than chunk {last} (reordered or repeated)"
+            )
         result = self.plan.add_chunk(chunk, now_ns, measured, current)
         if not result:
             return self.reject(result.reason)
@@ -279,8 +285,9 @@ class ChunkExecutor:
                 self._resend = False
                 return Output("idle", self.reason)
             p0 = self.limiter.position.copy()  # type: ignore[union-attr]
-            self._sent = Trajectory(now_ns, np.zeros(0), np.zeros((0, len(p0))), np.zeros((0, len(p0))), p0,
-                                    np.zeros_like(p0))
+            self._sent = Trajectory(
+                now_ns, np.zeros(0), np.zeros((0, len(p0))), np.zeros((0, len(p0))), p0, np.zeros_like(p0)
+            )
             self.mode = "executing"
         assert self._sent is not None
         trajectory = None
@@ -311,8 +318,9 @@ class ChunkExecutor:
         self._sent = Trajectory(now_ns, *points, p0, v0)
         return self._sent
 
-    def _simulate(self, now_ns: int, limiter: MotionLimiter, period: float,
-                  targets: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _simulate(
+        self, now_ns: int, limiter: MotionLimiter, period: float, targets: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Commands every ``period`` from ``limiter``'s state: along the plan, then settling on its
         last target, or (without ``targets``) braking; until at rest (bounded by MAX_STOP_S)."""
         step_ns = round(period * NS_PER_S)
@@ -336,7 +344,7 @@ class ChunkExecutor:
         """Shutdown: the stop from the current command (None while idle). Trajectory mode sends it
         (it replaces the controller's trajectory); streaming modes publish its points at their times."""
         with self._lock:
-            if self.mode == "idle" or self.limiter.position is None and self._sent is None:
+            if self.mode == "idle" or (self.limiter.position is None and self._sent is None):
                 return None
             self.plan.clear()
             self.mode, self.reason = "stopping", "shutdown"

@@ -48,8 +48,16 @@ class GripperConfig:
     epsilon_outer_m: float = 0.08
 
     def __post_init__(self) -> None:
-        values = (self.close_below_m, self.open_above_m, self.open_width_m, self.grasp_width_m, self.speed_mps,
-                  self.force_n, self.epsilon_inner_m, self.epsilon_outer_m)
+        values = (
+            self.close_below_m,
+            self.open_above_m,
+            self.open_width_m,
+            self.grasp_width_m,
+            self.speed_mps,
+            self.force_n,
+            self.epsilon_inner_m,
+            self.epsilon_outer_m,
+        )
         if not all(math.isfinite(v) for v in values):
             raise ValueError(f"gripper config values must be finite, got {values}")
         if not 0.0 <= self.close_below_m < self.open_above_m <= self.open_width_m <= 0.08:

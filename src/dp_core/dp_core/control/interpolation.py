@@ -45,7 +45,9 @@ def continuous_quaternions(quats: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(q, axis=1, keepdims=True)
     if not np.all(np.isfinite(norms)) or np.any(norms < 1e-9):
         bad = int(np.argmax(~np.isfinite(norms[:, 0]) | (norms[:, 0] < 1e-9)))
-        raise ValueError(f"quaternion at step {bad} has norm {float(norms[bad, 0]):g}; orientations must be unit quaternions")
+        raise ValueError(
+            f"quaternion at step {bad} has norm {float(norms[bad, 0]):g}; orientations must be unit quaternions"
+        )
     q = q / norms
     for i in range(1, len(q)):
         if np.dot(q[i], q[i - 1]) < 0:

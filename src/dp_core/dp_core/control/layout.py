@@ -49,8 +49,10 @@ class ActionLayout:
         for i, name in enumerate(names):
             if i in pose:
                 continue
-            is_gripper = name in gripper_names if gripper_names is not None else any(
-                word in name.lower() for word in _GRIPPER_WORDS
+            is_gripper = (
+                name in gripper_names
+                if gripper_names is not None
+                else any(word in name.lower() for word in _GRIPPER_WORDS)
             )
             (grippers if is_gripper else joints).append(i)
         return cls(names, position, quaternion, tuple(joints), tuple(grippers))

@@ -47,10 +47,14 @@ class JointLimits:
         object.__setattr__(self, "names", names)
         for attr in ("position_min", "position_max", "velocity_max"):
             object.__setattr__(self, attr, _vec(getattr(self, attr), n, attr))
-        acc = np.full(n, np.inf) if self.acceleration_max is None else _vec(self.acceleration_max, n, "acceleration_max")
+        acc = (
+            np.full(n, np.inf) if self.acceleration_max is None else _vec(self.acceleration_max, n, "acceleration_max")
+        )
         object.__setattr__(self, "acceleration_max", acc)
         if np.any(self.position_min >= self.position_max):
-            raise ValueError(f"position_min must be < position_max for every joint, got {self.position_min} / {self.position_max}")
+            raise ValueError(
+                f"position_min must be < position_max for every joint, got {self.position_min} / {self.position_max}"
+            )
         if not (np.all(np.isfinite(self.velocity_max)) and np.all(self.velocity_max > 0)):
             raise ValueError(f"velocity_max must be finite and > 0, got {self.velocity_max}")
         if np.any(acc <= 0):
@@ -62,8 +66,13 @@ class JointLimits:
         if missing:
             raise ValueError(f"no joint limits configured for {missing} (limits cover {list(self.names)})")
         idx = [self.names.index(n) for n in names]
-        return JointLimits(tuple(names), self.position_min[idx], self.position_max[idx], self.velocity_max[idx],
-                           self.acceleration_max[idx])  # type: ignore[index]
+        return JointLimits(
+            tuple(names),
+            self.position_min[idx],
+            self.position_max[idx],
+            self.velocity_max[idx],
+            self.acceleration_max[idx],
+        )  # type: ignore[index]
 
 
 @dataclass(frozen=True)
@@ -178,8 +187,14 @@ def _worst(kind: str, names: Sequence[str], values: np.ndarray, limit: np.ndarra
     return out
 
 
-def _joint_violations(limits: LimitSet, pos: np.ndarray, period_s: float, offset: int,
-                      start_velocity: np.ndarray | None, check_acceleration: bool) -> list[Violation]:
+def _joint_violations(
+    limits: LimitSet,
+    pos: np.ndarray,
+    period_s: float,
+    offset: int,
+    start_velocity: np.ndarray | None,
+    check_acceleration: bool,
+) -> list[Violation]:
     lim = limits.joint
     assert lim is not None
     idx = list(limits.limited_joints)

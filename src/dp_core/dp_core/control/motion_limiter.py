@@ -31,7 +31,9 @@ from dp_core.control.limits import LimitSet
 
 MAX_GAP_PERIODS = 2.0  # a tick later than this many periods counts as this many
 REST_SPEED = 1e-9  # velocities below this are zero (rad/s, m/s)
-OVERSHOOT_SLACK = 1e-12  # rad: a reversal may peak this far past a limit (else rounding-size speeds force hard reversals)
+OVERSHOOT_SLACK = (
+    1e-12  # rad: a reversal may peak this far past a limit (else rounding-size speeds force hard reversals)
+)
 
 
 def brake_speed(distance: np.ndarray, acc: np.ndarray, dt: float, v_now: np.ndarray | None = None) -> np.ndarray:
@@ -50,9 +52,19 @@ def brake_speed(distance: np.ndarray, acc: np.ndarray, dt: float, v_now: np.ndar
     return out if finite.all() else np.where(finite, out, np.maximum(2.0 * d / dt - v_now, 0.0))
 
 
-def axis_velocity(p: np.ndarray, v: np.ndarray, target: np.ndarray, v_target: np.ndarray, vmax: np.ndarray,
-                  amax: np.ndarray, pmin: np.ndarray, pmax: np.ndarray, dt: float, together: np.ndarray,
-                  trapezoid: bool = False) -> np.ndarray:
+def axis_velocity(
+    p: np.ndarray,
+    v: np.ndarray,
+    target: np.ndarray,
+    v_target: np.ndarray,
+    vmax: np.ndarray,
+    amax: np.ndarray,
+    pmin: np.ndarray,
+    pmax: np.ndarray,
+    dt: float,
+    together: np.ndarray,
+    trapezoid: bool = False,
+) -> np.ndarray:
     """Next velocity of independent axes toward ``target`` within the limits (see module doc).
 
     ``together`` marks axes whose desired velocity is scaled by one common factor (direction kept).
@@ -75,8 +87,17 @@ def axis_velocity(p: np.ndarray, v: np.ndarray, target: np.ndarray, v_target: np
     return _bounded(p, v, v_des, vmax, amax, pmin, pmax, dt, trapezoid)
 
 
-def _bounded(p: np.ndarray, v: np.ndarray, v_des: np.ndarray, vmax: np.ndarray, amax: np.ndarray,
-             pmin: np.ndarray, pmax: np.ndarray, dt: float, trapezoid: bool = False) -> np.ndarray:
+def _bounded(
+    p: np.ndarray,
+    v: np.ndarray,
+    v_des: np.ndarray,
+    vmax: np.ndarray,
+    amax: np.ndarray,
+    pmin: np.ndarray,
+    pmax: np.ndarray,
+    dt: float,
+    trapezoid: bool = False,
+) -> np.ndarray:
     lo = np.maximum(-vmax, v - amax * dt)
     hi = np.minimum(vmax, v + amax * dt)
     # braking before the position limits always stays feasible: v²/2a <= d holds after every step
@@ -86,8 +107,16 @@ def _bounded(p: np.ndarray, v: np.ndarray, v_des: np.ndarray, vmax: np.ndarray, 
     return _no_overshoot(p, v, new_v, pmin, pmax, dt, hi, lo) if trapezoid else new_v
 
 
-def _no_overshoot(p: np.ndarray, v: np.ndarray, new_v: np.ndarray, pmin: np.ndarray, pmax: np.ndarray, dt: float,
-                  hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+def _no_overshoot(
+    p: np.ndarray,
+    v: np.ndarray,
+    new_v: np.ndarray,
+    pmin: np.ndarray,
+    pmax: np.ndarray,
+    dt: float,
+    hi: np.ndarray,
+    lo: np.ndarray,
+) -> np.ndarray:
     """Trapezoid model: a step that reverses the motion peaks inside the step, v²/(2a') beyond its
     start (a' = |v' - v|/dt); reverse hard enough that the peak stays within the limit."""
     toward_max = (v > 0) & (new_v <= 0)
@@ -101,8 +130,17 @@ def _no_overshoot(p: np.ndarray, v: np.ndarray, new_v: np.ndarray, pmin: np.ndar
     return new_v
 
 
-def brake_velocity(p: np.ndarray, v: np.ndarray, vmax: np.ndarray, amax: np.ndarray, pmin: np.ndarray,
-                   pmax: np.ndarray, dt: float, together: np.ndarray, trapezoid: bool = False) -> np.ndarray:
+def brake_velocity(
+    p: np.ndarray,
+    v: np.ndarray,
+    vmax: np.ndarray,
+    amax: np.ndarray,
+    pmin: np.ndarray,
+    pmax: np.ndarray,
+    dt: float,
+    together: np.ndarray,
+    trapezoid: bool = False,
+) -> np.ndarray:
     """Next velocity of a stop at the acceleration limit; ``together`` axes slow down by one factor."""
     speed = np.abs(v)
     room = np.where(speed > 0, amax * dt / np.maximum(speed, 1e-300), np.inf)
@@ -117,8 +155,14 @@ def brake_velocity(p: np.ndarray, v: np.ndarray, vmax: np.ndarray, amax: np.ndar
 def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ax, ay, az, aw = a
     bx, by, bz, bw = b
-    return np.array([aw * bx + ax * bw + ay * bz - az * by, aw * by - ax * bz + ay * bw + az * bx,
-                     aw * bz + ax * by - ay * bx + az * bw, aw * bw - ax * bx - ay * by - az * bz])
+    return np.array(
+        [
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+            aw * bw - ax * bx - ay * by - az * bz,
+        ]
+    )
 
 
 def quat_conjugate(q: np.ndarray) -> np.ndarray:
@@ -152,8 +196,9 @@ def angular_velocity(q_from: np.ndarray, q_to: np.ndarray, dt: float) -> np.ndar
 class MotionLimiter:
     """Stateful limiter (see module doc). ``position`` is None until ``reset`` or the first ``step``."""
 
-    def __init__(self, limits: LimitSet, period_s: float, max_gap_periods: float = MAX_GAP_PERIODS,
-                 trapezoid: bool = False) -> None:
+    def __init__(
+        self, limits: LimitSet, period_s: float, max_gap_periods: float = MAX_GAP_PERIODS, trapezoid: bool = False
+    ) -> None:
         """``trapezoid``: joints move (v + v')/2·dt per step, so the path between commands is the
         quadratic a cubic Hermite spline through (position, velocity) points reproduces exactly:
         velocity and acceleration stay within the limits between trajectory points too."""
@@ -189,8 +234,12 @@ class MotionLimiter:
     def copy(self) -> MotionLimiter:
         return copy.deepcopy(self)
 
-    def reset(self, position: np.ndarray | None, velocity: np.ndarray | None = None,
-              angular_velocity: np.ndarray | None = None) -> None:
+    def reset(
+        self,
+        position: np.ndarray | None,
+        velocity: np.ndarray | None = None,
+        angular_velocity: np.ndarray | None = None,
+    ) -> None:
         """Start from ``position`` (None: forget) at rest unless velocities are given."""
         dim = self.limits.layout.dim
         self.position = None if position is None else np.asarray(position, dtype=np.float64).copy()
@@ -240,8 +289,15 @@ class MotionLimiter:
         if self._joints:
             assert lim is not None
             j = self._joints
-            args = (lim.velocity_max, lim.acceleration_max, lim.position_min, lim.position_max, dt,
-                    self._joints_together, self.trapezoid)
+            args = (
+                lim.velocity_max,
+                lim.acceleration_max,
+                lim.position_min,
+                lim.position_max,
+                dt,
+                self._joints_together,
+                self.trapezoid,
+            )
             if target is None:
                 new_v[j] = brake_velocity(p[j], v[j], *args)
             else:
@@ -277,8 +333,9 @@ class MotionLimiter:
             qt, qt_prev = target[self._quat], prev_target[self._quat]  # type: ignore[index]
             err = quat_to_rotvec(quat_multiply(qt, quat_conjugate(q)))
             w_target = angular_velocity(qt_prev, qt, dt)
-            new_w = axis_velocity(zeros, w, err, w_target, self._w_vmax, self._w_amax, -inf, inf, dt,
-                                  np.ones(3, dtype=bool))
+            new_w = axis_velocity(
+                zeros, w, err, w_target, self._w_vmax, self._w_amax, -inf, inf, dt, np.ones(3, dtype=bool)
+            )
         self.angular_velocity = new_w
         out = quat_multiply(rotvec_to_quat(new_w * dt), q)
         return out if float(np.dot(out, q)) >= 0 else -out
@@ -294,8 +351,13 @@ class MotionLimiter:
         return out
 
 
-def limit_trajectory(limits: LimitSet, positions: np.ndarray | Sequence[np.ndarray], period_s: float,
-                     start: np.ndarray | None = None, start_velocity: np.ndarray | None = None) -> np.ndarray:
+def limit_trajectory(
+    limits: LimitSet,
+    positions: np.ndarray | Sequence[np.ndarray],
+    period_s: float,
+    start: np.ndarray | None = None,
+    start_velocity: np.ndarray | None = None,
+) -> np.ndarray:
     """Positions (N, D) sampled every ``period_s`` bent to respect the limits, from ``start`` at rest
     (or ``start_velocity``)."""
     limiter = MotionLimiter(limits, period_s)

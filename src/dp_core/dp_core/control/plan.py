@@ -30,11 +30,11 @@ from dp_core.control.interpolation import ChunkInterpolator, InterpolationConfig
 from dp_core.control.layout import ActionLayout
 from dp_core.control.limits import CartesianLimits, JointLimits, LimitSet, Violation, check_trajectory
 
-
 # rad: measured joint positions this far beyond a limit still count as within it (encoder noise).
 POSITION_TOLERANCE = 1e-3
 BOX_TOLERANCE = 0.005  # m: a measured pose this far outside the box still counts as inside (tracking error)
 HELD_END_NS = 2**62  # end of a horizon-1 chunk: held until replaced
+
 
 @dataclass(frozen=True)
 class ExecutorConfig:
@@ -146,15 +146,18 @@ class ChunkPlan:
         self._index_limits()
 
     # ---- input -------------------------------------------------------------------------------
-    def add_chunk(self, chunk: ActionChunkData, now_ns: int, measured: np.ndarray | None = None,
-                  current: np.ndarray | None = None) -> Accepted | Rejected:
+    def add_chunk(
+        self, chunk: ActionChunkData, now_ns: int, measured: np.ndarray | None = None, current: np.ndarray | None = None
+    ) -> Accepted | Rejected:
         """Validate ``chunk`` against the configuration and the clock, then schedule it.
 
         ``current`` is the command being sent now (None: none, the chunk blends in from ``measured``).
         """
         if chunk.horizon > self.config.max_chunk_actions:
-            return Rejected(f"chunk {chunk.sequence} has {chunk.horizon} actions > max_chunk_actions "
-                            f"{self.config.max_chunk_actions}")
+            return Rejected(
+                f"chunk {chunk.sequence} has {chunk.horizon} actions > max_chunk_actions "
+                f"{self.config.max_chunk_actions}"
+            )
         try:
             actions = self._reorder(chunk)
             if measured is not None:
@@ -163,8 +166,10 @@ class ChunkPlan:
             return Rejected(str(exc))
         last = chunk.horizon - 1 if self.config.execute_to == "horizon" else chunk.execute_steps - 1
         if last * chunk.dt_s > self.config.max_chunk_duration_s:
-            return Rejected(f"chunk {chunk.sequence} lasts {last * chunk.dt_s:g} s > max_chunk_duration_s "
-                            f"{self.config.max_chunk_duration_s:g} (dt or horizon wrong?)")
+            return Rejected(
+                f"chunk {chunk.sequence} lasts {last * chunk.dt_s:g} s > max_chunk_duration_s "
+                f"{self.config.max_chunk_duration_s:g} (dt or horizon wrong?)"
+            )
         end_ns = chunk.start_ns + round(last * chunk.dt_s * NS_PER_S) if chunk.horizon > 1 else HELD_END_NS
         timing = self._check_timing(chunk, end_ns, now_ns)
         if timing:
@@ -176,10 +181,13 @@ class ChunkPlan:
             interp = ChunkInterpolator(times, actions, self.layout, self._interp_config)
         except ValueError as exc:
             return Rejected(f"chunk {chunk.sequence}: {exc}")
-        violations = self._violations(interp, max(now_ns, interp.start_ns), min(end_ns, max(now_ns, interp.end_ns)),
-                                      chunk.dt_s, measured)
+        violations = self._violations(
+            interp, max(now_ns, interp.start_ns), min(end_ns, max(now_ns, interp.end_ns)), chunk.dt_s, measured
+        )
         if violations and self.config.limit_mode == "reject":
-            return Rejected(f"chunk {chunk.sequence} violates limits: " + "; ".join(map(str, violations[:3])), violations)
+            return Rejected(
+                f"chunk {chunk.sequence} violates limits: " + "; ".join(map(str, violations[:3])), violations
+            )
         with self._lock:
             self._schedule(interp, end_ns, now_ns, current if current is not None else measured)
         skipped = int(np.searchsorted(times, now_ns, side="left"))
@@ -192,8 +200,10 @@ class ChunkPlan:
         unknown = [n for n in chunk.action_names if n not in names]
         missing = [n for n in names if n not in chunk.action_names]
         if unknown or missing:
-            raise ValueError(f"chunk {chunk.sequence} action names do not match the configured {list(names)}: "
-                             f"unknown {unknown}, missing {missing}")
+            raise ValueError(
+                f"chunk {chunk.sequence} action names do not match the configured {list(names)}: "
+                f"unknown {unknown}, missing {missing}"
+            )
         order = [chunk.action_names.index(n) for n in names]
         return chunk.actions[:, order].astype(np.float64)
 
@@ -214,20 +224,26 @@ class ChunkPlan:
         finite = np.isfinite(m)
         finite[g] |= np.isnan(m[g])
         if not finite.all():
-            raise ValueError(f"measured state must be {self.layout.dim} finite values in action-name order, got {measured!r}")
+            raise ValueError(
+                f"measured state must be {self.layout.dim} finite values in action-name order, got {measured!r}"
+            )
         if self._q_idx.size:
             q = m[self._q_idx]
             outside = (q < self._q_min) | (q > self._q_max)
             if outside.any():
                 names = self.config.joint_limits.names  # type: ignore[union-attr]
                 bad = [f"{names[self._q_lim[i]]}={q[i]:.4g}" for i in np.flatnonzero(outside)]
-                raise ValueError(f"measured state is outside the joint position limits ({', '.join(bad)}); "
-                                 "holding: move the robot back within its limits first")
+                raise ValueError(
+                    f"measured state is outside the joint position limits ({', '.join(bad)}); "
+                    "holding: move the robot back within its limits first"
+                )
         if self._xyz_idx.size:
             xyz = m[self._xyz_idx]
             if (xyz < self._box_min).any() or (xyz > self._box_max).any():
-                raise ValueError(f"measured position {np.round(xyz, 4).tolist()} is outside the workspace box "
-                                 f"{(self._box_min + BOX_TOLERANCE).tolist()}..{(self._box_max - BOX_TOLERANCE).tolist()}; holding")
+                raise ValueError(
+                    f"measured position {np.round(xyz, 4).tolist()} is outside the workspace box "
+                    f"{(self._box_min + BOX_TOLERANCE).tolist()}..{(self._box_max - BOX_TOLERANCE).tolist()}; holding"
+                )
         return m
 
     def _index_limits(self) -> None:
@@ -252,14 +268,17 @@ class ChunkPlan:
             return f"chunk {chunk.sequence} is stale: stamp {(now_ns - chunk.stamp_ns) / NS_PER_S:.3f} s old > max_past_s {cfg.max_past_s:g}"
         for what, t in (("stamp", chunk.stamp_ns), ("start", chunk.start_ns)):
             if t > now_ns + cfg.max_future_s * NS_PER_S:
-                return (f"chunk {chunk.sequence} {what} is {(t - now_ns) / NS_PER_S:.3f} s in the future > max_future_s "
-                        f"{cfg.max_future_s:g} (clocks out of sync?)")
+                return (
+                    f"chunk {chunk.sequence} {what} is {(t - now_ns) / NS_PER_S:.3f} s in the future > max_future_s "
+                    f"{cfg.max_future_s:g} (clocks out of sync?)"
+                )
         if end_ns < now_ns:
             return f"chunk {chunk.sequence} ended {(now_ns - end_ns) / NS_PER_S:.3f} s ago; nothing left to execute"
         return ""
 
-    def _violations(self, interp: ChunkInterpolator, t0: int, end_ns: int, dt_s: float,
-                    measured: np.ndarray | None) -> list[Violation]:
+    def _violations(
+        self, interp: ChunkInterpolator, t0: int, end_ns: int, dt_s: float, measured: np.ndarray | None
+    ) -> list[Violation]:
         """Limits on the remainder: positions/speeds at the control rate, acceleration per action step
         (linear interpolation has corners whose control-rate acceleration the limiter smooths)."""
         period_ns = max(1, round(self.config.period_s * NS_PER_S))
@@ -292,8 +311,10 @@ class ChunkPlan:
         with self._lock:
             if not self._segments:
                 return None
-            return max(max(s.interp.end_ns if s.end_ns == HELD_END_NS else s.end_ns, s.takeover_ns + self._blend_ns)
-                       for s in self._segments)
+            return max(
+                max(s.interp.end_ns if s.end_ns == HELD_END_NS else s.end_ns, s.takeover_ns + self._blend_ns)
+                for s in self._segments
+            )
 
     def final_target(self) -> np.ndarray | None:
         """The plan's value at its end (where an exhausted plan settles), None when empty."""
@@ -332,7 +353,7 @@ class ChunkPlan:
             return
         started = [i for i, s in enumerate(self._segments) if s.takeover_ns <= now_ns]
         if started and self._segments[started[-1]].source is None:
-            self._segments = self._segments[started[-1]:]
+            self._segments = self._segments[started[-1] :]
 
     def _target(self, t_ns: int) -> np.ndarray | None:
         """The unlimited plan value at ``t_ns`` (None when nothing covers it)."""
@@ -355,8 +376,9 @@ class ChunkPlan:
         members = [s for s in live if t_ns <= s.end_ns]
         values = np.stack([self._segment_value(s, t_ns) for s in members])
         base = min(s.rank for s in members)
-        weights = np.array([np.exp(-self.config.ensemble_decay * (s.rank - base)) * self._ramp(s, t_ns, members)
-                            for s in members])
+        weights = np.array(
+            [np.exp(-self.config.ensemble_decay * (s.rank - base)) * self._ramp(s, t_ns, members) for s in members]
+        )
         if weights.sum() <= 0:
             weights = np.ones(len(members))
         weights /= weights.sum()

@@ -53,13 +53,16 @@ class Watchdog:
         self._policy_receipt_ns: int | None = None
 
     # ---- inputs --------------------------------------------------------------------------------
-    def set_state(self, values: np.ndarray | None, stamp_ns: int, receipt_ns: int, problem: str = "",
-                  outside: str = "") -> None:
+    def set_state(
+        self, values: np.ndarray | None, stamp_ns: int, receipt_ns: int, problem: str = "", outside: str = ""
+    ) -> None:
         """A measured state arrived. ``problem``: it is invalid (values ignored, freshness kept);
         ``outside``: valid but outside the limits (fresh, and a reason to stop)."""
         if not problem and stamp_ns > receipt_ns + self.config.max_state_future_s * NS_PER_S:
-            problem = (f"robot state stamped {(stamp_ns - receipt_ns) / NS_PER_S:.3f} s in the future "
-                       f"> max_state_future_s {self.config.max_state_future_s:g} (clocks out of sync?)")
+            problem = (
+                f"robot state stamped {(stamp_ns - receipt_ns) / NS_PER_S:.3f} s in the future "
+                f"> max_state_future_s {self.config.max_state_future_s:g} (clocks out of sync?)"
+            )
         if problem or values is None:
             self._state_problem = problem or "robot state invalid"
             return

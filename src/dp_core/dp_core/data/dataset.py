@@ -17,7 +17,6 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -171,8 +170,13 @@ class SequenceDataset(Dataset):
         self._arrays = _Arrays(config.path, cached)
         self._zarr_keys = sorted({s.key for s in config.obs_sources.values()} | {config.action_source.key})
         self.sampler = self._make_sampler(self.train_mask if split == "train" else self.val_mask)
-        logger.info("%s split of %s: %d episodes, %d windows", split, config.path,
-                    int((self.train_mask if split == "train" else self.val_mask).sum()), len(self.sampler))
+        logger.info(
+            "%s split of %s: %d episodes, %d windows",
+            split,
+            config.path,
+            int((self.train_mask if split == "train" else self.val_mask).sum()),
+            len(self.sampler),
+        )
 
     # ----------------------------------------------------------------- construction
     def _validate_sources(self) -> None:
@@ -195,8 +199,12 @@ class SequenceDataset(Dataset):
                     )
             else:
                 self._check_low_dim(obs.name, source, stored, obs.shape[0])
-        self._check_low_dim("action", self.config.action_source,
-                            self._stored_shape("action", self.config.action_source), self.spec.action_dim)
+        self._check_low_dim(
+            "action",
+            self.config.action_source,
+            self._stored_shape("action", self.config.action_source),
+            self.spec.action_dim,
+        )
 
     def _stored_shape(self, name: str, source: ObsSource) -> tuple[int, ...]:
         if source.key not in self._stored_shapes:
@@ -303,7 +311,7 @@ def _columns(values: np.ndarray, columns: tuple[int, int] | None) -> np.ndarray:
     """(T, ...) -> (T, D) float32, flattened per step, then the configured column slice."""
     flat = np.asarray(values).reshape(len(values), -1)
     if columns is not None:
-        flat = flat[:, columns[0]:columns[1]]
+        flat = flat[:, columns[0] : columns[1]]
     return np.ascontiguousarray(flat, dtype=np.float32)
 
 

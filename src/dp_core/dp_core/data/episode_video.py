@@ -35,8 +35,9 @@ class EpisodeView:
     def of(episode: Mapping[str, np.ndarray]) -> EpisodeView:
         images = tuple(k for k, v in episode.items() if is_image_array(v.shape))
         action = "action" if "action" in episode else None
-        state = tuple(k for k, v in episode.items()
-                      if k not in images and k not in ("action", "timestamp") and v.ndim >= 2)
+        state = tuple(
+            k for k, v in episode.items() if k not in images and k not in ("action", "timestamp") and v.ndim >= 2
+        )
         if not images and action is None and not state:
             raise ValueError(f"nothing to show: no image, action or state key in {sorted(episode)}")
         return EpisodeView(images, action, state)
@@ -66,21 +67,24 @@ def _camera_row(frames: list[np.ndarray], width: int) -> np.ndarray:
         row = row[::step, ::step]
     canvas = np.full((row.shape[0], width, 3), 255, dtype=np.uint8)
     left = (width - row.shape[1]) // 2
-    canvas[:, left:left + row.shape[1]] = row
+    canvas[:, left : left + row.shape[1]] = row
     return canvas
 
 
 def _curves(episode: Mapping[str, np.ndarray], view: EpisodeView) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """The plot picture, the x pixel of every step, and the plot area's (top, bottom) rows."""
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
-    panels = ([("action", [view.action])] if view.action else []) + ([("state", list(view.state))] if view.state else [])
+    panels = ([("action", [view.action])] if view.action else []) + (
+        [("state", list(view.state))] if view.state else []
+    )
     n = len(next(iter(episode.values())))
-    figure, axes = plt.subplots(len(panels), 1, figsize=(PLOT_WIDTH_IN, PLOT_PANEL_IN * len(panels)), dpi=DPI,
-                                sharex=True, squeeze=False)
+    figure, axes = plt.subplots(
+        len(panels), 1, figsize=(PLOT_WIDTH_IN, PLOT_PANEL_IN * len(panels)), dpi=DPI, sharex=True, squeeze=False
+    )
     steps = np.arange(n)
     for ax, (title, keys) in zip(axes[:, 0], panels, strict=True):
         for key in keys:
@@ -119,7 +123,7 @@ def render_episode(episode: Mapping[str, np.ndarray]) -> Iterator[np.ndarray]:
         if plot is not None:
             frame_plot = plot.copy()
             x = int(np.clip(xs[i], 2, width - 2)) // 2 * 2  # 4 px on even columns: survives 4:2:0 chroma
-            frame_plot[top:bottom, x - 2:x + 2] = CURSOR_RGB
+            frame_plot[top:bottom, x - 2 : x + 2] = CURSOR_RGB
             parts.append(frame_plot)
         frame = np.concatenate(parts, axis=0)
         yield np.pad(frame, ((0, frame.shape[0] % 2), (0, frame.shape[1] % 2), (0, 0)), constant_values=255)
@@ -133,18 +137,18 @@ def write_video(frames: Iterator[np.ndarray], path: Path, fps: float) -> int:
         raise ValueError(f"{path}: write .mp4, .gif or .png")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".png":
-        import imageio.v2 as imageio  # noqa: PLC0415
+        import imageio.v2 as imageio
 
         collected = list(frames)
         imageio.imwrite(path, collected[len(collected) // 2])
         return 1
     if suffix == ".gif":
-        import imageio.v2 as imageio  # noqa: PLC0415
+        import imageio.v2 as imageio
 
         collected = list(frames)
         imageio.mimsave(path, collected, duration=round(1000.0 / fps), loop=0)  # whole ms per frame
         return len(collected)
-    import av  # noqa: PLC0415
+    import av
 
     count = 0
     rate = Fraction(fps).limit_denominator(1000)

@@ -109,8 +109,10 @@ class Normalizer(nn.Module):
     def _stats(self, key: str) -> _KeyStats:
         name = _module_name(key)
         if name not in self.stats:
-            raise KeyError(f"normalizer has no key '{key}' (known keys: {list(self.keys)}); "
-                           "fit it on the dataset or load a checkpoint that has it")
+            raise KeyError(
+                f"normalizer has no key '{key}' (known keys: {list(self.keys)}); "
+                "fit it on the dataset or load a checkpoint that has it"
+            )
         return self.stats[name]  # type: ignore[return-value]
 
     # ---- the maps ----
@@ -135,8 +137,10 @@ class Normalizer(nn.Module):
         stats = self._stats(key)
         if not isinstance(x, Tensor) or not x.is_floating_point():
             kind = type(x).__name__ if not isinstance(x, Tensor) else x.dtype
-            raise TypeError(f"normalizer key '{key}' needs a floating-point torch tensor, got {kind} "
-                            "(convert images to float in [0, 1] first)")
+            raise TypeError(
+                f"normalizer key '{key}' needs a floating-point torch tensor, got {kind} "
+                "(convert images to float in [0, 1] first)"
+            )
         feature_shape = tuple(stats.scale.shape)
         if x.dim() < len(feature_shape) or _shape_mismatch(stats.kind, feature_shape, tuple(x.shape)):
             expected = "(..., 3, H, W)" if stats.kind == "rgb" else f"(..., {feature_shape[0]})"
@@ -146,15 +150,21 @@ class Normalizer(nn.Module):
     # ---- state dict ----
 
     def _load_from_state_dict(
-        self, state_dict: dict[str, Any], prefix: str, local_metadata: dict, strict: bool,
-        missing_keys: list[str], unexpected_keys: list[str], error_msgs: list[str],
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: dict,
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
     ) -> None:
         """Create the per-key modules found in ``state_dict`` so a fresh Normalizer can load them."""
         stats_prefix = f"{prefix}{_STATS}."
         found: dict[str, dict[str, Tensor]] = {}
         for name, value in state_dict.items():
             if name.startswith(stats_prefix):
-                module_name, _, buffer = name[len(stats_prefix):].rpartition(".")
+                module_name, _, buffer = name[len(stats_prefix) :].rpartition(".")
                 found.setdefault(module_name, {})[buffer] = value
         for module_name, buffers in found.items():
             if module_name in self.stats or set(buffers) != set(_BUFFERS):
@@ -191,8 +201,10 @@ def _min_max_stats(key: str, kind: Kind, values: np.ndarray | Tensor) -> _KeySta
     bad = ~np.isfinite(array)
     if bad.any():
         rows, dims = np.nonzero(bad)
-        raise ValueError(f"normalizer key '{key}': {int(bad.sum())} non-finite values (first at row {rows[0]}, "
-                         f"dim {dims[0]}); clean the dataset before fitting")
+        raise ValueError(
+            f"normalizer key '{key}': {int(bad.sum())} non-finite values (first at row {rows[0]}, "
+            f"dim {dims[0]}); clean the dataset before fitting"
+        )
     low, high = array.min(axis=0), array.max(axis=0)
     span = high - low
     constant = span < RANGE_EPS

@@ -167,12 +167,20 @@ class ReplayBuffer:
             if arr.shape[0] > n_steps:
                 extra = arr.shape[0] - n_steps
                 if self._writable:
-                    logger.warning("%s: truncating %d steps of data/%s past the last episode (interrupted append)",
-                                   self._location, extra, key)
+                    logger.warning(
+                        "%s: truncating %d steps of data/%s past the last episode (interrupted append)",
+                        self._location,
+                        extra,
+                        key,
+                    )
                     arr.resize(n_steps, *arr.shape[1:])
                 else:
-                    logger.warning("%s: ignoring %d steps of data/%s past the last episode (interrupted append)",
-                                   self._location, extra, key)
+                    logger.warning(
+                        "%s: ignoring %d steps of data/%s past the last episode (interrupted append)",
+                        self._location,
+                        extra,
+                        key,
+                    )
 
     # ----------------------------------------------------------------- queries
     @property
@@ -241,8 +249,10 @@ class ReplayBuffer:
         return {key: self[key][steps] for key in (self.keys() if keys is None else keys)}
 
     def __repr__(self) -> str:
-        return (f"ReplayBuffer('{self._location}', n_episodes={self.n_episodes}, n_steps={self.n_steps}, "
-                f"keys={self.keys()})")
+        return (
+            f"ReplayBuffer('{self._location}', n_episodes={self.n_episodes}, n_steps={self.n_steps}, "
+            f"keys={self.keys()})"
+        )
 
     # ----------------------------------------------------------------- writing
     def add_episode(
@@ -260,7 +270,7 @@ class ReplayBuffer:
         for key, values in episode.items():
             arr = self._require_array(key, values, (chunks or {}).get(key), (compressors or {}).get(key, "default"))
             arr.resize(start + length, *arr.shape[1:])
-            arr[start:start + length] = values
+            arr[start : start + length] = values
         self._root["meta/episode_ends"].append(np.array([start + length], dtype=np.int64))
         self._episode_ends = np.append(self._episode_ends, np.int64(start + length))
 
@@ -343,17 +353,25 @@ class ReplayBuffer:
         n_steps = self.n_steps
         for key in self.keys():
             src = self[key]
-            out = data.create(key, shape=(n_steps, *src.shape[1:]), chunks=src.chunks, dtype=src.dtype,
-                              compressor=src.compressor, filters=src.filters, fill_value=src.fill_value)
+            out = data.create(
+                key,
+                shape=(n_steps, *src.shape[1:]),
+                chunks=src.chunks,
+                dtype=src.dtype,
+                compressor=src.compressor,
+                filters=src.filters,
+                fill_value=src.fill_value,
+            )
             out.attrs.update(src.attrs.asdict())
             step_bytes = max(1, int(np.prod(src.shape[1:], dtype=np.int64)) * src.dtype.itemsize)
             block = max(1, COPY_BLOCK_BYTES // (step_bytes * src.chunks[0])) * src.chunks[0]
             for begin in range(0, n_steps, block):
-                out[begin:begin + block] = src[begin:min(begin + block, n_steps)]
+                out[begin : begin + block] = src[begin : min(begin + block, n_steps)]
         src_ends = self._root["meta/episode_ends"]
         meta = dst.require_group("meta")
-        meta.array("episode_ends", self._episode_ends, chunks=src_ends.chunks, dtype=np.int64,
-                   compressor=src_ends.compressor)
+        meta.array(
+            "episode_ends", self._episode_ends, chunks=src_ends.chunks, dtype=np.int64, compressor=src_ends.compressor
+        )
 
     # ----------------------------------------------------------------- lifetime
     def close(self) -> None:

@@ -79,7 +79,7 @@ class SequenceSampler:
             positions = np.arange(length) + (buffer_start - sample_start)
             steps = np.clip(positions, buffer_start, buffer_end - 1)
             first, last = int(steps[0]), int(steps[-1])
-            block = np.asarray(source[key][first:last + 1])
+            block = np.asarray(source[key][first : last + 1])
             result[key] = block[steps - first]
         return result
 

@@ -33,8 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     pusht.add_argument("--seeds", type=int, default=50, help="test episodes (default 50, the paper's)")
     pusht.add_argument("--start-seed", type=int, default=TEST_START_SEED, help="first seed (default 100000)")
     pusht.add_argument("--max-steps", type=int, default=300, help="steps per episode at 10 Hz (default 300)")
-    pusht.add_argument("--num-inference-steps", default=None,
-                       help="DDIM steps, or 'ddpm' (default: the checkpoint's sampler)")
+    pusht.add_argument(
+        "--num-inference-steps", default=None, help="DDIM steps, or 'ddpm' (default: the checkpoint's sampler)"
+    )
     pusht.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "int8", "auto"])
     pusht.add_argument("--device", default="cpu")
     pusht.add_argument("--vis-episodes", type=int, default=2, help="episodes in the animation (0: none)")
@@ -49,8 +50,12 @@ def _steps(value: str | None) -> int | str | None:
 
 
 def evaluate_pusht(args: argparse.Namespace) -> dict:
-    policy = Policy.from_checkpoint(args.checkpoint, device=args.device, precision=args.precision,
-                                    num_inference_steps=_steps(args.num_inference_steps))
+    policy = Policy.from_checkpoint(
+        args.checkpoint,
+        device=args.device,
+        precision=args.precision,
+        num_inference_steps=_steps(args.num_inference_steps),
+    )
     observer = PushTObserver.for_spec(policy.spec)
     env = make_env(observer)
     out = Path(args.out) if args.out else Path(args.checkpoint) / "eval_pusht"
@@ -68,12 +73,18 @@ def evaluate_pusht(args: argparse.Namespace) -> dict:
         progress.set_postfix(score=f"{np.mean([r['max_reward'] for r in records]):.3f}")
     env.close()
     summary = {
-        "task": "pusht", "checkpoint": str(Path(args.checkpoint).resolve()), "policy_id": policy.policy_id,
+        "task": "pusht",
+        "checkpoint": str(Path(args.checkpoint).resolve()),
+        "policy_id": policy.policy_id,
         "score": round(float(np.mean([r["max_reward"] for r in records])), 4),
         "success_rate": round(float(np.mean([r["success"] for r in records])), 4),
-        "n_seeds": len(records), "start_seed": args.start_seed, "max_steps": args.max_steps,
-        "num_inference_steps": policy.model.num_inference_steps or "ddpm", "precision": policy.precision,
-        "observation": "image" if observer.image_key else "keypoints", "wall_s": round(time.perf_counter() - started, 1),
+        "n_seeds": len(records),
+        "start_seed": args.start_seed,
+        "max_steps": args.max_steps,
+        "num_inference_steps": policy.model.num_inference_steps or "ddpm",
+        "precision": policy.precision,
+        "observation": "image" if observer.image_key else "keypoints",
+        "wall_s": round(time.perf_counter() - started, 1),
     }
     (out / "results.json").write_text(json.dumps({"summary": summary, "episodes": records}, indent=1) + "\n")
     write_plot(records, summary, out / "scores.png")

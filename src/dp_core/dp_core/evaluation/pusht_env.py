@@ -32,11 +32,19 @@ import numpy as np
 
 from dp_core.spec import PolicySpec
 
-LOCAL_KEYPOINTS = np.array([
-    [9.26979, 90.04097], [-60.98347, -1.18673], [60.91276, -1.39336], [-0.27050, 25.54363],
-    [-14.06493, 122.81585], [39.00274, 32.85740], [-39.96641, 32.72966], [-16.82434, 62.86318],
-    [23.54146, -1.70029],
-])
+LOCAL_KEYPOINTS = np.array(
+    [
+        [9.26979, 90.04097],
+        [-60.98347, -1.18673],
+        [60.91276, -1.39336],
+        [-0.27050, 25.54363],
+        [-14.06493, 122.81585],
+        [39.00274, 32.85740],
+        [-39.96641, 32.72966],
+        [-16.82434, 62.86318],
+        [23.54146, -1.70029],
+    ]
+)
 LOW_DIM_KEYS = {"keypoint": 18, "agent_pos": 2, "obs": 20}
 TEST_START_SEED = 100000
 SUCCESS_COVERAGE = 0.95
@@ -45,8 +53,16 @@ SUCCESS_COVERAGE = 0.95
 def start_state(seed: int) -> np.ndarray:
     """[agent x, agent y, block x, block y, block angle] as the original PushTEnv.reset draws it."""
     rs = np.random.RandomState(seed=seed)
-    return np.array([rs.randint(50, 450), rs.randint(50, 450), rs.randint(100, 400), rs.randint(100, 400),
-                     rs.randn() * 2 * np.pi - np.pi], dtype=np.float64)
+    return np.array(
+        [
+            rs.randint(50, 450),
+            rs.randint(50, 450),
+            rs.randint(100, 400),
+            rs.randint(100, 400),
+            rs.randn() * 2 * np.pi - np.pi,
+        ],
+        dtype=np.float64,
+    )
 
 
 def block_keypoints(position: Any, angle: float) -> np.ndarray:
@@ -71,8 +87,10 @@ class PushTObserver:
         low_dim = []
         for key in spec.low_dim_keys:
             if LOW_DIM_KEYS.get(key.name) != key.shape[0]:
-                raise ValueError(f"Push-T cannot provide low-dim key '{key.name}' {key.shape}; supported: "
-                                 + ", ".join(f"{k} ({n},)" for k, n in LOW_DIM_KEYS.items()))
+                raise ValueError(
+                    f"Push-T cannot provide low-dim key '{key.name}' {key.shape}; supported: "
+                    + ", ".join(f"{k} ({n},)" for k, n in LOW_DIM_KEYS.items())
+                )
             low_dim.append(key.name)
         rgb = spec.rgb_keys
         if len(rgb) > 1:
@@ -94,10 +112,18 @@ def make_env(observer: PushTObserver, render_size: int = 256) -> Any:
     """A gym-pusht PushTEnv rendering observations at the policy's image size (96 x 96 by default)."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     try:
-        from gym_pusht.envs.pusht import PushTEnv  # noqa: PLC0415 - optional: only dp-eval pusht needs it
+        from gym_pusht.envs.pusht import PushTEnv
     except ImportError as error:
-        raise RuntimeError(f"dp-eval pusht needs gym-pusht 0.1.8, pymunk < 7 and pygame 2.5.2 ({error}); "
-                           "see requirements/python.txt and requirements/no-deps.txt") from error
+        raise RuntimeError(
+            f"dp-eval pusht needs gym-pusht 0.1.8, pymunk < 7 and pygame 2.5.2 ({error}); "
+            "see requirements/python.txt and requirements/no-deps.txt"
+        ) from error
     height, width = observer.image_hw or (96, 96)
-    return PushTEnv(obs_type="state", render_mode="rgb_array", observation_width=width, observation_height=height,
-                    visualization_width=render_size, visualization_height=render_size)
+    return PushTEnv(
+        obs_type="state",
+        render_mode="rgb_array",
+        observation_width=width,
+        observation_height=height,
+        visualization_width=render_size,
+        visualization_height=render_size,
+    )

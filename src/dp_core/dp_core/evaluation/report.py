@@ -9,15 +9,18 @@ import numpy as np
 
 
 def write_plot(records: list[dict[str, Any]], summary: dict[str, Any], path: Path) -> None:
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     figure, (bars, curves) = plt.subplots(1, 2, figsize=(11, 3.6))
     seeds = [r["seed"] for r in records]
-    bars.bar(range(len(seeds)), [r["max_reward"] for r in records],
-             color=["tab:green" if r["success"] else "tab:orange" for r in records])
+    bars.bar(
+        range(len(seeds)),
+        [r["max_reward"] for r in records],
+        color=["tab:green" if r["success"] else "tab:orange" for r in records],
+    )
     bars.set_xlabel(f"seed - {seeds[0]}")
     bars.set_ylabel("episode max reward")
     bars.set_ylim(0, 1.05)
@@ -34,7 +37,7 @@ def write_plot(records: list[dict[str, Any]], summary: dict[str, Any], path: Pat
 
 def write_animation(videos: list[list[np.ndarray]], path: Path, fps: int = 10, stride: int = 2) -> None:
     """The episodes one after another (every ``stride``-th frame, so the GIF stays small)."""
-    import imageio.v2 as imageio  # noqa: PLC0415
+    import imageio.v2 as imageio
 
     frames = [frame for video in videos for frame in video[::stride]]
     imageio.mimsave(path, frames, duration=stride / fps, loop=0)

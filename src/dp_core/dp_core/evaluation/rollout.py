@@ -34,9 +34,17 @@ class EpisodeResult:
     wall_s: float = 0.0
 
     def record(self) -> dict[str, Any]:
-        return {"seed": self.seed, "max_reward": self.max_reward, "success": self.success, "steps": self.steps,
-                "chunks": self.chunks, "start_state": self.start_state, "mean_inference_ms": self.mean_inference_ms,
-                "wall_s": self.wall_s, "rewards": self.rewards}
+        return {
+            "seed": self.seed,
+            "max_reward": self.max_reward,
+            "success": self.success,
+            "steps": self.steps,
+            "chunks": self.chunks,
+            "start_state": self.start_state,
+            "mean_inference_ms": self.mean_inference_ms,
+            "wall_s": self.wall_s,
+            "rewards": self.rewards,
+        }
 
 
 def _window(history: deque, n_obs: int) -> dict[str, dict[str, np.ndarray]]:
@@ -47,8 +55,14 @@ def _window(history: deque, n_obs: int) -> dict[str, dict[str, np.ndarray]]:
     return {"low_dim": low_dim, "images": images}
 
 
-def run_episode(policy: Any, env: Any, observer: PushTObserver, seed: int, max_steps: int = 300,
-                frames: list[np.ndarray] | None = None) -> EpisodeResult:
+def run_episode(
+    policy: Any,
+    env: Any,
+    observer: PushTObserver,
+    seed: int,
+    max_steps: int = 300,
+    frames: list[np.ndarray] | None = None,
+) -> EpisodeResult:
     """Run the test episode of ``seed``; ``frames`` (if given) collects rendered frames for a video."""
     spec = policy.spec
     started = time.perf_counter()
@@ -67,7 +81,7 @@ def run_episode(policy: Any, env: Any, observer: PushTObserver, seed: int, max_s
         inference_ms.append(plan.inference_ms)
         chunk += 1
         start = plan.aligned_index
-        for action in plan.actions[start:start + plan.execute_steps]:
+        for action in plan.actions[start : start + plan.execute_steps]:
             _, reward, terminated, _, info = env.step(np.asarray(action, dtype=np.float64))
             rewards.append(float(reward))
             max_coverage = max(max_coverage, float(info["coverage"]))
@@ -78,7 +92,14 @@ def run_episode(policy: Any, env: Any, observer: PushTObserver, seed: int, max_s
                 done = True
                 break
     best = max(rewards)
-    return EpisodeResult(seed=seed, max_reward=best, success=max_coverage > SUCCESS_COVERAGE, steps=len(rewards), chunks=chunk,
-                         start_state=[float(v) for v in state], rewards=[round(r, 5) for r in rewards],
-                         mean_inference_ms=round(float(np.mean(inference_ms)), 2),
-                         wall_s=round(time.perf_counter() - started, 3))
+    return EpisodeResult(
+        seed=seed,
+        max_reward=best,
+        success=max_coverage > SUCCESS_COVERAGE,
+        steps=len(rewards),
+        chunks=chunk,
+        start_state=[float(v) for v in state],
+        rewards=[round(r, 5) for r in rewards],
+        mean_inference_ms=round(float(np.mean(inference_ms)), 2),
+        wall_s=round(time.perf_counter() - started, 3),
+    )

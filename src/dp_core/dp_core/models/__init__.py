@@ -8,7 +8,16 @@ from dp_core.models.transformer import TransformerConfig, TransformerDenoiser
 from dp_core.models.unet1d import ConditionalUnet1D, UNetConfig
 
 __all__ = [
-    "ConditionalUnet1D", "Denoiser", "DenoiserKind", "EncoderConfig", "ObservationEncoder", "ResNet18",
-    "SpatialSoftmax", "TransformerConfig", "TransformerDenoiser", "UNetConfig", "build_denoiser",
+    "ConditionalUnet1D",
+    "Denoiser",
+    "DenoiserKind",
+    "EncoderConfig",
+    "ObservationEncoder",
+    "ResNet18",
+    "SpatialSoftmax",
+    "TransformerConfig",
+    "TransformerDenoiser",
+    "UNetConfig",
+    "build_denoiser",
     "load_torchvision_state_dict",
 ]

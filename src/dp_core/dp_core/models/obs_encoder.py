@@ -35,7 +35,8 @@ class EncoderConfig:
             crop = tuple(int(c) for c in self.crop_shape)
             if len(crop) != 2 or min(crop) < 1:
                 raise ValueError(
-                    f"crop_shape must be (height, width) with positive sizes or None, got {self.crop_shape}")
+                    f"crop_shape must be (height, width) with positive sizes or None, got {self.crop_shape}"
+                )
             object.__setattr__(self, "crop_shape", crop)
         if self.num_keypoints < 1:
             raise ValueError(f"num_keypoints must be >= 1, got {self.num_keypoints}")
@@ -61,7 +62,7 @@ def center_crop(images: Tensor, height: int, width: int) -> Tensor:
     """images: (N, C, H, W) -> (N, C, height, width), the centred window (a view)."""
     top = (images.shape[-2] - height) // 2
     left = (images.shape[-1] - width) // 2
-    return images[..., top:top + height, left:left + width]
+    return images[..., top : top + height, left : left + width]
 
 
 class _CameraHead(nn.Module):
@@ -94,11 +95,15 @@ class ObservationEncoder(nn.Module):
             full = key.shape[1:]
             crop = config.crop_shape or full
             if crop[0] > full[0] or crop[1] > full[1]:
-                raise ValueError(f"crop_shape {crop} is larger than image '{key.name}' of size {full}; "
-                                 f"set encoder crop_shape <= the image size or null")
+                raise ValueError(
+                    f"crop_shape {crop} is larger than image '{key.name}' of size {full}; "
+                    f"set encoder crop_shape <= the image size or null"
+                )
             if min(feature_map_size(*crop)) < 2:
-                raise ValueError(f"image '{key.name}' cropped to {crop} gives a {feature_map_size(*crop)} ResNet "
-                                 f"feature map; spatial softmax needs at least 2x2, use images/crops >= 33x33 pixels")
+                raise ValueError(
+                    f"image '{key.name}' cropped to {crop} gives a {feature_map_size(*crop)} ResNet "
+                    f"feature map; spatial softmax needs at least 2x2, use images/crops >= 33x33 pixels"
+                )
             self.crops[key.name] = crop
         n_trunks = min(len(self.rgb_keys), 1 if config.share_trunk else len(self.rgb_keys))
         self.trunks = nn.ModuleList(ResNet18(config.norm) for _ in range(n_trunks))
@@ -121,10 +126,15 @@ class ObservationEncoder(nn.Module):
         batch_time = tuple(first.shape[:2])
         for key in self.spec.obs:
             value = obs[key.name]
-            if value.ndim != 2 + len(key.shape) or tuple(value.shape[:2]) != batch_time \
-                    or tuple(value.shape[2:]) != key.shape:
-                raise ValueError(f"observation '{key.name}' must have shape (B, T, {', '.join(map(str, key.shape))}) "
-                                 f"with the same B, T as the other keys {batch_time}, got {tuple(value.shape)}")
+            if (
+                value.ndim != 2 + len(key.shape)
+                or tuple(value.shape[:2]) != batch_time
+                or tuple(value.shape[2:]) != key.shape
+            ):
+                raise ValueError(
+                    f"observation '{key.name}' must have shape (B, T, {', '.join(map(str, key.shape))}) "
+                    f"with the same B, T as the other keys {batch_time}, got {tuple(value.shape)}"
+                )
         return batch_time
 
     def _crop(self, images: Tensor, key: str) -> Tensor:

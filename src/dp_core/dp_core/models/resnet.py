@@ -140,5 +140,8 @@ def load_torchvision_state_dict(model: ResNet18, source: str | Path | Mapping[st
         raise ValueError(f"ResNet-18 weights: missing {len(missing)} keys, e.g. {missing[:5]}")
     model.load_state_dict(usable, strict=True)
     if skipped:
-        logger.info("ResNet-18 weights: loaded %d tensors, skipped %d unused (BatchNorm statistics / fc)",
-                    len(usable), len(skipped))
+        logger.info(
+            "ResNet-18 weights: loaded %d tensors, skipped %d unused (BatchNorm statistics / fc)",
+            len(usable),
+            len(skipped),
+        )

@@ -16,11 +16,16 @@ class SpatialSoftmax(nn.Module):
 
     grid: Tensor
 
-    def __init__(self, in_channels: int, height: int, width: int, num_keypoints: int = 32,
-                 temperature: float = 1.0) -> None:
+    def __init__(
+        self, in_channels: int, height: int, width: int, num_keypoints: int = 32, temperature: float = 1.0
+    ) -> None:
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("height", height), ("width", width),
-                            ("num_keypoints", num_keypoints)):
+        for name, value in (
+            ("in_channels", in_channels),
+            ("height", height),
+            ("width", width),
+            ("num_keypoints", num_keypoints),
+        ):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
         if not temperature > 0:

@@ -85,7 +85,11 @@ class TransformerDenoiser(nn.Module):
         check_sizes(action_dim=action_dim, obs_feature_dim=obs_feature_dim, n_obs_steps=n_obs_steps, horizon=horizon)
         self.config = config
         self.action_dim, self.obs_feature_dim, self.n_obs_steps, self.horizon = (
-            action_dim, obs_feature_dim, n_obs_steps, horizon)
+            action_dim,
+            obs_feature_dim,
+            n_obs_steps,
+            horizon,
+        )
         emb = config.n_emb
         self.input_emb = nn.Linear(action_dim, emb)
         self.pos_emb = nn.Parameter(torch.zeros(1, horizon, emb))
@@ -93,11 +97,19 @@ class TransformerDenoiser(nn.Module):
         self.step_embedding = SinusoidalStepEmbedding(emb)
         self.cond_obs_emb = nn.Linear(obs_feature_dim, emb)
         self.cond_pos_emb = nn.Parameter(torch.zeros(1, 1 + n_obs_steps, emb))
-        layer_args = dict(d_model=emb, nhead=config.n_head, dim_feedforward=4 * emb, dropout=config.p_drop_attn,
-                          activation="gelu", batch_first=True, norm_first=True)
+        layer_args = dict(
+            d_model=emb,
+            nhead=config.n_head,
+            dim_feedforward=4 * emb,
+            dropout=config.p_drop_attn,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
         if config.n_cond_layers > 0:
             self.cond_encoder: nn.Module = nn.TransformerEncoder(
-                nn.TransformerEncoderLayer(**layer_args), num_layers=config.n_cond_layers, enable_nested_tensor=False)
+                nn.TransformerEncoderLayer(**layer_args), num_layers=config.n_cond_layers, enable_nested_tensor=False
+            )
         else:
             self.cond_encoder = nn.Sequential(nn.Linear(emb, 4 * emb), nn.Mish(), nn.Linear(4 * emb, emb))
         self.decoder = nn.TransformerDecoder(nn.TransformerDecoderLayer(**layer_args), num_layers=config.n_layer)
@@ -133,7 +145,8 @@ class TransformerDenoiser(nn.Module):
             cond_cache = cond_cache.expand(step_token.shape[0], -1, -1)
         if self.config.n_cond_layers > 0:
             return self.cond_encoder(
-                torch.cat((step_token, cond_cache), dim=1), mask=self.cond_mask, is_causal=self.cond_mask is not None)
+                torch.cat((step_token, cond_cache), dim=1), mask=self.cond_mask, is_causal=self.cond_mask is not None
+            )
         return torch.cat((self.cond_encoder(step_token), cond_cache), dim=1)
 
     def forward(
@@ -156,7 +169,10 @@ class TransformerDenoiser(nn.Module):
         memory = self._memory(steps, cond_cache)
         x = self.drop(self.input_emb(sample.to(self.pos_emb.dtype)) + self.pos_emb)  # (B, L, E)
         x = self.decoder(
-            x, memory, tgt_mask=self.tgt_mask, memory_mask=self.memory_mask,
+            x,
+            memory,
+            tgt_mask=self.tgt_mask,
+            memory_mask=self.memory_mask,
             tgt_is_causal=self.config.causal_attn,
         )
         return self.head(self.ln_f(x))

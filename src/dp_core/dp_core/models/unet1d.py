@@ -82,8 +82,15 @@ class Conv1d(nn.Conv1d):
     """``nn.Conv1d`` (same parameters and state dict) that runs wide stride-1 layers on CPU as im2col + matmul."""
 
     def forward(self, x: Tensor) -> Tensor:
-        if (x.device.type != "cpu" or self.in_channels < GEMM_MIN_IN_CHANNELS or x.ndim != 3
-                or self.stride != (1,) or self.dilation != (1,) or self.groups != 1 or self.padding_mode != "zeros"):
+        if (
+            x.device.type != "cpu"
+            or self.in_channels < GEMM_MIN_IN_CHANNELS
+            or x.ndim != 3
+            or self.stride != (1,)
+            or self.dilation != (1,)
+            or self.groups != 1
+            or self.padding_mode != "zeros"
+        ):
             return super().forward(x)
         batch, channels, _ = x.shape
         k, pad = self.kernel_size[0], self.padding[0]
@@ -162,7 +169,11 @@ class ConditionalUnet1D(nn.Module):
             )
         self.config = config
         self.action_dim, self.obs_feature_dim, self.n_obs_steps, self.horizon = (
-            action_dim, obs_feature_dim, n_obs_steps, horizon)
+            action_dim,
+            obs_feature_dim,
+            n_obs_steps,
+            horizon,
+        )
         dims = (action_dim, *config.down_dims)
         step_dim = config.diffusion_step_embed_dim
 
@@ -170,8 +181,12 @@ class ConditionalUnet1D(nn.Module):
         self.step_mlp = nn.Sequential(nn.Linear(step_dim, 4 * step_dim), nn.Mish(), nn.Linear(4 * step_dim, step_dim))
         n_levels = len(config.down_dims)
         self.down = nn.ModuleList(
-            _Level(dims[i], dims[i + 1],
-                   nn.Conv1d(dims[i + 1], dims[i + 1], 3, 2, 1) if i < n_levels - 1 else nn.Identity(), config)
+            _Level(
+                dims[i],
+                dims[i + 1],
+                nn.Conv1d(dims[i + 1], dims[i + 1], 3, 2, 1) if i < n_levels - 1 else nn.Identity(),
+                config,
+            )
             for i in range(n_levels)
         )
         self.mid = _Level(dims[-1], dims[-1], nn.Identity(), config)

@@ -54,14 +54,20 @@ class AcceleratedPolicy:
     """``Policy`` with a prepared chunk program; same ``predict`` signature and ``ActionPlan``."""
 
     def __init__(
-        self, policy: Policy, form: str = "auto", timing_runs: int = 5, compile_modes: tuple[str, ...] | None = None,
+        self,
+        policy: Policy,
+        form: str = "auto",
+        timing_runs: int = 5,
+        compile_modes: tuple[str, ...] | None = None,
     ) -> None:
         """``compile_modes``: torch.compile modes tried for form "compile" (default ``COMPILE_MODES``)."""
         if form not in FORM_CHOICES:
             raise ValueError(f"form must be one of {FORM_CHOICES}, got {form!r}")
         if form == "graph" and policy.device.type != "cuda":
-            raise ValueError(f"form 'graph' (CUDA graph) needs device cuda, the policy is on {policy.device}; "
-                             "use form 'auto' or 'eager'")
+            raise ValueError(
+                f"form 'graph' (CUDA graph) needs device cuda, the policy is on {policy.device}; "
+                "use form 'auto' or 'eager'"
+            )
         if timing_runs < 1:
             raise ValueError(f"timing_runs must be >= 1, got {timing_runs}")
         self.policy = policy
@@ -108,8 +114,10 @@ class AcceleratedPolicy:
         device = self.device
         denoiser = program_denoiser(self.policy.model)  # converted once, shared by every candidate
         eager = ChunkRunner(ChunkProgram(self.policy.model, device, denoiser), "eager")
-        self._host = {name: torch.zeros(buffer.shape, dtype=buffer.dtype, pin_memory=device.type == "cuda")
-                      for name, buffer in _inputs(eager.program).items()}
+        self._host = {
+            name: torch.zeros(buffer.shape, dtype=buffer.dtype, pin_memory=device.type == "cuda")
+            for name, buffer in _inputs(eager.program).items()
+        }
         reference_obs, noise = self._reference_inputs(eager.program)
         start = time.perf_counter()
         reference = self._checked_run(eager, reference_obs, noise)
@@ -127,15 +135,21 @@ class AcceleratedPolicy:
                 runner.prepare()
                 prepare_s = time.perf_counter() - start
                 difference = _relative_difference(self._checked_run(runner, reference_obs, noise), reference)
-            except Exception as error:  # noqa: BLE001 - a form that fails to compile/capture is skipped
+            except Exception as error:
                 log.warning("chunk form %s unavailable: %s: %s", runner.name, type(error).__name__, error)
                 self.form_check[runner.name] = {"error": f"{type(error).__name__}: {error}"[:200]}
                 runner.release()
                 continue
             ms = self._median_ms(runner)
             self.form_check[runner.name] = {"ms": ms, "rel_diff": difference, "prepare_s": round(prepare_s, 2)}
-            log.info("chunk form %s: %.2f ms (eager %.2f ms), differs from eager by %.1e, prepared in %.1f s",
-                     runner.name, ms, eager_ms, difference, prepare_s)
+            log.info(
+                "chunk form %s: %.2f ms (eager %.2f ms), differs from eager by %.1e, prepared in %.1f s",
+                runner.name,
+                ms,
+                eager_ms,
+                difference,
+                prepare_s,
+            )
             if difference <= FORM_TOLERANCE and ms < best_ms:
                 if best is not eager:
                     best.release()
@@ -147,8 +161,11 @@ class AcceleratedPolicy:
         else:
             best_ms = eager_ms
             if self.requested_form not in ("auto", "eager"):
-                log.warning("form %s requested but unavailable or off by more than %.0e; running eager",
-                            self.requested_form, FORM_TOLERANCE)
+                log.warning(
+                    "form %s requested but unavailable or off by more than %.0e; running eager",
+                    self.requested_form,
+                    FORM_TOLERANCE,
+                )
         self.runner = best
         self.serial = next(_serial)
         log.info("chunk program #%d: %s, %s on %s, %.2f ms", self.serial, best.name, self.precision, device, best_ms)
@@ -186,15 +203,17 @@ class AcceleratedPolicy:
         """
         if warm_start is not None or self.runner is None:
             extra = {} if noise is None else {"noise": noise}  # Policy.predict's noise argument
-            return self.policy.predict(observation, seed=seed, warm_start=warm_start, executed_steps=executed_steps,
-                                       **extra)
+            return self.policy.predict(
+                observation, seed=seed, warm_start=warm_start, executed_steps=executed_steps, **extra
+            )
         if seed is None:
             seed = int(self.policy._rng.integers(0, 2**63 - 1))
         generator = torch.Generator(self.device).manual_seed(int(seed))
         program = self.runner.program
         initial = None if noise is None else _initial_noise(noise, program.shape)
-        return self.predict_with_noise(observation, draw_chunk_noise(program.scheduler, program.shape, generator,
-                                                                     initial))
+        return self.predict_with_noise(
+            observation, draw_chunk_noise(program.scheduler, program.shape, generator, initial)
+        )
 
     def predict_with_noise(self, observation: Any, noise: ChunkNoise) -> ActionPlan:
         """Cold-start chunk from the given noise (``draw_chunk_noise``): the fixed-noise entry point."""
@@ -208,9 +227,14 @@ class AcceleratedPolicy:
         # on CUDA the copy back waits for the chunk.
         actions = self._chunk()[0].to("cpu", copy=True).numpy()
         spec = self.spec
-        return ActionPlan(actions=actions, execute_steps=spec.n_action_steps, aligned_index=spec.n_obs_steps - 1,
-                          action_names=spec.action_names, dt_s=spec.dt_s,
-                          inference_ms=1e3 * (time.perf_counter() - start))
+        return ActionPlan(
+            actions=actions,
+            execute_steps=spec.n_action_steps,
+            aligned_index=spec.n_obs_steps - 1,
+            action_names=spec.action_names,
+            dt_s=spec.dt_s,
+            inference_ms=1e3 * (time.perf_counter() - start),
+        )
 
     def _stage(self, program: ChunkProgram, arrays: dict[str, np.ndarray]) -> None:
         """numpy → pinned host buffer → device buffer (asynchronous on CUDA; CPU: one copy)."""
@@ -280,8 +304,9 @@ def _inputs(program: ChunkProgram | None) -> dict[str, Tensor]:
 def _initial_noise(noise: np.ndarray | Tensor, shape: tuple[int, int, int]) -> Tensor:
     tensor = torch.as_tensor(noise, dtype=torch.float32)
     if tuple(tensor.shape) != shape[1:] or not bool(torch.isfinite(tensor).all()):
-        raise ValueError(f"noise must be finite with shape {shape[1:]} (horizon, action_dim), "
-                         f"got shape {tuple(tensor.shape)}")
+        raise ValueError(
+            f"noise must be finite with shape {shape[1:]} (horizon, action_dim), got shape {tuple(tensor.shape)}"
+        )
     return tensor[None]
 
 

@@ -57,7 +57,9 @@ class ChunkNoise:
 
 
 def draw_chunk_noise(
-    scheduler: DDPMScheduler | DDIMScheduler, shape: tuple[int, int, int], generator: torch.Generator,
+    scheduler: DDPMScheduler | DDIMScheduler,
+    shape: tuple[int, int, int],
+    generator: torch.Generator,
     initial: Tensor | None = None,
 ) -> ChunkNoise:
     """Noise in ``sample_actions``' draw order; ``scheduler.set_timesteps`` must have been called.
@@ -65,6 +67,7 @@ def draw_chunk_noise(
     ``initial``: a given x_T (1, H, A) instead of the first draw (the later DDPM draws then come
     first from ``generator``, as in ``sample_actions`` with its ``noise`` argument).
     """
+
     def draw() -> Tensor:
         return torch.randn(shape, generator=generator, device=generator.device, dtype=torch.float32)
 
@@ -90,8 +93,10 @@ class ChunkProgram:
         self.scheduler.set_timesteps(self.n_steps, device=device, dtype=torch.float32)
         self.shape = (1, spec.horizon, spec.action_dim)
         t = spec.n_obs_steps
-        self.images = {k.name: torch.zeros((1, t, k.shape[1], k.shape[2], 3), dtype=torch.uint8, device=device)
-                       for k in spec.rgb_keys}
+        self.images = {
+            k.name: torch.zeros((1, t, k.shape[1], k.shape[2], 3), dtype=torch.uint8, device=device)
+            for k in spec.rgb_keys
+        }
         self.low_dim = {k.name: torch.zeros((1, t, k.shape[0]), device=device) for k in spec.low_dim_keys}
         self.initial_noise = torch.zeros(self.shape, device=device)
         self.step_noise = torch.zeros((self.n_steps, *self.shape), device=device)
@@ -100,13 +105,16 @@ class ChunkProgram:
         # would be freed if the policy's scheduler were replaced).
         self._coefficients = self.scheduler._coefficients
         self._condition, self._denoise = _step_functions(
-            program_denoiser(model) if denoiser is None else denoiser, self.scheduler, device)
+            program_denoiser(model) if denoiser is None else denoiser, self.scheduler, device
+        )
 
     def set_noise(self, noise: ChunkNoise) -> None:
         """Copy a chunk's noise into the input buffers (asynchronous on CUDA)."""
         if tuple(noise.initial.shape) != self.shape or tuple(noise.steps.shape) != (self.n_steps, *self.shape):
-            raise ValueError(f"noise must be initial {self.shape} and steps {(self.n_steps, *self.shape)}, got "
-                             f"{tuple(noise.initial.shape)} and {tuple(noise.steps.shape)}")
+            raise ValueError(
+                f"noise must be initial {self.shape} and steps {(self.n_steps, *self.shape)}, got "
+                f"{tuple(noise.initial.shape)} and {tuple(noise.steps.shape)}"
+            )
         self.initial_noise.copy_(noise.initial, non_blocking=True)
         self.step_noise.copy_(noise.steps, non_blocking=True)
 
@@ -145,7 +153,9 @@ def program_denoiser(model: DiffusionPolicy) -> nn.Module:
 
 
 def _step_functions(
-    denoiser: nn.Module, scheduler: DDPMScheduler | DDIMScheduler, device: torch.device,
+    denoiser: nn.Module,
+    scheduler: DDPMScheduler | DDIMScheduler,
+    device: torch.device,
 ) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor, int, Tensor], Tensor]]:
     """(condition(features), denoise(x, step index, condition)) for ``denoiser``.
 
@@ -160,7 +170,7 @@ def _step_functions(
         unet = denoiser.unet
 
         def denoise_unet(x: Tensor, step: int, cond_cache: Tensor) -> Tensor:
-            film = (film_table[step:step + 1] + cond_cache).to(dtype).unsqueeze(-1)
+            film = (film_table[step : step + 1] + cond_cache).to(dtype).unsqueeze(-1)
             return unet.run_levels(x.to(dtype), film).float()
 
         return denoiser.encode_condition, denoise_unet
@@ -168,7 +178,7 @@ def _step_functions(
     timesteps = scheduler.timesteps
 
     def denoise_any(x: Tensor, step: int, features: Tensor) -> Tensor:
-        return denoiser(x.to(dtype), timesteps[step:step + 1], features).float()
+        return denoiser(x.to(dtype), timesteps[step : step + 1], features).float()
 
     return (lambda features: features.to(dtype)), denoise_any
 

@@ -42,7 +42,9 @@ def candidate_counts(max_threads: int) -> list[int]:
 
 
 def choose_thread_count(
-    run_once: Callable[[], object], max_threads: int | None = None, runs: int = 2,
+    run_once: Callable[[], object],
+    max_threads: int | None = None,
+    runs: int = 2,
 ) -> tuple[int, dict[int, float]]:
     """Time ``run_once`` at each candidate count, set torch to the fastest; returns (count, {count: min ms}).
 

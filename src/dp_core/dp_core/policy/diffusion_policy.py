@@ -76,7 +76,9 @@ class PolicyConfig:
         return self.unet if self.denoiser == "unet" else self.transformer
 
 
-def make_inference_scheduler(noise: NoiseScheduleConfig, num_inference_steps: int | None) -> DDPMScheduler | DDIMScheduler:
+def make_inference_scheduler(
+    noise: NoiseScheduleConfig, num_inference_steps: int | None
+) -> DDPMScheduler | DDIMScheduler:
     """DDIM with ``num_inference_steps`` steps, or the full DDPM chain when None."""
     if num_inference_steps is None:
         return DDPMScheduler(noise)
@@ -93,8 +95,11 @@ class DiffusionPolicy(nn.Module):
         self.normalizer = Normalizer()
         self.encoder = ObservationEncoder(config.spec, config.encoder)
         self.denoiser = build_denoiser(
-            config.denoiser, config.denoiser_config, action_dim=config.spec.action_dim,
-            obs_feature_dim=self.encoder.feature_dim, n_obs_steps=config.spec.n_obs_steps,
+            config.denoiser,
+            config.denoiser_config,
+            action_dim=config.spec.action_dim,
+            obs_feature_dim=self.encoder.feature_dim,
+            n_obs_steps=config.spec.n_obs_steps,
             horizon=config.spec.horizon,
         )
         self.train_scheduler = DDPMScheduler(config.noise)
@@ -103,9 +108,15 @@ class DiffusionPolicy(nn.Module):
 
     def set_num_inference_steps(self, num_inference_steps: int | None) -> None:
         """Switch between DDIM with N steps and full DDPM (None) without touching weights."""
-        PolicyConfig(spec=self.spec, denoiser=self.config.denoiser, unet=self.config.unet,
-                     transformer=self.config.transformer, encoder=self.config.encoder,
-                     noise=self.config.noise, num_inference_steps=num_inference_steps)  # validates
+        PolicyConfig(
+            spec=self.spec,
+            denoiser=self.config.denoiser,
+            unet=self.config.unet,
+            transformer=self.config.transformer,
+            encoder=self.config.encoder,
+            noise=self.config.noise,
+            num_inference_steps=num_inference_steps,
+        )  # validates
         self.num_inference_steps = num_inference_steps
         self.inference_scheduler = make_inference_scheduler(self.config.noise, num_inference_steps)
 
@@ -171,10 +182,15 @@ class DiffusionPolicy(nn.Module):
         if init_actions is not None:
             init = self.normalizer.normalize(ACTION_KEY, init_actions.to(features.device, torch.float32))
         actions = sample_actions(
-            self.make_denoise_fn(features), self.inference_scheduler,
+            self.make_denoise_fn(features),
+            self.inference_scheduler,
             (batch, self.spec.horizon, self.spec.action_dim),
             num_inference_steps=self.num_inference_steps or self.config.noise.num_train_timesteps,
-            generator=generator, device=features.device, dtype=torch.float32,
-            init_actions=init, init_noise_level=init_noise_level, noise=noise,
+            generator=generator,
+            device=features.device,
+            dtype=torch.float32,
+            init_actions=init,
+            init_noise_level=init_noise_level,
+            noise=noise,
         )
         return self.normalizer.unnormalize(ACTION_KEY, actions.float())

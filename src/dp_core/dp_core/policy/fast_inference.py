@@ -128,8 +128,12 @@ class Int8Conv1d(nn.Module):
 
 def _convertible(module: nn.Module) -> bool:
     if isinstance(module, nn.Conv1d):
-        ok = module.groups == 1 and module.dilation[0] == 1 and module.padding_mode == "zeros" \
+        ok = (
+            module.groups == 1
+            and module.dilation[0] == 1
+            and module.padding_mode == "zeros"
             and isinstance(module.padding, tuple)
+        )
         k = module.weight[0].numel()
     elif isinstance(module, nn.Linear):
         ok, k = True, module.in_features

@@ -29,8 +29,8 @@ import torch
 from torch import Tensor, nn
 
 from dp_core.models.unet1d import ConditionalUnet1D
-from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy, PolicyConfig
 from dp_core.policy.device import resolve_device
+from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy, PolicyConfig
 from dp_core.policy.fast_inference import convert_denoiser, int8_kernel_available, native_bf16_supported
 from dp_core.policy.window_input import checked_arrays
 from dp_core.spec import PolicySpec
@@ -155,8 +155,7 @@ class Policy:
             return "fp32"
         candidates = [precision] if precision != "auto" else precision_candidates(self.device, self.model.denoiser)
         if not candidates:
-            log.info("precision auto -> fp32: no reduced precision is supported for this denoiser on %s",
-                     self.device)
+            log.info("precision auto -> fp32: no reduced precision is supported for this denoiser on %s", self.device)
             return "fp32"
         original = self.model.denoiser
         num_train = self.model.config.noise.num_train_timesteps
@@ -170,20 +169,34 @@ class Policy:
                 except ValueError as error:
                     log.warning("precision %s unavailable: %s", candidate, error)
                     continue
-                difference = _relative_difference(self._normalized(self._reference_sample(obs)),
-                                                  self._normalized(fp32_actions))
+                difference = _relative_difference(
+                    self._normalized(self._reference_sample(obs)), self._normalized(fp32_actions)
+                )
                 self.precision_check[candidate] = {"rel_diff": difference}
-                log.info("precision %s: %s chunk differs from fp32 by %.2e relative (tolerance %.0e)",
-                         precision, candidate, difference, PRECISION_TOLERANCE)
+                log.info(
+                    "precision %s: %s chunk differs from fp32 by %.2e relative (tolerance %.0e)",
+                    precision,
+                    candidate,
+                    difference,
+                    PRECISION_TOLERANCE,
+                )
                 if difference <= PRECISION_TOLERANCE:
                     chosen = candidate
                     break
         self.model.denoiser = original if chosen == "fp32" else self.model.denoiser
         if precision != "auto" and chosen != precision:
-            log.warning("%s requested but unavailable or its chunk differs from fp32 by more than %.0e; using fp32",
-                        precision, PRECISION_TOLERANCE)
-        log.info("precision %s -> %s (candidates %s on %s, chosen by accuracy only)", precision, chosen,
-                 candidates, self.device)
+            log.warning(
+                "%s requested but unavailable or its chunk differs from fp32 by more than %.0e; using fp32",
+                precision,
+                PRECISION_TOLERANCE,
+            )
+        log.info(
+            "precision %s -> %s (candidates %s on %s, chosen by accuracy only)",
+            precision,
+            chosen,
+            candidates,
+            self.device,
+        )
         return chosen
 
     def _normalized(self, actions: Tensor) -> Tensor:
@@ -245,7 +258,9 @@ class Policy:
                 raise ValueError(f"warm_start actions must have shape {expected}, got {shifted.shape}")
             init = torch.from_numpy(np.ascontiguousarray(shifted, dtype=np.float32)).to(self.device)[None]
         actions = self.model.sample(
-            obs, generator, init_actions=init,
+            obs,
+            generator,
+            init_actions=init,
             init_noise_level=self.warm_start_noise_level if init is not None else None,
             noise=self._initial_noise(noise),
         )
@@ -265,8 +280,9 @@ class Policy:
         expected = (self.spec.horizon, self.spec.action_dim)
         tensor = torch.as_tensor(noise, dtype=torch.float32)
         if tuple(tensor.shape) != expected or not bool(torch.isfinite(tensor).all()):
-            raise ValueError(f"noise must be finite with shape {expected} (horizon, action_dim), "
-                             f"got shape {tuple(tensor.shape)}")
+            raise ValueError(
+                f"noise must be finite with shape {expected} (horizon, action_dim), got shape {tuple(tensor.shape)}"
+            )
         return tensor.to(self.device)[None]
 
     def warmup(self, runs: int = 2) -> None:

@@ -34,23 +34,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from dp_core.data.normalizer import _KeyStats
 from dp_core.diffusion.schedules import NoiseScheduleConfig
-from dp_core.models.unet1d import UNetConfig
 from dp_core.models.transformer import TransformerConfig
+from dp_core.models.unet1d import UNetConfig
 from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy, PolicyConfig
 from dp_core.policy.original_weights import UnsupportedOriginalCheckpoint, map_transformer_weights, map_unet_weights
 from dp_core.spec import ObsKeySpec, PolicySpec
 
 LOWDIM_UNET_POLICY = "diffusion_policy.policy.diffusion_unet_lowdim_policy.DiffusionUnetLowdimPolicy"
-LOWDIM_TRANSFORMER_POLICY = "diffusion_policy.policy.diffusion_transformer_lowdim_policy.DiffusionTransformerLowdimPolicy"
+LOWDIM_TRANSFORMER_POLICY = (
+    "diffusion_policy.policy.diffusion_transformer_lowdim_policy.DiffusionTransformerLowdimPolicy"
+)
 SUPPORTED_POLICIES = (LOWDIM_UNET_POLICY, LOWDIM_TRANSFORMER_POLICY)
 UNET_MODEL = "diffusion_policy.model.diffusion.conditional_unet1d.ConditionalUnet1D"
 TRANSFORMER_MODEL = "diffusion_policy.model.diffusion.transformer_for_diffusion.TransformerForDiffusion"
-SCHEDULERS = ("diffusers.schedulers.scheduling_ddpm.DDPMScheduler", "diffusers.schedulers.scheduling_ddim.DDIMScheduler")
+SCHEDULERS = (
+    "diffusers.schedulers.scheduling_ddpm.DDPMScheduler",
+    "diffusers.schedulers.scheduling_ddim.DDIMScheduler",
+)
 PUSHT_LOWDIM_DATASET = "diffusion_policy.dataset.pusht_dataset.PushTLowdimDataset"
 #: Policies the original code has that this importer does not map (refused by name).
 KNOWN_UNSUPPORTED = {
@@ -93,36 +97,61 @@ def check_supported(cfg: Mapping[str, Any]) -> None:
     if target not in SUPPORTED_POLICIES:
         reason = KNOWN_UNSUPPORTED.get(name, "unknown policy class")
         raise UnsupportedOriginalCheckpoint(
-            f"policy {target} is not supported ({reason}); dp-import-original supports {', '.join(SUPPORTED_POLICIES)}")
+            f"policy {target} is not supported ({reason}); dp-import-original supports {', '.join(SUPPORTED_POLICIES)}"
+        )
     policy = _get(cfg, "policy")
     model = policy.get("model") or {}
     _require(not policy.get("pred_action_steps_only", False), "pred_action_steps_only: true is not supported")
     if target == LOWDIM_UNET_POLICY:
-        _require(bool(policy.get("obs_as_global_cond", False)),
-                 f"{name} with obs_as_global_cond: false (inpainting the observations) is not supported")
-        _require(not policy.get("obs_as_local_cond", False), "obs_as_local_cond: true (local condition) is not supported")
-        _require(bool(policy.get("oa_step_convention", False)),
-                 "oa_step_convention: false (actions start at n_obs_steps) is not supported")
-        _require(model.get("_target_") == UNET_MODEL, f"model {model.get('_target_')} is not supported (need {UNET_MODEL})")
+        _require(
+            bool(policy.get("obs_as_global_cond", False)),
+            f"{name} with obs_as_global_cond: false (inpainting the observations) is not supported",
+        )
+        _require(
+            not policy.get("obs_as_local_cond", False), "obs_as_local_cond: true (local condition) is not supported"
+        )
+        _require(
+            bool(policy.get("oa_step_convention", False)),
+            "oa_step_convention: false (actions start at n_obs_steps) is not supported",
+        )
+        _require(
+            model.get("_target_") == UNET_MODEL, f"model {model.get('_target_')} is not supported (need {UNET_MODEL})"
+        )
         _require(model.get("local_cond_dim") is None, "ConditionalUnet1D with local_cond_dim is not supported")
-        _require(model.get("global_cond_dim") is not None, "ConditionalUnet1D without a global condition is not supported")
-        _require(int(model.get("n_groups", 8)) == 8,
-                 f"ConditionalUnet1D n_groups={model.get('n_groups')} is not supported (the original's final block "
-                 "always uses 8 groups; dp_core uses n_groups everywhere)")
+        _require(
+            model.get("global_cond_dim") is not None, "ConditionalUnet1D without a global condition is not supported"
+        )
+        _require(
+            int(model.get("n_groups", 8)) == 8,
+            f"ConditionalUnet1D n_groups={model.get('n_groups')} is not supported (the original's final block "
+            "always uses 8 groups; dp_core uses n_groups everywhere)",
+        )
     else:
-        _require(bool(policy.get("obs_as_cond", False)),
-                 f"{name} with obs_as_cond: false (inpainting the observations) is not supported")
-        _require(model.get("_target_") == TRANSFORMER_MODEL,
-                 f"model {model.get('_target_')} is not supported (need {TRANSFORMER_MODEL})")
-        _require(bool(model.get("time_as_cond", True)), "TransformerForDiffusion with time_as_cond: false is not supported")
-        _require(int(model.get("cond_dim", 0)) == int(policy["obs_dim"]),
-                 f"TransformerForDiffusion cond_dim {model.get('cond_dim')} != obs_dim {policy['obs_dim']}")
-        _require(int(model.get("input_dim", 0)) == int(model.get("output_dim", -1)) == int(policy["action_dim"]),
-                 "TransformerForDiffusion input_dim/output_dim must equal action_dim")
+        _require(
+            bool(policy.get("obs_as_cond", False)),
+            f"{name} with obs_as_cond: false (inpainting the observations) is not supported",
+        )
+        _require(
+            model.get("_target_") == TRANSFORMER_MODEL,
+            f"model {model.get('_target_')} is not supported (need {TRANSFORMER_MODEL})",
+        )
+        _require(
+            bool(model.get("time_as_cond", True)), "TransformerForDiffusion with time_as_cond: false is not supported"
+        )
+        _require(
+            int(model.get("cond_dim", 0)) == int(policy["obs_dim"]),
+            f"TransformerForDiffusion cond_dim {model.get('cond_dim')} != obs_dim {policy['obs_dim']}",
+        )
+        _require(
+            int(model.get("input_dim", 0)) == int(model.get("output_dim", -1)) == int(policy["action_dim"]),
+            "TransformerForDiffusion input_dim/output_dim must equal action_dim",
+        )
     sched = _get(cfg, "policy.noise_scheduler")
     _require(sched.get("_target_") in SCHEDULERS, f"noise scheduler {sched.get('_target_')} is not supported")
-    _require(sched.get("variance_type", "fixed_small") == "fixed_small",
-             f"variance_type {sched.get('variance_type')!r} is not supported (fixed_small only)")
+    _require(
+        sched.get("variance_type", "fixed_small") == "fixed_small",
+        f"variance_type {sched.get('variance_type')!r} is not supported (fixed_small only)",
+    )
     _require(not sched.get("thresholding", False), "dynamic thresholding is not supported")
 
 
@@ -131,8 +160,10 @@ def _noise_config(sched: Mapping[str, Any]) -> NoiseScheduleConfig:
         return NoiseScheduleConfig(
             num_train_timesteps=int(sched.get("num_train_timesteps", 1000)),
             beta_schedule=sched.get("beta_schedule", "linear"),
-            beta_start=float(sched.get("beta_start", 1e-4)), beta_end=float(sched.get("beta_end", 0.02)),
-            prediction_type=sched.get("prediction_type", "epsilon"), clip_sample=bool(sched.get("clip_sample", True)),
+            beta_start=float(sched.get("beta_start", 1e-4)),
+            beta_end=float(sched.get("beta_end", 0.02)),
+            prediction_type=sched.get("prediction_type", "epsilon"),
+            clip_sample=bool(sched.get("clip_sample", True)),
         )
     except ValueError as error:
         raise UnsupportedOriginalCheckpoint(f"noise scheduler: {error}") from error
@@ -148,18 +179,29 @@ def _spec(cfg: Mapping[str, Any]) -> tuple[PolicySpec, list[tuple[str, int, int]
         # PushTLowdimDataset: obs = [keypoint (K, 2) flattened, state[:, :2] (agent x, y)].
         keys = [("keypoint", 0, obs_dim - 2), ("agent_pos", obs_dim - 2, obs_dim)]
         names: tuple[str, ...] = ("x", "y") if action_dim == 2 else ()
-        sources: dict[str, Any] = {"keypoint": dataset.get("obs_key", "keypoint"),
-                                   "agent_pos": {"key": dataset.get("state_key", "state"), "columns": [0, 2]}}
+        sources: dict[str, Any] = {
+            "keypoint": dataset.get("obs_key", "keypoint"),
+            "agent_pos": {"key": dataset.get("state_key", "state"), "columns": [0, 2]},
+        }
     else:
         keys, names, sources = [("obs", 0, obs_dim)], (), {"obs": "obs"}
     spec = PolicySpec(
         obs=tuple(ObsKeySpec(name, "low_dim", (stop - start,)) for name, start, stop in keys),
-        action_dim=action_dim, action_names=names, n_obs_steps=int(policy["n_obs_steps"]),
-        horizon=int(policy["horizon"]), n_action_steps=int(policy["n_action_steps"]), dt_s=1.0 / float(fps),
+        action_dim=action_dim,
+        action_names=names,
+        n_obs_steps=int(policy["n_obs_steps"]),
+        horizon=int(policy["horizon"]),
+        n_action_steps=int(policy["n_action_steps"]),
+        dt_s=1.0 / float(fps),
     )
-    data = {"path": str(dataset.get("zarr_path", "")), "obs_sources": sources, "action_source": "action",
-            "val_ratio": float(dataset.get("val_ratio", 0.02)),
-            "max_train_episodes": dataset.get("max_train_episodes"), "seed": int(dataset.get("seed", 42))}
+    data = {
+        "path": str(dataset.get("zarr_path", "")),
+        "obs_sources": sources,
+        "action_source": "action",
+        "val_ratio": float(dataset.get("val_ratio", 0.02)),
+        "max_train_episodes": dataset.get("max_train_episodes"),
+        "seed": int(dataset.get("seed", 42)),
+    }
     return spec, keys, data
 
 
@@ -168,21 +210,31 @@ def _train_section(cfg: Mapping[str, Any]) -> dict[str, Any]:
     opt, training, ema = _get(cfg, "optimizer", {}), _get(cfg, "training", {}), _get(cfg, "ema", {})
     decay = opt.get("weight_decay", opt.get("transformer_weight_decay", 1e-6))
     return {
-        "seed": int(training.get("seed", 42)), "batch_size": int(_get(cfg, "dataloader.batch_size", 256)),
-        "num_epochs": int(training.get("num_epochs", 3000)), "lr": float(opt.get("lr", opt.get("learning_rate", 1e-4))),
-        "weight_decay": float(decay), "betas": [float(b) for b in opt.get("betas", [0.95, 0.999])],
-        "warmup_steps": int(training.get("lr_warmup_steps", 500)), "lr_schedule": "cosine", "grad_clip_norm": None,
-        "ema": bool(training.get("use_ema", True)), "ema_power": float(ema.get("power", 0.75)),
+        "seed": int(training.get("seed", 42)),
+        "batch_size": int(_get(cfg, "dataloader.batch_size", 256)),
+        "num_epochs": int(training.get("num_epochs", 3000)),
+        "lr": float(opt.get("lr", opt.get("learning_rate", 1e-4))),
+        "weight_decay": float(decay),
+        "betas": [float(b) for b in opt.get("betas", [0.95, 0.999])],
+        "warmup_steps": int(training.get("lr_warmup_steps", 500)),
+        "lr_schedule": "cosine",
+        "grad_clip_norm": None,
+        "ema": bool(training.get("use_ema", True)),
+        "ema_power": float(ema.get("power", 0.75)),
         "ema_max_value": float(ema.get("max_value", 0.9999)),
     }
 
 
 def _strip(state: Mapping[str, Tensor], prefix: str) -> dict[str, Tensor]:
-    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
-def _normalizer_stats(state: Mapping[str, Tensor], key: str, start: int | None = None, stop: int | None = None,
-                      ) -> _KeyStats:
+def _normalizer_stats(
+    state: Mapping[str, Tensor],
+    key: str,
+    start: int | None = None,
+    stop: int | None = None,
+) -> _KeyStats:
     params = _strip(state, f"normalizer.params_dict.{key}.")
     needed = ("scale", "offset", "input_stats.min", "input_stats.max")
     missing = [n for n in needed if n not in params]
@@ -193,8 +245,9 @@ def _normalizer_stats(state: Mapping[str, Tensor], key: str, start: int | None =
     return _KeyStats("low_dim", *values)
 
 
-def import_original(payload: Mapping[str, Any], use_ema: bool = True,
-                    num_inference_steps: int | None = None) -> ImportedPolicy:
+def import_original(
+    payload: Mapping[str, Any], use_ema: bool = True, num_inference_steps: int | None = None
+) -> ImportedPolicy:
     """Map an original payload (cfg as plain containers) to a dp_core policy and run config.
 
     Args:
@@ -213,34 +266,50 @@ def import_original(payload: Mapping[str, Any], use_ema: bool = True,
     noise = _noise_config(sched)
     steps = num_inference_steps
     if steps is None:
-        original_steps = int(_get(cfg, "policy.num_inference_steps", noise.num_train_timesteps) or
-                             noise.num_train_timesteps)
+        original_steps = int(
+            _get(cfg, "policy.num_inference_steps", noise.num_train_timesteps) or noise.num_train_timesteps
+        )
         is_ddim = sched.get("_target_") == SCHEDULERS[1]
-        _require(is_ddim or original_steps == noise.num_train_timesteps,
-                 f"DDPMScheduler with num_inference_steps={original_steps} < {noise.num_train_timesteps} is not "
-                 "supported as the stored sampler; pass --num-inference-steps N to store DDIM-N")
+        _require(
+            is_ddim or original_steps == noise.num_train_timesteps,
+            f"DDPMScheduler with num_inference_steps={original_steps} < {noise.num_train_timesteps} is not "
+            "supported as the stored sampler; pass --num-inference-steps N to store DDIM-N",
+        )
         steps = original_steps if is_ddim else None
     original_model = _strip(state, "model.")
     if _get(cfg, "policy._target_") == LOWDIM_UNET_POLICY:
-        _require(int(model_cfg["global_cond_dim"]) == spec.n_obs_steps * sum(k.shape[0] for k in spec.obs),
-                 f"global_cond_dim {model_cfg['global_cond_dim']} != n_obs_steps x obs_dim")
-        unet = UNetConfig(down_dims=tuple(model_cfg.get("down_dims", (256, 512, 1024))),
-                          kernel_size=int(model_cfg.get("kernel_size", 3)), n_groups=int(model_cfg.get("n_groups", 8)),
-                          diffusion_step_embed_dim=int(model_cfg.get("diffusion_step_embed_dim", 256)),
-                          cond_predict_scale=bool(model_cfg.get("cond_predict_scale", False)))
+        _require(
+            int(model_cfg["global_cond_dim"]) == spec.n_obs_steps * sum(k.shape[0] for k in spec.obs),
+            f"global_cond_dim {model_cfg['global_cond_dim']} != n_obs_steps x obs_dim",
+        )
+        unet = UNetConfig(
+            down_dims=tuple(model_cfg.get("down_dims", (256, 512, 1024))),
+            kernel_size=int(model_cfg.get("kernel_size", 3)),
+            n_groups=int(model_cfg.get("n_groups", 8)),
+            diffusion_step_embed_dim=int(model_cfg.get("diffusion_step_embed_dim", 256)),
+            cond_predict_scale=bool(model_cfg.get("cond_predict_scale", False)),
+        )
         config = PolicyConfig(spec=spec, denoiser="unet", unet=unet, noise=noise, num_inference_steps=steps)
         mapped = map_unet_weights(original_model, len(unet.down_dims), unet.diffusion_step_embed_dim)
     else:
-        _require(int(model_cfg.get("n_obs_steps") or spec.n_obs_steps) == spec.n_obs_steps,
-                 "TransformerForDiffusion n_obs_steps differs from the policy's")
+        _require(
+            int(model_cfg.get("n_obs_steps") or spec.n_obs_steps) == spec.n_obs_steps,
+            "TransformerForDiffusion n_obs_steps differs from the policy's",
+        )
         n_cond_layers = int(model_cfg.get("n_cond_layers", 0))
         transformer = TransformerConfig(
-            n_layer=int(model_cfg.get("n_layer", 12)), n_head=int(model_cfg.get("n_head", 12)),
-            n_emb=int(model_cfg.get("n_emb", 768)), p_drop_emb=float(model_cfg.get("p_drop_emb", 0.1)),
-            p_drop_attn=float(model_cfg.get("p_drop_attn", 0.1)), causal_attn=bool(model_cfg.get("causal_attn", False)),
-            n_cond_layers=n_cond_layers, causal_cond_encoder=False)  # the original's encoder is bidirectional
-        config = PolicyConfig(spec=spec, denoiser="transformer", transformer=transformer, noise=noise,
-                              num_inference_steps=steps)
+            n_layer=int(model_cfg.get("n_layer", 12)),
+            n_head=int(model_cfg.get("n_head", 12)),
+            n_emb=int(model_cfg.get("n_emb", 768)),
+            p_drop_emb=float(model_cfg.get("p_drop_emb", 0.1)),
+            p_drop_attn=float(model_cfg.get("p_drop_attn", 0.1)),
+            causal_attn=bool(model_cfg.get("causal_attn", False)),
+            n_cond_layers=n_cond_layers,
+            causal_cond_encoder=False,
+        )  # the original's encoder is bidirectional
+        config = PolicyConfig(
+            spec=spec, denoiser="transformer", transformer=transformer, noise=noise, num_inference_steps=steps
+        )
         mapped = map_transformer_weights(original_model)
     model = DiffusionPolicy(config)
     try:
@@ -254,5 +323,6 @@ def import_original(payload: Mapping[str, Any], use_ema: bool = True,
 
     tree = {"policy": to_dict(config), "data": data, "train": _train_section(cfg)}
     step = _get(payload, "pickles.global_step", 0)
-    return ImportedPolicy(model=model, config_tree=tree, global_step=step if isinstance(step, int) else 0,
-                          weights=weights)
+    return ImportedPolicy(
+        model=model, config_tree=tree, global_step=step if isinstance(step, int) else 0, weights=weights
+    )

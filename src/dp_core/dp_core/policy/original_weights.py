@@ -58,13 +58,18 @@ def map_unet_weights(original: Mapping[str, Tensor], n_levels: int, step_dim: in
             for param in ("weight", "bias"):
                 out[f"{dst}.resample.{param}"] = take(f"{src}.2.conv.{param}")
     for i in range(2):
-        films.append(block(f"mid.block{i + 1}", f"mid_modules.{i}", f"mid_modules.{i}.residual_conv.weight" in original))
+        films.append(
+            block(f"mid.block{i + 1}", f"mid_modules.{i}", f"mid_modules.{i}.residual_conv.weight" in original)
+        )
     for dst, src, _ in levels[n_levels:]:
         films += _level(block, dst, src, original)
         for param in ("weight", "bias"):
             out[f"{dst}.resample.{param}"] = take(f"{src}.2.conv.{param}")
-    for ours, theirs in (("final.0.0", "final_conv.0.block.0"), ("final.0.1", "final_conv.0.block.1"),
-                         ("final.1", "final_conv.1")):
+    for ours, theirs in (
+        ("final.0.0", "final_conv.0.block.0"),
+        ("final.0.1", "final_conv.0.block.1"),
+        ("final.1", "final_conv.1"),
+    ):
         for param in ("weight", "bias"):
             out[f"{ours}.{param}"] = take(f"{theirs}.{param}")
     weight = torch.cat([w for w, _ in films], dim=0)
@@ -87,5 +92,5 @@ def map_transformer_weights(original: Mapping[str, Tensor]) -> dict[str, Tensor]
     for key, value in original.items():
         if key.endswith("_dummy_variable"):
             continue
-        out["cond_encoder." + key[len("encoder."):] if key.startswith("encoder.") else key] = value
+        out["cond_encoder." + key[len("encoder.") :] if key.startswith("encoder.") else key] = value
     return out

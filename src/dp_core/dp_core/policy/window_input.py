@@ -44,13 +44,15 @@ def checked_arrays(spec: PolicySpec, observation: Any) -> dict[str, np.ndarray]:
         if key.kind == "rgb":
             expected = (n_obs, key.shape[1], key.shape[2], 3)
             if value.shape != expected or value.dtype != np.uint8:
-                raise ValueError(f"image '{key.name}': expected uint8 {expected} (T, H, W, RGB), "
-                                 f"got {value.dtype} {value.shape}")
+                raise ValueError(
+                    f"image '{key.name}': expected uint8 {expected} (T, H, W, RGB), got {value.dtype} {value.shape}"
+                )
             arrays[key.name] = np.ascontiguousarray(value)
         else:
             if value.shape != (n_obs, key.shape[0]):
-                raise ValueError(f"low-dim '{key.name}': expected shape {(n_obs, key.shape[0])} (T, D), "
-                                 f"got {value.shape}")
+                raise ValueError(
+                    f"low-dim '{key.name}': expected shape {(n_obs, key.shape[0])} (T, D), got {value.shape}"
+                )
             if not np.all(np.isfinite(value)):
                 raise ValueError(f"low-dim '{key.name}' contains non-finite values: {value.tolist()}")
             arrays[key.name] = np.ascontiguousarray(value, dtype=np.float32)

@@ -90,12 +90,18 @@ def decode_raw(
         raise ImageDecodeError(f"image size must be positive, got height={height} width={width}")
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
-        raise ImageDecodeError(f"step {step} is shorter than one row ({width} px x {channels * dtype.itemsize} B = {row_bytes} B)")
+        raise ImageDecodeError(
+            f"step {step} is shorter than one row ({width} px x {channels * dtype.itemsize} B = {row_bytes} B)"
+        )
     buf = _as_bytes(data)
     if buf.size < step * height:
-        raise ImageDecodeError(f"{encoding} image {width}x{height} with step {step} needs {step * height} bytes, got {buf.size}")
+        raise ImageDecodeError(
+            f"{encoding} image {width}x{height} with step {step} needs {step * height} bytes, got {buf.size}"
+        )
     rows = buf[: step * height].reshape(height, step)[:, :row_bytes]
-    pixels = np.ascontiguousarray(rows).view(dtype.newbyteorder(">" if is_bigendian else "<") if dtype.itemsize > 1 else dtype)
+    pixels = np.ascontiguousarray(rows).view(
+        dtype.newbyteorder(">" if is_bigendian else "<") if dtype.itemsize > 1 else dtype
+    )
     pixels = pixels.reshape(height, width, channels)
     if dtype.itemsize > 1:
         return depth_to_uint8(pixels[:, :, 0].astype(np.uint16), config)
@@ -126,7 +132,7 @@ def _to_rgb(pixels: np.ndarray, *, bgr_order: bool) -> np.ndarray:
 
 
 def decode_compressed(
-    format: str,  # noqa: A002 - the field name of sensor_msgs/CompressedImage
+    format: str,
     data: bytes | bytearray | memoryview | np.ndarray | Sequence[int],
     *,
     config: DecodeConfig = DecodeConfig(),
@@ -145,11 +151,17 @@ def decode_compressed(
     head = buf[:8].tobytes()
     if not (head.startswith(_JPEG_MAGIC) or head == _PNG_MAGIC):
         known = any(word in fmt for word in ("jpeg", "jpg", "png")) or not fmt.strip()
-        what = "data is neither JPEG nor PNG (corrupt or truncated)" if known else f"unsupported compressed format '{format}'"
+        what = (
+            "data is neither JPEG nor PNG (corrupt or truncated)"
+            if known
+            else f"unsupported compressed format '{format}'"
+        )
         raise ImageDecodeError(f"cannot decode compressed image: {what}; expected jpeg or png")
     decoded = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     if decoded is None or decoded.size == 0:
-        raise ImageDecodeError(f"cannot decode compressed image ({format!r}, {buf.size} bytes): corrupt or truncated data")
+        raise ImageDecodeError(
+            f"cannot decode compressed image ({format!r}, {buf.size} bytes): corrupt or truncated data"
+        )
     if decoded.ndim == 2:
         decoded = decoded[:, :, None]
     if decoded.dtype == np.uint16:

@@ -145,7 +145,9 @@ def resample_indices(stamps_ns: np.ndarray | Sequence[int], ticks_ns: np.ndarray
 
 
 def resample_stream(
-    stamps_ns: np.ndarray | Sequence[int], values: Sequence[Any] | np.ndarray | None, ticks_ns: np.ndarray | Sequence[int]
+    stamps_ns: np.ndarray | Sequence[int],
+    values: Sequence[Any] | np.ndarray | None,
+    ticks_ns: np.ndarray | Sequence[int],
 ) -> np.ndarray:
     """Offline alignment for the converter: ``resample_indices`` after checking ``values`` matches.
 
@@ -215,8 +217,12 @@ def build_window(
         kind = kinds.get(name)
         if kind == "rgb":
             if stacked.ndim != 4 or stacked.shape[3] != 3 or stacked.dtype != np.uint8:
-                return _invalid({}, [], config.max_age_s, f"stream {name}: frames must be (H, W, 3) uint8, got "
-                                f"{stacked.shape[1:]} {stacked.dtype}")
+                return _invalid(
+                    {},
+                    [],
+                    config.max_age_s,
+                    f"stream {name}: frames must be (H, W, 3) uint8, got {stacked.shape[1:]} {stacked.dtype}",
+                )
             images[name] = stacked
         elif kind == "low_dim":
             low_dim[name] = stacked.reshape(stacked.shape[0], -1).astype(np.float32)
@@ -254,7 +260,9 @@ class WindowBuilder:
             raise ValueError(f"stream kinds must be 'rgb' or 'low_dim', got {bad}")
         unknown = set(convert or {}) - set(kinds)
         if unknown:
-            raise ValueError(f"convert functions given for unknown streams {sorted(unknown)}; streams are {list(kinds)}")
+            raise ValueError(
+                f"convert functions given for unknown streams {sorted(unknown)}; streams are {list(kinds)}"
+            )
         self.config = config
         self.kinds = dict(kinds)
         self.convert = dict(convert or {})

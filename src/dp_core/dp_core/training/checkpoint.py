@@ -39,7 +39,9 @@ _STEP_DIR = re.compile(r"^step_(\d+)$")
 
 def step_dirs(run_dir: Path) -> list[Path]:
     """Complete ``step_N`` directories of a run, oldest first."""
-    found = [(int(m.group(1)), p) for p in Path(run_dir).glob("step_*") if (m := _STEP_DIR.match(p.name)) and p.is_dir()]
+    found = [
+        (int(m.group(1)), p) for p in Path(run_dir).glob("step_*") if (m := _STEP_DIR.match(p.name)) and p.is_dir()
+    ]
     return [p for _, p in sorted(found)]
 
 
@@ -114,7 +116,8 @@ def load_config_dict(checkpoint: str | Path) -> dict[str, Any]:
 def _spec_differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
     return [
         f"{key}: checkpoint was trained with {saved.get(key)!r}, config says {current.get(key)!r}"
-        for key in sorted(set(saved) | set(current)) if saved.get(key) != current.get(key)
+        for key in sorted(set(saved) | set(current))
+        if saved.get(key) != current.get(key)
     ]
 
 
@@ -128,7 +131,8 @@ def load_policy_weights(model: nn.Module, checkpoint: str | Path, strict: bool =
     unexpected = sorted(k for k in set(state) - set(expected) if not k.startswith("normalizer."))
     shapes = [
         f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
-        for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)
+        for k, v in expected.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
     ]
     if shapes or (strict and (missing or unexpected)):
         problems = []
@@ -143,7 +147,8 @@ def load_policy_weights(model: nn.Module, checkpoint: str | Path, strict: bool =
         if strict and unexpected:
             problems.append(f"{len(unexpected)} unexpected keys in the checkpoint: {unexpected[:10]}")
         raise ValueError(
-            f"checkpoint {ckpt_dir} does not fit this policy config:\n  - " + "\n  - ".join(problems)
+            f"checkpoint {ckpt_dir} does not fit this policy config:\n  - "
+            + "\n  - ".join(problems)
             + "\nUse the config stored with the checkpoint (Policy.from_checkpoint does) or retrain."
         )
     model.load_state_dict(state, strict=strict)
@@ -151,8 +156,10 @@ def load_policy_weights(model: nn.Module, checkpoint: str | Path, strict: bool =
     if normalizer is not None and spec is not None:
         missing_stats = [k for k in (*(o.name for o in spec.obs), "action") if k not in normalizer]
         if missing_stats:
-            raise ValueError(f"checkpoint {ckpt_dir} has no normalizer statistics for {missing_stats}; "
-                             "it was not saved by dp-train for this policy spec")
+            raise ValueError(
+                f"checkpoint {ckpt_dir} has no normalizer statistics for {missing_stats}; "
+                "it was not saved by dp-train for this policy spec"
+            )
 
 
 def rng_state() -> dict[str, Any]:

@@ -18,12 +18,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dp-train",
         description="Train a diffusion policy from a YAML config. Relative paths in the YAML resolve "
-                    "against the YAML file's directory; relative paths in overrides against the CWD.",
+        "against the YAML file's directory; relative paths in overrides against the CWD.",
     )
     parser.add_argument("config", help="run config YAML (e.g. config/train/pusht_lowdim.yaml)")
-    parser.add_argument("overrides", nargs="*", help="flat overrides, e.g. train.batch_size=64 policy.num_inference_steps=8")
-    parser.add_argument("--resume", nargs="?", const="", default=None, metavar="DIR",
-                        help="continue from a checkpoint (step dir or run dir; default: train.output_dir)")
+    parser.add_argument(
+        "overrides", nargs="*", help="flat overrides, e.g. train.batch_size=64 policy.num_inference_steps=8"
+    )
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="DIR",
+        help="continue from a checkpoint (step dir or run dir; default: train.output_dir)",
+    )
     parser.add_argument("--log-level", default="INFO", help="python logging level (default INFO)")
     return parser
 

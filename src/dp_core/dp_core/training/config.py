@@ -243,7 +243,9 @@ class TrainConfig:
         if not self.lr > 0:
             raise ValueError(f"train.lr must be > 0, got {self.lr}")
         if self.obs_encoder_weight_decay is not None and self.obs_encoder_weight_decay < 0:
-            raise ValueError(f"train.obs_encoder_weight_decay must be >= 0 or null, got {self.obs_encoder_weight_decay}")
+            raise ValueError(
+                f"train.obs_encoder_weight_decay must be >= 0 or null, got {self.obs_encoder_weight_decay}"
+            )
         if self.weight_decay < 0:
             raise ValueError(f"train.weight_decay must be >= 0, got {self.weight_decay}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
@@ -251,8 +253,9 @@ class TrainConfig:
         if self.grad_clip_norm is not None and not self.grad_clip_norm > 0:
             raise ValueError(f"train.grad_clip_norm must be > 0 or null, got {self.grad_clip_norm}")
         if not 0 < self.ema_max_value < 1 or not self.ema_power > 0:
-            raise ValueError(f"train.ema_power must be > 0 and ema_max_value in (0, 1), got "
-                             f"{self.ema_power}, {self.ema_max_value}")
+            raise ValueError(
+                f"train.ema_power must be > 0 and ema_max_value in (0, 1), got {self.ema_power}, {self.ema_max_value}"
+            )
         for name in ("warmup_steps", "val_every", "checkpoint_every", "keep_checkpoints", "num_workers"):
             if getattr(self, name) < 0:
                 raise ValueError(f"train.{name} must be >= 0, got {getattr(self, name)}")

@@ -100,8 +100,10 @@ class EMAModel:
         dst_modules = dict(self.averaged_model.named_modules())
         if src_modules.keys() != dst_modules.keys():
             differing = sorted(set(dst_modules) ^ set(src_modules))[:5]
-            raise ValueError(f"model structure differs from the EMA copy (modules {differing}); "
-                             "pass the same model the EMA was built from")
+            raise ValueError(
+                f"model structure differs from the EMA copy (modules {differing}); "
+                "pass the same model the EMA was built from"
+            )
         blend_src: list[torch.Tensor] = []
         blend_dst: list[torch.Tensor] = []
         copy_src: list[torch.Tensor] = []

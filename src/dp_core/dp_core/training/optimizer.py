@@ -35,13 +35,16 @@ def transformer_param_groups(denoiser: nn.Module, weight_decay: float) -> list[d
                 if name.endswith("weight"):
                     decay[f"{module_name}.{name}" if module_name else name] = parameter
     rest = [p for n, p in denoiser.named_parameters() if n not in decay]
-    return [{"params": list(decay.values()), "weight_decay": weight_decay},
-            {"params": rest, "weight_decay": 0.0}]
+    return [{"params": list(decay.values()), "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
 
 
 def make_optimizer(
-    model: nn.Module, lr: float, betas: tuple[float, float] = (0.9, 0.999), weight_decay: float = 0.0,
-    decay_groups: bool = False, obs_encoder_weight_decay: float | None = None,
+    model: nn.Module,
+    lr: float,
+    betas: tuple[float, float] = (0.9, 0.999),
+    weight_decay: float = 0.0,
+    decay_groups: bool = False,
+    obs_encoder_weight_decay: float | None = None,
 ) -> torch.optim.AdamW:
     """AdamW; with ``decay_groups`` and a transformer denoiser, the original's groups (see module doc).
 
@@ -56,8 +59,12 @@ def make_optimizer(
         encoder_params = list(encoder.parameters()) if encoder is not None else []
         groups = transformer_param_groups(denoiser, weight_decay)
         if encoder_params:
-            groups.append({"params": encoder_params, "weight_decay": weight_decay if obs_encoder_weight_decay is None
-                           else obs_encoder_weight_decay})
+            groups.append(
+                {
+                    "params": encoder_params,
+                    "weight_decay": weight_decay if obs_encoder_weight_decay is None else obs_encoder_weight_decay,
+                }
+            )
         grouped = {id(p) for g in groups for p in g["params"]}
         missing = [n for n, p in model.named_parameters() if id(p) not in grouped]
         if missing:
@@ -66,9 +73,14 @@ def make_optimizer(
     return torch.optim.AdamW(groups, lr=lr, betas=betas, weight_decay=weight_decay, fused=fused or None)
 
 
-def lr_lambda(warmup_steps: int, total_steps: int, schedule: str, warmup_from_zero: bool = True,
-              ) -> Callable[[int], float]:
+def lr_lambda(
+    warmup_steps: int,
+    total_steps: int,
+    schedule: str,
+    warmup_from_zero: bool = True,
+) -> Callable[[int], float]:
     """Multiplier of the base lr: linear warm-up, then cosine to zero (or constant)."""
+
     def factor(step: int) -> float:
         if step < warmup_steps:
             return (step if warmup_from_zero else step + 1) / warmup_steps
@@ -76,4 +88,5 @@ def lr_lambda(warmup_steps: int, total_steps: int, schedule: str, warmup_from_ze
             return 1.0
         progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
         return max(0.0, 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress))))
+
     return factor

@@ -32,7 +32,13 @@ from tqdm import tqdm
 
 from dp_core.data.dataset import SequenceDataset
 from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy
-from dp_core.training.checkpoint import load_train_state, resolve_checkpoint_dir, rng_state, save_checkpoint_dir, set_rng_state
+from dp_core.training.checkpoint import (
+    load_train_state,
+    resolve_checkpoint_dir,
+    rng_state,
+    save_checkpoint_dir,
+    set_rng_state,
+)
 from dp_core.training.config import Config, to_dict
 from dp_core.training.ema import EMAModel
 from dp_core.training.optimizer import lr_lambda, make_optimizer
@@ -94,26 +100,38 @@ class Trainer:
 
         self.train_set = SequenceDataset(config.data, config.policy.spec, "train")
         if len(self.train_set) < (cfg.batch_size if cfg.drop_last else 1) * self.world_size:
-            raise ValueError(f"the training split has {len(self.train_set)} windows, fewer than one batch of "
-                             f"{cfg.batch_size} x {self.world_size} ranks; lower train.batch_size")
+            raise ValueError(
+                f"the training split has {len(self.train_set)} windows, fewer than one batch of "
+                f"{cfg.batch_size} x {self.world_size} ranks; lower train.batch_size"
+            )
         self.val_set = self.train_set.get_validation_dataset()
         self.model = DiffusionPolicy(config.policy)
         fit_normalizer(self.model, self.train_set)
         self.model.to(self.device)
         self.ema = EMAModel(self.model, power=cfg.ema_power, max_value=cfg.ema_max_value) if cfg.ema else None
         self.ddp = DistributedDataParallel(self.model) if self.distributed else None
-        self.optimizer = make_optimizer(self.model, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay,
-                                        decay_groups=cfg.weight_decay_groups,
-                                        obs_encoder_weight_decay=cfg.obs_encoder_weight_decay)
+        self.optimizer = make_optimizer(
+            self.model,
+            lr=cfg.lr,
+            betas=cfg.betas,
+            weight_decay=cfg.weight_decay,
+            decay_groups=cfg.weight_decay_groups,
+            obs_encoder_weight_decay=cfg.obs_encoder_weight_decay,
+        )
         per_rank = math.ceil(len(self.train_set) / self.world_size)  # DistributedSampler's shard size
-        self.steps_per_epoch = (len(self.train_set) // (cfg.batch_size * self.world_size) if cfg.drop_last
-                                else math.ceil(per_rank / cfg.batch_size))
-        self.total_steps = min(
-            cfg.max_steps or math.inf, (cfg.num_epochs or math.inf) * self.steps_per_epoch)  # type: ignore[arg-type]
+        self.steps_per_epoch = (
+            len(self.train_set) // (cfg.batch_size * self.world_size)
+            if cfg.drop_last
+            else math.ceil(per_rank / cfg.batch_size)
+        )
+        self.total_steps = min(cfg.max_steps or math.inf, (cfg.num_epochs or math.inf) * self.steps_per_epoch)  # type: ignore[arg-type]
         self.total_steps = int(self.total_steps)
         self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lr_lambda(cfg.warmup_steps, self.total_steps, cfg.lr_schedule, cfg.warmup_from_zero))
-        self.amp_dtype = torch.bfloat16 if (cfg.amp == "bf16" or (cfg.amp == "auto" and self.device.type == "cuda")) else None
+            self.optimizer, lr_lambda(cfg.warmup_steps, self.total_steps, cfg.lr_schedule, cfg.warmup_from_zero)
+        )
+        self.amp_dtype = (
+            torch.bfloat16 if (cfg.amp == "bf16" or (cfg.amp == "auto" and self.device.type == "cuda")) else None
+        )
         self.step = 0
         self.epoch = 0
         if resume is not None:
@@ -138,9 +156,11 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         saved_groups = len(state["optimizer"]["param_groups"])
         if saved_groups != len(self.optimizer.param_groups):
-            raise ValueError(f"{ckpt_dir} was trained with {saved_groups} optimizer parameter group(s), this config "
-                             f"builds {len(self.optimizer.param_groups)}; set train.weight_decay_groups="
-                             f"{str(saved_groups > 1).lower()} to resume it")
+            raise ValueError(
+                f"{ckpt_dir} was trained with {saved_groups} optimizer parameter group(s), this config "
+                f"builds {len(self.optimizer.param_groups)}; set train.weight_decay_groups="
+                f"{str(saved_groups > 1).lower()} to resume it"
+            )
         self.optimizer.load_state_dict(state["optimizer"])
         self.lr_scheduler.load_state_dict(state["lr_scheduler"])
         if self.ema is not None and state.get("ema") is not None:
@@ -152,12 +172,17 @@ class Trainer:
     def _loader(self, dataset: SequenceDataset, shuffle: bool, epoch: int, skip_batches: int = 0) -> DataLoader:
         cfg = self.config.train
         drop_last = shuffle and cfg.drop_last
-        sampler = DistributedSampler(dataset, num_replicas=self.world_size, rank=self.rank, shuffle=shuffle,
-                                     seed=cfg.seed, drop_last=drop_last)
+        sampler = DistributedSampler(
+            dataset, num_replicas=self.world_size, rank=self.rank, shuffle=shuffle, seed=cfg.seed, drop_last=drop_last
+        )
         sampler.set_epoch(epoch)
         return DataLoader(
-            dataset, batch_size=cfg.batch_size, sampler=_SkipSampler(sampler, skip_batches * cfg.batch_size),
-            num_workers=cfg.num_workers, drop_last=drop_last, pin_memory=self.device.type == "cuda",
+            dataset,
+            batch_size=cfg.batch_size,
+            sampler=_SkipSampler(sampler, skip_batches * cfg.batch_size),
+            num_workers=cfg.num_workers,
+            drop_last=drop_last,
+            pin_memory=self.device.type == "cuda",
             persistent_workers=False,
         )
 
@@ -171,13 +196,16 @@ class Trainer:
         """One optimizer step on ``batch``: loss → backward → clip → AdamW → lr schedule → EMA."""
         self.model.train()
         batch = self._to_device(batch)
-        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+        with torch.autocast(
+            self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
+        ):
             loss = self.ddp(batch) if self.ddp is not None else self.model.compute_loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip = self.config.train.grad_clip_norm
-        grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), clip if clip is not None else math.inf,
-                                             foreach=True)
+        grad_norm = nn.utils.clip_grad_norm_(
+            self.model.parameters(), clip if clip is not None else math.inf, foreach=True
+        )
         self.optimizer.step()
         self.lr_scheduler.step()
         if self.ema is not None:
@@ -223,8 +251,12 @@ class Trainer:
             "rng": rng_state(),
         }
         return save_checkpoint_dir(
-            self.config.train.output_dir, self.step, self.inference_model().state_dict(),
-            to_dict(self.config), train_state, keep=self.config.train.keep_checkpoints,
+            self.config.train.output_dir,
+            self.step,
+            self.inference_model().state_dict(),
+            to_dict(self.config),
+            train_state,
+            keep=self.config.train.keep_checkpoints,
         )
 
     def _log(self, values: dict[str, float], prefix: str) -> None:
@@ -235,8 +267,9 @@ class Trainer:
     def fit(self) -> dict[str, float]:
         """Train until ``total_steps``; returns the last train loss and validation loss."""
         cfg = self.config.train
-        progress = tqdm(total=self.total_steps, initial=self.step, disable=not self.is_main, desc="train",
-                        dynamic_ncols=True)
+        progress = tqdm(
+            total=self.total_steps, initial=self.step, disable=not self.is_main, desc="train", dynamic_ncols=True
+        )
         metrics: dict[str, float] = {}
         last_saved = self.step
         while self.step < self.total_steps:
@@ -250,7 +283,10 @@ class Trainer:
                 if self.step % cfg.log_every == 0:
                     elapsed = time.perf_counter() - started
                     started = time.perf_counter()
-                    self._log({**metrics, "samples_per_s": cfg.log_every * cfg.batch_size * self.world_size / elapsed}, "train")
+                    self._log(
+                        {**metrics, "samples_per_s": cfg.log_every * cfg.batch_size * self.world_size / elapsed},
+                        "train",
+                    )
                 if cfg.val_every and self.step % cfg.val_every == 0:
                     metrics.update(self._validate())
                 if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
@@ -284,4 +320,3 @@ class Trainer:
             # (rank 0 writing the last checkpoint) makes that one abort (seen on a loaded 2-core CI)
             dist.barrier()
             dist.destroy_process_group()
-

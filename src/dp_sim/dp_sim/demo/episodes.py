@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dp_recorder.recorder_node import RecorderNode
-
 from dp_sim.demo.ros_client import DemoClient, Outcome, success_rate
 from dp_sim.demo.settings import DemoSettings
 from dp_sim.demo.task_state_node import TaskStateNode
 from dp_sim.expert_node import ExpertNode
 from dp_sim.lockstep import Lockstep
-
 
 # The nodes' INFO lines (several per episode) would drown the demo's progress; warnings and
 # errors still show.
@@ -46,11 +44,14 @@ def compose_sim(lockstep: Lockstep, images: bool) -> None:
 
 def wait_for_graph(client: DemoClient) -> None:
     """Until the sim's status and pose reached the client (a few ticks)."""
-    client.wait(lambda: client.status is not None and client.pusher_xy is not None, 1.0,
-                "/task_status and /ee_pose from the sim")
+    client.wait(
+        lambda: client.status is not None and client.pusher_xy is not None,
+        1.0,
+        "/task_status and /ee_pose from the sim",
+    )
 
 
-def record_expert(settings: DemoSettings, progress) -> RecordingResult:  # noqa: ANN001
+def record_expert(settings: DemoSettings, progress) -> RecordingResult:
     """Record ``settings.episodes`` expert episodes; returns outcomes and kept bag paths."""
     result = RecordingResult([], [])
     with Lockstep([*NODE_ARGS, "--params-file", str(settings.recorder_config)]) as lockstep:
@@ -65,13 +66,17 @@ def record_expert(settings: DemoSettings, progress) -> RecordingResult:  # noqa:
             client.reset(seed)
             client.start_recording(note=f"expert, seed {seed}")
             outcome = client.wait_episode(seed, settings.episode_timeout_s)
-            bag = client.stop_recording(keep=outcome.success, success=outcome.success,
-                                        note=f"coverage {outcome.coverage:.3f}")
+            bag = client.stop_recording(
+                keep=outcome.success, success=outcome.success, note=f"coverage {outcome.coverage:.3f}"
+            )
             result.outcomes.append(outcome)
             if outcome.success:
                 result.bags.append(Path(bag))
-            progress(i + 1, len(settings.record_seeds),
-                     f"seed {seed}: {'success' if outcome.success else 'timeout'} in {outcome.duration_s:.1f} s sim "
-                     f"({time.monotonic() - wall:.1f} s wall), expert success {result.success_rate:.0%}")
+            progress(
+                i + 1,
+                len(settings.record_seeds),
+                f"seed {seed}: {'success' if outcome.success else 'timeout'} in {outcome.duration_s:.1f} s sim "
+                f"({time.monotonic() - wall:.1f} s wall), expert success {result.success_rate:.0%}",
+            )
         result.reflexes = lockstep.sim.sim.reflex_count
     return result

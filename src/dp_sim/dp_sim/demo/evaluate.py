@@ -17,7 +17,6 @@ from pathlib import Path
 from dp_policy_node.chunk_executor_node import ChunkExecutorNode
 from dp_policy_node.observation_node import ObservationNode
 from dp_policy_node.policy_node import PolicyNode
-
 from dp_sim.demo.episodes import NODE_ARGS, compose_sim, wait_for_graph
 from dp_sim.demo.ros_client import DemoClient, Outcome, Trajectory, success_rate
 from dp_sim.demo.settings import DemoSettings
@@ -47,12 +46,15 @@ def run_policy_episode(settings: DemoSettings, seed: int, client: DemoClient) ->
     client.deactivate_policy()
     # the executor forgets its plan when it hears the policy is inactive; the next reset must not be fought
     client.executor_status = None
-    client.wait(lambda: client.executor_status is not None and client.executor_status.mode == "idle", 2.0,
-                "the chunk executor to go idle")
+    client.wait(
+        lambda: client.executor_status is not None and client.executor_status.mode == "idle",
+        2.0,
+        "the chunk executor to go idle",
+    )
     return outcome
 
 
-def evaluate_policy(settings: DemoSettings, checkpoint: Path, progress) -> EvaluationResult:  # noqa: ANN001
+def evaluate_policy(settings: DemoSettings, checkpoint: Path, progress) -> EvaluationResult:
     """Evaluate ``checkpoint`` on ``settings.eval_seeds``."""
     import torch
 
@@ -74,9 +76,12 @@ def evaluate_policy(settings: DemoSettings, checkpoint: Path, progress) -> Evalu
             result.outcomes.append(outcome)
             result.trajectories.append(client.trajectory)
             client.trajectory = None
-            progress(i + 1, len(settings.eval_seeds),
-                     f"seed {seed}: {'success' if outcome.success else 'timeout'} in {outcome.duration_s:.1f} s sim "
-                     f"(coverage {outcome.coverage:.2f}, {time.monotonic() - wall:.1f} s wall), "
-                     f"policy success {result.success_rate:.0%}")
+            progress(
+                i + 1,
+                len(settings.eval_seeds),
+                f"seed {seed}: {'success' if outcome.success else 'timeout'} in {outcome.duration_s:.1f} s sim "
+                f"(coverage {outcome.coverage:.2f}, {time.monotonic() - wall:.1f} s wall), "
+                f"policy success {result.success_rate:.0%}",
+            )
         result.reflexes = lockstep.sim.sim.reflex_count
     return result

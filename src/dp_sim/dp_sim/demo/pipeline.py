@@ -64,24 +64,46 @@ def record(settings: DemoSettings, progress: Progress) -> RecordingResult:
 
 def convert(settings: DemoSettings, progress: Progress) -> None:
     progress.step(f"2/5 dp-convert {settings.bags_dir} -> {settings.dataset}")
-    out = run_tool(["-m", "dp_recorder.convert_cli", str(settings.bags_dir), "--config", str(settings.convert_config),
-                    "--out", str(settings.dataset)], settings.log_dir / "convert.log", "dp-convert")
+    out = run_tool(
+        [
+            "-m",
+            "dp_recorder.convert_cli",
+            str(settings.bags_dir),
+            "--config",
+            str(settings.convert_config),
+            "--out",
+            str(settings.dataset),
+        ],
+        settings.log_dir / "convert.log",
+        "dp-convert",
+    )
     print(out.strip(), file=sys.stderr)
 
 
 def train(settings: DemoSettings, progress: Progress) -> Path:
     progress.step(f"3/5 dp-train {settings.train_config.relative_to(settings.train_config.parents[2])}")
-    args = ["-m", "dp_core.training.cli", str(settings.train_config), f"data.path={settings.dataset}",
-            f"train.output_dir={settings.train_dir}", f"train.seed={settings.seed}", f"data.seed={settings.seed}",
-            *settings.train_overrides, "--log-level", "WARNING"]
+    args = [
+        "-m",
+        "dp_core.training.cli",
+        str(settings.train_config),
+        f"data.path={settings.dataset}",
+        f"train.output_dir={settings.train_dir}",
+        f"train.seed={settings.seed}",
+        f"data.seed={settings.seed}",
+        *settings.train_overrides,
+        "--log-level",
+        "WARNING",
+    ]
     out = run_tool(args, settings.log_dir / "train.log", "dp-train")
     print(out.strip().splitlines()[-1] if out.strip() else "", file=sys.stderr)
     return settings.train_dir
 
 
 def evaluate(settings: DemoSettings, checkpoint: Path, progress: Progress) -> EvaluationResult:
-    progress.step(f"4/5 evaluating {checkpoint} on {settings.eval_episodes} held-out seeds through "
-                  "observation -> policy -> executor nodes (sim in lockstep with the nodes)")
+    progress.step(
+        f"4/5 evaluating {checkpoint} on {settings.eval_episodes} held-out seeds through "
+        "observation -> policy -> executor nodes (sim in lockstep with the nodes)"
+    )
     return evaluate_policy(settings, checkpoint, progress.item)
 
 
@@ -100,8 +122,10 @@ def run(settings: DemoSettings) -> dict[str, object]:
     progress = Progress()
     settings.output_dir.mkdir(parents=True, exist_ok=True)
     env = ros_environment(claim_domain(), settings.log_dir)  # sets os.environ for this process's DDS
-    progress.step(f"dp_ros2 demo ({settings.mode}, seed {settings.seed}) -> {settings.output_dir}, "
-                  f"ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}")
+    progress.step(
+        f"dp_ros2 demo ({settings.mode}, seed {settings.seed}) -> {settings.output_dir}, "
+        f"ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}"
+    )
     recorded = kept = record_reflexes = None
     if settings.checkpoint is None:
         recording = record(settings, progress)
@@ -115,10 +139,13 @@ def run(settings: DemoSettings) -> dict[str, object]:
         saved = json.loads(previous.read_text()) if previous.is_file() else {}
         expert_success = saved.get("expert_success")
         recorded, kept = saved.get("recorded"), saved.get("kept")
-        progress.step(f"using checkpoint {checkpoint}; expert success from {previous if saved else 'nowhere (not recorded)'}")
+        progress.step(
+            f"using checkpoint {checkpoint}; expert success from {previous if saved else 'nowhere (not recorded)'}"
+        )
     result = evaluate(settings, checkpoint, progress)
-    details = [{"seed": o.seed, "success": o.success, "coverage": o.coverage, "sim_s": o.duration_s}
-               for o in result.outcomes]
+    details = [
+        {"seed": o.seed, "success": o.success, "coverage": o.coverage, "sim_s": o.duration_s} for o in result.outcomes
+    ]
     (settings.output_dir / EVALUATION_DETAILS).write_text(json.dumps(details, indent=1))
     gif, png = render(settings, result, progress)
     summary = {
@@ -133,7 +160,11 @@ def run(settings: DemoSettings) -> dict[str, object]:
         "seed": settings.seed,
     }
     expert = "n/a" if expert_success is None else f"{expert_success:.0%}"
-    print(f"\nexpert success {expert} | policy success {result.success_rate:.0%} "
-          f"({sum(o.success for o in result.outcomes)}/{len(result.outcomes)} held-out seeds) | "
-          f"{progress.elapsed() / 60:.1f} min", file=sys.stderr, flush=True)
+    print(
+        f"\nexpert success {expert} | policy success {result.success_rate:.0%} "
+        f"({sum(o.success for o in result.outcomes)}/{len(result.outcomes)} held-out seeds) | "
+        f"{progress.elapsed() / 60:.1f} min",
+        file=sys.stderr,
+        flush=True,
+    )
     return summary

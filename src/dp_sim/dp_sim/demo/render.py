@@ -12,14 +12,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
-import imageio.v2 as imageio  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.patches import Circle, Polygon  # noqa: E402
+import imageio.v2 as imageio
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Circle, Polygon
 
-from dp_sim.demo.ros_client import Trajectory  # noqa: E402
-from dp_sim.scene import SceneConfig  # noqa: E402
-from dp_sim.tshape import TShape, from_frame  # noqa: E402
+from dp_sim.demo.ros_client import Trajectory
+from dp_sim.scene import SceneConfig
+from dp_sim.tshape import TShape, from_frame
 
 PUSHER_RADIUS_M = 0.015
 
@@ -37,8 +37,17 @@ def _view(xy: np.ndarray) -> np.ndarray:
 
 
 def _axes(ax: plt.Axes, scene: SceneConfig) -> None:
-    ax.add_patch(Polygon(_view(t_outline(scene.tshape, np.array(scene.target_pose))), closed=True,
-                         facecolor="#cfe8cf", edgecolor="#2e7d32", lw=1.5, ls="--", label="target"))
+    ax.add_patch(
+        Polygon(
+            _view(t_outline(scene.tshape, np.array(scene.target_pose))),
+            closed=True,
+            facecolor="#cfe8cf",
+            edgecolor="#2e7d32",
+            lw=1.5,
+            ls="--",
+            label="target",
+        )
+    )
     ax.set_aspect("equal")
     ax.set_xlim(-0.25, 0.25)
     ax.set_ylim(0.3, 0.72)
@@ -58,10 +67,26 @@ def plot_trajectories(trajectories: list[Trajectory], successes: list[bool], pat
         color = "#2e7d32" if ok else "#c62828"
         p = _view(a["pusher"])
         ax.plot(p[:, 0], p[:, 1], color=color, lw=1.0, alpha=0.7)
-        ax.add_patch(Polygon(_view(t_outline(scene.tshape, a["block"][0])), closed=True, fill=False,
-                             edgecolor="#9e9e9e", lw=0.6, alpha=0.6))
-        ax.add_patch(Polygon(_view(t_outline(scene.tshape, a["block"][-1])), closed=True, fill=False,
-                             edgecolor=color, lw=0.9, alpha=0.8))
+        ax.add_patch(
+            Polygon(
+                _view(t_outline(scene.tshape, a["block"][0])),
+                closed=True,
+                fill=False,
+                edgecolor="#9e9e9e",
+                lw=0.6,
+                alpha=0.6,
+            )
+        )
+        ax.add_patch(
+            Polygon(
+                _view(t_outline(scene.tshape, a["block"][-1])),
+                closed=True,
+                fill=False,
+                edgecolor=color,
+                lw=0.9,
+                alpha=0.8,
+            )
+        )
     ax.plot([], [], color="#2e7d32", label="pusher path, success")
     ax.plot([], [], color="#c62828", label="pusher path, failure")
     ax.plot([], [], color="#9e9e9e", label="block start")
@@ -89,11 +114,20 @@ def animate(trajectory: Trajectory, success: bool, path: Path, fps: float = 10.0
         _axes(ax, scene)
         trail = _view(a["pusher"][: i + 1])
         ax.plot(trail[:, 0], trail[:, 1], color="#1565c0", lw=1.0, alpha=0.6)
-        ax.add_patch(Polygon(_view(t_outline(scene.tshape, a["block"][i])), closed=True,
-                             facecolor="#78909c", edgecolor="#37474f", alpha=0.9))
+        ax.add_patch(
+            Polygon(
+                _view(t_outline(scene.tshape, a["block"][i])),
+                closed=True,
+                facecolor="#78909c",
+                edgecolor="#37474f",
+                alpha=0.9,
+            )
+        )
         ax.add_patch(Circle(tuple(_view(a["pusher"][i])), PUSHER_RADIUS_M, color="#1565c0"))
         done = " - success" if success and k == len(idx) - 1 else ""
-        ax.set_title(f"seed {trajectory.seed}  t={a['time_s'][i]:4.1f} s  coverage {a['coverage'][i]:.2f}{done}", fontsize=8)
+        ax.set_title(
+            f"seed {trajectory.seed}  t={a['time_s'][i]:4.1f} s  coverage {a['coverage'][i]:.2f}{done}", fontsize=8
+        )
         fig.canvas.draw()
         frames.append(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
     plt.close(fig)

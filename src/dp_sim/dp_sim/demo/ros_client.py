@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from dp_msgs.msg import ExecutorStatus, PolicyStatus, RecorderStatus, TaskStatus
-from dp_msgs.srv import ResetSim, StartEpisode, StopEpisode
 from geometry_msgs.msg import PoseStamped
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
 from rclpy.node import Node
 
+from dp_msgs.msg import ExecutorStatus, PolicyStatus, RecorderStatus, TaskStatus
+from dp_msgs.srv import ResetSim, StartEpisode, StopEpisode
 from dp_sim.lockstep import Lockstep
 
 
@@ -88,12 +88,12 @@ class DemoClient:
             t.block.append(np.asarray(msg.block_pose, float))
             t.coverage.append(msg.coverage)
 
-    def wait(self, predicate, max_sim_s: float, what: str) -> float:  # noqa: ANN001
+    def wait(self, predicate, max_sim_s: float, what: str) -> float:
         """Tick the sim until ``predicate()``; returns the sim seconds it took."""
         return self.lockstep.run_until(predicate, max_sim_s, what)
 
     # ---- services --------------------------------------------------------------------------
-    def call(self, client, request):  # noqa: ANN001, ANN201
+    def call(self, client, request):
         return self.lockstep.call(client, request)
 
     def reset(self, seed: int) -> None:
@@ -104,6 +104,7 @@ class DemoClient:
 
     def wait_episode(self, seed: int, timeout_s: float) -> Outcome:
         """Until the sim reports success or ``timeout_s`` of episode (sim) time has passed."""
+
         def done() -> bool:
             s = self.status
             return s is not None and s.seed == seed and (s.success or s.episode_time_s >= timeout_s)

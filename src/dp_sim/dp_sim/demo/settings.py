@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+
 def _config_dir() -> Path:
     """``config/`` of the repository (source checkout), else of the current directory."""
     source = Path(__file__).resolve().parents[4] / "config"  # src/dp_sim/dp_sim/demo -> repository root

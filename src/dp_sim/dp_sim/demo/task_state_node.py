@@ -15,15 +15,14 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-from dp_msgs.msg import TaskStatus
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
+from dp_msgs.msg import TaskStatus
 from dp_policy_node.node_main import run_node
-
-from dp_sim.ros_conversions import stamp_ns
 from dp_sim.rollout import OBS_NAMES, low_dim_observation
+from dp_sim.ros_conversions import stamp_ns
 
 STATE_TOPIC = "/pusht/state"
 
