@@ -13,7 +13,7 @@ Conventions (used everywhere in dp_core):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -124,3 +124,53 @@ class PolicySpec:
         if "action_names" in rest:
             rest["action_names"] = tuple(rest["action_names"])
         return cls(obs=obs, **rest)
+
+
+def parse_obs_specs(keys: Sequence[str], shapes: Sequence[str]) -> tuple[ObsKeySpec, ...]:
+    """Parallel lists ``["front", "joint_pos"]``, ``["3x96x96", "7"]`` → ObsKeySpecs (rgb when 3-D).
+
+    The textual form is how ROS parameters (string arrays) name observation shapes.
+    """
+    if len(keys) != len(shapes):
+        raise ValueError(f"{len(keys)} observation keys but {len(shapes)} shapes")
+    specs = []
+    for key, text in zip(keys, shapes, strict=True):
+        try:
+            shape = tuple(int(s) for s in text.lower().split("x"))
+        except ValueError:
+            raise ValueError(f"observation '{key}': shape '{text}' is not like '3x96x96' or '7'") from None
+        specs.append(ObsKeySpec(key, "rgb" if len(shape) == 3 else "low_dim", shape))
+    return tuple(specs)
+
+
+def spec_mismatch(
+    spec: PolicySpec,
+    expected_obs: Sequence[ObsKeySpec],
+    action_names: Sequence[str] = (),
+    n_obs_steps: int | None = None,
+    dt_s: float | None = None,
+) -> list[str]:
+    """What differs between a checkpoint's spec and a configuration (empty: compatible).
+
+    ``action_names``, ``n_obs_steps`` and ``dt_s`` are compared only when given (empty / None: any).
+    """
+    problems = []
+    have = {o.name: o for o in spec.obs}
+    want = {o.name: o for o in expected_obs}
+    for name in have.keys() - want.keys():
+        problems.append(f"checkpoint needs observation '{name}' {have[name].kind} {have[name].shape}, not configured")
+    for name in want.keys() - have.keys():
+        problems.append(f"configured observation '{name}' is not an input of the checkpoint")
+    for name in have.keys() & want.keys():
+        if (have[name].kind, have[name].shape) != (want[name].kind, want[name].shape):
+            problems.append(
+                f"observation '{name}': checkpoint {have[name].kind} {have[name].shape}, "
+                f"configured {want[name].kind} {want[name].shape}"
+            )
+    if action_names and tuple(action_names) != spec.action_names:
+        problems.append(f"action names: checkpoint {list(spec.action_names)}, configured {list(action_names)}")
+    if n_obs_steps is not None and n_obs_steps != spec.n_obs_steps:
+        problems.append(f"n_obs_steps: checkpoint {spec.n_obs_steps}, configured {n_obs_steps}")
+    if dt_s is not None and round(dt_s * 1e9) != round(spec.dt_s * 1e9):
+        problems.append(f"dt_s: checkpoint {spec.dt_s:g} s, configured {dt_s:g} s")
+    return sorted(problems)

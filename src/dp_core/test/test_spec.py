@@ -51,3 +51,15 @@ def test_bad_key_shapes():
         ObsKeySpec("pos", "low_dim", (2, 2))
     with pytest.raises(ValueError, match="kind"):
         ObsKeySpec("pos", "depth", (2,))  # type: ignore[arg-type]
+
+
+def test_spec_mismatch_compares_timing_only_when_given():
+    from dp_core.spec import parse_obs_specs, spec_mismatch
+
+    spec = PolicySpec(obs=(ObsKeySpec("state", "low_dim", (6,)),), action_dim=2, n_obs_steps=2, dt_s=0.1)
+    obs = parse_obs_specs(["state"], ["6"])
+    assert spec_mismatch(spec, obs) == [] and spec_mismatch(spec, obs, n_obs_steps=2, dt_s=0.1) == []
+    assert spec_mismatch(spec, obs, n_obs_steps=3, dt_s=0.05) == [
+        "dt_s: checkpoint 0.1 s, configured 0.05 s",
+        "n_obs_steps: checkpoint 2, configured 3",
+    ]

@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from dp_core.control.action_chunk import NS_PER_S, ActionChunkData
-from dp_core.spec import ObsKeySpec, PolicySpec
+from dp_core.spec import ObsKeySpec, PolicySpec, parse_obs_specs, spec_mismatch
 from dp_core.timing.alignment import ObservationWindow
-from dp_policy_node.streams import parse_obs_specs, spec_mismatch
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "int8", "bf16")

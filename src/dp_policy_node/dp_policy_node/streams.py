@@ -1,4 +1,4 @@
-"""Observation streams as configured in YAML, and their comparison with a checkpoint's PolicySpec.
+"""Observation streams as configured in YAML (the comparison with a checkpoint is ``dp_core.spec.spec_mismatch``).
 
 Parameters per camera live under ``cameras.<name>.*`` (dotted ROS parameters, nested maps in
 YAML), so the list of cameras is data, not code. The robot state is one JointState topic
@@ -7,13 +7,12 @@ YAML), so the list of cameras is data, not code. The robot state is one JointSta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from dp_core.spec import ObsKeySpec, PolicySpec
+from dp_core.spec import ObsKeySpec
 from dp_policy_node.params import Param, declare, declare_all
 
 TRANSPORTS = ("raw", "compressed")
@@ -112,44 +111,3 @@ def declare_streams(node: Node) -> ObservationStreams:
         pose_key=v["ee_pose.key"],
         pose_topic=v["ee_pose.topic"],
     )
-
-
-def parse_obs_specs(keys: Sequence[str], shapes: Sequence[str]) -> tuple[ObsKeySpec, ...]:
-    """Parallel lists ``["front", "joint_pos"]``, ``["3x96x96", "7"]`` → ObsKeySpecs (rgb when 3-D)."""
-    if len(keys) != len(shapes):
-        raise ValueError(f"{len(keys)} observation keys but {len(shapes)} shapes")
-    specs = []
-    for key, text in zip(keys, shapes, strict=True):
-        try:
-            shape = tuple(int(s) for s in text.lower().split("x"))
-        except ValueError:
-            raise ValueError(f"observation '{key}': shape '{text}' is not like '3x96x96' or '7'") from None
-        specs.append(ObsKeySpec(key, "rgb" if len(shape) == 3 else "low_dim", shape))
-    return tuple(specs)
-
-
-def spec_mismatch(
-    spec: PolicySpec,
-    expected_obs: Sequence[ObsKeySpec],
-    action_names: Sequence[str],
-    n_obs_steps: int | None = None,
-) -> list[str]:
-    """What differs between a checkpoint's spec and the configured streams/output (empty: compatible)."""
-    problems = []
-    have = {o.name: o for o in spec.obs}
-    want = {o.name: o for o in expected_obs}
-    for name in have.keys() - want.keys():
-        problems.append(f"checkpoint needs observation '{name}' {have[name].kind} {have[name].shape}, not configured")
-    for name in want.keys() - have.keys():
-        problems.append(f"configured observation '{name}' is not an input of the checkpoint")
-    for name in have.keys() & want.keys():
-        if (have[name].kind, have[name].shape) != (want[name].kind, want[name].shape):
-            problems.append(
-                f"observation '{name}': checkpoint {have[name].kind} {have[name].shape}, "
-                f"configured {want[name].kind} {want[name].shape}"
-            )
-    if action_names and tuple(action_names) != spec.action_names:
-        problems.append(f"action names: checkpoint {list(spec.action_names)}, configured {list(action_names)}")
-    if n_obs_steps is not None and n_obs_steps != spec.n_obs_steps:
-        problems.append(f"n_obs_steps: checkpoint {spec.n_obs_steps}, configured {n_obs_steps}")
-    return sorted(problems)

@@ -9,9 +9,9 @@ import rclpy
 import yaml
 from rclpy.context import Context
 
+from dp_core.spec import parse_obs_specs, spec_mismatch
 from dp_policy_node.bringup import create_nodes
 from dp_policy_node.graph import GRAPH, PARAMS_FILE
-from dp_policy_node.streams import parse_obs_specs, spec_mismatch
 from dp_policy_node.tiny_policy import tiny_spec
 
 pytestmark = pytest.mark.ros

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from dp_core.spec import parse_obs_specs
 from dp_core.timing.alignment import ObservationWindow
 from dp_policy_node.policy_runner import PolicyNodeConfig, PolicyRunner
-from dp_policy_node.streams import parse_obs_specs
 
 
 def config(checkpoint, **overrides) -> PolicyNodeConfig:
@@ -64,3 +64,12 @@ def test_chunk_program_gives_the_reference_chunks_and_is_released(tiny_checkpoin
 def test_cuda_without_cuda_fails_before_loading(tmp_path) -> None:
     with pytest.raises(ValueError, match="device 'cuda:0' requested but CUDA is not available"):
         PolicyRunner.load(config(tmp_path / "no_such_checkpoint", device="cuda:0"))
+
+
+def test_policy_runner_imports_without_ros():
+    """The runner is ROS-free: importing it (and what it imports) never loads rclpy."""
+    import subprocess
+    import sys
+
+    code = "import sys, dp_policy_node.policy_runner; assert 'rclpy' not in sys.modules, 'rclpy imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
