@@ -11,13 +11,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from builtin_interfaces.msg import Duration as RosDuration
 from builtin_interfaces.msg import Time as RosTime
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from dp_core.control.action_chunk import NS_PER_S, ActionChunkData, chunk_from_flat
-from dp_msgs.msg import ActionChunk
+from dp_msgs.msg import ActionChunk, PolicyStatus
 from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 
 
@@ -267,3 +268,30 @@ def float64_array_to_msg(values: Sequence[float], label: str = "") -> Float64Mul
     msg.data = [float(v) for v in values]
     msg.layout.dim = [MultiArrayDimension(label=label, size=len(msg.data), stride=len(msg.data))]
     return msg
+
+
+# --- diagnostics --------------------------------------------------------------------------
+
+
+def status_diagnostics(name: str, status: PolicyStatus, extra: dict[str, str]) -> DiagnosticArray:
+    """One DiagnosticStatus: PolicyStatus's fields plus device, precision, chunk form and latency."""
+    ok = status.lifecycle_state == "active" and status.chunk_rate_hz > 0
+    diag = DiagnosticStatus(
+        name=name,
+        hardware_id=status.device or "none",
+        level=DiagnosticStatus.OK if ok else DiagnosticStatus.WARN,
+        message=status.message or status.lifecycle_state,
+    )
+    fields = (
+        "lifecycle_state",
+        "policy_id",
+        "last_inference_ms",
+        "median_inference_ms",
+        "chunk_rate_hz",
+        "chunks_published",
+        "observations_dropped",
+        "observations_rejected",
+    )
+    values = {f: str(getattr(status, f)) for f in fields} | extra
+    diag.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+    return DiagnosticArray(header=status.header, status=[diag])

@@ -2,15 +2,15 @@
 
 ROS callbacks only ``submit()`` the newest input and return at once. The worker holds a single
 pending slot: a newer input replaces a pending one (counted as dropped), so at most one inference
-is in flight and the model always works on the newest observation. No ROS imports: the policy
-node wires the callbacks to publishers.
+is in flight and the model always works on the newest observation. Which items are worth
+inferring (staleness, replanning period) is decided before ``submit`` (``dp_core.policy.window_gate``).
+No ROS imports: the policy node wires the callbacks to publishers.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -27,8 +27,6 @@ class InferenceWorker(Generic[Item, Result]):
         infer: the long computation (model inference); may raise.
         on_result: called on the worker thread with (item, result) after each success.
         on_error: called on the worker thread with (item, exception) when ``infer`` raises.
-        min_period_s: minimum seconds between the starts of two inferences (replanning period);
-            0 runs as soon as a new item is there.
         name: thread name (shows up in debuggers and logs).
     """
 
@@ -37,13 +35,9 @@ class InferenceWorker(Generic[Item, Result]):
         infer: Callable[[Item], Result],
         on_result: Callable[[Item, Result], None],
         on_error: Callable[[Item, BaseException], None],
-        min_period_s: float = 0.0,
         name: str = "inference",
     ) -> None:
-        if not min_period_s >= 0:
-            raise ValueError(f"min_period_s must be >= 0, got {min_period_s}")
         self._infer, self._on_result, self._on_error = infer, on_result, on_error
-        self._min_period_s = min_period_s
         self._name = name
         self._cond = threading.Condition()
         self._pending: Item | None = None
@@ -102,14 +96,10 @@ class InferenceWorker(Generic[Item, Result]):
             return False
         return True
 
-    def _next_item(self, last_start: float) -> tuple[bool, Item | None]:
+    def _next_item(self) -> tuple[bool, Item | None]:
         with self._cond:
             while self._running and not self._has_pending:
                 self._cond.wait(timeout=0.5)
-            wait_s = last_start + self._min_period_s - time.monotonic()
-            while self._running and wait_s > 0:  # replanning period: newer items may still replace it
-                self._cond.wait(timeout=wait_s)
-                wait_s = last_start + self._min_period_s - time.monotonic()
             if not self._running:
                 return False, None
             item, self._pending, self._has_pending = self._pending, None, False
@@ -117,12 +107,10 @@ class InferenceWorker(Generic[Item, Result]):
             return True, item
 
     def _loop(self) -> None:
-        last_start = -float("inf")
         while True:
-            ok, item = self._next_item(last_start)
+            ok, item = self._next_item()
             if not ok:
                 return
-            last_start = time.monotonic()
             try:
                 result = self._infer(item)  # type: ignore[arg-type]
             except Exception as exc:

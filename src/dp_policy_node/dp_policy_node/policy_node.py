@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 
+from dp_core.policy.window_input import CheckedWindow
 from dp_core.timing.alignment import ObservationWindow
 from dp_msgs.msg import ActionChunk, PolicyStatus
 from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
-from dp_policy_node.conversions import chunk_to_msg, window_arrays_from_msg
+from dp_policy_node.conversions import chunk_to_msg, status_diagnostics, window_arrays_from_msg
 from dp_policy_node.inference_worker import InferenceWorker
 from dp_policy_node.node_main import run_node
 from dp_policy_node.params import Param, declare_all
@@ -50,7 +51,7 @@ class PolicyNode(LifecycleNode):
         super().__init__(node_name, **kwargs)
         self.values = declare_all(self, PARAMS)
         self.runner: PolicyRunner | None = None
-        self.worker: InferenceWorker[ObservationWindow, Any] | None = None
+        self.worker: InferenceWorker[CheckedWindow, Any] | None = None
         self.chunk_pub = self.window_sub = None
         self.state_label = "unconfigured"
         self.note = ""
@@ -76,7 +77,6 @@ class PolicyNode(LifecycleNode):
             self.runner.infer,
             self._on_chunk,
             self._on_error,
-            min_period_s=config.min_replan_period_s,
             name="policy_inference",
         )
         self.note = f"loaded {self.runner.summary}"
@@ -132,33 +132,30 @@ class PolicyNode(LifecycleNode):
         try:
             stamps, low_dim, images = window_arrays_from_msg(msg)
             window = ObservationWindow(stamps_ns=stamps, low_dim=low_dim, images=images)
-            runner.check_window(window, now_ns=self.get_clock().now().nanoseconds)
+            checked = runner.gate.check(window, now_ns=self.get_clock().now().nanoseconds)
         except ValueError as exc:
             self.rejected += 1
             self.get_logger().warning(
                 f"rejected observation window ({self.rejected}): {exc}", throttle_duration_sec=2.0
             )
             return
-        if inline:
-            self._infer_inline(window)
-        else:
-            worker.submit(window)
-
-    def _infer_inline(self, window: ObservationWindow) -> None:
-        """Inference in this callback; the replanning period counts the windows' stamps."""
-        try:
-            chunk = self.runner.infer_paced(window)
-        except Exception as exc:
-            self._on_error(window, exc)
+        if not runner.gate.admit(checked.stamp_ns):
+            return  # inside the replanning period (counted as dropped)
+        if not inline:
+            worker.submit(checked)
             return
-        if chunk is not None:
-            self._on_chunk(window, chunk)
+        try:  # inline (lockstep simulation): the graph waits for the chunk
+            chunk = runner.infer(checked)
+        except Exception as exc:
+            self._on_error(checked, exc)
+            return
+        self._on_chunk(checked, chunk)
 
-    def _on_chunk(self, window: ObservationWindow, chunk: Any) -> None:
+    def _on_chunk(self, window: CheckedWindow, chunk: Any) -> None:
         if self.chunk_pub is not None:
             self.chunk_pub.publish(chunk_to_msg(chunk))
 
-    def _on_error(self, window: ObservationWindow, exc: BaseException) -> None:
+    def _on_error(self, window: CheckedWindow, exc: BaseException) -> None:
         self.note = f"inference failed: {type(exc).__name__}: {exc}"
         self.get_logger().error(self.note, throttle_duration_sec=2.0)
 
@@ -174,31 +171,7 @@ class PolicyNode(LifecycleNode):
         msg.observations_rejected = self.rejected
         self.status_pub.publish(msg)
         extra = runner.status_values() if runner is not None else {}
-        self.diag_pub.publish(_diagnostics(self.get_fully_qualified_name(), msg, extra))
-
-
-def _diagnostics(name: str, status: PolicyStatus, extra: dict[str, str]) -> DiagnosticArray:
-    """One DiagnosticStatus: PolicyStatus's fields plus device, precision, chunk form and latency."""
-    ok = status.lifecycle_state == "active" and status.chunk_rate_hz > 0
-    diag = DiagnosticStatus(
-        name=name,
-        hardware_id=status.device or "none",
-        level=DiagnosticStatus.OK if ok else DiagnosticStatus.WARN,
-        message=status.message or status.lifecycle_state,
-    )
-    fields = (
-        "lifecycle_state",
-        "policy_id",
-        "last_inference_ms",
-        "median_inference_ms",
-        "chunk_rate_hz",
-        "chunks_published",
-        "observations_dropped",
-        "observations_rejected",
-    )
-    values = {f: str(getattr(status, f)) for f in fields} | extra
-    diag.values = [KeyValue(key=k, value=v) for k, v in values.items()]
-    return DiagnosticArray(header=status.header, status=[diag])
+        self.diag_pub.publish(status_diagnostics(self.get_fully_qualified_name(), msg, extra))
 
 
 def _stop_worker(node: PolicyNode) -> None:

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from dp_core.control.action_chunk import NS_PER_S, ActionChunkData
+from dp_core.policy.window_gate import GateConfig, WindowGate
+from dp_core.policy.window_input import CheckedWindow
 from dp_core.spec import ObsKeySpec, PolicySpec, parse_obs_specs, spec_mismatch
-from dp_core.timing.alignment import ObservationWindow
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "int8", "bf16")
@@ -73,14 +74,15 @@ class PolicyNodeConfig:
             raise ValueError(
                 f"num_inference_steps must be >= 0 (0: checkpoint default), got {self.num_inference_steps}"
             )
-        if not self.min_replan_period_s >= 0:
-            raise ValueError(f"min_replan_period_s must be >= 0, got {self.min_replan_period_s}")
-        if not self.max_window_age_s > 0:
-            raise ValueError(f"max_window_age_s must be > 0, got {self.max_window_age_s}")
+        GateConfig(self.max_window_age_s, self.min_replan_period_s)  # raises on bad values
         if self.chunk_form not in CHUNK_FORMS:
             raise ValueError(f"chunk_form must be one of {CHUNK_FORMS}, got '{self.chunk_form}'")
         if self.torch_threads < 0:
             raise ValueError(f"torch_threads must be >= 0 (0: choose by timing at configure), got {self.torch_threads}")
+
+    @property
+    def gate(self) -> GateConfig:
+        return GateConfig(max_window_age_s=self.max_window_age_s, min_replan_period_s=self.min_replan_period_s)
 
     @classmethod
     def from_params(cls, v: dict) -> PolicyNodeConfig:
@@ -145,10 +147,9 @@ class PolicyRunner:
         self.form = str(getattr(policy, "form", "off"))
         self.threads = 0  # torch intra-op threads in use (0: not set by this runner)
         self.sequence = 0
-        self.skipped = 0  # inline inference: windows inside the replanning period
+        self.gate = WindowGate(self.spec, config.gate)  # staleness, rate/shape check, replanning
         self.stats = RateStats()
         self._previous_plan: object | None = None
-        self._last_inferred_ns = -(2**62)
 
     @classmethod
     def load(cls, config: PolicyNodeConfig) -> PolicyRunner:
@@ -222,7 +223,7 @@ class PolicyRunner:
             "median_inference_ms": self.stats.median_ms,
             "chunk_rate_hz": self.stats.rate_hz,
             "chunks_published": self.sequence,
-            "observations_dropped": dropped + self.skipped,
+            "observations_dropped": dropped + self.gate.skipped,
         }
         for field, value in values.items():
             setattr(msg, field, value)
@@ -242,43 +243,14 @@ class PolicyRunner:
         }
 
     def reset(self) -> None:
-        """New activation: sequence numbers restart, no warm start from an older plan."""
-        self.sequence = self.skipped = 0
+        """New activation: sequence numbers restart, no warm start from an older plan, the next window is due."""
+        self.sequence = 0
         self._previous_plan = None
-        self._last_inferred_ns = -(2**62)
+        self.gate.reset()
 
-    def check_window(self, window: ObservationWindow, now_ns: int | None = None) -> None:
-        """Raise ValueError when a window does not fit the policy's inputs (or, given ``now_ns``, is stale)."""
-        spec = self.spec
-        if now_ns is not None:
-            age_s = (now_ns - int(window.stamps_ns[-1])) / NS_PER_S
-            if age_s > self.config.max_window_age_s:
-                raise ValueError(f"stale: newest frame is {age_s:.3f} s old > {self.config.max_window_age_s} s")
-        if window.n_obs_steps != spec.n_obs_steps:
-            raise ValueError(f"window has {window.n_obs_steps} frames, policy needs {spec.n_obs_steps}")
-        for key in spec.obs:
-            arrays = window.images if key.kind == "rgb" else window.low_dim
-            if key.name not in arrays:
-                raise ValueError(f"window lacks {key.kind} key '{key.name}'")
-            got = arrays[key.name].shape[1:]
-            want = (key.shape[1], key.shape[2], 3) if key.kind == "rgb" else key.shape
-            if tuple(got) != tuple(want):
-                raise ValueError(f"'{key.name}' has shape {tuple(got)} per frame, policy needs {want}")
-            if key.kind == "low_dim" and not np.all(np.isfinite(arrays[key.name])):
-                raise ValueError(f"'{key.name}' has non-finite values")
-
-    def infer_paced(self, window: ObservationWindow) -> ActionChunkData | None:
-        """``infer`` unless the window is within ``min_replan_period_s`` of the last one inferred
-        (by the windows' stamps: the inline, lockstep mode); None (counted in ``skipped``) then."""
-        stamp_ns = int(window.stamps_ns[-1])
-        if stamp_ns - self._last_inferred_ns < round(self.config.min_replan_period_s * NS_PER_S):
-            self.skipped += 1
-            return None
-        self._last_inferred_ns = stamp_ns
-        return self.infer(window)
-
-    def infer(self, window: ObservationWindow) -> ActionChunkData:
-        """One chunk from the newest window; the chunk's clock is the window's."""
+    def infer(self, window: CheckedWindow) -> ActionChunkData:
+        """One chunk from a window the gate checked and admitted; the chunk's clock is the window's."""
+        self.gate.started(window.stamp_ns)
         seed = None if self.config.seed < 0 else self.config.seed + self.sequence
         warm = self._previous_plan if self.config.warm_start else None
         plan = self.policy.predict(  # type: ignore[attr-defined]
@@ -287,7 +259,7 @@ class PolicyRunner:
         self._previous_plan = plan
         self.stats.add(float(plan.inference_ms))
         self.sequence += 1
-        stamp_ns = int(window.stamps_ns[-1])
+        stamp_ns = window.stamp_ns
         start_ns = stamp_ns - round(plan.aligned_index * plan.dt_s * NS_PER_S)
         return ActionChunkData(
             stamp_ns=stamp_ns,

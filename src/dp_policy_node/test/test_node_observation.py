@@ -84,7 +84,7 @@ def test_windows_are_aligned_latest_not_after(harness_factory):
     h.sensors.start()
     assert spin_until(h.executor, lambda: len(h.windows) >= 15, timeout_s=30.0), h.status[-1:]
     # the rule is checked against what the node received (best effort may drop samples under load)
-    received = {name: buf.snapshot()[0] for name, buf in h.obs.buffers.items()}
+    received = {name: buf.snapshot()[0] for name, buf in h.obs.trigger.buffers.items()}
     checked = 0
     for msg in h.windows[3:]:
         stamps, low_dim, images = window_arrays_from_msg(msg)

@@ -52,7 +52,8 @@ def test_chunk_program_gives_the_reference_chunks_and_is_released(tiny_checkpoin
     runner = PolicyRunner.load(config(tiny_checkpoint, chunk_form="auto"))
     assert (reference.form, runner.form, runner.precision, runner.threads) == ("off", "eager", "fp32", 1)
     for k in range(3):  # seeds advance per chunk in both
-        a, b = reference.infer(window(k)), runner.infer(window(k))
+        a = reference.infer(reference.gate.check(window(k), now_ns=100_000_000))
+        b = runner.infer(runner.gate.check(window(k), now_ns=100_000_000))
         np.testing.assert_allclose(b.actions, a.actions, atol=1e-5 * max(1.0, np.abs(a.actions).max()))
     values = runner.status_values()
     assert values["chunk_form"] == "eager" and values["torch_threads"] == "1" and float(values["chunk_ms_p99"]) > 0

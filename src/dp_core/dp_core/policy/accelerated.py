@@ -32,7 +32,7 @@ from torch import Tensor
 
 from dp_core.policy.chunk_program import ChunkNoise, ChunkProgram, ChunkRunner, draw_chunk_noise, program_denoiser
 from dp_core.policy.inference import ActionPlan, Policy
-from dp_core.policy.window_input import checked_arrays
+from dp_core.policy.window_input import checked_window
 from dp_core.spec import PolicySpec
 
 log = logging.getLogger(__name__)
@@ -218,7 +218,7 @@ class AcceleratedPolicy:
     def predict_with_noise(self, observation: Any, noise: ChunkNoise) -> ActionPlan:
         """Cold-start chunk from the given noise (``draw_chunk_noise``): the fixed-noise entry point."""
         start = time.perf_counter()
-        arrays = checked_arrays(self.spec, observation)
+        arrays = checked_window(self.spec, observation).arrays
         if self.runner is None:
             raise RuntimeError("the chunk program was released; call prepare() first")
         self._stage(self.runner.program, arrays)  # type: ignore[arg-type]

@@ -32,7 +32,7 @@ from dp_core.models.unet1d import ConditionalUnet1D
 from dp_core.policy.device import resolve_device
 from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy, PolicyConfig
 from dp_core.policy.fast_inference import convert_denoiser, int8_kernel_available, native_bf16_supported
-from dp_core.policy.window_input import checked_arrays
+from dp_core.policy.window_input import checked_window
 from dp_core.spec import PolicySpec
 from dp_core.training.checkpoint import WEIGHTS_FILE, load_config_dict, load_policy_weights, resolve_checkpoint_dir
 from dp_core.training.config import from_dict
@@ -184,7 +184,7 @@ class Policy:
                     chosen = candidate
                     break
         self.model.denoiser = original if chosen == "fp32" else self.model.denoiser
-        if precision != "auto" and chosen != precision:
+        if precision not in ("auto", chosen):
             log.warning(
                 "%s requested but unavailable or its chunk differs from fp32 by more than %.0e; using fp32",
                 precision,
@@ -218,7 +218,7 @@ class Policy:
 
     def _load_inputs(self, observation: Any) -> dict[str, Tensor]:
         """Validate the numpy window and copy it into the preallocated input tensors."""
-        for key, value in checked_arrays(self.spec, observation).items():
+        for key, value in checked_window(self.spec, observation).arrays.items():
             tensor = torch.from_numpy(value)
             if key in self._rgb_names:
                 tensor = tensor.permute(0, 3, 1, 2).float().div_(255.0)

@@ -9,11 +9,40 @@ the GPU (4× fewer bytes than float32) and converts them there.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from dp_core.spec import PolicySpec
+
+
+@dataclass(frozen=True)
+class CheckedWindow:
+    """A window already checked against ``spec`` (``checked_window``): ``predict`` does not check it again.
+
+    Attributes:
+        spec: the spec it was checked against.
+        arrays: {key: array} in wire form (rgb uint8 (T, H, W, 3), low-dim float32 (T, D)), contiguous.
+        stamps_ns: (T,) int64 target times, oldest first (empty when the observation had none).
+    """
+
+    spec: PolicySpec
+    arrays: dict[str, np.ndarray]
+    stamps_ns: np.ndarray
+
+    @property
+    def stamp_ns(self) -> int:
+        """The newest observation time (0 when the observation carried no stamps)."""
+        return int(self.stamps_ns[-1]) if self.stamps_ns.size else 0
+
+
+def checked_window(spec: PolicySpec, observation: Any) -> CheckedWindow:
+    """Check an observation once: a ``CheckedWindow`` passes through; anything else goes to ``checked_arrays``."""
+    if isinstance(observation, CheckedWindow) and observation.spec == spec:
+        return observation
+    stamps = np.asarray(getattr(observation, "stamps_ns", ()), dtype=np.int64).reshape(-1)
+    return CheckedWindow(spec, checked_arrays(spec, observation), stamps)
 
 
 def split_observation(observation: Any) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
