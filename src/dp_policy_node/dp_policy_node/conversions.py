@@ -136,9 +136,6 @@ def joint_state_to_msg(joint_names: Sequence[str], positions: Sequence[float], s
     return msg
 
 
-POSE_NAMES = ("x", "y", "z", "qx", "qy", "qz", "qw")
-
-
 def pose_from_msg(msg: PoseStamped) -> np.ndarray:
     """PoseStamped → float32 (7,) [x, y, z, qx, qy, qz, qw]; rejects non-finite or zero quaternions."""
     p, q = msg.pose.position, msg.pose.orientation

@@ -15,7 +15,8 @@ from sensor_msgs.msg import Image, JointState
 
 from dp_core.data.replay_buffer import ReplayBuffer
 from dp_core.sensors.images import ImageTransform, decode_raw
-from dp_core.timing.alignment import AlignmentConfig, WindowBuilder
+from dp_core.timing.alignment import AlignmentConfig
+from dp_core.timing.window_trigger import TriggerConfig, WindowTrigger
 from dp_msgs.msg import RecorderStatus
 from dp_msgs.srv import StartEpisode, StopEpisode
 from dp_policy_node.conversions import joint_positions_from_msg, time_to_ns
@@ -188,13 +189,11 @@ def test_record_convert_and_live_equivalence(ros_context, ros_process, tmp_path)
 
 
 def _assert_live_windows_equal(bag: Path, episode: dict[str, np.ndarray]) -> None:
-    """The observation node's path (rclpy messages → WindowBuilder) picks the same frames and pixels."""
+    """The observation node's path (rclpy messages → WindowTrigger) picks the same frames and pixels."""
     transform = ImageTransform(out_h=24, out_w=32)
-    builder = WindowBuilder(
-        AlignmentConfig(n_obs_steps=2, dt_s=0.1, max_age_s=60.0),
-        {"joint_pos": "low_dim", "top_image": "rgb"},
-        capacity=100_000,
-    )
+    alignment = AlignmentConfig(n_obs_steps=2, dt_s=0.1, max_age_s=60.0)
+    capacities = {"joint_pos": 100_000, "top_image": 100_000}
+    builder = WindowTrigger(TriggerConfig(alignment, 1000.0, capacities), {"joint_pos": "low_dim", "top_image": "rgb"})
     first: dict[str, int] = {}
     with Reader(bag) as reader:
         for conn, _t, raw in reader.messages():
@@ -209,21 +208,18 @@ def _assert_live_windows_equal(bag: Path, episode: dict[str, np.ndarray]) -> Non
             first[conn.topic] = min(first.get(conn.topic, stamp), stamp)
             if conn.topic == "/joint_states":
                 msg = deserialize_message(raw, JointState)
-                builder.add(
-                    "joint_pos",
-                    time_to_ns(msg.header.stamp),
-                    joint_positions_from_msg(msg, ["fr3_joint1", "fr3_joint3"]),
-                )
+                stamp = time_to_ns(msg.header.stamp)
+                builder.add("joint_pos", stamp, joint_positions_from_msg(msg, ["fr3_joint1", "fr3_joint3"]), stamp)
             elif conn.topic == "/camera/top/image_raw":
                 msg = deserialize_message(raw, Image)
                 frame = transform(decode_raw(msg.encoding, msg.height, msg.width, msg.step, msg.data))
-                builder.add("top_image", time_to_ns(msg.header.stamp), frame)
+                builder.add("top_image", time_to_ns(msg.header.stamp), frame, time_to_ns(msg.header.stamp))
     # the timeline starts when every stream has a sample; float64 seconds only approximate the ns ticks
     ticks = max(first.values()) + np.arange(len(episode["timestamp"]), dtype=np.int64) * 100_000_000
     np.testing.assert_allclose(episode["timestamp"], ticks / 1e9, rtol=0, atol=1e-6)
     for i in range(1, len(ticks)):
         # all messages are buffered, so the newest complete time is `now` = the dataset tick
-        result = builder.build(int(ticks[i]))
+        result, _ = builder.poll(int(ticks[i]))
         assert result.ok, result.message
         np.testing.assert_array_equal(result.window.stamps_ns, ticks[i - 1 : i + 1])
         np.testing.assert_array_equal(result.window.low_dim["joint_pos"], episode["joint_pos"][i - 1 : i + 1])

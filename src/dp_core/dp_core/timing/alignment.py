@@ -3,9 +3,10 @@
 The rule is the original real-robot code's: the newest *complete* time t is the oldest of the
 streams' newest stamps (every stream has data up to t); targets are t, t - dt, ..., oldest first;
 each stream contributes its latest sample not after each target. The live path
-(``WindowBuilder`` over ``StreamBuffer``s) and the offline converter (``make_ticks`` +
-``resample_stream``) both reduce to ``stream_buffer.indices_not_after``, so a dataset built
-from a bag picks the same frames that the observation node would have picked live.
+(``build_window`` over ``StreamBuffer``s, driven by ``window_trigger.WindowTrigger``) and the
+offline converter (``make_ticks`` + ``resample_stream``) both reduce to
+``stream_buffer.indices_not_after``, so a dataset built from a bag picks the same frames that the
+observation node would have picked live.
 
 Times are integer nanoseconds; ``dt_s`` is turned into whole nanoseconds once (``dt_to_ns``)
 so that ticks and window targets are exactly additive (tick[i] - k * dt_ns == tick[i - k]).
@@ -14,7 +15,7 @@ so that ticks and window targets are exactly additive (tick[i] - k * dt_ns == ti
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -176,20 +177,15 @@ def build_window(
     kinds: Mapping[str, StreamKind],
     now_ns: int,
     config: AlignmentConfig,
-    convert: Mapping[str, Callable[[Any], np.ndarray]] | None = None,
 ) -> WindowResult:
     """Build the window at the newest complete time; never raises on bad or missing data.
 
     Args:
-        streams: name -> buffer of samples (values are arrays, or raw data when ``convert``
-            has an entry for the stream).
+        streams: name -> buffer of samples (arrays, converted when they arrived).
         kinds: name -> "rgb" ((H, W, 3) uint8 values) or "low_dim" ((D,) values).
         now_ns: current time on the stamps' clock; staleness is measured against it.
         config: window length, spacing and staleness threshold.
-        convert: optional per-stream function applied to each chosen sample (e.g. image decode
-            and resize), so only the frames actually used are converted.
     """
-    convert = convert or {}
     newest = {name: buf.newest_stamp_ns for name, buf in streams.items()}
     missing = [name for name, stamp in newest.items() if stamp is None]
     stale = {
@@ -199,7 +195,7 @@ def build_window(
     }
     if missing or stale:
         return _invalid(stale, missing, config.max_age_s, "no sample received" if missing else "")
-    newest_complete = min(min(s for s in newest.values() if s is not None), int(now_ns))
+    newest_complete = min(*(s for s in newest.values() if s is not None), int(now_ns))
     targets = target_times(newest_complete, config.n_obs_steps, config.dt_ns)
     low_dim: dict[str, np.ndarray] = {}
     images: dict[str, np.ndarray] = {}
@@ -209,8 +205,7 @@ def build_window(
         if any(s is None for s in samples):
             return _invalid({}, [name], config.max_age_s, f"no sample at or before the oldest target {targets[0]} ns")
         try:
-            frames = _convert_samples(samples, convert.get(name))
-            stacked = np.stack(frames)
+            stacked = np.stack([np.asarray(s[1]) for s in samples])  # type: ignore[index]
         except Exception as exc:  # a bad sample must not crash the node; report it instead
             return _invalid({}, [], config.max_age_s, f"stream {name}: cannot use sample: {exc}")
         chosen[name] = np.asarray([s[0] for s in samples], dtype=np.int64)  # type: ignore[index]
@@ -230,51 +225,3 @@ def build_window(
             return _invalid({}, [], config.max_age_s, f"stream {name}: kind must be 'rgb' or 'low_dim', got {kind!r}")
     window = ObservationWindow(stamps_ns=targets, low_dim=low_dim, images=images, sample_stamps_ns=chosen)
     return WindowResult(window=window, message="ok")
-
-
-def _convert_samples(samples: list[tuple[int, Any] | None], fn: Callable[[Any], np.ndarray] | None) -> list[np.ndarray]:
-    """Apply ``fn`` once per distinct sample (a slow camera repeats frames within one window)."""
-    cache: dict[int, np.ndarray] = {}
-    frames = []
-    for stamp, value in samples:  # type: ignore[misc]
-        if stamp not in cache:
-            cache[stamp] = np.asarray(fn(value) if fn is not None else value)
-        frames.append(cache[stamp])
-    return frames
-
-
-class WindowBuilder:
-    """Holds one ``StreamBuffer`` per configured stream and builds windows from them."""
-
-    def __init__(
-        self,
-        config: AlignmentConfig,
-        kinds: Mapping[str, StreamKind],
-        capacity: int = 256,
-        convert: Mapping[str, Callable[[Any], np.ndarray]] | None = None,
-    ) -> None:
-        if not kinds:
-            raise ValueError("WindowBuilder needs at least one stream")
-        bad = {k: v for k, v in kinds.items() if v not in ("rgb", "low_dim")}
-        if bad:
-            raise ValueError(f"stream kinds must be 'rgb' or 'low_dim', got {bad}")
-        unknown = set(convert or {}) - set(kinds)
-        if unknown:
-            raise ValueError(
-                f"convert functions given for unknown streams {sorted(unknown)}; streams are {list(kinds)}"
-            )
-        self.config = config
-        self.kinds = dict(kinds)
-        self.convert = dict(convert or {})
-        self.buffers: dict[str, StreamBuffer[Any]] = {name: StreamBuffer(capacity, name) for name in kinds}
-
-    def add(self, name: str, stamp_ns: int, value: Any) -> None:
-        """Store one sample of stream ``name``."""
-        try:
-            buf = self.buffers[name]
-        except KeyError:
-            raise KeyError(f"unknown stream '{name}' (have {list(self.buffers)})") from None
-        buf.add(stamp_ns, value)
-
-    def build(self, now_ns: int) -> WindowResult:
-        return build_window(self.buffers, self.kinds, now_ns, self.config, self.convert)

@@ -88,15 +88,6 @@ class StreamBuffer(Generic[V]):
             idx = indices_not_after(self._stamps, targets_ns)
             return [None if i < 0 else (self._stamps[i], self._values[i]) for i in idx]
 
-    def indices_not_after(self, targets_ns: np.ndarray | Sequence[int]) -> np.ndarray:
-        """Vectorised rule on the current contents: indices into ``snapshot()`` order, -1 where none.
-
-        For offline use where nothing is added concurrently; live code should call
-        ``samples_not_after``, which reads stamps and values under one lock.
-        """
-        with self._lock:
-            return indices_not_after(self._stamps, targets_ns)
-
     def snapshot(self) -> tuple[np.ndarray, list[V]]:
         """Copies of the stamps (int64, sorted) and values, taken under one lock."""
         with self._lock:
@@ -106,16 +97,6 @@ class StreamBuffer(Generic[V]):
     def newest_stamp_ns(self) -> int | None:
         with self._lock:
             return self._stamps[-1] if self._stamps else None
-
-    @property
-    def oldest_stamp_ns(self) -> int | None:
-        with self._lock:
-            return self._stamps[0] if self._stamps else None
-
-    def clear(self) -> None:
-        with self._lock:
-            self._stamps.clear()
-            self._values.clear()
 
     def __len__(self) -> int:
         with self._lock:
