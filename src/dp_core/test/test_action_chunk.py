@@ -72,3 +72,24 @@ def test_nan_error_names_step_and_dimension():
 def test_direct_construction_validates_too():
     with pytest.raises(ChunkValidationError, match="2-D"):
         ActionChunkData(stamp_ns=0, start_ns=0, dt_s=0.1, action_names=NAMES, actions=np.zeros(3), execute_steps=1)
+
+
+def test_chunk_from_flat_validates_each_field_once(monkeypatch):
+    """The message path checks fields in the chunk's constructor only (not again in chunk_from_flat)."""
+    import dp_core.control.action_chunk as module
+
+    calls = []
+    original = module.validate_chunk_fields
+    monkeypatch.setattr(module, "validate_chunk_fields", lambda **kw: (calls.append(kw), original(**kw)))
+    chunk_from_flat(
+        stamp_ns=1, start_ns=0, dt_s=0.1, action_names=["a"], horizon=2, action_dim=1, data=[0.0, 1.0], execute_steps=1
+    )
+    assert len(calls) == 1
+
+
+def test_aligned_index_and_warm_start_shift():
+    chunk = ActionChunkData(
+        stamp_ns=300, start_ns=100, dt_s=1e-7, action_names=("a",), actions=np.arange(4.0)[:, None], execute_steps=2
+    )
+    assert chunk.aligned_index == 2
+    assert chunk.shifted(3)[:, 0].tolist() == [3.0, 3.0, 3.0, 3.0] and chunk.shifted(1)[:, 0].tolist() == [1, 2, 3, 3]

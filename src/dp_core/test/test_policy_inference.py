@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from dp_core.control.action_chunk import ActionChunkData
 from dp_core.models.unet1d import UNetConfig
 from dp_core.policy.diffusion_policy import DiffusionPolicy, PolicyConfig
-from dp_core.policy.inference import PRECISION_TOLERANCE, ActionPlan, Policy
+from dp_core.policy.inference import PRECISION_TOLERANCE, Policy
 from dp_core.spec import ObsKeySpec, PolicySpec
+from dp_core.timing.alignment import ObservationWindow
 from dp_core.training.checkpoint import load_policy_weights, save_checkpoint_dir
 from dp_core.training.config import to_dict
 
@@ -87,6 +89,12 @@ def test_save_load_gives_identical_predictions(saved: tuple[DiffusionPolicy, Pat
     assert first.actions.shape == (8, 2) and first.actions.dtype == np.float32
     assert first.aligned_index == 1 and first.execute_steps == 4 and first.inference_ms > 0
     assert policy.policy_id.startswith("run/step_3@")
+    # the chunk the executor consumes: on the window's clock, numbered, named by the checkpoint
+    stamped = ObservationWindow(np.array([900, 1000]) * 1_000_000, obs["low_dim"], obs["images"])
+    chunk = policy.predict(stamped, seed=7, sequence=5)
+    assert isinstance(chunk, ActionChunkData) and chunk.policy_id == policy.policy_id and chunk.sequence == 5
+    assert (chunk.stamp_ns, chunk.start_ns, chunk.dt_s) == (1_000_000_000, 1_000_000_000 - 100_000_000, 0.1)
+    np.testing.assert_array_equal(chunk.actions, first.actions)
 
 
 def test_actions_are_in_unnormalized_units(saved: tuple[DiffusionPolicy, Path]) -> None:
@@ -134,7 +142,7 @@ def test_bad_observations_are_named(saved: tuple[DiffusionPolicy, Path]) -> None
     with pytest.raises(ValueError, match=r"image 'cam': expected uint8"):
         policy.predict(bad)
     with pytest.raises(ValueError, match="warm_start actions"):
-        policy.predict(obs, warm_start=ActionPlan(np.zeros((3, 2), np.float32), 1, 1, ("a", "b"), 0.1, 0.0))
+        policy.predict(obs, warm_start=ActionChunkData(0, 0, 0.1, ("a", "b"), np.zeros((3, 2), np.float32), 1))
 
 
 def test_mismatched_checkpoint_fails_with_a_clear_message(tmp_path: Path) -> None:
@@ -147,5 +155,5 @@ def test_mismatched_checkpoint_fails_with_a_clear_message(tmp_path: Path) -> Non
     with pytest.raises(FileNotFoundError, match="does not exist"):
         Policy.from_checkpoint(tmp_path / "nowhere")
     (tmp_path / "run" / "step_1" / "model.safetensors").unlink()
-    with pytest.raises(FileNotFoundError, match="model.safetensors is missing"):
+    with pytest.raises(FileNotFoundError, match=r"model\.safetensors is missing"):
         Policy.from_checkpoint(tmp_path / "run", device="cpu")

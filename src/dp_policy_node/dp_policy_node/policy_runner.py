@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dp_core.control.action_chunk import NS_PER_S, ActionChunkData
+from dp_core.control.action_chunk import ActionChunkData
 from dp_core.policy.window_gate import GateConfig, WindowGate
 from dp_core.policy.window_input import CheckedWindow
 from dp_core.spec import ObsKeySpec, PolicySpec, parse_obs_specs, spec_mismatch
@@ -149,7 +149,7 @@ class PolicyRunner:
         self.sequence = 0
         self.gate = WindowGate(self.spec, config.gate)  # staleness, rate/shape check, replanning
         self.stats = RateStats()
-        self._previous_plan: object | None = None
+        self._previous_chunk: object | None = None
 
     @classmethod
     def load(cls, config: PolicyNodeConfig) -> PolicyRunner:
@@ -243,34 +243,23 @@ class PolicyRunner:
         }
 
     def reset(self) -> None:
-        """New activation: sequence numbers restart, no warm start from an older plan, the next window is due."""
+        """New activation: sequence numbers restart, no warm start from an older chunk, the next window is due."""
         self.sequence = 0
-        self._previous_plan = None
+        self._previous_chunk = None
         self.gate.reset()
 
     def infer(self, window: CheckedWindow) -> ActionChunkData:
         """One chunk from a window the gate checked and admitted; the chunk's clock is the window's."""
         self.gate.started(window.stamp_ns)
         seed = None if self.config.seed < 0 else self.config.seed + self.sequence
-        warm = self._previous_plan if self.config.warm_start else None
-        plan = self.policy.predict(  # type: ignore[attr-defined]
-            window, seed=seed, warm_start=warm, executed_steps=_executed_steps(warm)
+        warm = self._previous_chunk if self.config.warm_start else None
+        chunk = self.policy.predict(  # type: ignore[attr-defined]
+            window, seed=seed, warm_start=warm, executed_steps=_executed_steps(warm), sequence=self.sequence + 1
         )
-        self._previous_plan = plan
-        self.stats.add(float(plan.inference_ms))
+        self._previous_chunk = chunk
+        self.stats.add(float(chunk.inference_ms))
         self.sequence += 1
-        stamp_ns = window.stamp_ns
-        start_ns = stamp_ns - round(plan.aligned_index * plan.dt_s * NS_PER_S)
-        return ActionChunkData(
-            stamp_ns=stamp_ns,
-            start_ns=max(start_ns, 0),
-            dt_s=float(plan.dt_s),
-            action_names=tuple(plan.action_names),
-            actions=np.asarray(plan.actions, dtype=np.float32),
-            execute_steps=int(plan.execute_steps),
-            sequence=self.sequence,
-            policy_id=self.policy_id,
-        )
+        return chunk
 
 
 def _reference_window(spec: PolicySpec) -> dict[str, dict[str, np.ndarray]]:
@@ -282,5 +271,5 @@ def _reference_window(spec: PolicySpec) -> dict[str, dict[str, np.ndarray]]:
     }
 
 
-def _executed_steps(previous_plan: object | None) -> int:
-    return 0 if previous_plan is None else int(previous_plan.execute_steps)  # type: ignore[attr-defined]
+def _executed_steps(previous_chunk: object | None) -> int:
+    return 0 if previous_chunk is None else int(previous_chunk.execute_steps)  # type: ignore[attr-defined]

@@ -1,7 +1,10 @@
 """A validated, ROS-free action chunk: the payload of dp_msgs/ActionChunk as numpy.
 
-Why here and not in a node: the executor, the recorder's converter and tests all need the same
-validation, and it must be testable without ROS. The node-side conversion only copies fields.
+One chunk type from the model to the robot: ``Policy.predict`` returns it, the policy node
+publishes it, the executor consumes it. Why here and not in a node: the executor, the policy, the
+evaluation and tests all need the same validation, and it must be testable without ROS. Every
+field is validated once, when the chunk is built (``__post_init__``); the node-side conversion
+only copies fields.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class ActionChunkData:
         sequence: increasing number per policy activation.
         policy_id: identifies the checkpoint.
         frame_id: frame of Cartesian components ("" for joint actions).
+        inference_ms: wall time of the prediction (0 when unknown; not part of the message).
     """
 
     stamp_ns: int
@@ -44,6 +48,7 @@ class ActionChunkData:
     sequence: int = 0
     policy_id: str = ""
     frame_id: str = ""
+    inference_ms: float = 0.0
 
     def __post_init__(self) -> None:
         actions = np.asarray(self.actions, dtype=np.float32)
@@ -74,6 +79,18 @@ class ActionChunkData:
     @property
     def action_dim(self) -> int:
         return int(self.actions.shape[1])
+
+    @property
+    def aligned_index(self) -> int:
+        """Index of the action aligned with the newest observation (``stamp_ns``)."""
+        return round((self.stamp_ns - self.start_ns) / (self.dt_s * NS_PER_S))
+
+    def shifted(self, executed_steps: int) -> np.ndarray:
+        """The actions advanced by ``executed_steps`` (the tail repeats the last action): a warm start."""
+        if executed_steps < 0:
+            raise ValueError(f"executed_steps must be >= 0, got {executed_steps}")
+        index = np.minimum(np.arange(self.horizon) + executed_steps, self.horizon - 1)
+        return self.actions[index]
 
     @property
     def end_ns(self) -> int:
@@ -130,16 +147,17 @@ def chunk_from_flat(
     policy_id: str = "",
     frame_id: str = "",
 ) -> ActionChunkData:
-    """Build a chunk from the flat row-major layout of the message, validating every field."""
+    """Build a chunk from the flat row-major layout of the message (validated once, by the chunk)."""
     flat = np.asarray(data, dtype=np.float32).reshape(-1)
-    validate_chunk_fields(
-        horizon=horizon,
-        action_dim=action_dim,
-        action_names=action_names,
-        data_len=flat.size,
-        dt_s=dt_s,
-        execute_steps=execute_steps,
-    )
+    if horizon < 1 or action_dim < 1 or flat.size != horizon * action_dim:  # cannot reshape: say why
+        validate_chunk_fields(
+            horizon=horizon,
+            action_dim=action_dim,
+            action_names=action_names,
+            data_len=flat.size,
+            dt_s=dt_s,
+            execute_steps=execute_steps,
+        )
     return ActionChunkData(
         stamp_ns=int(stamp_ns),
         start_ns=int(start_ns),

@@ -30,8 +30,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from dp_core.control.action_chunk import ActionChunkData
 from dp_core.policy.chunk_program import ChunkNoise, ChunkProgram, ChunkRunner, draw_chunk_noise, program_denoiser
-from dp_core.policy.inference import ActionPlan, Policy
+from dp_core.policy.inference import Policy, make_chunk
 from dp_core.policy.window_input import checked_window
 from dp_core.spec import PolicySpec
 
@@ -51,7 +52,7 @@ _serial = itertools.count(1)
 
 
 class AcceleratedPolicy:
-    """``Policy`` with a prepared chunk program; same ``predict`` signature and ``ActionPlan``."""
+    """``Policy`` with a prepared chunk program; the same ``predict`` signature and chunk."""
 
     def __init__(
         self,
@@ -192,11 +193,12 @@ class AcceleratedPolicy:
         self,
         observation: Any,
         seed: int | None = None,
-        warm_start: ActionPlan | None = None,
+        warm_start: ActionChunkData | None = None,
         executed_steps: int = 0,
         noise: np.ndarray | Tensor | None = None,
-    ) -> ActionPlan:
-        """Observation window → plan; the same chunk as ``Policy.predict`` for the same seed.
+        sequence: int = 0,
+    ) -> ActionChunkData:
+        """Observation window → chunk; the same chunk as ``Policy.predict`` for the same seed.
 
         ``noise``: the initial noise x_T (horizon, action_dim), normalized, instead of a seeded
         draw (DDIM is then a deterministic function of it; DDPM's later draws still use the seed).
@@ -204,7 +206,7 @@ class AcceleratedPolicy:
         if warm_start is not None or self.runner is None:
             extra = {} if noise is None else {"noise": noise}  # Policy.predict's noise argument
             return self.policy.predict(
-                observation, seed=seed, warm_start=warm_start, executed_steps=executed_steps, **extra
+                observation, seed=seed, warm_start=warm_start, executed_steps=executed_steps, sequence=sequence, **extra
             )
         if seed is None:
             seed = int(self.policy._rng.integers(0, 2**63 - 1))
@@ -212,29 +214,22 @@ class AcceleratedPolicy:
         program = self.runner.program
         initial = None if noise is None else _initial_noise(noise, program.shape)
         return self.predict_with_noise(
-            observation, draw_chunk_noise(program.scheduler, program.shape, generator, initial)
+            observation, draw_chunk_noise(program.scheduler, program.shape, generator, initial), sequence
         )
 
-    def predict_with_noise(self, observation: Any, noise: ChunkNoise) -> ActionPlan:
+    def predict_with_noise(self, observation: Any, noise: ChunkNoise, sequence: int = 0) -> ActionChunkData:
         """Cold-start chunk from the given noise (``draw_chunk_noise``): the fixed-noise entry point."""
         start = time.perf_counter()
-        arrays = checked_window(self.spec, observation).arrays
+        window = checked_window(self.spec, observation)
         if self.runner is None:
             raise RuntimeError("the chunk program was released; call prepare() first")
-        self._stage(self.runner.program, arrays)  # type: ignore[arg-type]
+        self._stage(self.runner.program, window.arrays)  # type: ignore[arg-type]
         self.runner.program.set_noise(noise)  # type: ignore[union-attr]
         # A copy, never a view of the program's output buffer (on a CPU .cpu() would return that buffer);
         # on CUDA the copy back waits for the chunk.
         actions = self._chunk()[0].to("cpu", copy=True).numpy()
-        spec = self.spec
-        return ActionPlan(
-            actions=actions,
-            execute_steps=spec.n_action_steps,
-            aligned_index=spec.n_obs_steps - 1,
-            action_names=spec.action_names,
-            dt_s=spec.dt_s,
-            inference_ms=1e3 * (time.perf_counter() - start),
-        )
+        ms = 1e3 * (time.perf_counter() - start)
+        return make_chunk(self.spec, actions, window.stamp_ns, ms, sequence, self.policy_id)
 
     def _stage(self, program: ChunkProgram, arrays: dict[str, np.ndarray]) -> None:
         """numpy → pinned host buffer → device buffer (asynchronous on CUDA; CPU: one copy)."""

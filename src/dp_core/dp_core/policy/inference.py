@@ -1,8 +1,8 @@
-"""Inference API used by the nodes: load a checkpoint, turn an observation window into a plan.
+"""Inference API used by the nodes: load a checkpoint, turn an observation window into a chunk.
 
 ``Policy.predict`` takes the numpy observation window of ``dp_core.spec`` (low-dim (T, D)
-float32, images (T, H, W, 3) uint8 RGB) and returns an :class:`ActionPlan` in unnormalized
-units. Fast path: ``torch.inference_mode``, observations encoded once per chunk (the denoiser's
+float32, images (T, H, W, 3) uint8 RGB) and returns the chunk the executor consumes
+(:class:`dp_core.control.action_chunk.ActionChunkData`, unnormalized units, on the window's clock). Fast path: ``torch.inference_mode``, observations encoded once per chunk (the denoiser's
 condition cache), preallocated input tensors, and optionally a reduced-precision denoiser (int8
 weight-only, or bfloat16; see ``fast_inference.py``).
 
@@ -20,7 +20,6 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,11 +27,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from dp_core.control.action_chunk import NS_PER_S, ActionChunkData
 from dp_core.models.unet1d import ConditionalUnet1D
 from dp_core.policy.device import resolve_device
 from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy, PolicyConfig
 from dp_core.policy.fast_inference import convert_denoiser, int8_kernel_available, native_bf16_supported
-from dp_core.policy.window_input import checked_window
+from dp_core.policy.window_input import CheckedWindow, checked_window
 from dp_core.spec import PolicySpec
 from dp_core.training.checkpoint import WEIGHTS_FILE, load_config_dict, load_policy_weights, resolve_checkpoint_dir
 from dp_core.training.config import from_dict
@@ -45,33 +45,26 @@ Precision = Literal["fp32", "bf16", "int8", "auto"]
 PRECISION_TOLERANCE = 1e-2
 
 
-@dataclass(frozen=True)
-class ActionPlan:
-    """One predicted action chunk.
+def make_chunk(
+    spec: PolicySpec, actions: np.ndarray, stamp_ns: int, inference_ms: float, sequence: int = 0, policy_id: str = ""
+) -> ActionChunkData:
+    """The chunk for ``actions`` predicted from an observation whose newest frame is at ``stamp_ns``.
 
-    Attributes:
-        actions: (horizon, action_dim) float32, unnormalized (robot units).
-        execute_steps: actions to execute before replanning (spec.n_action_steps).
-        aligned_index: index of the action aligned with the newest observation (n_obs_steps - 1).
-        action_names: one name per action dimension.
-        dt_s: seconds between consecutive actions.
-        inference_ms: wall time of the prediction.
+    Action ``n_obs_steps - 1`` is aligned with that frame (the original's convention), so action 0
+    is due ``(n_obs_steps - 1) * dt_s`` earlier; ``n_action_steps`` are meant to run before replanning.
     """
-
-    actions: np.ndarray
-    execute_steps: int
-    aligned_index: int
-    action_names: tuple[str, ...]
-    dt_s: float
-    inference_ms: float
-
-    def shifted(self, executed_steps: int) -> np.ndarray:
-        """The actions advanced by ``executed_steps`` (the tail repeats the last action)."""
-        if executed_steps < 0:
-            raise ValueError(f"executed_steps must be >= 0, got {executed_steps}")
-        horizon = self.actions.shape[0]
-        index = np.minimum(np.arange(horizon) + executed_steps, horizon - 1)
-        return self.actions[index]
+    aligned = spec.n_obs_steps - 1
+    return ActionChunkData(
+        stamp_ns=int(stamp_ns),
+        start_ns=int(stamp_ns) - round(aligned * spec.dt_s * NS_PER_S),
+        dt_s=float(spec.dt_s),
+        action_names=spec.action_names,
+        actions=actions,
+        execute_steps=spec.n_action_steps,
+        sequence=sequence,
+        policy_id=policy_id,
+        inference_ms=inference_ms,
+    )
 
 
 def _relative_difference(a: Tensor, reference: Tensor) -> float:
@@ -216,9 +209,9 @@ class Policy:
 
     # ---- prediction ----
 
-    def _load_inputs(self, observation: Any) -> dict[str, Tensor]:
-        """Validate the numpy window and copy it into the preallocated input tensors."""
-        for key, value in checked_window(self.spec, observation).arrays.items():
+    def _load_inputs(self, window: CheckedWindow) -> dict[str, Tensor]:
+        """Copy the checked numpy window into the preallocated input tensors."""
+        for key, value in window.arrays.items():
             tensor = torch.from_numpy(value)
             if key in self._rgb_names:
                 tensor = tensor.permute(0, 3, 1, 2).float().div_(255.0)
@@ -230,23 +223,28 @@ class Policy:
         self,
         observation: Any,
         seed: int | None = None,
-        warm_start: ActionPlan | None = None,
+        warm_start: ActionChunkData | None = None,
         executed_steps: int = 0,
         noise: np.ndarray | Tensor | None = None,
-    ) -> ActionPlan:
-        """Observation window -> action plan.
+        sequence: int = 0,
+    ) -> ActionChunkData:
+        """Observation window -> action chunk.
 
         Args:
-            observation: ``ObservationWindow``-like object (``.low_dim``, ``.images``), a mapping
-                with "low_dim"/"images" dicts, or a flat mapping {key: array}.
-            seed: seeds the sampling noise (same seed, same observation -> same plan).
-            warm_start: the previous plan; its actions shifted by ``executed_steps`` are re-noised
+            observation: a ``CheckedWindow`` (not checked again), an ``ObservationWindow``-like
+                object (``.low_dim``, ``.images``, optional ``.stamps_ns``), a mapping with
+                "low_dim"/"images" dicts, or a flat mapping {key: array}. Without stamps the
+                newest frame is time 0.
+            seed: seeds the sampling noise (same seed, same observation -> same chunk).
+            warm_start: the previous chunk; its actions shifted by ``executed_steps`` are re-noised
                 partially and denoised instead of starting from pure noise.
             noise: initial noise (horizon, action_dim) in normalized action units instead of a
-                seeded draw; with DDIM (eta 0) the plan is then a deterministic function of it.
+                seeded draw; with DDIM (eta 0) the chunk is then a deterministic function of it.
+            sequence: the chunk's sequence number (the policy node counts per activation).
         """
         start = time.perf_counter()
-        obs = self._load_inputs(observation)
+        window = checked_window(self.spec, observation)
+        obs = self._load_inputs(window)
         if seed is None:
             seed = int(self._rng.integers(0, 2**63 - 1))
         generator = torch.Generator(self.device).manual_seed(int(seed))
@@ -264,13 +262,13 @@ class Policy:
             init_noise_level=self.warm_start_noise_level if init is not None else None,
             noise=self._initial_noise(noise),
         )
-        return ActionPlan(
-            actions=actions[0].float().cpu().numpy(),
-            execute_steps=self.spec.n_action_steps,
-            aligned_index=self.spec.n_obs_steps - 1,
-            action_names=self.spec.action_names,
-            dt_s=self.spec.dt_s,
-            inference_ms=1e3 * (time.perf_counter() - start),
+        return make_chunk(
+            self.spec,
+            actions[0].float().cpu().numpy(),
+            window.stamp_ns,
+            1e3 * (time.perf_counter() - start),
+            sequence,
+            self.policy_id,
         )
 
     def _initial_noise(self, noise: np.ndarray | Tensor | None) -> Tensor | None:
