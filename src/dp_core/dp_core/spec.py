@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 ObsKind = Literal["rgb", "low_dim"]
@@ -174,3 +175,19 @@ def spec_mismatch(
     if dt_s is not None and round(dt_s * 1e9) != round(spec.dt_s * 1e9):
         problems.append(f"dt_s: checkpoint {spec.dt_s:g} s, configured {dt_s:g} s")
     return sorted(problems)
+
+
+def load_spec(checkpoint: str | Path) -> PolicySpec:
+    """The spec stored with a dp-train checkpoint (run or step directory); ValueError when unreadable.
+
+    Reads only the checkpoint's config.yaml (no weights), so a node that needs the policy's shape
+    but not the model (the observation node) agrees with the checkpoint by construction.
+    """
+    from dp_core.training.checkpoint import load_config_dict  # checkpoint layout (imports torch)
+
+    try:
+        return PolicySpec.from_dict(load_config_dict(checkpoint)["policy"]["spec"])
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(
+            f"cannot read the policy spec of checkpoint '{checkpoint}': {type(exc).__name__}: {exc}"
+        ) from exc

@@ -5,11 +5,11 @@ frames, ``conversions`` reads joint states and poses) and handed to
 ``dp_core.timing.window_trigger.WindowTrigger``, which decides when a window goes out (every
 stream newer than in the last window, a lagging faster stream waited for, at most
 ``max_window_rate_hz``); a timer at ``rate_hz`` publishes the status and any held-back window.
+The window's shape is the policy's: from ``checkpoint_path``'s spec (see ``observation_config``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from geometry_msgs.msg import PoseStamped
@@ -18,39 +18,28 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
 from dp_core.sensors.images import ImageTransform, decode_compressed, decode_raw
-from dp_core.timing.alignment import AlignmentConfig, ObservationWindow
-from dp_core.timing.window_trigger import TriggerConfig, WindowTrigger
+from dp_core.spec import load_spec
+from dp_core.timing.alignment import ObservationWindow
+from dp_core.timing.window_trigger import WindowTrigger
 from dp_msgs.msg import ObservationStatus
 from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from dp_policy_node.conversions import joint_positions_from_msg, pose_from_msg, time_to_ns, window_to_msg
 from dp_policy_node.node_main import run_node
+from dp_policy_node.observation_config import CameraStream, ObservationNodeConfig
 from dp_policy_node.params import Param, declare_all
-from dp_policy_node.streams import CameraStream, ObservationStreams, declare_streams
+from dp_policy_node.streams import declare_streams
 
 PARAMS = [
+    Param("checkpoint_path", "", "checkpoint whose spec gives n_obs_steps, dt_s and camera sizes (checked vs streams)"),
     Param("rate_hz", 10.0, "status rate and staleness check in Hz (default 10)"),
     Param("max_window_rate_hz", 30.0, "windows go out when every stream has a newer sample, at most this often (Hz)"),
-    Param("n_obs_steps", 2, "frames per window, the policy's n_obs_steps (default 2)"),
-    Param("dt_s", 0.1, "seconds between window frames, the policy's dt_s (default 0.1)"),
+    Param("n_obs_steps", 0, "frames per window; 0: the checkpoint's (set: must equal it)"),
+    Param("dt_s", 0.0, "seconds between window frames; 0: the checkpoint's (set: must equal it)"),
     Param("max_age_s", 0.25, "a stream whose newest sample is older than this (s) invalidates the window"),
     Param("image_buffer_capacity", 48, "frames kept per camera; must cover (n_obs_steps - 1) * dt_s + max_age_s"),
     Param("state_buffer_capacity", 1024, "samples kept per robot-state stream (1024 = 2 s at 500 Hz)"),
     Param("image_crop", "center", "center (crop to aspect, then resize) or none (resize only)"),
 ]
-
-
-@dataclass(frozen=True)
-class ObservationNodeConfig:
-    """Streams + window trigger (dp_core) + status rate + image crop."""
-
-    streams: ObservationStreams
-    trigger: TriggerConfig
-    rate_hz: float
-    image_crop: str
-
-    def __post_init__(self) -> None:
-        if not self.rate_hz > 0:
-            raise ValueError(f"rate_hz must be > 0, got {self.rate_hz}")
 
 
 class ObservationNode(Node):
@@ -59,17 +48,10 @@ class ObservationNode(Node):
     def __init__(self, node_name: str = "observation_node", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         v = declare_all(self, PARAMS)
-        streams = declare_streams(self)
-        kinds = {o.name: o.kind for o in streams.obs_specs}
-        capacity = {"rgb": v["image_buffer_capacity"], "low_dim": v["state_buffer_capacity"]}
-        alignment = AlignmentConfig(n_obs_steps=v["n_obs_steps"], dt_s=v["dt_s"], max_age_s=v["max_age_s"])
-        self.config = ObservationNodeConfig(
-            streams=streams,
-            trigger=TriggerConfig(alignment, v["max_window_rate_hz"], {k: capacity[kind] for k, kind in kinds.items()}),
-            rate_hz=v["rate_hz"],
-            image_crop=v["image_crop"],
-        )
-        self.trigger = WindowTrigger(self.config.trigger, kinds)
+        spec = load_spec(v["checkpoint_path"]) if v["checkpoint_path"] else None
+        self.config = ObservationNodeConfig.build(v, declare_streams(self), spec)
+        streams = self.config.streams
+        self.trigger = WindowTrigger(self.config.trigger, {o.name: o.kind for o in streams.obs_specs})
         self.windows_published = self.windows_invalid = self.messages_rejected = 0
         self._last_message = ""
         for cam in streams.cameras:

@@ -1,78 +1,16 @@
-"""Observation streams as configured in YAML (the comparison with a checkpoint is ``dp_core.spec.spec_mismatch``).
+"""Declaring the observation node's stream parameters (the config itself is ``observation_config``, ROS-free).
 
 Parameters per camera live under ``cameras.<name>.*`` (dotted ROS parameters, nested maps in
-YAML), so the list of cameras is data, not code. The robot state is one JointState topic
-(selected joints by name → one low-dim key) and optionally one PoseStamped topic (→ a 7-D key).
+YAML), so the list of cameras is data, not code.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from dp_core.spec import ObsKeySpec
+from dp_policy_node.observation_config import CameraStream, ObservationStreams
 from dp_policy_node.params import Param, declare, declare_all
-
-TRANSPORTS = ("raw", "compressed")
-
-
-@dataclass(frozen=True)
-class CameraStream:
-    """One camera: observation key ``name`` from ``topic`` (sensor_msgs/Image or CompressedImage)."""
-
-    name: str
-    topic: str
-    transport: str
-    height: int
-    width: int
-
-    def __post_init__(self) -> None:
-        if not self.topic:
-            raise ValueError(f"camera '{self.name}': cameras.{self.name}.topic must be set")
-        if self.transport not in TRANSPORTS:
-            raise ValueError(f"camera '{self.name}': transport must be one of {TRANSPORTS}, got '{self.transport}'")
-        if self.height < 1 or self.width < 1:
-            raise ValueError(f"camera '{self.name}': height and width must be >= 1, got {self.height}x{self.width}")
-
-    @property
-    def obs_spec(self) -> ObsKeySpec:
-        return ObsKeySpec(self.name, "rgb", (3, self.height, self.width))
-
-
-@dataclass(frozen=True)
-class ObservationStreams:
-    """All inputs of the observation node."""
-
-    cameras: tuple[CameraStream, ...]
-    joint_key: str
-    joint_topic: str
-    joint_names: tuple[str, ...]
-    pose_key: str = ""
-    pose_topic: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.joint_key or not self.joint_topic or not self.joint_names:
-            raise ValueError("joint_state.key, joint_state.topic and joint_state.joint_names must be set")
-        if len(set(self.joint_names)) != len(self.joint_names):
-            raise ValueError(f"joint_state.joint_names has duplicates: {list(self.joint_names)}")
-        if bool(self.pose_key) != bool(self.pose_topic):
-            raise ValueError("ee_pose.key and ee_pose.topic must both be set or both be empty")
-        names = [c.name for c in self.cameras] + [self.joint_key] + ([self.pose_key] if self.pose_key else [])
-        if len(set(names)) != len(names):
-            raise ValueError(f"observation keys must be unique, got {names}")
-
-    @property
-    def obs_specs(self) -> tuple[ObsKeySpec, ...]:
-        low_dim = [ObsKeySpec(self.joint_key, "low_dim", (len(self.joint_names),))]
-        if self.pose_key:
-            low_dim.append(ObsKeySpec(self.pose_key, "low_dim", (7,)))
-        return (*[c.obs_spec for c in self.cameras], *low_dim)
-
-    @property
-    def stream_names(self) -> tuple[str, ...]:
-        return tuple(o.name for o in self.obs_specs)
 
 
 def declare_streams(node: Node) -> ObservationStreams:
@@ -87,8 +25,10 @@ def declare_streams(node: Node) -> ObservationStreams:
             [
                 Param(f"cameras.{name}.topic", "", "image topic (sensor_msgs/Image, or CompressedImage)"),
                 Param(f"cameras.{name}.transport", "raw", "raw (Image: rgb8/bgr8/mono8/16UC1) or compressed"),
-                Param(f"cameras.{name}.height", 96, "policy input height in pixels (resize/crop target)"),
-                Param(f"cameras.{name}.width", 96, "policy input width in pixels"),
+                Param(
+                    f"cameras.{name}.height", 0, "policy input height in px (resize/crop target); 0: the checkpoint's"
+                ),
+                Param(f"cameras.{name}.width", 0, "policy input width in px; 0: the checkpoint's"),
             ],
         )
         p = f"cameras.{name}."

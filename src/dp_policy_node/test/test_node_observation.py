@@ -173,3 +173,20 @@ def test_malformed_messages_are_rejected_and_counted(harness_factory, ros_contex
     assert spin_until(h.executor, publish_and_count, timeout_s=10.0)
     assert spin_until(h.executor, lambda: bool(h.status) and h.status[-1].messages_rejected >= 4, timeout_s=5.0)
     assert not h.windows and not h.status[-1].window_valid
+
+
+def test_the_window_shape_comes_from_the_checkpoint(ros_context, tiny_checkpoint):
+    streams = [
+        Parameter("checkpoint_path", value=str(tiny_checkpoint)),
+        Parameter("camera_names", value=["front"]),
+        Parameter("cameras.front.topic", value="/cam/front"),
+        Parameter("joint_state.joint_names", value=JOINTS),
+    ]
+    node = ObservationNode(context=ros_context, parameter_overrides=streams)
+    try:
+        alignment = node.config.trigger.alignment
+        assert (alignment.n_obs_steps, alignment.dt_s, node.config.streams.cameras[0].height) == (2, 0.1, 48)
+    finally:
+        node.destroy_node()
+    with pytest.raises(ValueError, match=r"dt_s: checkpoint 0\.1 s, configured 0\.05 s"):
+        ObservationNode(context=ros_context, parameter_overrides=[*streams, Parameter("dt_s", value=0.05)])
