@@ -32,7 +32,7 @@ PARAMS = [
     Param("num_inference_steps", 0, "DDIM denoising steps; 0 keeps the checkpoint's setting"),
     Param("warm_start", False, "start denoising from the previous chunk's remainder (default false)"),
     Param("seed", -1, "base seed of the sampling noise; -1 = random"),
-    Param("expected_obs_keys", [], "observation keys the observation node sends", Parameter.Type.STRING_ARRAY),
+    Param("expected_obs_keys", [], "keys the observation node sends (empty: any)", Parameter.Type.STRING_ARRAY),
     Param("expected_obs_shapes", [], "their shapes: '3xHxW' (rgb) or 'D' (low-dim)", Parameter.Type.STRING_ARRAY),
     Param("action_names", [], "action names the executor expects (empty: any)", Parameter.Type.STRING_ARRAY),
     Param("min_replan_period_s", 0.0, "minimum seconds between inference starts (0: every new window)"),

@@ -41,7 +41,8 @@ class PolicyNodeConfig:
         num_inference_steps: DDIM steps; 0 keeps the checkpoint's setting.
         warm_start: start each chunk's denoising from the previous chunk's remainder.
         seed: base seed for the sampling noise; -1 leaves it random.
-        expected_obs: observation keys/shapes the observation node produces.
+        expected_obs: observation keys/shapes the observation node produces (empty: the checkpoint's;
+            every window is checked against the spec anyway).
         action_names: names the executor expects (empty: take the checkpoint's).
         min_replan_period_s: minimum seconds between two inference starts (0: on every window).
         max_window_age_s: windows whose newest stamp is older than this on arrival are rejected.
@@ -176,7 +177,7 @@ class PolicyRunner:
             )
         except Exception as exc:
             raise ValueError(f"cannot load checkpoint '{path}': {type(exc).__name__}: {exc}") from exc
-        problems = spec_mismatch(policy.spec, config.expected_obs, config.action_names)
+        problems = spec_mismatch(policy.spec, config.expected_obs or policy.spec.obs, config.action_names)
         if problems:
             raise ValueError(f"checkpoint '{path.name}' does not match the configuration: " + "; ".join(problems))
         runner_policy: object = policy

@@ -61,6 +61,24 @@ def test_chunk_program_gives_the_reference_chunks_and_is_released(tiny_checkpoin
     assert runner.form == "released" and runner.policy.runner is None
 
 
+def test_expected_observations_are_optional_and_checked_when_given(tiny_checkpoint) -> None:
+    assert PolicyRunner.load(config(tiny_checkpoint, expected_obs=(), chunk_form="off")).spec.n_obs_steps == 2
+    wrong = parse_obs_specs(["front", "joint_pos"], ["3x96x96", "3"])
+    with pytest.raises(
+        ValueError, match=r"observation 'front': checkpoint rgb \(3, 48, 64\), configured rgb \(3, 96, 96\)"
+    ):
+        PolicyRunner.load(config(tiny_checkpoint, expected_obs=wrong, chunk_form="off"))
+
+
+def test_a_window_at_another_rate_is_refused(tiny_checkpoint) -> None:
+    runner = PolicyRunner.load(config(tiny_checkpoint, chunk_form="off"))
+    fast = ObservationWindow(
+        stamps_ns=np.array([50_000_000, 100_000_000]), low_dim=window().low_dim, images=window().images
+    )
+    with pytest.raises(ValueError, match="the observation node builds windows at another rate"):
+        runner.gate.check(fast, now_ns=100_000_000)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
 def test_cuda_without_cuda_fails_before_loading(tmp_path) -> None:
     with pytest.raises(ValueError, match="device 'cuda:0' requested but CUDA is not available"):
