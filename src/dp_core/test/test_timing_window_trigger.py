@@ -62,6 +62,19 @@ def test_a_lagging_fast_stream_is_waited_for_one_period():
     assert window is not None and window.sample_stamps_ns["cam"][-1] == S + 305 * MS
 
 
+def test_synchronized_cameras_with_jittery_periods_do_not_wait():
+    """Two cameras stamped alike: the one sorted first must not wait for its next frame because its
+    last interval happened to be 1 ms shorter; the joint sample after the frames completes the window."""
+    trigger = make_trigger({"front": "rgb", "wrist": "rgb", "joints": "low_dim"})
+    for t in range(0, 405 * MS, 5 * MS):
+        trigger.add("joints", S + t, STATE, S + t)
+    for name, stamps in (("front", (0, 192, 381)), ("wrist", (0, 191, 381))):  # front: 189 ms < wrist: 190 ms
+        for t in stamps:
+            trigger.add(name, S + t * MS, FRAME, S + 401 * MS)
+    window = trigger.add("joints", S + 405 * MS, STATE, S + 405 * MS)
+    assert window is not None and window.stamps_ns[-1] == S + 381 * MS
+
+
 def test_the_rate_limit_holds_windows_back_and_poll_releases_them():
     trigger = make_trigger({"joints": "low_dim"}, n_obs_steps=1, max_rate_hz=10.0)
     assert trigger.add("joints", S, STATE, S) is not None

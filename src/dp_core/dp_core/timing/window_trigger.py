@@ -125,7 +125,8 @@ class WindowTrigger:
             return True
         (limit, t_limit), (held, t_held) = sorted(newest.items(), key=lambda item: item[1])[:2]  # type: ignore[arg-type, return-value]
         period = self._periods_ns[limit]
-        return not (0 < period < self._periods_ns[held] and t_limit + period >= t_held)
+        # equal stamps: nothing lags (synchronized cameras whose measured periods jitter must not wait)
+        return not (t_limit < t_held and 0 < period < self._periods_ns[held] and t_limit + period >= t_held)
 
     def _accept(self, result: WindowResult, now_ns: int) -> ObservationWindow | None:
         """The window when it is new in every stream (the same frame again in some stream: wait)."""
