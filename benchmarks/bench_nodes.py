@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""ROS overhead of the policy path, over real rclpy/DDS.
+"""ROS overhead of the policy path, over real rclpy/DDS, composed and as separate processes.
 
-1. Policy path (one process, like dp_bringup): two synthetic 240x320 rgb8 cameras + joint states →
-   observation_node (decode, resize to the policy's 96x96, align) → policy_node (worker thread) →
-   ActionChunk received by a probe. Per chunk: overhead = (receive time - observation stamp)
-   - that chunk's pure inference time. Cameras run slower than one inference so no window waits
-   for the model (queueing is not ROS overhead).
-(The chunk executor's timing is measured by bench_executor.py.)
+Per chunk: overhead = (chunk published by the policy node) - (arrival of the last sample the
+window needs at the observation node) - (that chunk's own inference time, ``predict``). Both
+times are the nodes' clocks (system time, shared by the processes on one machine); "arrival" is
+the node's receipt of the message (its subscription callback), for the window's latest-received
+sample among all the frames it holds. Sensors (two synthetic 240x320 rgb8 cameras + 200 Hz joint
+states) and the chunk probe run in this process; the nodes run in child processes:
+``composed`` (observation + policy node on one SingleThreadedExecutor, as ``dp_bringup``) or
+``separate`` (one process each). Cameras run slower than one inference so no window waits for
+the model (queueing is not ROS overhead). The chunk executor is measured by bench_executor.py.
 
 The last line of output is one JSON object (``--json`` prints only that line).
 """
@@ -16,6 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -24,15 +29,97 @@ from pathlib import Path
 
 import numpy as np
 
+CAMERAS = ("front", "wrist")
+JOINTS = ("j1", "j2", "j3")
+STAGES = (  # (name, from mark, to mark); marks are node-clock ns keyed by the window stamp
+    ("last_frame_arrival_to_completing_arrival", "last_frame_arrival", "arrival"),
+    ("arrival_to_window_published", "arrival", "window_published"),
+    ("window_published_to_policy_callback", "window_published", "policy_callback"),
+    ("policy_callback_msg_to_checked", "policy_callback", "submitted"),
+    ("submitted_to_infer_start", "submitted", "infer_start"),
+    ("infer_end_to_chunk_published", "infer_end", "chunk_published"),
+)
+
 
 def percentiles(values: list[float]) -> dict[str, float]:
     arr = np.asarray(values, dtype=np.float64)
+    if arr.size == 0:
+        return {"n": 0}
     return {
         "median": round(float(np.median(arr)), 3),
-        "p99": round(float(np.percentile(arr, 99)), 3),
+        "p90": round(float(np.percentile(arr, 90)), 3),
         "max": round(float(arr.max()), 3),
         "n": int(arr.size),
     }
+
+
+# --- child: the nodes, instrumented ---------------------------------------------------------------
+
+
+def instrument(obs: object | None, policy: object | None, marks: dict[int, dict[str, float]]) -> None:
+    """Record the marks by wrapping the nodes' own methods (the nodes stay unchanged)."""
+
+    def mark(key: int, stage: str, node: object) -> None:
+        marks.setdefault(key, {}).setdefault(stage, node.get_clock().now().nanoseconds)  # type: ignore[attr-defined]
+
+    if obs is not None:
+        receipts: dict[tuple[str, int], int] = {}
+        add, publish = obs.trigger.add, obs._publish  # type: ignore[attr-defined]
+        released: set[int] = set()  # windows returned by add (not by the timer's poll)
+
+        trigger: list[tuple[str, int]] = [("", 0)]
+
+        def _add(stream, stamp_ns, value, now_ns):  # now_ns: the node's clock at the callback's start
+            receipts.setdefault((stream, int(stamp_ns)), int(now_ns))
+            trigger[0] = (stream, int(now_ns))
+            window = add(stream, stamp_ns, value, now_ns)
+            if window is not None:
+                released.add(int(window.stamps_ns[-1]))
+            return window
+
+        def _publish(window):
+            publish(window)
+            key = int(window.stamps_ns[-1])
+            mark(key, "window_published", obs)
+            frames = [receipts[(n, int(s))] for n, st in window.sample_stamps_ns.items() for s in st]
+            marks[key]["last_frame_arrival"] = max(frames)  # the latest-received frame the window holds
+            # the sample whose arrival completed it; released by the timer: its latest-received frame
+            by_sample = key in released
+            marks[key]["arrival"] = trigger[0][1] if by_sample else max(frames)
+            marks[key]["completed_by_" + (trigger[0][0] if by_sample else "timer")] = 1
+            released.discard(key)
+
+        obs.trigger.add, obs._publish = _add, _publish  # type: ignore[attr-defined]
+    if policy is not None:  # before configure: the subscription and the worker take these bound methods
+        from dp_policy_node.conversions import time_to_ns
+
+        on_window, on_chunk = policy._on_window, policy._on_chunk  # type: ignore[attr-defined]
+
+        def _on_window(msg):
+            key = time_to_ns(msg.header.stamp)
+            mark(key, "policy_callback", policy)
+            on_window(msg)
+            mark(key, "submitted", policy)
+
+        def _on_chunk(window, chunk):
+            on_chunk(window, chunk)
+            mark(chunk.stamp_ns, "chunk_published", policy)
+            marks[chunk.stamp_ns]["inference_ms"] = float(chunk.inference_ms)
+
+        policy._on_window, policy._on_chunk = _on_window, _on_chunk  # type: ignore[attr-defined]
+
+
+def instrument_worker(policy: object, marks: dict[int, dict[str, float]]) -> None:
+    """After configure: the worker's inference call (start and end on the node's clock)."""
+    infer = policy.worker._infer  # type: ignore[attr-defined]
+
+    def _infer(window):
+        marks.setdefault(window.stamp_ns, {})["infer_start"] = policy.get_clock().now().nanoseconds  # type: ignore[attr-defined]
+        chunk = infer(window)
+        marks[window.stamp_ns]["infer_end"] = policy.get_clock().now().nanoseconds  # type: ignore[attr-defined]
+        return chunk
+
+    policy.worker._infer = _infer  # type: ignore[attr-defined]
 
 
 def measure_inference_ms(policy: object, runs: int = 3) -> float:
@@ -51,238 +138,188 @@ def measure_inference_ms(policy: object, runs: int = 3) -> float:
     return float(np.median(times))
 
 
-class StageStamps:
-    """Wall-clock (ROS time) stamps of each window's way through the graph, keyed by the window stamp.
-
-    Recorded by thin wrappers around the nodes' own methods (the nodes stay unchanged), so the
-    overhead splits into: camera → observation callback, window build + publish, DDS to the
-    policy node, message → numpy, worker wake-up, inference (outside/inside ``predict``),
-    chunk conversion + publish, DDS to the probe.
-    """
-
-    def __init__(self) -> None:
-        self.by_window: dict[int, dict[str, int]] = {}
-        self.last_store_ns = 0
-
-    def mark(self, key: int, stage: str) -> None:
-        self.by_window.setdefault(key, {}).setdefault(stage, time.time_ns())
-
-    def instrument(self, obs: object, policy: object) -> None:
-        from dp_policy_node.conversions import time_to_ns
-
-        store, publish_window, on_window = obs._store, obs._publish_window, policy._on_window  # type: ignore[attr-defined]
-
-        def _store(stream, stamp, convert):
-            self.last_store_ns = time.time_ns()
-            return store(stream, stamp, convert)
-
-        def _publish_window(result, now_ns):
-            if result.window is not None:
-                key = int(result.window.stamps_ns[-1])
-                self.by_window.setdefault(key, {}).setdefault("obs_callback", self.last_store_ns)
-                self.mark(key, "window_publish")
-            return publish_window(result, now_ns)
-
-        def _on_window(msg):
-            key = time_to_ns(msg.header.stamp)
-            self.mark(key, "policy_callback")
-            on_window(msg)
-            self.mark(key, "submitted")
-
-        obs._store, obs._publish_window, policy._on_window = _store, _publish_window, _on_window  # type: ignore[attr-defined]
-
-    def instrument_worker(self, policy: object) -> None:
-        worker = policy.worker  # type: ignore[attr-defined]
-        infer, on_result = worker._infer, worker._on_result
-
-        def _infer(window):
-            self.mark(int(window.stamps_ns[-1]), "infer_start")
-            return infer(window)
-
-        def _on_result(window, chunk):
-            key = int(window.stamps_ns[-1])
-            self.mark(key, "infer_end")
-            on_result(window, chunk)
-            self.mark(key, "chunk_published")
-
-        worker._infer, worker._on_result = _infer, _on_result
-
-    STAGES = (
-        ("camera_to_obs_callback", "stamp", "obs_callback"),
-        ("obs_callback_to_window_publish", "obs_callback", "window_publish"),
-        ("window_publish_to_policy_callback", "window_publish", "policy_callback"),
-        ("window_msg_to_numpy", "policy_callback", "submitted"),
-        ("worker_wakeup", "submitted", "infer_start"),
-        ("infer_wall", "infer_start", "infer_end"),
-        ("chunk_to_msg_publish", "infer_end", "chunk_published"),
-        ("chunk_publish_to_probe", "chunk_published", "probe"),
-    )
-
-    def stages_ms(self, keys: list[int], inference_ms: list[float]) -> dict[str, dict[str, float]]:
-        """Median/p99 of every stage over the given windows; ``infer_outside_predict`` = wall - predict's own time."""
-        out: dict[str, list[float]] = {name: [] for name, _, _ in self.STAGES}
-        out["infer_outside_predict"] = []
-        for key, pure_ms in zip(keys, inference_ms, strict=True):
-            marks = dict(self.by_window.get(key, {}), stamp=key)
-            for name, a, b in self.STAGES:
-                if a in marks and b in marks:
-                    out[name].append((marks[b] - marks[a]) / 1e6)
-            if "infer_start" in marks and "infer_end" in marks:
-                out["infer_outside_predict"].append((marks["infer_end"] - marks["infer_start"]) / 1e6 - pure_ms)
-        return {name: percentiles(v) for name, v in out.items() if v}
-
-
-def bench_policy_path(
-    work: Path, n_chunks: int, log, checkpoint: Path | None = None, single_threaded: bool = False
-) -> dict:
+def run_child(nodes: list[str], checkpoint: Path, out: Path) -> None:
+    """Spin the given nodes on one SingleThreadedExecutor until SIGTERM; marks → ``out`` (JSON)."""
     import rclpy
-    from rclpy.context import Context
-    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.lifecycle import TransitionCallbackReturn
-    from rclpy.node import Node
     from rclpy.parameter import Parameter
+    from rclpy.signals import SignalHandlerOptions
 
-    from dp_msgs.msg import ActionChunk
-    from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
-    from dp_policy_node.conversions import time_to_ns
     from dp_policy_node.observation_node import ObservationNode
     from dp_policy_node.policy_node import PolicyNode
-    from dp_policy_node.synthetic_sensors import SyntheticCamera, SyntheticSensors
-    from dp_policy_node.tiny_policy import make_tiny_checkpoint, tiny_spec
 
-    joints = ("j1", "j2", "j3")
-    if checkpoint is not None and checkpoint.exists():
-        ckpt = checkpoint
-    else:
-        log("training a tiny two-camera checkpoint (96x96 inputs) ...")
-        spec = tiny_spec(cameras={"front": (96, 96), "wrist": (96, 96)})
-        ckpt = make_tiny_checkpoint(checkpoint.parent if checkpoint else work / "policy", spec, steps=2)
-    ctx = Context()
-    rclpy.init(context=ctx, domain_id=int(os.environ.get("ROS_DOMAIN_ID", "42")))
-    obs_params = [
-        Parameter("camera_names", value=["front", "wrist"]),
-        Parameter("joint_state.joint_names", value=list(joints)),
-        Parameter("max_age_s", value=1.0),
-    ]
-    for cam in ("front", "wrist"):
-        obs_params += [
-            Parameter(f"cameras.{cam}.topic", value=f"/bench/{cam}"),
-            Parameter(f"cameras.{cam}.height", value=96),
-            Parameter(f"cameras.{cam}.width", value=96),
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    rclpy.init(domain_id=int(os.environ["ROS_DOMAIN_ID"]), signal_handler_options=SignalHandlerOptions.NO)
+    executor = SingleThreadedExecutor()
+    obs = policy = None
+    marks: dict[int, dict[str, float]] = {}
+    if "observation" in nodes:
+        params = [
+            Parameter("checkpoint_path", value=str(checkpoint)),  # n_obs_steps, dt_s and 96x96 from its spec
+            Parameter("camera_names", value=list(CAMERAS)),
+            Parameter("joint_state.joint_names", value=list(JOINTS)),
+            Parameter("max_age_s", value=1.0),
         ]
-    obs = ObservationNode(context=ctx, parameter_overrides=obs_params)
-    policy = PolicyNode(
-        context=ctx,
-        parameter_overrides=[
-            Parameter("checkpoint_path", value=str(ckpt)),
-            Parameter("device", value="cpu"),
-            Parameter("seed", value=0),
-            Parameter("expected_obs_keys", value=["front", "wrist", "joint_pos"]),
-            Parameter("expected_obs_shapes", value=["3x96x96", "3x96x96", "3"]),
-            Parameter("max_window_age_s", value=2.0),
-        ],
-    )
-    probe = Node("bench_probe", context=ctx)
-    received: list[tuple[int, ActionChunk]] = []
-    done = threading.Event()
-
-    stages = StageStamps()
-    stages.instrument(obs, policy)
-
-    def on_chunk(msg: ActionChunk) -> None:
-        now_ns = probe.get_clock().now().nanoseconds
-        stages.mark(time_to_ns(msg.header.stamp), "probe")
-        received.append((now_ns, msg))
-        if len(received) >= n_chunks + 2:
-            done.set()
-
-    probe.create_subscription(ActionChunk, "dp/action_chunk", on_chunk, 50)
-    windows: dict[int, int] = {}  # window stamp -> receive time at the probe (splits the overhead)
-    probe.create_subscription(
-        ObservationWindowMsg,
-        "dp/observation_window",
-        lambda m: windows.setdefault(time_to_ns(m.header.stamp), probe.get_clock().now().nanoseconds),
-        50,
-    )
-    executor = (
-        SingleThreadedExecutor(context=ctx)
-        if single_threaded  # dp_bringup --threads 1
-        else MultiThreadedExecutor(num_threads=4, context=ctx)
-    )  # dp_bringup's default
-    for node in (obs, policy, probe):
-        executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    try:
+        params += [Parameter(f"cameras.{c}.topic", value=f"/bench/{c}") for c in CAMERAS]
+        obs = ObservationNode(parameter_overrides=params)
+        executor.add_node(obs)
+    info: dict[str, float] = {}
+    if "policy" in nodes:
+        policy = PolicyNode(
+            parameter_overrides=[
+                Parameter("checkpoint_path", value=str(checkpoint)),
+                Parameter("device", value="cpu"),
+                Parameter("seed", value=0),
+                Parameter("torch_threads", value=1),
+                Parameter("max_window_age_s", value=2.0),
+            ]
+        )
+        instrument(None, policy, marks)
         if (
             policy.trigger_configure() != TransitionCallbackReturn.SUCCESS
             or policy.trigger_activate() != TransitionCallbackReturn.SUCCESS
         ):
             raise RuntimeError(f"policy node did not start: {policy.note}")
-        stages.instrument_worker(policy)
-        infer_ms = measure_inference_ms(policy.runner.policy)
-        camera_hz = min(10.0, 1000.0 / (2.5 * infer_ms))  # a frame pair arrives only when the model is idle
-        log(f"cameras at {camera_hz:.1f} Hz (240x320 rgb8 each), joint states 200 Hz")
-        sensors = SyntheticSensors(
-            probe,
-            [SyntheticCamera(f"/bench/{c}", "rgb8", 240, 320, rate_hz=camera_hz) for c in ("front", "wrist")],
-            joints,
-            joint_rate_hz=200.0,
-            seed=0,
-        )
+        instrument_worker(policy, marks)
+        info["inference_ms"] = measure_inference_ms(policy.runner.policy)
+        executor.add_node(policy)
+    instrument(obs, None, marks)
+    print("READY " + json.dumps(info), flush=True)
+    try:
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.05)
+    finally:
+        if policy is not None and policy.worker is not None:
+            policy.worker.stop()
+        executor.shutdown(timeout_sec=5.0)
+        for node in (obs, policy):
+            if node is not None:
+                node.destroy_node()
+        rclpy.try_shutdown()
+        out.write_text(json.dumps({str(k): v for k, v in marks.items()}))
+
+
+# --- parent: sensors, probe, the numbers --------------------------------------------------------
+
+
+def start_child(nodes: list[str], checkpoint: Path, out: Path) -> tuple[subprocess.Popen, dict]:
+    cmd = [sys.executable, __file__, "--child", ",".join(nodes), "--checkpoint", str(checkpoint), "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("READY "):
+            return proc, json.loads(line[6:])
+    raise RuntimeError(f"child {nodes} exited ({proc.wait()}) before it was ready")
+
+
+def bench_mode(mode: str, checkpoint: Path, work: Path, n_chunks: int, log) -> dict:
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+
+    from dp_msgs.msg import ActionChunk
+    from dp_policy_node.synthetic_sensors import SyntheticCamera, SyntheticSensors
+
+    groups = [["observation", "policy"]] if mode == "composed" else [["observation"], ["policy"]]
+    children = []
+    info: dict = {}
+    try:
+        for i, nodes in enumerate(groups):
+            proc, child_info = start_child(nodes, checkpoint, work / f"{mode}_{i}.json")
+            children.append(proc)
+            info |= child_info
+        camera_hz = min(10.0, 1000.0 / (2.5 * info["inference_ms"]))  # a frame pair arrives only when the model is idle
+        log(f"{mode}: cameras at {camera_hz:.1f} Hz (2 x 240x320 rgb8), joint states 200 Hz")
+        ctx = Context()
+        rclpy.init(context=ctx, domain_id=int(os.environ["ROS_DOMAIN_ID"]))
+        probe = Node("bench_probe", context=ctx)
+        done = threading.Event()
+        count = [0]
+
+        def on_chunk(_msg: ActionChunk) -> None:
+            count[0] += 1
+            if count[0] >= n_chunks + 3:
+                done.set()
+
+        probe.create_subscription(ActionChunk, "dp/action_chunk", on_chunk, 50)
+        executor = SingleThreadedExecutor(context=ctx)
+        executor.add_node(probe)
+        spinner = threading.Thread(target=executor.spin, daemon=True)
         spinner.start()
-        sensors.start()
+        time.sleep(2.0)  # discovery between the processes
+        cams = [SyntheticCamera(f"/bench/{c}", "rgb8", 240, 320, rate_hz=camera_hz) for c in CAMERAS]
+        sensors = SyntheticSensors(probe, cams, JOINTS, joint_rate_hz=200.0, seed=0).start()
         finished = done.wait(timeout=60.0 + n_chunks * 3.0 / camera_hz)
         sensors.stop()
-        latencies = list(policy.runner.stats.latencies_ms)
-    finally:
         executor.shutdown(timeout_sec=5.0)
-        if policy.worker is not None:
-            policy.worker.stop()
-        for node in (obs, policy, probe):
-            node.destroy_node()
+        probe.destroy_node()
         rclpy.shutdown(context=ctx)
+    finally:
+        for proc in children:
+            proc.send_signal(signal.SIGTERM)
+        for proc in children:
+            proc.wait(timeout=30)
     if not finished:
-        raise RuntimeError(f"only {len(received)} chunks arrived")
-    overhead, total, to_window, keys, pure = [], [], [], [], []
-    for recv_ns, msg in received[2:]:  # the first chunks may include start-up effects
-        inference_ms = latencies[msg.sequence - 1]  # this chunk's own predict() time (stats in sequence order)
-        stamp = time_to_ns(msg.header.stamp)
-        keys.append(stamp)
-        pure.append(inference_ms)
-        total_ms = (recv_ns - stamp) / 1e6
-        total.append(total_ms)
-        overhead.append(total_ms - inference_ms)
-        if stamp in windows:
-            to_window.append((windows[stamp] - stamp) / 1e6)
+        raise RuntimeError(f"{mode}: only {count[0]} chunks arrived")
+    marks: dict[str, dict[str, float]] = {}
+    for i in range(len(groups)):
+        for key, values in json.loads((work / f"{mode}_{i}.json").read_text()).items():
+            marks.setdefault(key, {}).update(values)
+    chunks = sorted((int(k), m) for k, m in marks.items() if {"arrival", "chunk_published", "inference_ms"} <= set(m))[
+        3:
+    ]  # the first chunks may include start-up effects
+    overhead = [(m["chunk_published"] - m["arrival"]) / 1e6 - m["inference_ms"] for _, m in chunks]
+    stages = {name: percentiles([(m[b] - m[a]) / 1e6 for _, m in chunks if a in m and b in m]) for name, a, b in STAGES}
+    stages["infer_outside_predict"] = percentiles(
+        [(m["infer_end"] - m["infer_start"]) / 1e6 - m["inference_ms"] for _, m in chunks if "infer_start" in m]
+    )
+    completed_by = {
+        k[13:]: sum(1 for _, m in chunks if k in m)
+        for k in {k for _, m in chunks for k in m if k.startswith("completed_by_")}
+    }
     return {
         "ros_overhead_ms": percentiles(overhead),
-        "obs_to_chunk_ms": percentiles(total),
-        "obs_to_window_ms": percentiles(to_window),
-        "inference_ms": percentiles(latencies[2:]),
+        "ros_overhead_from_last_frame_ms": percentiles(
+            [(m["chunk_published"] - m["last_frame_arrival"]) / 1e6 - m["inference_ms"] for _, m in chunks]
+        ),
+        "windows_completed_by": completed_by,
+        "arrival_to_chunk_ms": percentiles([(m["chunk_published"] - m["arrival"]) / 1e6 for _, m in chunks]),
+        "inference_ms": percentiles([m["inference_ms"] for _, m in chunks]),
         "camera_rate_hz": round(camera_hz, 2),
-        "policy_stages_ms": stages.stages_ms(keys, pure),
+        "stages_ms": stages,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
-    parser.add_argument("--chunks", type=int, default=20, help="chunks measured on the policy path (default 20)")
-    parser.add_argument(
-        "--checkpoint", type=Path, help="tiny checkpoint run dir to reuse (when missing, trained into its parent)"
-    )
-    parser.add_argument(
-        "--single-threaded",
-        action="store_true",
-        help="policy path on a SingleThreadedExecutor (dp_bringup --threads 1) instead of 4 threads",
-    )
+    parser.add_argument("--chunks", type=int, default=30, help="chunks measured per mode (default 30)")
+    parser.add_argument("--modes", default="composed,separate", help="composed, separate or both (default)")
+    parser.add_argument("--checkpoint", type=Path, help="tiny checkpoint run dir to reuse (missing: trained there)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    log = (lambda *_: None) if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    os.environ.setdefault("ROS_DOMAIN_ID", "42")  # the executor process must share the domain
+    os.environ.setdefault("ROS_DOMAIN_ID", "42")
+    if args.child:
+        run_child(args.child.split(","), args.checkpoint, args.out)
+        return
+    log = (lambda *_: None) if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
     with tempfile.TemporaryDirectory(prefix="bench_nodes_") as tmp:
-        result = {"cameras": "2 x 240x320 rgb8 -> 96x96", "cpu_count": os.cpu_count()}
-        result.update(bench_policy_path(Path(tmp), args.chunks, log, args.checkpoint, args.single_threaded))
+        work = Path(tmp)
+        checkpoint = args.checkpoint
+        if checkpoint is None or not checkpoint.exists():
+            from dp_policy_node.tiny_policy import make_tiny_checkpoint, tiny_spec
+
+            log("training a tiny two-camera checkpoint (96x96 inputs) ...")
+            spec = tiny_spec(cameras=dict.fromkeys(CAMERAS, (96, 96)), joint_names=JOINTS)
+            checkpoint = make_tiny_checkpoint(checkpoint.parent if checkpoint else work / "policy", spec, steps=2)
+        result: dict = {"cameras": "2 x 240x320 rgb8 -> 96x96", "cpu_count": os.cpu_count()}
+        for mode in args.modes.split(","):
+            result[mode] = bench_mode(mode, checkpoint, work, args.chunks, log)
     print(json.dumps(result))
 
 

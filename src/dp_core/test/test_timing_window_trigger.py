@@ -62,17 +62,23 @@ def test_a_lagging_fast_stream_is_waited_for_one_period():
     assert window is not None and window.sample_stamps_ns["cam"][-1] == S + 305 * MS
 
 
-def test_synchronized_cameras_with_jittery_periods_do_not_wait():
-    """Two cameras stamped alike: the one sorted first must not wait for its next frame because its
-    last interval happened to be 1 ms shorter; the joint sample after the frames completes the window."""
+@pytest.mark.parametrize(
+    ("front_ms", "wrist_ms", "wrist_chosen_ms"),
+    [((0, 192, 381), (0, 191, 381), 381)],
+    ids=["stamped alike"],
+)
+def test_cameras_at_one_rate_with_jittery_periods_do_not_wait(front_ms, wrist_ms, wrist_chosen_ms):
+    """Two cameras at one rate: the one sorted first must not wait a whole frame for its next one because
+    its last interval happened to be shorter (189 vs 190 ms); the next joint sample completes the window."""
     trigger = make_trigger({"front": "rgb", "wrist": "rgb", "joints": "low_dim"})
     for t in range(0, 405 * MS, 5 * MS):
         trigger.add("joints", S + t, STATE, S + t)
-    for name, stamps in (("front", (0, 192, 381)), ("wrist", (0, 191, 381))):  # front: 189 ms < wrist: 190 ms
+    for name, stamps in (("front", front_ms), ("wrist", wrist_ms)):
         for t in stamps:
-            trigger.add(name, S + t * MS, FRAME, S + 401 * MS)
+            trigger.add(name, S + round(t * MS), FRAME, S + 401 * MS)
     window = trigger.add("joints", S + 405 * MS, STATE, S + 405 * MS)
     assert window is not None and window.stamps_ns[-1] == S + 381 * MS
+    assert window.sample_stamps_ns["wrist"][-1] == S + round(wrist_chosen_ms * MS)
 
 
 def test_the_rate_limit_holds_windows_back_and_poll_releases_them():

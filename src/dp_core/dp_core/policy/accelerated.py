@@ -202,7 +202,9 @@ class AcceleratedPolicy:
 
         ``noise``: the initial noise x_T (horizon, action_dim), normalized, instead of a seeded
         draw (DDIM is then a deterministic function of it; DDPM's later draws still use the seed).
+        The chunk's ``inference_ms`` includes drawing the noise.
         """
+        start = time.perf_counter()
         if warm_start is not None or self.runner is None:
             extra = {} if noise is None else {"noise": noise}  # Policy.predict's noise argument
             return self.policy.predict(
@@ -213,13 +215,17 @@ class AcceleratedPolicy:
         generator = torch.Generator(self.device).manual_seed(int(seed))
         program = self.runner.program
         initial = None if noise is None else _initial_noise(noise, program.shape)
-        return self.predict_with_noise(
-            observation, draw_chunk_noise(program.scheduler, program.shape, generator, initial), sequence
-        )
+        noise_draw = draw_chunk_noise(program.scheduler, program.shape, generator, initial)
+        return self.predict_with_noise(observation, noise_draw, sequence, started=start)
 
-    def predict_with_noise(self, observation: Any, noise: ChunkNoise, sequence: int = 0) -> ActionChunkData:
-        """Cold-start chunk from the given noise (``draw_chunk_noise``): the fixed-noise entry point."""
-        start = time.perf_counter()
+    def predict_with_noise(
+        self, observation: Any, noise: ChunkNoise, sequence: int = 0, started: float | None = None
+    ) -> ActionChunkData:
+        """Cold-start chunk from the given noise (``draw_chunk_noise``): the fixed-noise entry point.
+
+        ``started``: ``time.perf_counter()`` when the prediction began (``inference_ms`` counts from it).
+        """
+        start = time.perf_counter() if started is None else started
         window = checked_window(self.spec, observation)
         if self.runner is None:
             raise RuntimeError("the chunk program was released; call prepare() first")

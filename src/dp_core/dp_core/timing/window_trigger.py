@@ -6,9 +6,9 @@ to the last window (no timer phase delay), at most ``max_window_rate_hz``; a per
 Comparing samples, not window stamps, matters: when a fast stream (joint states) briefly lags a
 camera, the window is stamped at the lagging sample and still holds the previous frame; the next
 joint sample would then make a second window from the same frames, which only queues behind the
-first inference. So while the stream that limits the window time is the faster one and its next
-sample is due before the next-oldest stream's newest sample, the trigger waits for that sample
-(at most one of its periods).
+first inference. So while the stream that limits the window time is clearly the faster one (at
+most half the other's period) and its next sample is due before the next-oldest stream's newest
+sample, the trigger waits for that sample (at most one of its periods).
 
 Values are stored converted (decoded, resized) on arrival: decoding at receipt keeps it off the
 path from the last needed sample to the window, which is what the policy waits for.
@@ -125,8 +125,10 @@ class WindowTrigger:
             return True
         (limit, t_limit), (held, t_held) = sorted(newest.items(), key=lambda item: item[1])[:2]  # type: ignore[arg-type, return-value]
         period = self._periods_ns[limit]
-        # equal stamps: nothing lags (synchronized cameras whose measured periods jitter must not wait)
-        return not (t_limit < t_held and 0 < period < self._periods_ns[held] and t_limit + period >= t_held)
+        # Only a clearly faster stream (at most half the period) is waited for: two cameras at one rate
+        # whose measured periods jitter by a millisecond must not wait a whole frame for each other.
+        faster = 0 < 2 * period <= self._periods_ns[held]
+        return not (faster and t_limit < t_held and t_limit + period >= t_held)
 
     def _accept(self, result: WindowResult, now_ns: int) -> ObservationWindow | None:
         """The window when it is new in every stream (the same frame again in some stream: wait)."""
