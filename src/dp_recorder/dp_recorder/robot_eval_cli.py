@@ -65,7 +65,9 @@ def main(args: list[str] | None = None) -> int:
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
-    return 0 if node.done and node.summary else 1
+    if not node.summary:
+        print("dp-eval-robot: ended before the session began (no recorder or policy node reached)", file=sys.stderr)
+    return 0 if node.summary else 1
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from dp_msgs.srv import StartEpisode, StopEpisode
 from dp_recorder.episode_metadata import read_metadata, write_metadata
 from dp_recorder.lifecycle_remote import LifecycleRemote, call
 
+RETRY_NS = 5_000_000_000  # between attempts to bring the policy node to inactive (a failed configure)
 BUTTONS = ("reset", "start", "stop", "success", "failure", "quit")
 # fmt: off
 PARAMS: dict[str, Any] = {
@@ -62,7 +63,7 @@ class RobotEvalNode(Node):
         self.lines: queue.SimpleQueue[str] = queue.SimpleQueue()  # stdin, filled by the CLI's reader thread
         self.connected = self.connecting = self.done = False
         self.summary: dict[str, Any] = {}
-        self._shown = ""
+        self._shown, self._retry_ns = "", 0
         self.create_timer(p["tick_period_s"], self._tick)
 
     # ---- input and clock -----------------------------------------------------------------
@@ -74,17 +75,23 @@ class RobotEvalNode(Node):
             self._line(self.lines.get())
         if self.connected:
             self._execute(self.session.tick(self._now()))
-        elif not self.connecting and self.policy.ready() and self.start_client.service_is_ready():
+        elif self._now() >= self._retry_ns and not self.connecting and self.policy.ready() and self._recorder_ready():
             self.connecting = True
             self._show(f"preparing {self.policy.target} (configure loads the checkpoint)")
             self.policy.make_inactive(self._prepared)
 
+    def _recorder_ready(self) -> bool:
+        return self.start_client.service_is_ready() and self.stop_client.service_is_ready()
+
     def _prepared(self, ok: bool, err: str) -> None:
         self.connecting, self.connected = False, ok
-        self._show("" if ok else f"cannot make {self.policy.target} inactive: {err}; retrying")
+        self._retry_ns = self._now() + RETRY_NS
+        self._show("" if ok else f"cannot make {self.policy.target} inactive: {err}; retrying in {RETRY_NS / 1e9:g} s")
 
     def _line(self, line: str) -> None:
         event = parse_line(line)
+        if event is Event.QUIT and not self.connected:
+            return self.quit()
         if event is not None:
             return self._events([event])
         self._shown = ""  # an empty or unknown line shows the prompt again
@@ -97,10 +104,10 @@ class RobotEvalNode(Node):
             self._execute(commands)
 
     def quit(self) -> None:
-        """Ctrl-C: a running episode ends as aborted (policy off, bag closed), then the results."""
+        """Ctrl-C or 'q': a running episode ends as aborted (policy off, bag closed), then the results."""
         if self.connected:
             return self._events([Event.QUIT])
-        self.done = True
+        self.done = True  # nothing started: no results
         return None
 
     # ---- commands ------------------------------------------------------------------------

@@ -79,7 +79,8 @@ def write_plot(records: Sequence[EpisodeRecord], summary: dict[str, Any], path: 
         [r.duration_s for r in records],
         color=[COLORS[r.outcome] for r in records],
     )
-    episodes.axhline(summary["time_limit_s"], color="black", linestyle="--", linewidth=1)
+    episodes.axhline(summary["time_limit_s"], color="black", linestyle="--", linewidth=1, label="time limit")
+    episodes.legend(loc="best", fontsize=8)
     episodes.set_xlabel("episode")
     episodes.set_ylabel("policy running time (s)")
     episodes.set_xticks([r.index for r in records])
