@@ -229,3 +229,20 @@ def test_property_policy_runs_only_in_running_bag_open_around_it_and_limits_hold
         assert summary["episodes"] == session.judged
         if m["pending"] is None and not m["bag"]:
             assert (session.phase is Phase.DONE) == (session.judged == episodes or m["quit"]), (session.phase, m)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 1), max_size=6), max_size=40))
+def test_property_each_event_is_a_press_never_a_held_button(states):
+    """Any stream of Joy button arrays (autorepeats, short arrays, unplugging): each event's count is the
+    number of 0 -> 1 changes of its button (missing = released)."""
+    buttons = OperatorButtons()
+    edges = ButtonEdges(buttons)
+    seen = {e: 0 for e in Event}
+    for state in states:
+        for event in edges.update(state):
+            seen[event] += 1
+    for event, index in buttons.by_event().items():
+        held = [bool(index >= 0 and index < len(s) and s[index]) for s in states]
+        presses = sum(now and not before for before, now in zip([False, *held], held, strict=False))
+        assert seen[event] == presses, (event, states)

@@ -58,8 +58,8 @@ class RobotEvalNode(Node):
         self.stop_client = self.create_client(StopEpisode, f"{p['recorder']}/stop_episode")
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.prompt_pub = self.create_publisher(String, "~/prompt", latched)
-        self.create_subscription(Joy, p["joy_topic"], lambda m: self._events(self.edges.update(m.buttons)), 10)
-        self.create_subscription(String, "~/command", lambda m: self._line(m.data), 10)
+        self.create_subscription(Joy, p["joy_topic"], self._on_joy, 10)
+        self.create_subscription(String, "~/command", self._on_command, 10)
         self.lines: queue.SimpleQueue[str] = queue.SimpleQueue()  # stdin, filled by the CLI's reader thread
         self.connected = self.connecting = self.done = False
         self.summary: dict[str, Any] = {}
@@ -87,6 +87,12 @@ class RobotEvalNode(Node):
         self.connecting, self.connected = False, ok
         self._retry_ns = self._now() + RETRY_NS
         self._show("" if ok else f"cannot make {self.policy.target} inactive: {err}; retrying in {RETRY_NS / 1e9:g} s")
+
+    def _on_joy(self, msg: Joy) -> None:
+        self._events(self.edges.update(msg.buttons))
+
+    def _on_command(self, msg: String) -> None:
+        self._line(msg.data)
 
     def _line(self, line: str) -> None:
         event = parse_line(line)
