@@ -8,14 +8,17 @@ next to the deployment (``franka.launch.py ... autostart:=false``) and the recor
     r / A  the scene is reset        s / A  start the policy        x / X  stop (judge after)
     y / B  success                   n / Y  failure                 q      quit
 
-Ctrl-C ends a running episode as aborted (policy deactivated, bag kept) and writes the results.
+Ctrl-C ends a running episode as aborted (policy deactivated, bag kept) and writes the results;
+so do SIGTERM and SIGHUP (the ssh connection dropped), which would otherwise leave the policy active.
 The options set the node's parameters (``--ros-args -p name:=value`` sets the others).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import queue
+import signal
 import sys
 import threading
 
@@ -25,6 +28,13 @@ from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 
 from dp_recorder.robot_eval_node import PARAMS, RobotEvalNode
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM / SIGHUP → the same clean end as Ctrl-C (KeyboardInterrupt in the spin loop)."""
+    if signum == signal.SIGHUP:  # the terminal is gone: printing to it would fail the clean end
+        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the process
+    raise KeyboardInterrupt
 
 
 def _read_stdin(lines: queue.SimpleQueue[str]) -> None:
@@ -47,6 +57,8 @@ def main(args: list[str] | None = None) -> int:
     # no rclpy signal handler: Ctrl-C must reach us with the context alive, to deactivate the policy
     rclpy.init(args=["dp-eval-robot", *ros_args], signal_handler_options=SignalHandlerOptions.NO)
     node = RobotEvalNode(parameter_overrides=[Parameter(k, value=v) for k, v in given.items() if v is not None])
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     if node.p["use_stdin"]:
