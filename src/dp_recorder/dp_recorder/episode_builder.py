@@ -9,7 +9,7 @@ decoded and resized by ``dp_core.sensors.images``, exactly as the observation no
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,8 @@ class Episode:
     data: dict[str, np.ndarray]
     note: str = ""
     task: str = ""  # from the bag's episode metadata (LeRobot export)
+    ticks_ns: np.ndarray | None = None  # (N,) int64 timeline (``timestamp`` in exact ns; dp-replay-eval)
+    topic_rates_hz: dict[str, float] = field(default_factory=dict)  # mean message rate of each read topic
 
     @property
     def length(self) -> int:
@@ -123,4 +125,11 @@ def build_episode(bag: Path, config: ConvertConfig, source: str = "") -> Episode
         data["action"] = data[config.action.key][1:].copy()
     data = {k: v[:n] for k, v in data.items()}
     data["timestamp"] = ticks_obs.astype(np.float64) / 1e9
-    return Episode(source=source or str(bag), data=data)
+    rates = {t: _mean_rate_hz(d.stamps_ns) for t, d in topics.items()}
+    return Episode(source=source or str(bag), data=data, ticks_ns=ticks_obs.copy(), topic_rates_hz=rates)
+
+
+def _mean_rate_hz(stamps_ns: list[int]) -> float:
+    """Messages per second over the topic's span (inf for a single message)."""
+    span = max(stamps_ns) - min(stamps_ns)
+    return (len(stamps_ns) - 1) * 1e9 / span if span > 0 else float("inf")
