@@ -26,7 +26,10 @@ from dp_recorder.synthetic import CONVERT_CONFIG, StreamRates, write_synthetic_b
 START_NS = 5_000_000_000
 SAMPLES = 3
 # The synthetic bags' converter config, with the camera at 40x48 (spatial softmax needs >= 33x33).
-CONFIG = {**CONVERT_CONFIG, "obs": {**CONVERT_CONFIG["obs"], "top_image": {"topic": "/camera/top/image_raw", "image": [40, 48]}}}
+CONFIG = {
+    **CONVERT_CONFIG,
+    "obs": {**CONVERT_CONFIG["obs"], "top_image": {"topic": "/camera/top/image_raw", "image": [40, 48]}},
+}
 # Policy keys differ from the dataset keys (camera <- top_image, q <- joint_pos column 1), as training allows.
 SPEC = PolicySpec(
     obs=(ObsKeySpec("camera", "rgb", (3, 40, 48)), ObsKeySpec("q", "low_dim", (1,))),
@@ -101,7 +104,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def _zarr_episodes(path: Path) -> list[dict[str, np.ndarray]]:
     with ReplayBuffer.open(path, "r") as buffer:
         ends = np.array(buffer.episode_ends)
-        data = {k: np.asarray(buffer[k][: buffer.n_steps]) for k in buffer.keys()}
+        data = {k: np.asarray(buffer[k][: buffer.n_steps]) for k in buffer}
     starts = np.concatenate([[0], ends[:-1]])
     return [{k: v[s:e] for k, v in data.items()} for s, e in zip(starts, ends, strict=True)]
 

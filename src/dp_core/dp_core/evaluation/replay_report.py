@@ -66,8 +66,8 @@ def _plot_horizon_error(axis: Any, horizon_mae: np.ndarray, spec: PolicySpec, di
         axis.plot(steps, horizon_mae[:, a], marker=".", label=spec.action_names[a])
     start = spec.n_obs_steps - 1
     axis.axvspan(steps[start] - 0.5 * spec.dt_s, steps[start + spec.n_action_steps - 1] + 0.5 * spec.dt_s, alpha=0.12)
-    axis.set_xlabel("s after the newest observation (shaded: executed)")
-    axis.set_ylabel("mean |predicted - recorded|")
+    axis.set_xlabel("s after newest obs (shaded: executed)", fontsize=8)
+    axis.set_ylabel("MAE" if dim is None else f"MAE {spec.action_names[dim]}", fontsize=8)
 
 
 def plot_episode(evaluation: EpisodeEvaluation, metrics: dict[str, Any], spec: PolicySpec, path: Path) -> None:
@@ -145,7 +145,7 @@ def plot_summary(summary: dict[str, Any], lines: list[dict[str, Any]], spec: Pol
     right.bar(x, [float(np.nanmean(line["executed_mae"])) for line in lines], label="mean of the K samples")
     right.plot(x, [line["best_executed_mae"] for line in lines], "k_", markersize=12, label="best of K")
     right.set_xticks(x, [line["episode"] for line in lines], rotation=60, fontsize=7)
-    right.set_ylabel("executed MAE (mean over dims)")
+    right.set_ylabel("executed MAE (mean over dims)", fontsize=8)
     right.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=80)
