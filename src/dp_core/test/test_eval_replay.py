@@ -92,6 +92,16 @@ def test_window_is_the_rows_up_to_the_newest_observation() -> None:
         observation_window(gappy, spec, 3)
 
 
+def test_stale_rows_are_skipped_like_the_observation_node_would() -> None:
+    spec, episode = _spec(), _episode(10)
+    ages = np.full(10, 0.01)
+    ages[[3, 4, 8]] = [0.3, 0.25, 1.0]  # 0.25 is not older than max_age 0.25
+    aged = ReplayEpisode("ep", episode.ticks_ns, episode.low_dim, {}, episode.actions, obs_age_s=ages)
+    evaluation = evaluate_episode(aged, spec, _oracle(aged, spec, np.zeros(2), 0.0), ReplayConfig(1, 1, max_age_s=0.25))
+    assert evaluation.rows.tolist() == [1, 2, 4, 5, 6, 7, 9] and evaluation.stale_rows.tolist() == [3, 8]
+    assert evaluate_episode(aged, spec, _oracle(aged, spec, np.zeros(2), 0.0), ReplayConfig(1, 1)).rows.size == 9
+
+
 def test_seeds_differ_per_sample_and_row_and_ignore_bag_order() -> None:
     seeds = {chunk_seed(0, "ep", row, k) for row in range(20) for k in range(4)}
     assert len(seeds) == 80

@@ -78,6 +78,7 @@ class Episode:
     task: str = ""  # from the bag's episode metadata (LeRobot export)
     ticks_ns: np.ndarray | None = None  # (N,) int64 timeline (``timestamp`` in exact ns; dp-replay-eval)
     topic_rates_hz: dict[str, float] = field(default_factory=dict)  # mean message rate of each read topic
+    sample_age_ns: dict[str, np.ndarray] = field(default_factory=dict)  # topic -> (N,) tick - chosen sample's stamp
 
     @property
     def length(self) -> int:
@@ -126,7 +127,14 @@ def build_episode(bag: Path, config: ConvertConfig, source: str = "") -> Episode
     data = {k: v[:n] for k, v in data.items()}
     data["timestamp"] = ticks_obs.astype(np.float64) / 1e9
     rates = {t: _mean_rate_hz(d.stamps_ns) for t, d in topics.items()}
-    return Episode(source=source or str(bag), data=data, ticks_ns=ticks_obs.copy(), topic_rates_hz=rates)
+    ages = {t: ticks_obs - np.asarray(d.stamps_ns, dtype=np.int64)[chosen[t][:n]] for t, d in topics.items()}
+    return Episode(
+        source=source or str(bag),
+        data=data,
+        ticks_ns=ticks_obs.copy(),
+        topic_rates_hz=rates,
+        sample_age_ns=ages,
+    )
 
 
 def _mean_rate_hz(stamps_ns: list[int]) -> float:

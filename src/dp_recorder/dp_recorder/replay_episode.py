@@ -119,10 +119,12 @@ def load_replay_episode(
         else:
             low_dim[obs.name] = _check_width(obs.name, source, data[source.key], obs.shape[0])
     actions = _check_width("action", keys.action, data[keys.action.key], spec.action_dim)
-    info = {"bag": str(bag), "note": note, "rates_hz": episode.topic_rates_hz}
+    info: dict[str, Any] = {"bag": str(bag), "note": note, "rates_hz": episode.topic_rates_hz}
     if meta is not None:
         info.update(success=meta.success, task=meta.task)
     assert episode.ticks_ns is not None  # build_episode always sets it
+    obs_topics = {s.topic for s in config.obs if s.key in {keys.obs[o.name].key for o in spec.obs}}
+    age_ns = np.max([episode.sample_age_ns[t] for t in sorted(obs_topics)], axis=0)
     return ReplayEpisode(
         name=bag.name.removesuffix(".mcap").removesuffix(".db3"),
         ticks_ns=episode.ticks_ns,
@@ -130,6 +132,7 @@ def load_replay_episode(
         images=images,
         actions=actions,
         info=info,
+        obs_age_s=age_ns / 1e9,
     )
 
 

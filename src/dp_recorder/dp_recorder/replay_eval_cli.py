@@ -25,8 +25,8 @@ from dp_core.evaluation.replay_eval import (
     ReplayConfig,
     episode_metrics,
     evaluate_episode,
+    evaluated_rows,
     summary_metrics,
-    window_rows,
 )
 from dp_core.evaluation.replay_report import write_episode, write_summary
 from dp_core.policy.inference import Policy
@@ -48,6 +48,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=4, help="chunks per window, each with its own noise (K)")
     parser.add_argument("--stride", type=int, default=None, help="rows between windows (default: n_action_steps)")
     parser.add_argument("--seed", type=int, default=0, help="base seed of the sampling noise")
+    parser.add_argument(
+        "--max-age-s",
+        type=float,
+        default=0.25,
+        help="skip rows where an observation stream's newest sample is older (the observation node's max_age_s)",
+    )
     parser.add_argument("--num-inference-steps", default=None, help="DDIM steps or 'ddpm' (default: checkpoint's)")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, auto)")
     parser.add_argument("--recover", action="store_true", help="salvage unfinished/truncated MCAP bags")
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
     try:
-        replay = ReplayConfig(samples=args.samples, stride=args.stride, seed=args.seed)
+        replay = ReplayConfig(samples=args.samples, stride=args.stride, seed=args.seed, max_age_s=args.max_age_s)
         steps = args.num_inference_steps
         policy = Policy.from_checkpoint(
             args.checkpoint,
@@ -99,9 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             episode = load_replay_episode(bag, config, spec, keys, args.recover, args.allow_slow_topics)
             episode = replace(episode, name=_unique(episode.name, taken))
-            count = len(window_rows(episode.length, spec, stride))
+            count = len(evaluated_rows(episode, spec, replay)[0])
             if count == 0:
-                raise ValueError(f"{episode.length} rows: shorter than one window of {spec.n_obs_steps} frames")
+                raise ValueError(
+                    f"{episode.length} rows: no window of {spec.n_obs_steps} frames with fresh streams "
+                    f"(max_age_s {args.max_age_s:g})"
+                )
             bar.total += count
             bar.refresh()
             evaluation = evaluate_episode(episode, spec, predict, replay, progress=bar.update)
@@ -122,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         "samples": args.samples,
         "stride": stride,
         "seed": args.seed,
+        "max_age_s": args.max_age_s,
         "failed": failed,
         "seconds": round(time.monotonic() - started, 2),
     }

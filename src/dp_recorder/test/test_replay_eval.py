@@ -21,7 +21,7 @@ from dp_recorder.convert import convert_bags
 from dp_recorder.convert_config import config_from_dict
 from dp_recorder.episode_metadata import EpisodeMetadata, write_metadata
 from dp_recorder.replay_eval_cli import main as replay_main
-from dp_recorder.synthetic import CONVERT_CONFIG, StreamRates, write_synthetic_bag
+from dp_recorder.synthetic import CONVERT_CONFIG, StreamRates, stream_schedule, write_synthetic_bag
 
 START_NS = 5_000_000_000
 SAMPLES = 3
@@ -162,16 +162,41 @@ def test_report_matches_an_independent_recomputation(setup: dict) -> None:
     assert matplotlib.image.imread(out / "summary.png").ndim == 3
 
 
-def test_same_seed_same_report_and_default_stride(setup: dict, tmp_path: Path) -> None:
-    """--seed reproduces the chunks; the default stride is n_action_steps (the replanning period)."""
+def _stale_rows(duration_s: float, seed: int, max_age_ns: int) -> list[int]:
+    """Brute force from the synthetic schedule: rows whose camera or joint sample is older than max_age."""
+    by_topic: dict[str, list[int]] = {}
+    for t, topic, _ in stream_schedule(START_NS, duration_s, StreamRates(), seed):
+        by_topic.setdefault(topic, []).append(t)
+    first = max(v[0] for v in by_topic.values())
+    last = min(v[-1] for v in by_topic.values())
+    stale = []
+    for row, tick in enumerate(range(first, last + 1, 100_000_000)):
+        ages = [tick - max(s for s in by_topic[t] if s <= tick) for t in ("/joint_states", "/camera/top/image_raw")]
+        if row >= 1 and max(ages) > max_age_ns:
+            stale.append(row)
+    return stale
+
+
+def test_same_seed_same_chunks_default_stride_and_stale_rows(setup: dict, tmp_path: Path) -> None:
+    """--seed reproduces the chunks; the default stride is n_action_steps (the replanning period);
+    rows whose observation streams are older than --max-age-s are skipped, as the node would."""
     bag = setup["bags"][0]
     args = [str(bag), "--checkpoint", str(setup["checkpoint"]), "--config", str(setup["config"]), "-q"]
     assert replay_main([*args, "--samples", str(SAMPLES), "--seed", "7", "--out", str(tmp_path / "a")]) == 0
     report = json.loads((tmp_path / "a" / "episodes" / f"{bag.name}.json").read_text())
-    assert report["rows"] == list(range(1, report["length"], SPEC.n_action_steps))
+    assert report["rows"] == list(range(1, report["length"], SPEC.n_action_steps)) and report["stale_rows"] == []
     full = np.load(setup["out"] / "episodes" / f"{bag.name}.npz")["chunks"]
     strided = np.load(tmp_path / "a" / "episodes" / f"{bag.name}.npz")["chunks"]
     np.testing.assert_allclose(strided, full[:: SPEC.n_action_steps], atol=1e-5)
+    # a 20 ms limit: the 30 Hz camera's newest frame is often older at a row's time
+    out = ["--out", str(tmp_path / "b"), "--stride", "1", "--max-age-s", "0.02"]
+    assert replay_main([*args, "--samples", str(SAMPLES), "--seed", "7", *out]) == 0
+    report = json.loads((tmp_path / "b" / "episodes" / f"{bag.name}.json").read_text())
+    stale = _stale_rows(2.5, 0, 20_000_000)
+    assert 0 < len(stale) < report["length"] - 1 and report["stale_rows"] == stale
+    assert report["rows"] == [r for r in range(1, report["length"]) if r not in stale]
+    fresh = np.load(tmp_path / "b" / "episodes" / f"{bag.name}.npz")["chunks"]
+    np.testing.assert_allclose(fresh, full[np.array(report["rows"]) - 1], atol=1e-5)
 
 
 def test_mismatches_are_clear_errors(setup: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

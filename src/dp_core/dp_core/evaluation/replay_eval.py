@@ -39,6 +39,8 @@ class ReplayEpisode:
         images: key -> (N, H, W, 3) uint8 RGB.
         actions: (N, action_dim) float32 recorded actions (the dataset's ``action`` rows).
         info: free-form facts copied into the report (source bag, success, task).
+        obs_age_s: (N,) age at each row of the oldest "newest sample" of the observation streams
+            (row time - that sample's stamp); None if unknown.
     """
 
     name: str
@@ -47,6 +49,7 @@ class ReplayEpisode:
     images: dict[str, np.ndarray]
     actions: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+    obs_age_s: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         ticks = np.asarray(self.ticks_ns, dtype=np.int64)
@@ -58,6 +61,8 @@ class ReplayEpisode:
         wrong = {key: value.shape for key, value in arrays.items() if len(value) != n}
         if wrong:
             raise ValueError(f"episode '{self.name}': arrays must have {n} rows like ticks_ns, got {wrong}")
+        if self.obs_age_s is not None and np.shape(self.obs_age_s) != (n,):
+            raise ValueError(f"episode '{self.name}': obs_age_s must have shape ({n},), got {np.shape(self.obs_age_s)}")
         if self.actions.ndim != 2:
             raise ValueError(f"episode '{self.name}': actions must be (N, action_dim), got {self.actions.shape}")
 
@@ -74,13 +79,18 @@ class ReplayConfig:
         samples: chunks per window (K), each from its own seeded noise (shows multimodality).
         stride: rows between evaluated windows; None: the policy's n_action_steps (its replanning).
         seed: base seed; a chunk's seed depends on it, the episode name, the row and the sample.
+        max_age_s: rows where an observation stream's newest sample is older than this are
+            skipped, as the observation node would refuse that window (None: none skipped).
     """
 
     samples: int = 4
     stride: int | None = None
     seed: int = 0
+    max_age_s: float | None = None
 
     def __post_init__(self) -> None:
+        if self.max_age_s is not None and not (np.isfinite(self.max_age_s) and self.max_age_s > 0):
+            raise ValueError(f"max_age_s must be a finite number > 0 or None, got {self.max_age_s}")
         if not isinstance(self.samples, int) or self.samples < 1:
             raise ValueError(f"samples must be an int >= 1, got {self.samples!r}")
         if self.stride is not None and (not isinstance(self.stride, int) or self.stride < 1):
@@ -97,6 +107,7 @@ class EpisodeEvaluation:
         seeds: (W, K) seed of each chunk.
         chunks: (W, K, horizon, action_dim) predicted actions.
         recorded: (W, horizon, action_dim) recorded actions at the chunk's rows, NaN past the end.
+        stale_rows: rows skipped because a stream was stale (``ReplayConfig.max_age_s``).
     """
 
     episode: ReplayEpisode
@@ -104,6 +115,7 @@ class EpisodeEvaluation:
     seeds: np.ndarray
     chunks: np.ndarray
     recorded: np.ndarray
+    stale_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def stamps_ns(self) -> np.ndarray:
@@ -113,6 +125,15 @@ class EpisodeEvaluation:
 def window_rows(length: int, spec: PolicySpec, stride: int) -> np.ndarray:
     """Rows with a full window behind them (``n_obs_steps - 1`` .. ``length - 1``), every ``stride``."""
     return np.arange(spec.n_obs_steps - 1, length, stride, dtype=np.int64)
+
+
+def evaluated_rows(episode: ReplayEpisode, spec: PolicySpec, config: ReplayConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(rows to evaluate, rows skipped as stale): ``window_rows`` every stride, minus stale rows."""
+    rows = window_rows(episode.length, spec, config.stride or spec.n_action_steps)
+    if config.max_age_s is None or episode.obs_age_s is None:
+        return rows, np.zeros(0, dtype=np.int64)
+    stale = episode.obs_age_s[rows] > config.max_age_s
+    return rows[~stale], rows[stale]
 
 
 def observation_window(episode: ReplayEpisode, spec: PolicySpec, row: int) -> ObservationWindow:
@@ -162,7 +183,7 @@ def evaluate_episode(
             f"episode '{episode.name}': recorded actions have {episode.actions.shape[1]} dimensions, "
             f"the policy predicts {spec.action_dim} ({list(spec.action_names)})"
         )
-    rows = window_rows(episode.length, spec, config.stride or spec.n_action_steps)
+    rows, stale_rows = evaluated_rows(episode, spec, config)
     shape = (len(rows), config.samples, spec.horizon, spec.action_dim)
     chunks = np.zeros(shape, dtype=np.float32)
     seeds = np.zeros(shape[:2], dtype=np.int64)
@@ -180,7 +201,9 @@ def evaluate_episode(
             chunks[w, k] = actions
         if progress is not None:
             progress(1)
-    return EpisodeEvaluation(episode=episode, rows=rows, seeds=seeds, chunks=chunks, recorded=recorded)
+    return EpisodeEvaluation(
+        episode=episode, rows=rows, seeds=seeds, chunks=chunks, recorded=recorded, stale_rows=stale_rows
+    )
 
 
 def _masked_mean(values: np.ndarray, axis: int | tuple[int, ...] | None) -> np.ndarray:
@@ -231,6 +254,7 @@ def episode_metrics(evaluation: EpisodeEvaluation, spec: PolicySpec) -> dict[str
         rows=evaluation.rows,
         stamps_ns=evaluation.stamps_ns,
         seeds=evaluation.seeds,
+        stale_rows=evaluation.stale_rows,
         info=dict(evaluation.episode.info),
     )
     return metrics

@@ -121,6 +121,7 @@ def write_summary(
         {
             "episode": m["episode"],
             "windows": m["windows"],
+            "stale_windows": len(m["stale_rows"]),
             "executed_mae": m["executed_mae"],
             "best_executed_mae": float(np.mean(m["window_best_executed_mae"])) if m["windows"] else None,
             "spread": float(np.mean(m["window_spread"])) if m["windows"] else None,
