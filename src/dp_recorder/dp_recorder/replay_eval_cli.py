@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
     bar = tqdm(total=0, unit="window", disable=args.quiet, desc="replay-eval")
     evaluations: list[EpisodeEvaluation] = []
-    per_episode: list[dict] = []
+    per_episode: list[dict[str, Any]] = []
     failed: dict[str, str] = {}
     taken: set[str] = set()
     stride = replay.stride or spec.n_action_steps
@@ -121,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         metrics = episode_metrics(evaluation, spec)
         write_episode(evaluation, metrics, spec, args.out)
-        evaluations.append(evaluation)
+        # the summary needs only the chunks and the recorded actions: drop the frames (memory)
+        evaluations.append(replace(evaluation, episode=replace(evaluation.episode, images={}, low_dim={})))
         per_episode.append(metrics)
     bar.close()
     extra = {
