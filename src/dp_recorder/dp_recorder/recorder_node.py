@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 from pathlib import Path
+from typing import Any
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -38,7 +39,7 @@ def import_message_class(msgtype: str) -> type:
 class RecorderNode(Node):
     """Records the configured topics into one MCAP bag per episode."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("recorder", **kwargs)
         self.declare_parameter("output_dir", "episodes")
         self.declare_parameter("topics", [""])
