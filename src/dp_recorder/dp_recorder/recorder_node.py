@@ -8,6 +8,7 @@ subscribed once a publisher appears in the graph. Topics whose publishers are al
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from pathlib import Path
@@ -112,7 +113,7 @@ class RecorderNode(Node):
         )
         self._types[topic] = msgtype
         self._subs[topic] = self.create_subscription(
-            cls, topic, lambda raw, t=topic, keep=latched: self._on_message(t, raw, keep), qos, raw=True
+            cls, topic, functools.partial(self._on_message, topic, latched=latched), qos, raw=True
         )
         self.get_logger().info(f"subscribed {topic} [{msgtype}]")
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor
@@ -190,7 +190,7 @@ class SimNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    run_node(SimNode, "sim_node", args, on_exit=lambda node: node.stop())
+    run_node(SimNode, "sim_node", args, on_exit=lambda node: cast(SimNode, node).stop())
 
 
 if __name__ == "__main__":
