@@ -8,7 +8,9 @@ decoded and resized by ``dp_core.sensors.images``, exactly as the observation no
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,11 @@ def extract_low_dim(msg: Any, spec: StreamSpec) -> np.ndarray:
     if out.ndim != 1:
         raise BagError(f"{spec.topic}: field '{spec.field}' is not a vector (shape {out.shape})")
     return out
+
+
+def _extract_all(msg: Any, specs: tuple[StreamSpec, ...]) -> list[np.ndarray]:
+    """The low-dim values of every key that reads this message's topic."""
+    return [extract_low_dim(msg, s) for s in specs]
 
 
 def image_converter(spec: StreamSpec) -> Any:
@@ -95,7 +102,9 @@ def build_episode(bag: Path, config: ConvertConfig, source: str = "") -> Episode
         if len({(s.stamp, s.is_image) for s in specs}) > 1:
             raise ValueError(f"keys {[s.key for s in specs]} read {topic} with different stamp/image settings")
     lazy = {t for t, specs in by_topic.items() if specs[0].is_image}
-    extract = {t: (lambda m, specs=specs: [extract_low_dim(m, s) for s in specs]) for t, specs in by_topic.items()}
+    extract: dict[str, Callable[[Any], Any]] = {
+        t: functools.partial(_extract_all, specs=tuple(specs)) for t, specs in by_topic.items()
+    }
     with AnyReader([bag]) as reader:
         topics = read_topics(reader, extract, lazy, {t: specs[0].stamp == "header" for t, specs in by_topic.items()})
         first = max(min(d.stamps_ns) for d in topics.values())
