@@ -30,6 +30,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
@@ -138,10 +139,8 @@ def policy_episode(sim: PushTSim, policy: object, seed: int, replan_steps: int, 
             k = 0
         index = min(plan.aligned_index + k, plan.actions.shape[0] - 1)  # past the horizon: hold the last
         target = np.clip(plan.actions[index].astype(float), lo, hi)
-        try:
+        with contextlib.suppress(ValueError):  # unreachable: the sim holds the previous one (as the sim node does)
             sim.set_pusher_target(target)
-        except ValueError:
-            pass  # an unreachable target: the sim holds the previous one (as the sim node does)
         sim.step(substeps)
         k += 1
     return RolloutOutcome(seed, bool(sim.success), sim.episode_time_s, float(sim.coverage()), times)

@@ -114,11 +114,11 @@ def test_jpeg_round_trip_keeps_colour_order():
 
 def test_compressed_mono_and_depth():
     gray = np.arange(64, dtype=np.uint8).reshape(8, 8)
-    ok, png = cv2.imencode(".png", gray)
+    _, png = cv2.imencode(".png", gray)
     out = decode_compressed("mono8; png compressed mono8", png.tobytes())
     assert out.shape == (8, 8, 3) and np.array_equal(out[:, :, 1], gray)
     depth = np.full((4, 5), 1000, dtype=np.uint16)
-    ok, png16 = cv2.imencode(".png", depth)
+    _ok, png16 = cv2.imencode(".png", depth)
     header = bytes(12)  # compressedDepth config header precedes the PNG
     out = decode_compressed(
         "16UC1; compressedDepth png", header + png16.tobytes(), config=DecodeConfig(depth_max_mm=4000.0)
@@ -128,7 +128,7 @@ def test_compressed_mono_and_depth():
 
 def test_corrupt_and_unknown_compressed_data():
     rgb = rgb_test_image(16, 16)
-    ok, jpg = cv2.imencode(".jpg", rgb)
+    _ok, jpg = cv2.imencode(".jpg", rgb)
     with pytest.raises(ImageDecodeError, match="corrupt or truncated"):
         decode_compressed("jpeg", b"not an image at all")
     with pytest.raises(ImageDecodeError, match="corrupt or truncated"):

@@ -46,7 +46,7 @@ def frame_index_of(rgb: np.ndarray) -> int:
 
 def encode_frame(rgb: np.ndarray, encoding: str) -> tuple[str, bytes, int]:
     """RGB → (encoding or format, data, step) as a camera driver would publish it."""
-    height, width = rgb.shape[:2]
+    _height, width = rgb.shape[:2]
     if encoding == "rgb8":
         return "rgb8", rgb.tobytes(), width * 3
     if encoding == "bgr8":

@@ -8,9 +8,11 @@ subscribed once a publisher appears in the graph. Topics whose publishers are al
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from pathlib import Path
+from typing import Any
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -38,7 +40,7 @@ def import_message_class(msgtype: str) -> type:
 class RecorderNode(Node):
     """Records the configured topics into one MCAP bag per episode."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("recorder", **kwargs)
         self.declare_parameter("output_dir", "episodes")
         self.declare_parameter("topics", [""])
@@ -111,7 +113,7 @@ class RecorderNode(Node):
         )
         self._types[topic] = msgtype
         self._subs[topic] = self.create_subscription(
-            cls, topic, lambda raw, t=topic, keep=latched: self._on_message(t, raw, keep), qos, raw=True
+            cls, topic, functools.partial(self._on_message, topic, latched=latched), qos, raw=True
         )
         self.get_logger().info(f"subscribed {topic} [{msgtype}]")
 

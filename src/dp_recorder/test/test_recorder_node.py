@@ -242,9 +242,12 @@ def test_kill_9_mid_episode(ros_context, ros_process, tmp_path):
         assert op.call("stop_episode", task_success=True).success
         assert op.call("start_episode", task="t").success
         op.publish_for(2.0)
-        written = lambda: any(
-            s.recording and s.episode_index == 1 and min(s.message_counts, default=0) > 20 for s in op.status
-        )
+
+        def written():
+            return any(
+                s.recording and s.episode_index == 1 and min(s.message_counts, default=0) > 20 for s in op.status
+            )
+
         assert spin_until(op.executor, written, 5.0)
         op.publish_for(0.5)  # > flush_period_s: earlier messages are flushed
         proc.proc.send_signal(signal.SIGKILL)

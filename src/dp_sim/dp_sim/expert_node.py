@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import numpy as np
 import rclpy
@@ -34,7 +35,7 @@ PARAMETERS: dict[str, tuple[object, str]] = {
 class ExpertNode(Node):
     """Adapter: ROS observations → ScriptedExpert.act → /cartesian_target."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("expert_node", **kwargs)
         for name, (default, text) in PARAMETERS.items():
             self.declare_parameter(name, default, ParameterDescriptor(description=text))

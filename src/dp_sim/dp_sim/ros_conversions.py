@@ -6,6 +6,8 @@ the command with a warning and keep holding.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
@@ -23,12 +25,12 @@ from dp_sim.joint_trajectory import TrajectoryPoints
 from dp_sim.reflexes import Reflex
 
 
-def stamp(t_ns: int) -> object:
+def stamp(t_ns: int) -> Any:  # builtin_interfaces/Time
     """Integer nanoseconds → builtin_interfaces/Time."""
     return Time(nanoseconds=int(t_ns)).to_msg()
 
 
-def stamp_ns(msg_stamp: object) -> int:
+def stamp_ns(msg_stamp: Any) -> int:  # builtin_interfaces/Time
     """builtin_interfaces/Time → integer nanoseconds."""
     return int(msg_stamp.sec) * 1_000_000_000 + int(msg_stamp.nanosec)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any, cast
 
 from geometry_msgs.msg import PoseStamped
 from rcl_interfaces.msg import ParameterDescriptor
@@ -42,7 +43,7 @@ from dp_sim.state_publisher import StatePublisher
 class SimNode(Node):
     """Adapter: parameters → PushTSim; physics thread → publishers; command topics → sim."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("sim_node", **kwargs)
         for name, (default, text) in PARAMETERS.items():
             self.declare_parameter(name, default, ParameterDescriptor(description=text))
@@ -189,7 +190,7 @@ class SimNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    run_node(SimNode, "sim_node", args, on_exit=lambda node: node.stop())
+    run_node(SimNode, "sim_node", args, on_exit=lambda node: cast(SimNode, node).stop())
 
 
 if __name__ == "__main__":

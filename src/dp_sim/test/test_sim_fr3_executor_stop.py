@@ -69,7 +69,7 @@ class Probe:
 
 def test_deactivating_the_policy_stops_the_arm_within_the_stopping_distance():
     with Lockstep() as ls:
-        sim = ls.add_sim(interface="franka", physics_timestep_s=0.001, control_period_s=0.001)
+        ls.add_sim(interface="franka", physics_timestep_s=0.001, control_period_s=0.001)
         executor = ls.add(
             ChunkExecutorNode,
             **{

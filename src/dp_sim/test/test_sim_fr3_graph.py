@@ -196,12 +196,12 @@ def test_fr3_graph_record_convert_train_deploy_on_the_twin(tmp_path):
         probe.create_subscription(JointTrajectory, "/fr3_arm_controller/joint_trajectory", trajectories.append, 100)
         grip: list[Float64MultiArray] = []
         probe.create_subscription(Float64MultiArray, "/dp/gripper_command", grip.append, 100)
-        ls.run_until(lambda: bridge.gripper_clients["move"].server_is_ready(), 1.0, "franka_gripper on the twin")
-        ls.run_until(lambda: False if ls.time_s < 0.5 else True, 1.0, "observation windows")
+        ls.run_until(bridge.gripper_clients["move"].server_is_ready, 1.0, "franka_gripper on the twin")
+        ls.run_until(lambda: not ls.time_s < 0.5, 1.0, "observation windows")
         q0 = sim.sim.commanded_positions()
         assert autostart(nodes)
         ls.run_until(lambda: sum(len(t.points) > 1 for t in trajectories) >= 3, 5.0, "three chunk trajectories")
-        ls.run_until(lambda: False if ls.time_s < 3.0 else True, 3.5, "a few more seconds of execution")
+        ls.run_until(lambda: not ls.time_s < 3.0, 3.5, "a few more seconds of execution")
         # the executor streams the finger targets; the bridge turns them into franka_gripper goals
         assert grip and all(len(m.data) == 2 for m in grip)
         assert bridge.goals_sent >= 1 and bridge.rejected == 0, (len(grip), bridge.hysteresis.state)

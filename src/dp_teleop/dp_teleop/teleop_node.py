@@ -17,6 +17,7 @@ a zero twist.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 import rclpy
@@ -44,7 +45,7 @@ from dp_teleop.messages import pose_from_msg, pose_stamped, twist_stamped
 class TeleopNode(Node):
     """Maps operator devices to Cartesian commands and recorder service calls."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("teleop", **kwargs)
         p = {
             name: self.declare_parameter(name, default).value

@@ -177,7 +177,7 @@ class ChunkExecutor:
                 f"chunk {chunk.sequence} of '{chunk.policy_id}' is not newer than chunk {last} (reordered or repeated)"
             )
         result = self.plan.add_chunk(chunk, now_ns, measured, current)
-        if not result:
+        if isinstance(result, Rejected):
             return self.reject(result.reason)
         with self._lock:
             self._last_sequence[chunk.policy_id] = chunk.sequence

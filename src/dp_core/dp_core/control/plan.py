@@ -75,7 +75,7 @@ class ExecutorConfig:
         if self.execute_to not in ("horizon", "execute_steps"):
             raise ValueError(f"execute_to must be 'horizon' or 'execute_steps', got {self.execute_to!r}")
         InterpolationConfig(self.interpolation, self.cubic_bc)
-        self.limit_set  # validates names against the limits
+        _ = self.limit_set  # validates names against the limits
 
     @property
     def period_s(self) -> float:

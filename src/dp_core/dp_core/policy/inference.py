@@ -184,7 +184,7 @@ class Policy:
                     chosen = candidate
                     break
         self.model.denoiser = original if chosen == "fp32" else self.model.denoiser
-        if precision != "auto" and chosen != precision:
+        if precision not in ("auto", chosen):
             log.warning(
                 "%s requested but unavailable or its chunk differs from fp32 by more than %.0e; using fp32",
                 precision,

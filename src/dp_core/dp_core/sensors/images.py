@@ -115,7 +115,7 @@ def _as_bytes(data: bytes | bytearray | memoryview | np.ndarray | Sequence[int])
             raise ImageDecodeError(f"image data must be bytes/uint8, got an array of {data.dtype}")
         return data.reshape(-1)
     try:
-        return np.frombuffer(data, dtype=np.uint8)  # type: ignore[arg-type]
+        return np.frombuffer(bytes(data), dtype=np.uint8)
     except TypeError:
         return np.asarray(data, dtype=np.uint8).reshape(-1)
 
@@ -167,7 +167,7 @@ def decode_compressed(
     if decoded.dtype == np.uint16:
         if decoded.shape[2] == 1:
             return depth_to_uint8(decoded[:, :, 0], config)
-        decoded = (decoded >> 8).astype(np.uint8)  # 16-bit colour PNG: keep the high byte
+        decoded = (decoded.astype(np.uint16) >> 8).astype(np.uint8)  # 16-bit colour PNG: keep the high byte
     if decoded.dtype != np.uint8:
         raise ImageDecodeError(f"compressed image decoded to unsupported pixel type {decoded.dtype}")
     return _to_rgb(decoded, bgr_order=True)

@@ -199,7 +199,7 @@ def build_window(
     }
     if missing or stale:
         return _invalid(stale, missing, config.max_age_s, "no sample received" if missing else "")
-    newest_complete = min(min(s for s in newest.values() if s is not None), int(now_ns))
+    newest_complete = min(*(s for s in newest.values() if s is not None), int(now_ns))
     targets = target_times(newest_complete, config.n_obs_steps, config.dt_ns)
     low_dim: dict[str, np.ndarray] = {}
     images: dict[str, np.ndarray] = {}

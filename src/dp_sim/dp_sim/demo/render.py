@@ -26,7 +26,7 @@ PUSHER_RADIUS_M = 0.015
 
 def t_outline(shape: TShape, pose: np.ndarray) -> np.ndarray:
     """(8, 2) world xy corners of the T at planar pose (x, y, yaw), counter-clockwise."""
-    (sx0, sx1, sy0, sy1), (bx0, bx1, by0, by1) = shape.rectangles
+    (sx0, sx1, sy0, sy1), (_bx0, bx1, by0, by1) = shape.rectangles
     local = np.array([[sx0, sy0], [sx1, sy0], [sx1, by0], [bx1, by0], [bx1, by1], [sx1, by1], [sx1, sy1], [sx0, sy1]])
     return from_frame(local, pose)
 
