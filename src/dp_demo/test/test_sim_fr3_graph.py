@@ -93,7 +93,7 @@ def record_episode(bags: Path) -> Path:
 
         ls.run_until(
             lambda: (
-                teleop.integrator.ready
+                teleop.loop.integrator.ready
                 and teleop.episode_clients[next(iter(teleop.episode_clients))].service_is_ready()
             ),
             2.0,
@@ -104,7 +104,7 @@ def record_episode(bags: Path) -> Path:
         hold([], 0.0, 0.2)
         x0 = sim.sim.ee_position()[0]
         hold([4], 0.5, 2.5)  # LB + stick: +x at half the profile's 0.1 m/s
-        assert teleop.refused is None
+        assert teleop.loop.refused is None
         hold([], 0.0, 0.3)
         moved = sim.sim.ee_position()[0] - x0
         hold([1], 0.0, 0.05)  # B: stop, keep as success

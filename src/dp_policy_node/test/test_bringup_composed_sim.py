@@ -44,8 +44,8 @@ from trajectory_msgs.msg import JointTrajectory
 from dp_msgs.msg import ActionChunk, ExecutorStatus, ObservationStatus, PolicyStatus
 from dp_policy_node.bringup import autostart, create_nodes
 from dp_policy_node.graph import GRAPH
-from dp_policy_node.testing import LifecycleClient, spin_until
 from dp_policy_node.tiny_policy import make_tiny_checkpoint, tiny_spec
+from dp_ros_common.testing import LifecycleClient, spin_until
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

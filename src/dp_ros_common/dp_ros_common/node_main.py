@@ -1,4 +1,4 @@
-"""One `main()` for every node of this package: init, spin, clean stop, clear config errors.
+"""One `main()` for every node of every package: init, spin, clean stop, clear config errors.
 
 Why one place: each node must handle SIGINT/SIGTERM, an external shutdown, a shutdown that lands
 while the executor builds its wait set (rclpy raises RCLError then), and a configuration
@@ -23,19 +23,30 @@ def run_node(
     threads: int = 1,
     on_exit: Callable[[Node], None] | None = None,
     own_sigint: bool = False,
+    release: Callable[[Node], None] | None = None,
+    exit_code: Callable[[Node], int | None] | None = None,
 ) -> None:
-    """Create the node, spin it until shutdown, then release it (``on_exit`` first).
+    """Create the node, spin it until shutdown, then release it (``on_exit``, then ``release``).
 
-    ``own_sigint``: SIGINT raises KeyboardInterrupt instead of shutting the context down, so
-    ``on_exit`` can still publish (the executor's stop on Ctrl-C / ``ros2 launch`` shutdown).
+    ``on_exit`` runs only while the context is up (it may publish); ``own_sigint``: SIGINT raises
+    KeyboardInterrupt instead of shutting the context down, so ``on_exit`` can still publish (the
+    executor's stop on Ctrl-C / ``ros2 launch`` shutdown). ``release`` always runs (work that needs
+    no middleware: closing a bag). ``exit_code``: a one-shot node; spinning stops as soon as it
+    returns a code, and the process exits with it.
     """
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO if own_sigint else SignalHandlerOptions.ALL)
     node: Node | None = None
+    code: int | None = None
     executor = SingleThreadedExecutor() if threads <= 1 else MultiThreadedExecutor(num_threads=threads)
     try:
         node = make_node()
         executor.add_node(node)
-        executor.spin()
+        if exit_code is None:
+            executor.spin()
+        else:
+            while rclpy.ok() and code is None:
+                executor.spin_once(timeout_sec=0.1)
+                code = exit_code(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except RCLError:
@@ -49,5 +60,9 @@ def run_node(
         if node is not None:
             if on_exit is not None and rclpy.ok():  # a shut-down context can no longer publish
                 on_exit(node)
+            if release is not None:
+                release(node)
             node.destroy_node()
         rclpy.try_shutdown()
+    if code:
+        raise SystemExit(code)
