@@ -23,6 +23,7 @@ from sensor_msgs.msg import Joy
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
+from dp_ros_common.params_file import resolve as resolve_params_file
 from dp_sim.lockstep import Lockstep
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -67,7 +68,7 @@ def record_episode(bags: Path) -> Path:
     args = [
         *QUIET,
         "--params-file",
-        str(PROFILE),
+        resolve_params_file(PROFILE),  # as launch_entities: rcl refuses the profile's aliases
         "--params-file",
         str(TWIN / "sim_node.yaml"),
         "--params-file",
@@ -180,7 +181,7 @@ def test_fr3_graph_record_convert_train_deploy_on_the_twin(tmp_path):
     args = [
         *QUIET,
         "--params-file",
-        str(PROFILE),
+        resolve_params_file(PROFILE),
         "--params-file",
         str(TWIN / "sim_node.yaml"),
         "--params-file",

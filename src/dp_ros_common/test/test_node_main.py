@@ -68,6 +68,6 @@ def test_sigint_shuts_down_and_release_still_runs() -> None:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
-    # rclpy's SIGINT handler shut the context down: nothing can be published, so on_exit is skipped;
-    # release (closing files, a recorder's open bag) runs anyway
-    assert out.split() == ["release"]
+    # on_exit runs only if the context is still up when the spin ends (that depends on where the
+    # signal lands); release (closing files, a recorder's open bag) runs in every case, last
+    assert out.split()[-1] == "release" and out.split() in (["release"], ["on_exit", "release"])
