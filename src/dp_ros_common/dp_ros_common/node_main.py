@@ -34,19 +34,47 @@ def run_node(
     no middleware: closing a bag). ``exit_code``: a one-shot node; spinning stops as soon as it
     returns a code, and the process exits with it.
     """
+    run_nodes(
+        lambda: [make_node()],
+        name,
+        args,
+        threads=threads,
+        on_exit=on_exit,
+        own_sigint=own_sigint,
+        release=release,
+        exit_code=None if exit_code is None else lambda nodes: exit_code(nodes[0]),
+    )
+
+
+def run_nodes(
+    make_nodes: Callable[[], list[Node]],
+    name: str,
+    args: list[str] | None = None,
+    threads: int = 1,
+    on_start: Callable[[list[Node]], object] | None = None,
+    on_exit: Callable[[Node], None] | None = None,
+    own_sigint: bool = False,
+    release: Callable[[Node], None] | None = None,
+    exit_code: Callable[[list[Node]], int | None] | None = None,
+) -> None:
+    """:func:`run_node` for several nodes in one executor (a composed graph); ``on_start`` runs
+    once they are all added (e.g. lifecycle autostart); the hooks run for each node."""
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO if own_sigint else SignalHandlerOptions.ALL)
-    node: Node | None = None
+    nodes: list[Node] = []
     code: int | None = None
     executor = SingleThreadedExecutor() if threads <= 1 else MultiThreadedExecutor(num_threads=threads)
     try:
-        node = make_node()
-        executor.add_node(node)
+        nodes = make_nodes()
+        for node in nodes:
+            executor.add_node(node)
+        if on_start is not None:
+            on_start(nodes)
         if exit_code is None:
             executor.spin()
         else:
             while rclpy.ok() and code is None:
                 executor.spin_once(timeout_sec=0.1)
-                code = exit_code(node)
+                code = exit_code(nodes)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except RCLError:
@@ -57,7 +85,7 @@ def run_node(
         raise SystemExit(2) from None
     finally:
         executor.shutdown(timeout_sec=5.0)
-        if node is not None:
+        for node in nodes:
             if on_exit is not None and rclpy.ok():  # a shut-down context can no longer publish
                 on_exit(node)
             if release is not None:
