@@ -72,8 +72,9 @@ def main(args: list[str] | None = None) -> None:
 
 def _stop_worker(node: Node) -> None:
     """The policy node's inference thread ends before its node is destroyed."""
-    if isinstance(node, LifecycleNode) and getattr(node, "worker", None) is not None:
-        node.worker.stop(timeout_s=5.0)
+    worker = getattr(node, "worker", None)
+    if isinstance(node, LifecycleNode) and worker is not None:
+        worker.stop(timeout_s=5.0)
 
 
 if __name__ == "__main__":

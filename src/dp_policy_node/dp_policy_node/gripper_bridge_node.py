@@ -12,6 +12,7 @@ displays; the recorder and the observation node read the finger joints from the 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from franka_msgs.action import Grasp, Move
 from franka_msgs.msg import GraspEpsilon
@@ -41,7 +42,7 @@ PARAMS = (
 
 
 class GripperBridgeNode(Node):
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("gripper_bridge_node", **kwargs)
         p = declare_all(self, PARAMS)
         self.params = p

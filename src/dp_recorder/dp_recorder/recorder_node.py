@@ -8,9 +8,11 @@ subscribed once a publisher appears in the graph. Topics whose publishers are al
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from pathlib import Path
+from typing import Any
 
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -49,7 +51,7 @@ def import_message_class(msgtype: str) -> type:
 class RecorderNode(Node):
     """Records the configured topics into one MCAP bag per episode."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("recorder", **kwargs)
         self.values = v = declare_all(self, PARAMS)
         self._wanted = self._wanted_topics()
@@ -113,7 +115,7 @@ class RecorderNode(Node):
         )
         self._types[topic] = msgtype
         self._subs[topic] = self.create_subscription(
-            cls, topic, lambda raw, t=topic, keep=latched: self._on_message(t, raw, keep), qos, raw=True
+            cls, topic, functools.partial(self._on_message, topic, latched=latched), qos, raw=True
         )
         self.get_logger().info(f"subscribed {topic} [{msgtype}]")
 

@@ -8,6 +8,7 @@ ValueError (logged as what is wrong, exit code 2) the same way.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import rclpy
 from rclpy._rclpy_pybind11 import RCLError
@@ -15,16 +16,18 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, Si
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
+N = TypeVar("N", bound=Node)  # the hooks get the node class make_node returns
+
 
 def run_node(
-    make_node: Callable[[], Node],
+    make_node: Callable[[], N],
     name: str,
     args: list[str] | None = None,
     threads: int = 1,
-    on_exit: Callable[[Node], None] | None = None,
+    on_exit: Callable[[N], None] | None = None,
     own_sigint: bool = False,
-    release: Callable[[Node], None] | None = None,
-    exit_code: Callable[[Node], int | None] | None = None,
+    release: Callable[[N], None] | None = None,
+    exit_code: Callable[[N], int | None] | None = None,
 ) -> None:
     """Create the node, spin it until shutdown, then release it (``on_exit``, then ``release``).
 
@@ -47,20 +50,20 @@ def run_node(
 
 
 def run_nodes(
-    make_nodes: Callable[[], list[Node]],
+    make_nodes: Callable[[], list[N]],
     name: str,
     args: list[str] | None = None,
     threads: int = 1,
-    on_start: Callable[[list[Node]], object] | None = None,
-    on_exit: Callable[[Node], None] | None = None,
+    on_start: Callable[[list[N]], object] | None = None,
+    on_exit: Callable[[N], None] | None = None,
     own_sigint: bool = False,
-    release: Callable[[Node], None] | None = None,
-    exit_code: Callable[[list[Node]], int | None] | None = None,
+    release: Callable[[N], None] | None = None,
+    exit_code: Callable[[list[N]], int | None] | None = None,
 ) -> None:
     """:func:`run_node` for several nodes in one executor (a composed graph); ``on_start`` runs
     once they are all added (e.g. lifecycle autostart); the hooks run for each node."""
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO if own_sigint else SignalHandlerOptions.ALL)
-    nodes: list[Node] = []
+    nodes: list[N] = []
     code: int | None = None
     executor = SingleThreadedExecutor() if threads <= 1 else MultiThreadedExecutor(num_threads=threads)
     try:

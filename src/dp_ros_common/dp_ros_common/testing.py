@@ -25,7 +25,7 @@ _domain_lock_file = None  # held open for the life of the process
 
 def claim_ros_domain() -> int:
     """Claim a free ROS_DOMAIN_ID for this process (file lock) and return it."""
-    global _domain_lock_file
+    global _domain_lock_file  # noqa: PLW0603 (one lock per process, held until exit)
     lock_dir = Path(tempfile.gettempdir()) / "dp_ros2_test_domains"
     lock_dir.mkdir(exist_ok=True)
     start = os.getpid() % len(DOMAIN_RANGE)

@@ -8,6 +8,8 @@ the expert; it stops commanding at success or after ``timeout_s`` of episode tim
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
@@ -31,7 +33,7 @@ FAILURE_EXIT_CODE = 3
 class ExpertNode(Node):
     """Adapter: ROS observations → ScriptedExpert.act → /cartesian_target."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("expert_node", **kwargs)
         self.params = declare_all(self, PARAMS)
         if not self.params["decision_rate_hz"] > 0 or not self.params["timeout_s"] > 0:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
@@ -43,7 +44,7 @@ from dp_sim.state_publisher import StatePublisher
 class SimNode(Node):
     """Adapter: parameters → PushTSim; physics thread → publishers; command topics → sim."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("sim_node", **kwargs)
         p = declare_all(self, PARAMS)
         self.params = p

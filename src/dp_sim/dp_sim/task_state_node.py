@@ -13,6 +13,7 @@ identically (the recorder records it like any other topic).
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
@@ -30,7 +31,7 @@ STATE_TOPIC = "/pusht/state"
 class TaskStateNode(Node):
     """/ee_pose + /task_status → /pusht/state."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("task_state_node", **kwargs)
         self._poses: deque[tuple[int, np.ndarray]] = deque(maxlen=64)  # (stamp ns, pusher xy)
         self._pub = self.create_publisher(JointState, STATE_TOPIC, 10)

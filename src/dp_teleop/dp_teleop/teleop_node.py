@@ -17,6 +17,7 @@ a zero twist.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from rclpy.node import Node
@@ -37,7 +38,7 @@ from dp_teleop.teleop_parameters import PARAMS
 class TeleopNode(Node):
     """Maps operator devices to Cartesian commands and recorder service calls (logic: TeleopLoop)."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("teleop", **kwargs)
         self.params = p = declare_all(self, PARAMS)
         self.limits = limits = TeleopLimits(
