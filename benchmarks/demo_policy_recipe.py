@@ -41,7 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dp_sim.env import NS_PER_S, PushTSim
+from dp_core.time_units import NS_PER_S
+from dp_sim.env import PushTSim
 from dp_sim.rollout import low_dim_observation, run_expert_episode
 
 RECORD_SEED_BASE = 100000  # the demo's recording seeds

@@ -436,9 +436,11 @@ def launch_entities(processes: Iterable[Process], autostart: bool) -> list[Any]:
     from launch_ros.events.lifecycle import ChangeState
     from lifecycle_msgs.msg import Transition
 
+    from dp_ros_common.params_file import resolve as resolve_params_file
+
     entities: list[Any] = []
     for p in processes:
-        parameters: list[Any] = [p.params_file] if p.params_file else []
+        parameters: list[Any] = [resolve_params_file(p.params_file)] if p.params_file else []  # rcl: no aliases
         if p.overrides:
             parameters.append(dict(p.overrides))
         common = dict(

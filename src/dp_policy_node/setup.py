@@ -37,8 +37,5 @@ setup(
             "ready_pose_node = dp_policy_node.ready_pose_node:main",
             "gripper_bridge_node = dp_policy_node.gripper_bridge_node:main",
         ],
-        # Test isolation (own ROS_DOMAIN_ID, localhost discovery, logs in the workspace) for every
-        # pytest run in an environment where this package is installed, colcon test included.
-        "pytest11": ["dp_ros_testing = dp_policy_node.testing"],
     },
 )

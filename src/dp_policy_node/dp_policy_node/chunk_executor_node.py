@@ -37,8 +37,8 @@ from dp_policy_node.conversions import (
     time_to_ns,
 )
 from dp_policy_node.executor_config import build_config
-from dp_policy_node.node_main import run_node
-from dp_policy_node.params import Param, declare_all
+from dp_ros_common.node_main import run_node
+from dp_ros_common.params import Param, declare_all
 
 _F, _S = Parameter.Type.DOUBLE_ARRAY, Parameter.Type.STRING_ARRAY
 PARAMS = [

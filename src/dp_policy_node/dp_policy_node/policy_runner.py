@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dp_core.control.action_chunk import NS_PER_S, ActionChunkData
+from dp_core.control.action_chunk import ActionChunkData
 from dp_core.spec import ObsKeySpec, PolicySpec
+from dp_core.time_units import NS_PER_S
 from dp_core.timing.alignment import ObservationWindow
 from dp_policy_node.streams import parse_obs_specs, spec_mismatch
 

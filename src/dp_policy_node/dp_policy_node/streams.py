@@ -14,7 +14,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from dp_core.spec import ObsKeySpec, PolicySpec
-from dp_policy_node.params import Param, declare, declare_all
+from dp_ros_common.params import Param, declare, declare_all
 
 TRANSPORTS = ("raw", "compressed")
 

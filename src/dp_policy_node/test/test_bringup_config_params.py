@@ -60,9 +60,11 @@ def _declared(spec, path: Path, tmp_path: Path) -> set[str]:
     import rclpy
     from rclpy.context import Context
 
+    from dp_ros_common.params_file import resolve as resolve_params_file  # profiles use aliases
+
     ctx = Context()
     rclpy.init(
-        args=["--ros-args", "--params-file", str(path), "-p", f"output_dir:={tmp_path / 'episodes'}"],
+        args=["--ros-args", "--params-file", resolve_params_file(path), "-p", f"output_dir:={tmp_path / 'episodes'}"],
         context=ctx,
         domain_id=int(os.environ["ROS_DOMAIN_ID"]),
     )

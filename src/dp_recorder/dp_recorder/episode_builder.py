@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from rosbags.highlevel import AnyReader
 
-from dp_core.sensors.images import ImageTransform, decode_compressed, decode_raw
+from dp_core.sensors.images import ImageTransform, message_to_frame
 from dp_core.timing.alignment import make_ticks, resample_stream
 from dp_recorder.bag_reader import BagError, read_chosen, read_topics
 from dp_recorder.convert_config import ConvertConfig, StreamSpec
@@ -59,18 +59,7 @@ def image_converter(spec: StreamSpec) -> Any:
     transform = ImageTransform(out_h=spec.image[0], out_w=spec.image[1], crop=spec.crop)  # type: ignore[index]
 
     def convert(msg: Any) -> np.ndarray:
-        if hasattr(msg, "encoding"):
-            rgb = decode_raw(
-                msg.encoding,
-                int(msg.height),
-                int(msg.width),
-                int(msg.step),
-                msg.data,
-                is_bigendian=bool(msg.is_bigendian),
-            )
-        else:
-            rgb = decode_compressed(msg.format, msg.data)
-        return transform(rgb)
+        return message_to_frame(msg, transform)
 
     return convert
 

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from dp_core.evaluation.robot_session import Outcome
+from dp_core.time_units import ns_to_s
 
 METADATA_FILE = "episode.yaml"
 STATUSES = ("recording", "kept", "recovered")
@@ -48,7 +49,7 @@ class EpisodeMetadata:
     def duration_s(self) -> float:
         if self.end_time_ns is None:
             return 0.0
-        return (self.end_time_ns - self.start_time_ns) / 1e9
+        return ns_to_s(self.end_time_ns - self.start_time_ns)
 
 
 def write_metadata(bag_dir: Path, meta: EpisodeMetadata) -> Path:

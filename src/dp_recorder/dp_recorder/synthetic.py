@@ -16,6 +16,8 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Typestore
 
+from dp_core.time_units import ns_to_stamp_fields
+
 JOINT_NAMES = tuple(f"fr3_joint{i}" for i in range(1, 8))
 
 
@@ -41,7 +43,7 @@ class StreamRates:
 
 def _stamp(ts: Typestore, t_ns: int) -> Any:
     return ts.types["std_msgs/msg/Header"](
-        stamp=ts.types["builtin_interfaces/msg/Time"](sec=int(t_ns // 10**9), nanosec=int(t_ns % 10**9)),
+        stamp=ts.types["builtin_interfaces/msg/Time"](*ns_to_stamp_fields(t_ns)),
         frame_id="base",
     )
 

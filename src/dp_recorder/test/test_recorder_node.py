@@ -18,12 +18,13 @@ from dp_core.sensors.images import ImageTransform, decode_raw
 from dp_core.timing.alignment import AlignmentConfig, WindowBuilder
 from dp_msgs.msg import RecorderStatus
 from dp_msgs.srv import StartEpisode, StopEpisode
-from dp_policy_node.conversions import joint_positions_from_msg, time_to_ns
-from dp_policy_node.testing import spin_until
+from dp_policy_node.conversions import joint_positions_from_msg
 from dp_recorder.convert import convert_bags
 from dp_recorder.convert_config import config_from_dict
 from dp_recorder.episode_metadata import read_metadata
 from dp_recorder.recovery import is_finalized
+from dp_ros_common.stamps import time_to_ns
+from dp_ros_common.testing import spin_until
 
 pytestmark = pytest.mark.ros
 TOPICS = ["/joint_states", "/camera/top/image_raw", "/cartesian_target"]

@@ -26,11 +26,12 @@ from typing import Literal
 
 import numpy as np
 
-from dp_core.control.action_chunk import NS_PER_S, ActionChunkData
+from dp_core.control.action_chunk import ActionChunkData
 from dp_core.control.motion_limiter import MotionLimiter
 from dp_core.control.plan import Accepted, ChunkPlan, ExecutorConfig, Rejected
 from dp_core.control.trajectory import Trajectory
 from dp_core.control.watchdog import Watchdog, WatchdogConfig
+from dp_core.time_units import NS_PER_S
 
 OutputMode = Literal["position", "trajectory", "pose"]
 SETTLED = 1e-6  # rad, rad/s: a trajectory ends when this close to rest on its target

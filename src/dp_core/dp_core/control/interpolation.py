@@ -21,8 +21,8 @@ from scipy.interpolate import CubicSpline
 from scipy.spatial.transform import Rotation, Slerp
 
 from dp_core.control.layout import ActionLayout
+from dp_core.time_units import NS_PER_S
 
-NS_PER_S = 1_000_000_000
 Method = Literal["linear", "cubic"]
 CubicBoundary = Literal["natural", "clamped"]
 

@@ -25,10 +25,11 @@ from typing import Literal
 
 import numpy as np
 
-from dp_core.control.action_chunk import NS_PER_S, ActionChunkData
+from dp_core.control.action_chunk import ActionChunkData
 from dp_core.control.interpolation import ChunkInterpolator, InterpolationConfig, blend_values, continuous_quaternions
 from dp_core.control.layout import ActionLayout
 from dp_core.control.limits import CartesianLimits, JointLimits, LimitSet, Violation, check_trajectory
+from dp_core.time_units import NS_PER_S
 
 # rad: measured joint positions this far beyond a limit still count as within it (encoder noise).
 POSITION_TOLERANCE = 1e-3

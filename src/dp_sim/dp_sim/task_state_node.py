@@ -21,9 +21,9 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
 from dp_msgs.msg import TaskStatus
-from dp_policy_node.node_main import run_node
+from dp_ros_common.node_main import run_node
+from dp_ros_common.stamps import time_to_ns
 from dp_sim.rollout import OBS_NAMES, low_dim_observation
-from dp_sim.ros_conversions import stamp_ns
 
 STATE_TOPIC = "/pusht/state"
 
@@ -40,10 +40,10 @@ class TaskStateNode(Node):
 
     def _on_pose(self, msg: PoseStamped) -> None:
         p = msg.pose.position
-        self._poses.append((stamp_ns(msg.header.stamp), np.array([p.x, p.y])))
+        self._poses.append((time_to_ns(msg.header.stamp), np.array([p.x, p.y])))
 
     def _on_status(self, msg: TaskStatus) -> None:
-        t_ns = stamp_ns(msg.header.stamp)
+        t_ns = time_to_ns(msg.header.stamp)
         pusher = next((xy for s, xy in reversed(self._poses) if s <= t_ns), None)
         if pusher is None:
             return  # no pusher pose yet (or only newer ones): nothing consistent to publish

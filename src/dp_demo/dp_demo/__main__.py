@@ -1,4 +1,4 @@
-"""``python -m dp_sim.demo [--episodes N] [--eval-episodes M] [--seed S] [--checkpoint PATH] [--images]``."""
+"""``python -m dp_demo [--episodes N] [--eval-episodes M] [--seed S] [--checkpoint PATH] [--images]``."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import os
 import sys
 from pathlib import Path
 
-from dp_sim.demo.settings import DemoSettings
+from dp_demo.settings import DemoSettings
 
 
 def parse_args(argv: list[str] | None) -> DemoSettings:
     d = DemoSettings()
     parser = argparse.ArgumentParser(
-        prog="python -m dp_sim.demo",
+        prog="python -m dp_demo",
         description=(
             "Record expert demos in the MuJoCo sim over ROS 2, convert, train, deploy through the policy "
             "nodes, evaluate on held-out seeds. Ends with one JSON line."
@@ -65,14 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = parse_args(argv)
     except ValueError as err:
-        print(f"dp_sim.demo: {err}", file=sys.stderr)
+        print(f"dp_demo: {err}", file=sys.stderr)
         return 2
-    from dp_sim.demo.pipeline import run  # imports rclpy/matplotlib only when actually running
+    from dp_demo.pipeline import run  # imports rclpy/matplotlib only when actually running
 
     try:
         summary = run(settings)
     except (RuntimeError, TimeoutError, FileNotFoundError) as err:
-        print(f"dp_sim.demo: failed: {err}", file=sys.stderr)
+        print(f"dp_demo: failed: {err}", file=sys.stderr)
         return 1
     print(json.dumps(summary), flush=True)
     return 0

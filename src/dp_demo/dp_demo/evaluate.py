@@ -14,12 +14,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dp_demo.episodes import NODE_ARGS, compose_sim, wait_for_graph
+from dp_demo.ros_client import DemoClient, Outcome, Trajectory, success_rate
+from dp_demo.settings import DemoSettings
 from dp_policy_node.chunk_executor_node import ChunkExecutorNode
 from dp_policy_node.observation_node import ObservationNode
 from dp_policy_node.policy_node import PolicyNode
-from dp_sim.demo.episodes import NODE_ARGS, compose_sim, wait_for_graph
-from dp_sim.demo.ros_client import DemoClient, Outcome, Trajectory, success_rate
-from dp_sim.demo.settings import DemoSettings
 from dp_sim.lockstep import Lockstep
 
 WARMUP_S = 0.25  # sim s after a reset before activation: the first window holds only new-episode frames

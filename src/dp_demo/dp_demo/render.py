@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Circle, Polygon
 
-from dp_sim.demo.ros_client import Trajectory
+from dp_demo.ros_client import Trajectory
 from dp_sim.scene import SceneConfig
 from dp_sim.tshape import TShape, from_frame
 

@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dp_demo.ros_client import DemoClient, Outcome, success_rate
+from dp_demo.settings import DemoSettings
 from dp_recorder.recorder_node import RecorderNode
-from dp_sim.demo.ros_client import DemoClient, Outcome, success_rate
-from dp_sim.demo.settings import DemoSettings
-from dp_sim.demo.task_state_node import TaskStateNode
 from dp_sim.expert_node import ExpertNode
 from dp_sim.lockstep import Lockstep
+from dp_sim.task_state_node import TaskStateNode
 
 # The nodes' INFO lines (several per episode) would drown the demo's progress; warnings and
 # errors still show.

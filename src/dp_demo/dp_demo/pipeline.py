@@ -14,11 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-from dp_sim.demo.episodes import RecordingResult, record_expert
-from dp_sim.demo.evaluate import EvaluationResult, evaluate_policy
-from dp_sim.demo.isolation import claim_domain, ros_environment
-from dp_sim.demo.render import animate, plot_trajectories
-from dp_sim.demo.settings import DemoSettings
+from dp_demo.episodes import RecordingResult, record_expert
+from dp_demo.evaluate import EvaluationResult, evaluate_policy
+from dp_demo.isolation import claim_domain, ros_environment
+from dp_demo.render import animate, plot_trajectories
+from dp_demo.settings import DemoSettings
 
 RECORDING_SUMMARY = "recording.json"
 EVALUATION_DETAILS = "evaluation.json"  # per held-out seed: success, coverage, sim time (lockstep: reproducible)

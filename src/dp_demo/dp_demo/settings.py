@@ -8,7 +8,7 @@ from pathlib import Path
 
 def _config_dir() -> Path:
     """``config/`` of the repository (source checkout), else of the current directory."""
-    source = Path(__file__).resolve().parents[4] / "config"  # src/dp_sim/dp_sim/demo -> repository root
+    source = Path(__file__).resolve().parents[3] / "config"  # src/dp_demo/dp_demo -> repository root
     return source if (source / "demo").is_dir() else Path.cwd() / "config"
 
 

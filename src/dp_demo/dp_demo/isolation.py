@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-# Same IDs and lock files as the test plugin (dp_policy_node.testing), so a demo and a test run
+# Same IDs and lock files as the test plugin (dp_ros_common.testing), so a demo and a test run
 # never share a domain; 0-29 stay free for the user's robots.
 DOMAIN_RANGE = range(30, 100)
 LOCK_DIR = Path(tempfile.gettempdir()) / "dp_ros2_test_domains"

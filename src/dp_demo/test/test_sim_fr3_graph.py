@@ -23,6 +23,7 @@ from sensor_msgs.msg import Joy
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
+from dp_ros_common.params_file import resolve as resolve_params_file
 from dp_sim.lockstep import Lockstep
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -67,7 +68,7 @@ def record_episode(bags: Path) -> Path:
     args = [
         *QUIET,
         "--params-file",
-        str(PROFILE),
+        resolve_params_file(PROFILE),  # as launch_entities: rcl refuses the profile's aliases
         "--params-file",
         str(TWIN / "sim_node.yaml"),
         "--params-file",
@@ -93,7 +94,7 @@ def record_episode(bags: Path) -> Path:
 
         ls.run_until(
             lambda: (
-                teleop.integrator.ready
+                teleop.loop.integrator.ready
                 and teleop.episode_clients[next(iter(teleop.episode_clients))].service_is_ready()
             ),
             2.0,
@@ -104,7 +105,7 @@ def record_episode(bags: Path) -> Path:
         hold([], 0.0, 0.2)
         x0 = sim.sim.ee_position()[0]
         hold([4], 0.5, 2.5)  # LB + stick: +x at half the profile's 0.1 m/s
-        assert teleop.refused is None
+        assert teleop.loop.refused is None
         hold([], 0.0, 0.3)
         moved = sim.sim.ee_position()[0] - x0
         hold([1], 0.0, 0.05)  # B: stop, keep as success
@@ -180,7 +181,7 @@ def test_fr3_graph_record_convert_train_deploy_on_the_twin(tmp_path):
     args = [
         *QUIET,
         "--params-file",
-        str(PROFILE),
+        resolve_params_file(PROFILE),
         "--params-file",
         str(TWIN / "sim_node.yaml"),
         "--params-file",

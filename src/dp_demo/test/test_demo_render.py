@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from dp_sim.demo.render import animate, plot_trajectories, t_outline
-from dp_sim.demo.ros_client import Trajectory
-from dp_sim.demo.settings import DemoSettings
+from dp_demo.render import animate, plot_trajectories, t_outline
+from dp_demo.ros_client import Trajectory
+from dp_demo.settings import DemoSettings
 from dp_sim.tshape import TShape
 
 

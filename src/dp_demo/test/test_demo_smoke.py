@@ -1,4 +1,4 @@
-"""End-to-end smoke run of ``python -m dp_sim.demo``: real sim, recorder, dp-convert, dp-train and
+"""End-to-end smoke run of ``python -m dp_demo``: real sim, recorder, dp-convert, dp-train and
 policy nodes over DDS, sized for CI (2 episodes, a few dozen training steps, 1 evaluation).
 
 It checks that every step produced its artefact and that the JSON line agrees with them (rates
@@ -25,7 +25,7 @@ def test_demo_pipeline_end_to_end(tmp_path):
     args = [
         sys.executable,
         "-m",
-        "dp_sim.demo",
+        "dp_demo",
         "--episodes",
         "2",
         "--eval-episodes",
@@ -79,7 +79,7 @@ def test_demo_pipeline_end_to_end(tmp_path):
         [
             sys.executable,
             "-m",
-            "dp_sim.demo",
+            "dp_demo",
             "--checkpoint",
             str(out / "train"),
             "--eval-episodes",
