@@ -25,6 +25,7 @@ from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
 
 from dp_msgs.srv import ResetSim
+from dp_ros_common import params_file
 from dp_sim import fr3
 from dp_sim.interfaces import FRANKA
 from dp_sim.lockstep import Lockstep
@@ -63,7 +64,7 @@ def joint_only_profile(path: Path) -> Path:
     for name, values in OVERRIDES.items():
         profile.setdefault(name, {"ros__parameters": {}})["ros__parameters"].update(values)
     path.write_text(yaml.safe_dump(profile))
-    return path
+    return Path(params_file.resolve(path))  # rcl refuses YAML aliases (the profile's shared joint list)
 
 
 class Operator:
