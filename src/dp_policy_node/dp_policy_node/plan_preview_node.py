@@ -78,7 +78,8 @@ class PlanPreviewNode(Node):
         try:
             chunk = chunk_from_msg(msg)
         except ChunkValidationError as exc:  # the executor refuses it too; nothing to show
-            return self.get_logger().warning(f"not previewed: {exc}", throttle_duration_sec=2.0)
+            self.get_logger().warning(f"not previewed: {exc}", throttle_duration_sec=2.0)
+            return
         now = self._now()
         self.preview.add_chunk(chunk, now)
         latest = self.preview.latest(now)
@@ -90,7 +91,7 @@ class PlanPreviewNode(Node):
         layout = ActionLayout.from_names(chunk.action_names)
         if layout.joints:
             names, end = latest.joint_end_state(layout)
-            self.ghost = joint_state_to_msg(names, end, now)
+            self.ghost = joint_state_to_msg(names, end.tolist(), now)
             self.joint_pub.publish(self.ghost)
             index = [chunk.action_names.index(n) for n in names]
             times = (latest.times_ns - latest.times_ns[0]) / 1e9

@@ -66,8 +66,10 @@ def markers_msg(
 ) -> MarkerArray:
     """The kept chunks (oldest first, at most 2 shown) as markers; see the module doc."""
     out = MarkerArray()
-    shown = list(previews)[-2:]
-    for k, preview in enumerate([None] * (2 - len(shown)) + shown):
+    kept = list(previews)[-2:]
+    slots: list[ChunkPreview | None] = [None] * (2 - len(kept))
+    slots.extend(kept)
+    for k, preview in enumerate(slots):
         base = 3 * k
         if preview is None:
             for i in range(3):

@@ -133,9 +133,10 @@ class PlanPreview:
             elif rec.active_from_ns is None and not rec.refused:
                 rec.statuses_since_receipt += int(now_ns >= rec.receipt_ns)
                 rec.refused = rec.statuses_since_receipt >= 2  # sequences restart on reactivation: no order
-            named = rec.chunk.sequence == active_sequence and rec.active_from_ns is not None
-            if named and not moving and rec.active_until_ns is None:
-                rec.active_until_ns = max(rec.active_from_ns, int(now_ns))
+            began = rec.active_from_ns
+            cut = rec.chunk.sequence == active_sequence and not moving and rec.active_until_ns is None
+            if cut and began is not None:
+                rec.active_until_ns = max(began, int(now_ns))
 
     def previews(self, now_ns: int) -> list[ChunkPreview]:
         """The kept chunks, oldest first, with each action's state at ``now_ns``."""
