@@ -1,7 +1,7 @@
 """The FR3 graph on the twin: teleop records through franka's topic names → dp-convert with the FR3
 convert config → a tiny dp-train → the FR3 deployment (config/robots/fr3_realsense.yaml plus
 config/fr3_twin/deploy.yaml, with the overrides and remappings franka.launch.py gives each node,
-from ``robot_graph``) drives the twin, the gripper through gripper_bridge_node; no reflex fires.
+from ``dp_policy_node.launch_graph``) drives the twin, the gripper through gripper_bridge_node; no reflex fires.
 
 Each phase is one lockstep process (dp_sim.lockstep): sim time, reproducible, as fast as the
 graph computes. Differences from franka.launch.py on the robot, both forced by the composition:
@@ -11,9 +11,8 @@ the next tick).
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,13 +38,8 @@ FAST_TWIN = {
 
 
 def robot_graph():
-    name = "dp_launch_robot_graph"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "launch/robot_graph.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """The launch files' graph table (dp_policy_node.launch_graph)."""
+    return importlib.import_module("dp_policy_node.launch_graph")
 
 
 def process_args(processes) -> list[str]:

@@ -3,7 +3,7 @@
 One process, one MultiThreadedExecutor: dp_sim's ``sim_node`` and the nodes of
 ``dp_policy_node.graph.GRAPH`` made by ``bringup.create_nodes``, all with their parameters from
 ``config/robots/sim.yaml`` (aliases expanded by ``dp_ros_common.params_file.resolve``, as the launch files do) through the context's ``--ros-args --params-file``, then
-the overrides ``sim.launch.py`` gives its processes (``robot_graph.simulator_processes`` and
+the overrides ``sim.launch.py`` gives its processes (``launch_graph.simulator_processes`` and
 ``rollout_processes`` for ``simulator:=mujoco``: use_sim_time, the checkpoint, the executor's
 output mode and topic) as ``-p <node>:<name>:=<value>`` after the file (later wins, as with
 launch_ros' ``parameters=[file, dict]``). The policy is a tiny real checkpoint whose inputs and

@@ -2,7 +2,7 @@
 
 Each ROS parameter file of the workspace (robot profiles in config/robots/, each package's
 config/*.yaml) is given to a real rclpy context as ``--params-file``; every node block's class
-(dp_policy_node, dp_sim, dp_recorder, dp_teleop, from launch/robot_graph.py) is instantiated in
+(dp_policy_node, dp_sim, dp_recorder, dp_teleop, from dp_policy_node.launch_graph) is instantiated in
 that context, and the names it declares are compared with the block's keys. ``use_sim_time``
 (declared by rclpy itself) may appear in a block. RealSense blocks are checked against the
 realsense2_camera parameters we use. Profile lines must document each value in a comment.

@@ -1,27 +1,24 @@
 """The bring-up graphs of ``franka.launch.py``, ``sim.launch.py`` and ``record.launch.py``, as data.
 
-Pure Python (no ``launch`` import at module level), so the workspace tests can evaluate exactly
-what the launch files will start: which package/executable, node name and namespace, which
-parameter file, which parameter overrides and remappings. The policy part of every graph comes
-from ``dp_policy_node.graph.GRAPH``, the same description the composed entry point
-(``dp_bringup``) instantiates, so the separate-process and the one-process bring-ups cannot drift.
+Pure Python (no ``launch`` import), so the tests can evaluate what the launch files start: which
+package/executable, node name and namespace, which parameter file, which parameter overrides and
+remappings, and which argument combinations are refused. The launch files list their nodes
+literally (``Node(...)`` per node, as ros2_control_demos' launch files do) and call this module
+only for the checks and for what depends on the profile's contents (one camera node per block, the
+gripper bridge); ``test_bringup_launch_static`` compares their ``Node(...)`` calls with the
+processes here. The policy part comes from ``dp_policy_node.graph.GRAPH``, the same description
+the composed entry point (``dp_bringup``) instantiates.
 
 Robot profiles (``config/robots/*.yaml``) are ordinary ROS parameter files: one block per node
 (``<node>: ros__parameters: ...``), with namespaces as nesting (``camera: front:
 ros__parameters:`` is the node ``/camera/front``). Every node of a graph gets the whole profile
 as its ``--params-file`` and picks its own block by fully qualified name. Blocks under
-``/camera/`` are RealSense cameras (one ``realsense2_camera_node`` each, model by ``device_type``,
-see :data:`REALSENSE_MODELS`).
-
-The launch files load this module by path (it sits next to them in ``share/dp_policy_node/launch``)
-and keep only their argument table and graph choice: :func:`launch_description` declares the
-arguments, :func:`share_file` resolves installed files. Only the functions of the last section
-import ``launch``/``launch_ros``, lazily.
+``/camera/`` are RealSense cameras (one ``realsense2_camera_node`` each, model by ``device_type``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +52,9 @@ RECORDER_NODE = NodeEntry(
 )
 TELEOP_NODE = NodeEntry("teleop", "teleop_node", "dp_teleop.teleop_node", "TeleopNode", package="dp_teleop")
 READY_POSE_NODE = NodeEntry("ready_pose_node", "ready_pose_node", f"{PACKAGE}.ready_pose_node", "ReadyPoseNode")
+PLAN_PREVIEW_NODE = NodeEntry(
+    "plan_preview_node", "plan_preview_node", f"{PACKAGE}.plan_preview_node", "PlanPreviewNode"
+)
 GRIPPER_BRIDGE_NODE = NodeEntry(
     "gripper_bridge_node", "gripper_bridge_node", f"{PACKAGE}.gripper_bridge_node", "GripperBridgeNode"
 )
@@ -67,7 +67,16 @@ def policy_nodes() -> tuple[NodeEntry, ...]:
 
 def all_node_specs() -> tuple[NodeEntry, ...]:
     """Every node of ours that a launch file may start (the config test checks all their blocks)."""
-    return (*policy_nodes(), SIM_NODE, EXPERT_NODE, RECORDER_NODE, TELEOP_NODE, READY_POSE_NODE, GRIPPER_BRIDGE_NODE)
+    return (
+        *policy_nodes(),
+        SIM_NODE,
+        EXPERT_NODE,
+        RECORDER_NODE,
+        TELEOP_NODE,
+        READY_POSE_NODE,
+        GRIPPER_BRIDGE_NODE,
+        PLAN_PREVIEW_NODE,
+    )
 
 
 @dataclass(frozen=True)
@@ -229,11 +238,17 @@ def _ours(spec: NodeEntry, profile_path: str, use_sim_time: bool, **kwargs: Any)
 
 
 def rollout_processes(
-    profile_path: str, controller: str, simulator: str = "", use_sim_time: bool = False, checkpoint: str = ""
+    profile_path: str,
+    controller: str,
+    simulator: str = "",
+    use_sim_time: bool = False,
+    checkpoint: str = "",
+    shadow: bool = False,
 ) -> list[Process]:
     """observation, policy (lifecycle) and executor; the executor's output fits ``controller``.
 
-    ``checkpoint`` (non-empty) overrides the profile's ``policy_node.checkpoint_path``.
+    ``checkpoint`` (non-empty) overrides the profile's ``policy_node.checkpoint_path``; ``shadow``
+    sends the executor's commands to dp/shadow/* (the controller hears nothing).
 
     ``simulator`` is "" for the robot, "mujoco" (dp_sim: the executor's default topics are its
     inputs) or "gazebo" (gz_ros2_control: the robot's controller topics).
@@ -249,7 +264,7 @@ def rollout_processes(
         if spec.lifecycle and checkpoint:
             extra["overrides"] = {"checkpoint_path": checkpoint}
         if spec.name == "chunk_executor_node":
-            extra["overrides"] = {"output_mode": ctrl.output_mode, "command_topic": ""}
+            extra["overrides"] = {"output_mode": ctrl.output_mode, "command_topic": "", "shadow": shadow}
             if simulator != "mujoco" and ctrl.robot_topic != ctrl.executor_topic:
                 extra["remappings"] = ((ctrl.executor_topic, ctrl.robot_topic),)
         processes.append(_ours(spec, profile_path, use_sim_time, **extra))
@@ -309,6 +324,43 @@ def simulator_processes(profile_path: str, simulator: str) -> list[Process]:
     if simulator == "mujoco":
         return [_ours(SIM_NODE, profile_path, True)]
     return []
+
+
+# rviz:=true. The ghost arm: a second robot_state_publisher (namespace preview: its robot_description
+# topic is /preview/robot_description) with frame_prefix "preview/" on plan_preview_node's joint state
+# (robot_state_publisher README: frame_prefix, joint_states), rooted at the arm's base by an identity
+# transform: franka_description robots/common/franka_robot.xacro makes ${arm_id}_link0 the root
+# without Gazebo. RViz shows it with TF Prefix "preview" (config/rviz/dp_preview.rviz).
+PREVIEW_NAMESPACE = "preview"
+PREVIEW_FRAME_PREFIX = "preview/"
+PREVIEW_JOINT_STATES = "/dp/preview/joint_states"
+RVIZ_CONFIG = "config/rviz/dp_preview.rviz"
+
+
+def preview_processes(profile_path: str, use_sim_time: bool, arm_id: str = "fr3") -> list[Process]:
+    """plan_preview_node, the ghost arm's robot_state_publisher and root transform, rviz2 (the
+    launch file adds the ghost's ``robot_description``, a xacro run)."""
+    sim = {"use_sim_time": use_sim_time}
+    root = f"{arm_id}_link0"
+    return [
+        _ours(PLAN_PREVIEW_NODE, profile_path, use_sim_time),
+        Process(
+            "robot_state_publisher",
+            "robot_state_publisher",
+            "robot_state_publisher",
+            PREVIEW_NAMESPACE,
+            overrides={"frame_prefix": PREVIEW_FRAME_PREFIX, **sim},
+            remappings=(("joint_states", PREVIEW_JOINT_STATES),),
+        ),
+        Process(
+            "tf2_ros",
+            "static_transform_publisher",
+            "preview_root",
+            overrides=sim,
+            arguments=("--frame-id", root, "--child-frame-id", PREVIEW_FRAME_PREFIX + root),
+        ),
+        Process("rviz2", "rviz2", "rviz2", overrides=sim, arguments=("-d", RVIZ_CONFIG)),
+    ]
 
 
 # teleop's relative topics: the measured pose it starts from (on the FR3 franka_robot_state_broadcaster's
@@ -410,7 +462,7 @@ def controller_spawners(controller: str, ready_pose: bool, param_file: str = "")
     ]
 
 
-# ---- launch entities (only here is launch imported) ------------------------------------------
+# ---- launch arguments ------------------------------------------------------------------------
 def truthy(text: str) -> bool:
     """A launch argument as a boolean ("true"/"false", "1"/"0"); anything else is a ValueError."""
     value = text.strip().lower()
@@ -421,136 +473,61 @@ def truthy(text: str) -> bool:
     raise ValueError(f"expected true or false, got '{text}'")
 
 
-def launch_entities(processes: Iterable[Process], autostart: bool) -> list[Any]:
-    """launch_ros actions for ``processes``; lifecycle nodes are configured+activated when ``autostart``.
+def launch_node(process: Process) -> Any:
+    """A launch_ros ``Node`` for one of the profile-dependent processes (cameras, gripper bridge,
+    ready pose) that a launch file cannot list literally."""
+    from launch_ros.actions import Node
 
-    Autostart uses launch_ros lifecycle events: ``EmitEvent(ChangeState(configure))`` once the
-    process starts, and ``OnStateTransition(goal_state="inactive")`` → ``ChangeState(activate)``.
-    Without autostart a lifecycle node stays unconfigured for an operator
-    (``ros2 lifecycle set /policy_node configure``, then ``activate``).
-    """
+    from dp_ros_common.params_file import resolve
+
+    parameters: list[Any] = [resolve(process.params_file)] if process.params_file else []  # rcl: no aliases
+    if process.overrides:
+        parameters.append(dict(process.overrides))
+    return Node(
+        package=process.package,
+        executable=process.executable,
+        name=process.name,
+        namespace=process.namespace,
+        parameters=parameters,
+        remappings=list(process.remappings),
+        arguments=list(process.arguments),
+        output="screen",
+    )
+
+
+def policy_node_actions(profile_path: str, use_sim_time: bool, checkpoint: str, autostart: bool) -> list[Any]:
+    """policy_node (a launch_ros ``LifecycleNode``; ``checkpoint`` non-empty overrides the profile's
+    ``checkpoint_path``) and, with ``autostart``, its configure at launch and activate once inactive
+    (launch_ros lifecycle events). Without autostart it stays unconfigured for an operator."""
     from launch.actions import EmitEvent, RegisterEventHandler
     from launch.events import matches_action
-    from launch_ros.actions import LifecycleNode, Node
+    from launch_ros.actions import LifecycleNode
     from launch_ros.event_handlers import OnStateTransition
     from launch_ros.events.lifecycle import ChangeState
     from lifecycle_msgs.msg import Transition
 
-    from dp_ros_common.params_file import resolve as resolve_params_file
+    from dp_ros_common.params_file import resolve
 
-    entities: list[Any] = []
-    for p in processes:
-        parameters: list[Any] = [resolve_params_file(p.params_file)] if p.params_file else []  # rcl: no aliases
-        if p.overrides:
-            parameters.append(dict(p.overrides))
-        common = dict(
-            package=p.package,
-            executable=p.executable,
-            name=p.name,
-            namespace=p.namespace,
-            parameters=parameters,
-            remappings=list(p.remappings),
-            arguments=list(p.arguments),
-            output="screen",
-            emulate_tty=True,
-        )
-        if not p.lifecycle:
-            entities.append(Node(**common))
-            continue
-        node = LifecycleNode(**common)
-        entities.append(node)
-        if not autostart:
-            continue
-        entities.append(
-            RegisterEventHandler(
-                OnStateTransition(
-                    target_lifecycle_node=node,
-                    goal_state="inactive",
-                    entities=[
-                        EmitEvent(
-                            event=ChangeState(
-                                lifecycle_node_matcher=matches_action(node),
-                                transition_id=Transition.TRANSITION_ACTIVATE,
-                            )
-                        )
-                    ],
-                )
-            )
-        )
-        entities.append(
-            EmitEvent(
-                event=ChangeState(
-                    lifecycle_node_matcher=matches_action(node), transition_id=Transition.TRANSITION_CONFIGURE
-                )
-            )
-        )
-    return entities
+    spec = next(e for e in policy_nodes() if e.lifecycle)
+    overrides = {"use_sim_time": use_sim_time, **({"checkpoint_path": checkpoint} if checkpoint else {})}
+    node = LifecycleNode(
+        package=spec.package,
+        executable=spec.executable,
+        name=spec.name,
+        namespace="",
+        parameters=[resolve(profile_path), overrides],  # rcl refuses the profile's aliases
+        output="screen",
+    )
+    if not autostart:
+        return [node]
 
+    def change(transition: int) -> Any:
+        return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node), transition_id=transition))
 
-def share_file(context: Any, relative: str) -> str:
-    """``relative`` (``ROBOT_PROFILE``, ``SIM_PROFILE``, ``FR3_CONTROLLERS``) in share/dp_policy_node, as a path."""
-    from launch.substitutions import PathJoinSubstitution
-    from launch_ros.substitutions import FindPackageShare
-
-    return PathJoinSubstitution([FindPackageShare(PACKAGE), *relative.split("/")]).perform(context)
-
-
-def launch_description(
-    arguments: Iterable[tuple[str, str, str]], graph_actions: Callable[[Any, dict[str, str]], list[Any]]
-) -> Any:
-    """A launch file's ``LaunchDescription``: ``DeclareLaunchArgument`` per ``(name, default, description)``
-    of ``arguments``, then (``OpaqueFunction``) ``graph_actions(context, arg)`` with ``arg`` the
-    arguments' values by name."""
-    from launch.actions import DeclareLaunchArgument, OpaqueFunction
-    from launch.substitutions import LaunchConfiguration
-
-    from launch import LaunchDescription
-
-    arguments = list(arguments)
-
-    def actions(context: Any) -> list[Any]:
-        arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in arguments}
-        return graph_actions(context, arg)
-
-    declared = [
-        DeclareLaunchArgument(name, default_value=default, description=text) for name, default, text in arguments
-    ]
-    return LaunchDescription([*declared, OpaqueFunction(function=actions)])
-
-
-def franka_bringup_entities(
-    robot_ip: str, arm_id: str, fake: bool, load_gripper: bool, joint_state_rate: str, controllers_yaml: str
-) -> list[Any]:
-    """franka_bringup's franka.launch.py (Jazzy franka_ros2: robot_type and controllers_yaml arguments).
-
-    ``arm_id`` is passed as both ``robot_type`` (franka_ros2 >= 1.0) and ``arm_id`` (older releases).
-    With fake hardware franka_bringup does not spawn franka_robot_state_broadcaster (franka_ros2
-    jazzy franka_bringup/launch/franka.launch.py: ``if load_broadcaster and not use_fake_hardware``):
-    there is no ``current_pose``, which teleop starts from; a warning says so.
-    """
-    from launch.actions import IncludeLaunchDescription, LogInfo
-    from launch.launch_description_sources import PythonLaunchDescriptionSource
-    from launch.substitutions import PathJoinSubstitution
-    from launch_ros.substitutions import FindPackageShare
-
-    return [
-        IncludeLaunchDescription(
-            PythonLaunchDescriptionSource(
-                PathJoinSubstitution([FindPackageShare("franka_bringup"), "launch", "franka.launch.py"])
-            ),
-            launch_arguments={
-                "robot_ip": robot_ip,
-                "robot_type": arm_id,
-                "arm_id": arm_id,
-                "use_fake_hardware": str(fake).lower(),
-                "fake_sensor_commands": str(fake).lower(),
-                "load_gripper": str(load_gripper).lower(),
-                "joint_state_rate": joint_state_rate,
-                "controllers_yaml": controllers_yaml,
-            }.items(),
-        ),
-        *([LogInfo(msg=FAKE_HARDWARE_NOTE)] if fake else []),
-    ]
+    activate = OnStateTransition(
+        target_lifecycle_node=node, goal_state="inactive", entities=[change(Transition.TRANSITION_ACTIVATE)]
+    )
+    return [node, RegisterEventHandler(activate), change(Transition.TRANSITION_CONFIGURE)]
 
 
 FAKE_HARDWARE_NOTE = (
