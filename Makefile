@@ -21,7 +21,7 @@ test: bootstrap
 	@bash tools/run_tests.sh $(PYTEST_ARGS)
 
 demo: bootstrap
-	@. tools/env.sh && python -m dp_sim.demo $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT)) $(DEMO_ARGS)
+	@. tools/env.sh && python -m dp_demo $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT)) $(DEMO_ARGS)
 
 bench: bootstrap
 	@. tools/env.sh && for b in benchmarks/bench_*.py; do echo "== $$b"; python $$b --json || exit 1; done

@@ -106,7 +106,7 @@ def bench_node(work: Path, rate_hz: float, seconds: float, log, threads: int = 1
 
     from dp_msgs.msg import ActionChunk, PolicyStatus
     from dp_policy_node.conversions import chunk_to_msg, joint_state_to_msg
-    from dp_policy_node.testing import spin_until
+    from dp_ros_common.testing import spin_until
 
     params = work / f"executor_{rate_hz:g}.yaml"
     params.write_text(
@@ -208,7 +208,7 @@ def executor_child(ticks_file: str, threads: int, ros_args: list[str]) -> None:
     """The executor's own ``main`` (on ``threads`` executor threads), each control tick's start
     time recorded (monotonic ns)."""
     from dp_policy_node import chunk_executor_node as module
-    from dp_policy_node.node_main import run_node
+    from dp_ros_common.node_main import run_node
 
     ticks: list[int] = []
     on_tick = module.ChunkExecutorNode._on_tick

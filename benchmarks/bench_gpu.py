@@ -97,7 +97,7 @@ def chunk_forms(
             lambda: baseline_chunk(baseline, window_tensors(window, device), steps, 0)[0].cpu().numpy(), runs, sync
         )
     }
-    del baseline
+    baseline = None  # free it before the candidates are built
     reference: np.ndarray | None = None
     forms = ("eager", "graph") if device.type == "cuda" else ("eager",)
     for precision in ("fp32", "bf16"):

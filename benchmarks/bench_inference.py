@@ -320,7 +320,7 @@ def main() -> None:
     )
     result["baseline_ddpm100_b1_ms"], result["ddpm100_b1_ms"] = ddpm["baseline"], ddpm["ours"]
     print("ddpm100", ddpm, flush=True)
-    del policy, int8, baseline, paths
+    policy = int8 = baseline = paths = None  # free them before the next preset
 
     train_batch = args.train_batch or (256 if device.type == "cuda" else 16 if config.spec.rgb_keys else 64)
     train = timed(train_step_fns(config, train_batch, device), args.train_steps, sync)

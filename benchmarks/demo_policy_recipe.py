@@ -30,6 +30,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
@@ -40,7 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dp_sim.env import NS_PER_S, PushTSim
+from dp_core.time_units import NS_PER_S
+from dp_sim.env import PushTSim
 from dp_sim.rollout import low_dim_observation, run_expert_episode
 
 RECORD_SEED_BASE = 100000  # the demo's recording seeds
@@ -138,10 +140,8 @@ def policy_episode(sim: PushTSim, policy: object, seed: int, replan_steps: int, 
             k = 0
         index = min(plan.aligned_index + k, plan.actions.shape[0] - 1)  # past the horizon: hold the last
         target = np.clip(plan.actions[index].astype(float), lo, hi)
-        try:
+        with contextlib.suppress(ValueError):  # unreachable: the sim holds the previous one (as the sim node does)
             sim.set_pusher_target(target)
-        except ValueError:
-            pass  # an unreachable target: the sim holds the previous one (as the sim node does)
         sim.step(substeps)
         k += 1
     return RolloutOutcome(seed, bool(sim.success), sim.episode_time_s, float(sim.coverage()), times)

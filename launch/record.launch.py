@@ -11,105 +11,210 @@ spacenav's ``spacenav_node`` (SpaceMouse, /spacenav/twist; needs the spacenavd d
 Teleop starts from franka's ``/franka_robot_state_broadcaster/current_pose`` (best effort; O_T_EE of
 the Hand's TCP, the Cartesian controller's ``fr3_hand_tcp``). ``servo_twist_topic:=`` sends its twist
 to MoveIt Servo instead of the Cartesian controller.
-The node graph comes from robot_graph.py (next to this file).
 """
 
 import dataclasses
-import importlib.util
-import sys
-from pathlib import Path
 
-# The node graph and the shared launch helpers: robot_graph.py, installed next to this file, loaded by
-# path (registered in sys.modules first: its dataclasses look their module up there).
-_SPEC = importlib.util.spec_from_file_location(
-    "dp_launch_robot_graph", Path(__file__).resolve().with_name("robot_graph.py")
+from launch.actions import (
+    DeclareLaunchArgument,
+    GroupAction,
+    IncludeLaunchDescription,
+    LogInfo,
+    OpaqueFunction,
+    SetLaunchConfiguration,
 )
-g = sys.modules[_SPEC.name] = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(g)
+from launch.conditions import IfCondition, UnlessCondition
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import EqualsSubstitution, LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+from dp_policy_node import launch_graph as g
+from launch import LaunchDescription
+
+
+def _is(argument, value):
+    """The launch argument equals ``value`` (launch's EqualsSubstitution; LaunchConfigurationEquals is deprecated)."""
+    return IfCondition(EqualsSubstitution(LaunchConfiguration(argument), value))
+
+
+def _profile_nodes(context):
+    """The checks; the profile (the mode's default when robot_profile is empty); what depends on the
+    profile or on optional values: cameras, the recorder (output_dir:= only when given)."""
+    arg = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENT_NAMES}
+    mode, profile = arg["mode"], arg["robot_profile"]
+    if mode not in ("robot", "sim"):
+        raise ValueError(f"mode:={mode} is not robot or sim")
+    sim, expert = mode == "sim", g.truthy(arg["expert"])
+    share = FindPackageShare("dp_policy_node").perform(context)
+    profile = profile or f"{share}/{g.SIM_PROFILE if sim else g.ROBOT_PROFILE}"
+    g.teleop_device_processes(arg["teleop_device"])  # validates the argument in every mode
+    # validates expert/servo combinations; the recorder, with output_dir:= when given
+    *_, recorder = g.record_processes(profile, "mujoco" if sim else "", expert, sim, arg["servo_twist_topic"])
+    if arg["output_dir"]:
+        recorder = dataclasses.replace(recorder, overrides={**recorder.overrides, "output_dir": arg["output_dir"]})
+    processes = [recorder]
+    notes = [SetLaunchConfiguration("profile", profile)]  # the nodes below read LaunchConfiguration("profile")
+    if not sim:
+        if not arg["servo_twist_topic"]:  # MoveIt Servo drives its own controller
+            g.check_cartesian_end_effector("cartesian", g.truthy(arg["load_gripper"]), arg["controllers_yaml"])
+        if g.truthy(arg["cameras"]):
+            processes += g.camera_processes(profile, g.load_profile(profile))
+        if g.truthy(arg["use_fake_hardware"]):
+            notes.append(LogInfo(msg=g.FAKE_HARDWARE_NOTE))
+    return notes + [g.launch_node(p) for p in processes]
 
 
 ARGUMENTS = [
-    ("mode", "sim", "robot (franka_bringup + RealSense cameras) or sim (dp_sim's MuJoCo sim_node)."),
-    ("expert", "false", "sim only: true = dp_sim's scripted expert drives the sim instead of teleop."),
-    ("robot_profile", "", "Robot profile; empty = config/robots/fr3_realsense.yaml (robot) or sim.yaml (sim)."),
-    ("robot_ip", "172.16.0.2", "robot only: hostname or IP address of the robot."),
-    ("arm_id", "fr3", "robot only: arm type given to franka_bringup."),
-    (
+    DeclareLaunchArgument("mode", default_value="sim", description="robot (franka_bringup + cameras) or sim (dp_sim)."),
+    DeclareLaunchArgument(
+        "expert", default_value="false", description="sim only: true = dp_sim's scripted expert drives, not teleop."
+    ),
+    DeclareLaunchArgument(
+        "robot_profile",
+        default_value="",
+        description="Robot profile; empty = config/robots/fr3_realsense.yaml (robot) or sim.yaml (sim).",
+    ),
+    DeclareLaunchArgument("robot_ip", default_value="172.16.0.2", description="robot only: the robot's address."),
+    DeclareLaunchArgument("arm_id", default_value="fr3", description="robot only: arm type given to franka_bringup."),
+    DeclareLaunchArgument(
         "use_fake_hardware",
-        "false",
-        "robot only: true = ros2_control mock hardware; franka then starts no "
-        "franka_robot_state_broadcaster, so there is no current_pose and teleop sends no targets.",
+        default_value="false",
+        description="robot only: true = mock hardware; franka then publishes no current_pose, teleop sends nothing.",
     ),
-    (
+    DeclareLaunchArgument(
         "load_gripper",
-        "true",
-        "robot only: true = the Franka Hand (franka_gripper; the URDF gets fr3_hand_tcp, the "
-        "Cartesian controller's end effector, matching current_pose's O_T_EE). false only with a controllers_yaml "
-        "whose end_effector_link is fr3_link8 (an arm without the Hand).",
+        default_value="true",
+        description="robot only: true = the Franka Hand (fr3_hand_tcp, the Cartesian controller's end effector); "
+        "false only with a controllers_yaml whose end_effector_link is fr3_link8.",
     ),
-    ("controllers_yaml", "", "robot only: ros2_control controllers file; empty = fr3_ros2_controllers.yaml."),
-    ("joint_state_rate", "100", "robot only: /joint_states rate of franka_bringup's joint_state_publisher, Hz."),
-    ("cameras", "true", "robot only: true = one realsense2_camera node per camera block of the profile."),
-    ("output_dir", "", "Episode directory (recorder output_dir); empty = the profile's value."),
-    (
+    DeclareLaunchArgument(
+        "controllers_yaml",
+        default_value=PathJoinSubstitution(
+            [FindPackageShare("dp_policy_node"), "config/robots/fr3_ros2_controllers.yaml"]
+        ),
+        description="robot only: the ros2_control controllers file.",
+    ),
+    DeclareLaunchArgument(
+        "joint_state_rate", default_value="100", description="robot only: /joint_states rate of franka, Hz."
+    ),
+    DeclareLaunchArgument(
+        "cameras", default_value="true", description="robot only: true = one realsense2_camera per camera block."
+    ),
+    DeclareLaunchArgument(
+        "output_dir", default_value="", description="Episode directory (recorder output_dir); empty = the profile's."
+    ),
+    DeclareLaunchArgument(
         "servo_twist_topic",
-        "",
-        "Also publish teleop's TwistStamped here for MoveIt Servo, e.g. "
-        "/servo_node/delta_twist_cmds (started separately, with its own controller); mode:=robot then spawns no "
-        "cartesian_motion_controller (both would claim the arm's joints). Empty = off.",
+        default_value="",
+        description="Also publish teleop's TwistStamped here for MoveIt Servo (e.g. /servo_node/delta_twist_cmds); "
+        "mode:=robot then spawns no cartesian_motion_controller. Empty = off.",
     ),
-    (
+    DeclareLaunchArgument(
         "teleop_device",
-        "gamepad",
-        "Input driver started for teleop: gamepad (joy joy_node, /joy), "
-        "spacemouse (spacenav spacenav_node, /spacenav/twist) or none (keyboard, or a driver started elsewhere).",
+        default_value="gamepad",
+        description="Input driver for teleop: gamepad (joy_node, /joy), spacemouse (spacenav_node) or none.",
     ),
 ]
-
-
-def _graph_actions(context, arg):
-    mode = arg["mode"]
-    if mode not in ("robot", "sim"):
-        raise ValueError(f"mode:={mode} is not robot or sim")
-    sim = mode == "sim"
-    profile = arg["robot_profile"] or g.share_file(context, g.SIM_PROFILE if sim else g.ROBOT_PROFILE)
-    entities = []
-    processes = []
-    if sim:
-        processes += g.simulator_processes(profile, "mujoco")
-    else:
-        controllers_yaml = arg["controllers_yaml"] or g.share_file(context, g.FR3_CONTROLLERS)
-        load_gripper = g.truthy(arg["load_gripper"])
-        entities += g.franka_bringup_entities(
-            arg["robot_ip"],
-            arg["arm_id"],
-            g.truthy(arg["use_fake_hardware"]),
-            load_gripper,
-            arg["joint_state_rate"],
-            controllers_yaml,
-        )
-        if not arg["servo_twist_topic"]:  # MoveIt Servo drives its own controller
-            g.check_cartesian_end_effector("cartesian", load_gripper, controllers_yaml)
-            processes += g.controller_spawners("cartesian", ready_pose=False)
-        if g.truthy(arg["cameras"]):
-            processes += g.camera_processes(profile, g.load_profile(profile))
-    expert = g.truthy(arg["expert"])
-    devices = g.teleop_device_processes(arg["teleop_device"])  # validates the argument in every mode
-    if not expert:
-        processes += devices
-    recording = g.record_processes(
-        profile, "mujoco" if sim else "", expert, use_sim_time=sim, servo_twist_topic=arg["servo_twist_topic"]
-    )
-    if arg["output_dir"]:
-        recording = [
-            dataclasses.replace(p, overrides={**p.overrides, "output_dir": arg["output_dir"]})
-            if p.name == g.RECORDER_NODE.name
-            else p
-            for p in recording
-        ]
-    processes += recording
-    return entities + g.launch_entities(processes, autostart=False)
+ARGUMENT_NAMES = [a.name for a in ARGUMENTS]
 
 
 def generate_launch_description():
-    return g.launch_description(ARGUMENTS, _graph_actions)
+    robot = _is("mode", "robot")
+    sim = _is("mode", "sim")
+    expert = LaunchConfiguration("expert")
+    profile = LaunchConfiguration("profile")  # set by _profile_nodes
+    servo = LaunchConfiguration("servo_twist_topic")
+    teleop_params = [profile, {"servo_twist_topic": servo}]
+    nodes = [
+        OpaqueFunction(function=_profile_nodes),  # first: a refusal stops the launch before anything starts
+        Node(
+            package="dp_sim",
+            executable="sim_node",
+            name="sim_node",
+            parameters=[profile, {"use_sim_time": True}],
+            condition=sim,
+            output="screen",
+        ),
+        GroupAction(
+            condition=robot,
+            actions=[
+                IncludeLaunchDescription(
+                    PythonLaunchDescriptionSource(
+                        PathJoinSubstitution([FindPackageShare("franka_bringup"), "launch/franka.launch.py"])
+                    ),
+                    launch_arguments={
+                        "robot_ip": LaunchConfiguration("robot_ip"),
+                        "robot_type": LaunchConfiguration("arm_id"),
+                        "arm_id": LaunchConfiguration("arm_id"),
+                        "use_fake_hardware": LaunchConfiguration("use_fake_hardware"),
+                        "fake_sensor_commands": LaunchConfiguration("use_fake_hardware"),
+                        "load_gripper": LaunchConfiguration("load_gripper"),
+                        "joint_state_rate": LaunchConfiguration("joint_state_rate"),
+                        "controllers_yaml": LaunchConfiguration("controllers_yaml"),
+                    }.items(),
+                ),
+                Node(
+                    package="controller_manager",
+                    executable="spawner",
+                    name="spawner_cartesian_motion_controller",
+                    arguments=["cartesian_motion_controller", "--controller-manager", "/controller_manager"],
+                    condition=_is("servo_twist_topic", ""),  # Servo drives its own
+                ),
+                Node(
+                    package="dp_teleop",
+                    executable="teleop_node",
+                    name="teleop",
+                    parameters=teleop_params,
+                    remappings=[
+                        ("current_pose", "/franka_robot_state_broadcaster/current_pose"),
+                        ("cartesian_target", "/cartesian_motion_controller/target_frame"),
+                    ],
+                    output="screen",
+                ),
+            ],
+        ),
+        GroupAction(
+            condition=sim,
+            actions=[
+                Node(
+                    package="dp_teleop",
+                    executable="teleop_node",
+                    name="teleop",
+                    parameters=[*teleop_params, {"use_sim_time": True}],
+                    remappings=[("current_pose", "/ee_pose"), ("cartesian_target", "/cartesian_target")],
+                    condition=UnlessCondition(expert),
+                    output="screen",
+                ),
+                Node(
+                    package="dp_sim",
+                    executable="expert_node",
+                    name="expert_node",
+                    parameters=[profile, {"use_sim_time": True}],
+                    condition=IfCondition(expert),
+                    output="screen",
+                ),
+            ],
+        ),
+        # teleop's input driver (joystick_drivers): joy_node publishes /joy, spacenav_node /spacenav/twist
+        GroupAction(
+            condition=UnlessCondition(expert),
+            actions=[
+                Node(
+                    package="joy",
+                    executable="joy_node",
+                    name="joy_node",
+                    parameters=[{"device_id": 0, "autorepeat_rate": 20.0}],
+                    condition=_is("teleop_device", "gamepad"),
+                ),
+                Node(
+                    package="spacenav",
+                    executable="spacenav_node",
+                    name="spacenav",
+                    parameters=[{"zero_when_static": True, "static_count_threshold": 30}],
+                    condition=_is("teleop_device", "spacemouse"),
+                ),
+            ],
+        ),
+    ]
+    return LaunchDescription(ARGUMENTS + nodes)

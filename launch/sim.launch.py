@@ -1,139 +1,287 @@
 """Policy rollout in simulation: the graph of franka.launch.py with a simulator instead of the robot.
 
     ros2 launch dp_policy_node sim.launch.py checkpoint:=runs/pusht/step_1000 autostart:=true
+    ros2 launch dp_policy_node sim.launch.py checkpoint:=... shadow:=true rviz:=true
     ros2 launch dp_policy_node sim.launch.py simulator:=gazebo controller:=joint_trajectory
 
 simulator:=mujoco (default): dp_sim's sim_node (/clock, /joint_states, cameras, the controllers'
-command topics, ~/reset and ~/move_to_ready). simulator:=gazebo: Gazebo (ros_gz_sim) with the FR3
-from franka_description under gz_ros2_control and the controllers of fr3_ros2_controllers.yaml.
-Every node runs on sim time. The node graph comes from robot_graph.py (next to this file).
+command topics on the executor's default topics, ~/reset and ~/move_to_ready). simulator:=gazebo:
+Gazebo (ros_gz_sim) with the FR3 from franka_description under gz_ros2_control and the controllers
+of fr3_ros2_controllers.yaml; the executor's topics are remapped to the controllers' inputs. Every
+node runs on sim time. ``shadow:=true`` and ``rviz:=true`` as in franka.launch.py.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
-
-from launch.actions import IncludeLaunchDescription
+from launch.actions import DeclareLaunchArgument, GroupAction, IncludeLaunchDescription, OpaqueFunction
+from launch.conditions import IfCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import PathJoinSubstitution
+from launch.substitutions import Command, EqualsSubstitution, LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node, SetRemap
+from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
-# The node graph and the shared launch helpers: robot_graph.py, installed next to this file, loaded by
-# path (registered in sys.modules first: its dataclasses look their module up there).
-_SPEC = importlib.util.spec_from_file_location(
-    "dp_launch_robot_graph", Path(__file__).resolve().with_name("robot_graph.py")
-)
-g = sys.modules[_SPEC.name] = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(g)
+from dp_policy_node import launch_graph as g
+from dp_ros_common.launch_substitutions import AliasFreeParamsFile
+from launch import LaunchDescription
+
+
+def _is(argument, value):
+    """The launch argument equals ``value`` (launch's EqualsSubstitution; LaunchConfigurationEquals is deprecated)."""
+    return IfCondition(EqualsSubstitution(LaunchConfiguration(argument), value))
+
+
+def _profile_nodes(context):
+    """The checks, then what depends on the profile's contents (the gripper bridge, mujoco only)."""
+    arg = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENT_NAMES}
+    simulator, controller, profile = arg["simulator"], arg["controller"], arg["robot_profile"]
+    if simulator not in g.SIMULATORS:
+        raise ValueError(f"simulator:={simulator} is not one of {g.SIMULATORS}")
+    if controller not in g.CONTROLLERS:
+        raise ValueError(f"controller:={controller} is not one of {sorted(g.CONTROLLERS)}")
+    if simulator == "gazebo":  # the Gazebo URDF has no Hand
+        g.check_cartesian_end_effector(controller, False, arg["controllers_yaml"])
+        return []
+    # dp_sim's FR3 twin serves franka_gripper's actions
+    return [g.launch_node(p) for p in g.gripper_bridge_processes(profile, g.load_profile(profile), use_sim_time=True)]
+
+
+def _policy_node(context):
+    arg = {name: LaunchConfiguration(name).perform(context) for name in ("robot_profile", "checkpoint", "autostart")}
+    return g.policy_node_actions(arg["robot_profile"], True, arg["checkpoint"], g.truthy(arg["autostart"]))
 
 
 ARGUMENTS = [
-    (
-        "simulator",
-        "mujoco",
-        "mujoco (dp_sim, tested in CI) or gazebo (ros_gz_sim + gz_ros2_control + franka_description).",
+    DeclareLaunchArgument(
+        "simulator", default_value="mujoco", description="mujoco (dp_sim, tested in CI) or gazebo (ros_gz_sim)."
     ),
-    (
+    DeclareLaunchArgument(
         "controller",
-        "joint_trajectory",
-        "Controller the executor feeds: joint_trajectory, joint_position or cartesian (see franka.launch.py). "
-        "With mujoco, sim_node accepts all three on the controllers' default topics.",
+        default_value="joint_trajectory",
+        description="joint_trajectory, joint_position or cartesian (see franka.launch.py); "
+        "mujoco's sim_node accepts all three.",
     ),
-    (
+    DeclareLaunchArgument(
         "robot_profile",
-        "",
-        "Robot profile (ROS parameter file, one block per node); empty = share/dp_policy_node/config/robots/sim.yaml.",
+        default_value=PathJoinSubstitution([FindPackageShare("dp_policy_node"), "config/robots/sim.yaml"]),
+        description="Robot profile: a ROS parameter file with one block per node.",
     ),
-    ("controllers_yaml", "", "Gazebo only: ros2_control controllers file; empty = fr3_ros2_controllers.yaml."),
-    (
-        "checkpoint",
-        "",
-        "Policy checkpoint (dp-train run or step directory); empty = the profile's policy_node.checkpoint_path.",
+    DeclareLaunchArgument(
+        "controllers_yaml",
+        default_value=PathJoinSubstitution(
+            [FindPackageShare("dp_policy_node"), "config/robots/fr3_ros2_controllers.yaml"]
+        ),
+        description="Gazebo only: the ros2_control controllers file.",
     ),
-    ("autostart", "false", "true: configure and activate the policy node at launch; false: leave it for an operator."),
-    ("gz_world", "empty.sdf", "Gazebo only: world file given to gz_sim.launch.py (gz_args)."),
+    DeclareLaunchArgument(
+        "checkpoint", default_value="", description="Policy checkpoint; empty = the profile's checkpoint_path."
+    ),
+    DeclareLaunchArgument(
+        "autostart", default_value="false", description="true: configure and activate the policy at launch."
+    ),
+    DeclareLaunchArgument("gz_world", default_value="empty.sdf", description="Gazebo only: world file (gz_args)."),
+    DeclareLaunchArgument(
+        "shadow", default_value="false", description="true: the executor publishes on dp/shadow/* (see franka)."
+    ),
+    DeclareLaunchArgument(
+        "rviz", default_value="false", description="true: plan_preview_node, the ghost arm and RViz (dp_preview.rviz)."
+    ),
 ]
-
-
-def _graph_actions(context, arg):
-    simulator = arg["simulator"]
-    if simulator not in g.SIMULATORS:
-        raise ValueError(f"simulator:={simulator} is not one of {g.SIMULATORS}")
-    profile = arg["robot_profile"] or g.share_file(context, g.SIM_PROFILE)
-    processes = g.simulator_processes(profile, simulator)
-    entities = []
-    if simulator == "gazebo":
-        controllers_yaml = arg["controllers_yaml"] or g.share_file(context, g.FR3_CONTROLLERS)
-        g.check_cartesian_end_effector(arg["controller"], False, controllers_yaml)  # the Gazebo URDF has no Hand
-        entities += _gazebo_entities(context, arg["gz_world"], controllers_yaml)
-        processes += g.controller_spawners(arg["controller"], ready_pose=False, param_file=controllers_yaml)
-    processes += g.rollout_processes(
-        profile, arg["controller"], simulator=simulator, use_sim_time=True, checkpoint=arg["checkpoint"]
-    )
-    if simulator == "mujoco":  # dp_sim's FR3 twin serves franka_gripper's actions; Gazebo has no Hand
-        processes += g.gripper_bridge_processes(profile, g.load_profile(profile), use_sim_time=True)
-    return entities + g.launch_entities(processes, autostart=g.truthy(arg["autostart"]))
-
-
-def _gazebo_entities(context, world, controllers_yaml):
-    """Gazebo + the FR3 (franka_description xacro with gz_ros2_control) + the joint state broadcaster.
-
-    With gazebo:=true franka_description's xacro points gz_ros2_control at
-    franka_gazebo_bringup's controllers file; our controllers come from the spawners' --param-file.
-    """
-    import xacro  # apt: ros-jazzy-xacro
-    from launch_ros.actions import Node
-
-    urdf = PathJoinSubstitution([FindPackageShare("franka_description"), "robots", "fr3", "fr3.urdf.xacro"])
-    description = xacro.process_file(
-        urdf.perform(context),
-        mappings={
-            "ros2_control": "true",
-            "gazebo": "true",
-            "hand": "false",
-            "robot_type": "fr3",
-        },
-    ).toprettyxml(indent="  ")
-    gz = IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(
-            PathJoinSubstitution([FindPackageShare("ros_gz_sim"), "launch", "gz_sim.launch.py"])
-        ),
-        launch_arguments={"gz_args": f"{world} -r", "on_exit_shutdown": "true"}.items(),
-    )
-    return [
-        gz,
-        Node(
-            package="robot_state_publisher",
-            executable="robot_state_publisher",
-            output="screen",
-            parameters=[{"robot_description": description, "use_sim_time": True}],
-        ),
-        Node(
-            package="ros_gz_sim",
-            executable="create",
-            output="screen",
-            arguments=["-topic", "/robot_description", "-name", "fr3"],
-        ),
-        Node(
-            package="ros_gz_bridge",
-            executable="parameter_bridge",
-            output="screen",
-            arguments=["/clock@rosgraph_msgs/msg/Clock[gz.msgs.Clock"],
-        ),
-        Node(
-            package="controller_manager",
-            executable="spawner",
-            output="screen",
-            arguments=[
-                "joint_state_broadcaster",
-                "--controller-manager",
-                "/controller_manager",
-                "--param-file",
-                controllers_yaml,
-            ],
-        ),
-    ]
+ARGUMENT_NAMES = [a.name for a in ARGUMENTS]
 
 
 def generate_launch_description():
-    return g.launch_description(ARGUMENTS, _graph_actions)
+    profile = AliasFreeParamsFile(LaunchConfiguration("robot_profile"))  # rcl refuses the YAML aliases
+    shadow = LaunchConfiguration("shadow")
+    controllers_yaml = LaunchConfiguration("controllers_yaml")
+    rviz = IfCondition(LaunchConfiguration("rviz"))
+    urdf = PathJoinSubstitution([FindPackageShare("franka_description"), "robots/fr3/fr3.urdf.xacro"])
+    gazebo_description = ParameterValue(
+        Command(["xacro ", urdf, " ros2_control:=true gazebo:=true hand:=false robot_type:=fr3"]), value_type=str
+    )
+    arm_description = ParameterValue(Command(["xacro ", urdf, " hand:=false robot_type:=fr3"]), value_type=str)
+    nodes = [
+        OpaqueFunction(function=_profile_nodes),  # first: a refusal stops the launch before anything starts
+        Node(
+            package="dp_sim",
+            executable="sim_node",
+            name="sim_node",
+            parameters=[profile, {"use_sim_time": True}],
+            condition=_is("simulator", "mujoco"),
+            output="screen",
+        ),
+        # simulator:=gazebo: Gazebo, the FR3 (franka_description xacro with gz_ros2_control), /clock, the
+        # joint state broadcaster and the chosen controller (ours from --param-file, not franka_gazebo's)
+        GroupAction(
+            condition=_is("simulator", "gazebo"),
+            actions=[
+                IncludeLaunchDescription(
+                    PythonLaunchDescriptionSource(
+                        PathJoinSubstitution([FindPackageShare("ros_gz_sim"), "launch/gz_sim.launch.py"])
+                    ),
+                    launch_arguments={
+                        "gz_args": [LaunchConfiguration("gz_world"), " -r"],
+                        "on_exit_shutdown": "true",
+                    }.items(),
+                ),
+                Node(
+                    package="robot_state_publisher",
+                    executable="robot_state_publisher",
+                    parameters=[{"robot_description": gazebo_description, "use_sim_time": True}],
+                    output="screen",
+                ),
+                Node(
+                    package="ros_gz_sim",
+                    executable="create",
+                    arguments=["-topic", "/robot_description", "-name", "fr3"],
+                    output="screen",
+                ),
+                Node(
+                    package="ros_gz_bridge",
+                    executable="parameter_bridge",
+                    arguments=["/clock@rosgraph_msgs/msg/Clock[gz.msgs.Clock"],
+                    output="screen",
+                ),
+                Node(
+                    package="controller_manager",
+                    executable="spawner",
+                    arguments=[
+                        "joint_state_broadcaster",
+                        "--controller-manager",
+                        "/controller_manager",
+                        "--param-file",
+                        controllers_yaml,
+                    ],
+                ),
+                Node(
+                    package="controller_manager",
+                    executable="spawner",
+                    name="spawner_fr3_arm_controller",
+                    arguments=[
+                        "fr3_arm_controller",
+                        "--controller-manager",
+                        "/controller_manager",
+                        "--param-file",
+                        controllers_yaml,
+                    ],
+                    condition=_is("controller", "joint_trajectory"),
+                ),
+                Node(
+                    package="controller_manager",
+                    executable="spawner",
+                    name="spawner_forward_position_controller",
+                    arguments=[
+                        "forward_position_controller",
+                        "--controller-manager",
+                        "/controller_manager",
+                        "--param-file",
+                        controllers_yaml,
+                    ],
+                    condition=_is("controller", "joint_position"),
+                ),
+                Node(
+                    package="controller_manager",
+                    executable="spawner",
+                    name="spawner_cartesian_motion_controller",
+                    arguments=[
+                        "cartesian_motion_controller",
+                        "--controller-manager",
+                        "/controller_manager",
+                        "--param-file",
+                        controllers_yaml,
+                    ],
+                    condition=_is("controller", "cartesian"),
+                ),
+                # the executor's default topics → the controllers' inputs (for every node after this)
+                SetRemap(
+                    src="/joint_trajectory_controller/joint_trajectory", dst="/fr3_arm_controller/joint_trajectory"
+                ),
+                SetRemap(src="/cartesian_target", dst="/cartesian_motion_controller/target_frame"),
+            ],
+            scoped=False,
+        ),
+        Node(
+            package="dp_policy_node",
+            executable="observation_node",
+            name="observation_node",
+            parameters=[profile, {"use_sim_time": True}],
+            output="screen",
+        ),
+        OpaqueFunction(function=_policy_node),  # lifecycle: autostart:=true configures and activates it
+        Node(
+            package="dp_policy_node",
+            executable="chunk_executor_node",
+            name="chunk_executor_node",
+            parameters=[
+                profile,
+                {"use_sim_time": True, "output_mode": "trajectory", "command_topic": "", "shadow": shadow},
+            ],
+            condition=_is("controller", "joint_trajectory"),
+            output="screen",
+        ),
+        Node(
+            package="dp_policy_node",
+            executable="chunk_executor_node",
+            name="chunk_executor_node",
+            parameters=[
+                profile,
+                {"use_sim_time": True, "output_mode": "position", "command_topic": "", "shadow": shadow},
+            ],
+            condition=_is("controller", "joint_position"),
+            output="screen",
+        ),
+        Node(
+            package="dp_policy_node",
+            executable="chunk_executor_node",
+            name="chunk_executor_node",
+            parameters=[profile, {"use_sim_time": True, "output_mode": "pose", "command_topic": "", "shadow": shadow}],
+            condition=_is("controller", "cartesian"),
+            output="screen",
+        ),
+        # rviz:=true: the plan preview, the ghost arm at the end of the latest chunk, RViz; with mujoco also
+        # the arm itself (Gazebo has its robot_state_publisher above)
+        Node(
+            package="dp_policy_node",
+            executable="plan_preview_node",
+            name="plan_preview_node",
+            parameters=[profile, {"use_sim_time": True}],
+            condition=rviz,
+            output="screen",
+        ),
+        Node(
+            package="robot_state_publisher",
+            executable="robot_state_publisher",
+            name="robot_state_publisher",
+            namespace="preview",
+            parameters=[{"robot_description": arm_description, "frame_prefix": "preview/", "use_sim_time": True}],
+            remappings=[("joint_states", "/dp/preview/joint_states")],
+            condition=rviz,
+        ),
+        GroupAction(
+            condition=_is("simulator", "mujoco"),
+            actions=[
+                Node(
+                    package="robot_state_publisher",
+                    executable="robot_state_publisher",
+                    name="robot_state_publisher",
+                    parameters=[{"robot_description": arm_description, "use_sim_time": True}],
+                    condition=rviz,
+                )
+            ],
+        ),
+        Node(
+            package="tf2_ros",
+            executable="static_transform_publisher",
+            name="preview_root",
+            parameters=[{"use_sim_time": True}],
+            arguments=["--frame-id", "fr3_link0", "--child-frame-id", "preview/fr3_link0"],
+            condition=rviz,
+        ),
+        Node(
+            package="rviz2",
+            executable="rviz2",
+            name="rviz2",
+            parameters=[{"use_sim_time": True}],
+            arguments=["-d", PathJoinSubstitution([FindPackageShare("dp_policy_node"), "config/rviz/dp_preview.rviz"])],
+            condition=rviz,
+        ),
+    ]
+    return LaunchDescription(ARGUMENTS + nodes)

@@ -20,6 +20,7 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.py") + glob(f"{ROOT}/launch/*.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         (f"share/{PACKAGE}/config/robots", glob(f"{ROOT}/config/robots/*.yaml")),
+        (f"share/{PACKAGE}/config/rviz", glob(f"{ROOT}/config/rviz/*.rviz")),
     ],
     install_requires=["setuptools"],
     extras_require={"test": ["pytest", "hypothesis"]},
@@ -36,9 +37,7 @@ setup(
             "dp_bringup = dp_policy_node.bringup:main",
             "ready_pose_node = dp_policy_node.ready_pose_node:main",
             "gripper_bridge_node = dp_policy_node.gripper_bridge_node:main",
+            "plan_preview_node = dp_policy_node.plan_preview_node:main",
         ],
-        # Test isolation (own ROS_DOMAIN_ID, localhost discovery, logs in the workspace) for every
-        # pytest run in an environment where this package is installed, colcon test included.
-        "pytest11": ["dp_ros_testing = dp_policy_node.testing"],
     },
 )

@@ -26,6 +26,8 @@ setup(
             "recorder_node = dp_recorder.recorder_node:main",
             "dp-convert = dp_recorder.convert_cli:main",
             "dp-recover = dp_recorder.recover_cli:main",
+            "dp-replay-eval = dp_recorder.replay_eval_cli:main",
+            "dp-eval-robot = dp_recorder.robot_eval_cli:main",
         ]
     },
 )

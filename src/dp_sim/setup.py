@@ -25,7 +25,7 @@ setup(
         "console_scripts": [
             "sim_node = dp_sim.sim_node:main",
             "expert_node = dp_sim.expert_node:main",
-            "task_state_node = dp_sim.demo.task_state_node:main",
+            "task_state_node = dp_sim.task_state_node:main",
         ]
     },
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -29,7 +30,7 @@ def test_goals_alternate_and_only_past_a_threshold(widths):
     cfg = GripperConfig()
     g = GripperHysteresis(cfg)
     goals = [(w, goal) for w in widths if (goal := g.update(w)) is not None]
-    for (_, a), (_, b) in zip(goals, goals[1:]):
+    for (_, a), (_, b) in itertools.pairwise(goals):
         assert a.action != b.action  # never the same goal twice in a row
     for w, goal in goals:
         assert (w < cfg.close_below_m) if goal.action == "grasp" else (w > cfg.open_above_m)

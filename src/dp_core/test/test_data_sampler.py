@@ -134,7 +134,7 @@ def test_index_is_fast_for_pusht_sized_buffers():
 def test_episode_split_is_seeded_disjoint_and_nonempty():
     train, val = episode_split(206, 0.02, seed=42)
     assert val.sum() == 4 and not np.any(train & val) and np.all(train | val)
-    again_train, again_val = episode_split(206, 0.02, seed=42)
+    _again_train, again_val = episode_split(206, 0.02, seed=42)
     np.testing.assert_array_equal(val, again_val)
     assert not np.array_equal(val, episode_split(206, 0.02, seed=1)[1])
     assert episode_split(10, 0.001, 0)[1].sum() == 1  # at least one val episode

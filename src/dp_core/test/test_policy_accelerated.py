@@ -5,6 +5,7 @@ they can (a CUDA machine; DP_TEST_COMPILE=1), the eager program everywhere."""
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import weakref
 
@@ -233,8 +234,8 @@ def test_compiled_chunk_equals_eager() -> None:
 def test_thread_candidates_start_at_one_end_at_max_and_double(max_threads: int) -> None:
     counts = candidate_counts(max_threads)
     assert counts[0] == 1 and counts[-1] == max_threads
-    assert all(b > a for a, b in zip(counts, counts[1:]))
-    assert all(b == 2 * a for a, b in zip(counts[:-2], counts[1:-1]))
+    assert all(b > a for a, b in itertools.pairwise(counts))
+    assert all(b == 2 * a for a, b in itertools.pairwise(counts[:-1]))  # doubling up to the last
 
 
 def test_thread_choice_times_each_count_and_leaves_precision_alone() -> None:

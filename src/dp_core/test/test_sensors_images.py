@@ -1,6 +1,7 @@
 """Image decoding (raw encodings, jpeg/png) and crop/resize to the policy's input size."""
 
 import array
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -11,7 +12,9 @@ from dp_core.sensors.images import (
     ImageDecodeError,
     ImageTransform,
     decode_compressed,
+    decode_message,
     decode_raw,
+    message_to_frame,
     prepare_image,
 )
 
@@ -114,11 +117,11 @@ def test_jpeg_round_trip_keeps_colour_order():
 
 def test_compressed_mono_and_depth():
     gray = np.arange(64, dtype=np.uint8).reshape(8, 8)
-    ok, png = cv2.imencode(".png", gray)
+    _, png = cv2.imencode(".png", gray)
     out = decode_compressed("mono8; png compressed mono8", png.tobytes())
     assert out.shape == (8, 8, 3) and np.array_equal(out[:, :, 1], gray)
     depth = np.full((4, 5), 1000, dtype=np.uint16)
-    ok, png16 = cv2.imencode(".png", depth)
+    _ok, png16 = cv2.imencode(".png", depth)
     header = bytes(12)  # compressedDepth config header precedes the PNG
     out = decode_compressed(
         "16UC1; compressedDepth png", header + png16.tobytes(), config=DecodeConfig(depth_max_mm=4000.0)
@@ -128,7 +131,7 @@ def test_compressed_mono_and_depth():
 
 def test_corrupt_and_unknown_compressed_data():
     rgb = rgb_test_image(16, 16)
-    ok, jpg = cv2.imencode(".jpg", rgb)
+    _ok, jpg = cv2.imencode(".jpg", rgb)
     with pytest.raises(ImageDecodeError, match="corrupt or truncated"):
         decode_compressed("jpeg", b"not an image at all")
     with pytest.raises(ImageDecodeError, match="corrupt or truncated"):
@@ -165,3 +168,25 @@ def test_transform_upscale_identity_one_channel_and_validation():
         ImageTransform(4, 4)(np.zeros((4, 4), np.uint8))
     with pytest.raises(ValueError, match="depth_max_mm"):
         DecodeConfig(depth_max_mm=0)
+
+
+def test_one_message_path_for_raw_and_compressed_messages() -> None:
+    """decode_message reads a message's fields by name (rclpy and rosbags messages alike); both
+    transports of the same frame give the same pixels through message_to_frame."""
+    img = rgb_test_image(12, 16)
+    bgr = np.ascontiguousarray(img[:, :, ::-1])
+    padded = np.zeros((12, 16 * 3 + 4), np.uint8)
+    padded[:, : 16 * 3] = bgr.reshape(12, -1)
+    raw = SimpleNamespace(encoding="bgr8", height=12, width=16, step=16 * 3 + 4, data=padded.tobytes(), is_bigendian=0)
+    ok, png = cv2.imencode(".png", bgr)
+    assert ok
+    compressed = SimpleNamespace(format="png", data=png.tobytes())
+    np.testing.assert_array_equal(decode_message(raw), img)
+    np.testing.assert_array_equal(decode_message(compressed), img)
+    transform = ImageTransform(out_h=6, out_w=6, crop="center")
+    frame = message_to_frame(raw, transform)
+    assert frame.shape == (6, 6, 3)
+    np.testing.assert_array_equal(frame, transform(img))
+    np.testing.assert_array_equal(message_to_frame(compressed, transform), frame)
+    with pytest.raises(ImageDecodeError, match="unsupported image encoding"):
+        decode_message(SimpleNamespace(encoding="yuv422", height=1, width=1, step=2, data=b"00", is_bigendian=0))

@@ -10,15 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-import rclpy
-from rclpy._rclpy_pybind11 import RCLError
 from rclpy.context import Context
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.utilities import remove_ros_args
 
 from dp_policy_node.graph import GRAPH
+from dp_ros_common.node_main import run_nodes
 
 
 def create_nodes(context: Context | None = None) -> list[Node]:
@@ -62,33 +60,21 @@ def main(args: list[str] | None = None) -> None:
         help="executor threads (default 1 = SingleThreadedExecutor; inference has its own thread)",
     )
     options = parser.parse_args(remove_ros_args(argv)[1:])
-    rclpy.init(args=argv)
-    nodes: list[Node] = []
-    executor = SingleThreadedExecutor() if options.threads <= 1 else MultiThreadedExecutor(num_threads=options.threads)
-    try:
-        nodes = create_nodes()
-        for node in nodes:
-            executor.add_node(node)
-        if options.autostart:
-            autostart(nodes)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except RCLError:
-        # SIGINT shuts the context down while the single-threaded executor builds its wait set;
-        # that is a normal stop. Anything else is a real error.
-        if rclpy.ok():
-            raise
-    except ValueError as exc:
-        rclpy.logging.get_logger("dp_bringup").fatal(f"invalid configuration: {exc}")
-        raise SystemExit(2) from None
-    finally:
-        executor.shutdown(timeout_sec=5.0)
-        for node in nodes:
-            if isinstance(node, LifecycleNode) and getattr(node, "worker", None) is not None:
-                node.worker.stop(timeout_s=5.0)
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_nodes(
+        create_nodes,
+        "dp_bringup",
+        argv,
+        threads=options.threads,
+        on_start=autostart if options.autostart else None,
+        release=_stop_worker,
+    )
+
+
+def _stop_worker(node: Node) -> None:
+    """The policy node's inference thread ends before its node is destroyed."""
+    worker = getattr(node, "worker", None)
+    if isinstance(node, LifecycleNode) and worker is not None:
+        worker.stop(timeout_s=5.0)
 
 
 if __name__ == "__main__":

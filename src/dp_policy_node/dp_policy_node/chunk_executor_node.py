@@ -3,7 +3,9 @@
 Inputs: dp/action_chunk, the robot state (/joint_states; in pose mode a PoseStamped such as
 franka's ``franka_robot_state_broadcaster/current_pose``, best-effort), dp/policy_status.
 Outputs (``output_mode``): JointTrajectory with velocities (trajectory), Float64MultiArray
-(position) or PoseStamped (pose) commands, an optional gripper topic, dp/executor_status. Every
+(position) or PoseStamped (pose) commands, an optional gripper topic, dp/executor_status. With
+``shadow:=true`` the commands go to dp/shadow/* instead (the controllers never hear them) and each
+chunk's plan-vs-measured distance to dp/shadow/report (dp_core ``shadow_report``). Every
 input has its own callback group and the control tick its own (for a multi-threaded composition);
 its own process spins one thread (see ``main``). On shutdown (SIGINT too) the arm is brought to
 rest first.
@@ -12,22 +14,23 @@ rest first.
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Float64MultiArray, Header
 from trajectory_msgs.msg import JointTrajectory
 
 from dp_core.control.action_chunk import ChunkValidationError
 from dp_core.control.executor import ChunkExecutor, Output
+from dp_core.control.shadow_report import ShadowChunkReport, ShadowTracker, compared_indices
 from dp_core.control.trajectory import Trajectory
-from dp_msgs.msg import ActionChunk, ExecutorStatus, PolicyStatus
+from dp_msgs.msg import ActionChunk, ExecutorStatus, PolicyStatus, ShadowReport
 from dp_policy_node.conversions import (
     chunk_from_msg,
     float64_array_to_msg,
@@ -36,63 +39,11 @@ from dp_policy_node.conversions import (
     pose_to_msg,
     time_to_ns,
 )
-from dp_policy_node.executor_config import build_config
-from dp_policy_node.node_main import run_node
-from dp_policy_node.params import Param, declare_all
+from dp_policy_node.executor_config import SHADOW_REPORT_TOPIC, build_config
+from dp_policy_node.executor_params import PARAMS
+from dp_ros_common.node_main import run_node
+from dp_ros_common.params import declare_all
 
-_F, _S = Parameter.Type.DOUBLE_ARRAY, Parameter.Type.STRING_ARRAY
-PARAMS = [
-    Param("action_names", [], "action dimensions in policy order (joint names rad, x y z m, qx..qw, gripper m)", _S),
-    Param("control_rate_hz", 250.0, "command rate in Hz (default 250)"),
-    Param(
-        "output_mode", "position", "trajectory (JointTrajectory), position (Float64MultiArray) or pose (PoseStamped)"
-    ),
-    Param("command_topic", "", "command topic; empty = the controller's default for the mode"),
-    Param("gripper_topic", "", "gripper dimensions as Float64MultiArray here (empty: part of the command)"),
-    Param("gripper_names", [], "action names that are grippers (empty: names containing 'gripper'/'finger')", _S),
-    Param("frame_id", "", "frame of Cartesian targets and of the measured pose (pose mode)"),
-    Param(
-        "pose_defaults",
-        [],
-        "pose mode: [x, y, z] m + [qx, qy, qz, qw] for pose components not in the actions "
-        "(e.g. z and orientation of planar x, y actions); empty: the actions are the full pose",
-        _F,
-    ),
-    Param("joint_states_topic", "/joint_states", "measured joint positions (joint modes)"),
-    Param(
-        "measured_pose_topic",
-        "franka_robot_state_broadcaster/current_pose",
-        "measured end-effector pose, PoseStamped, best-effort (pose mode)",
-    ),
-    Param("trajectory_period_s", 0.02, "spacing of JointTrajectory points, s"),
-    Param("interpolation", "linear", "linear or cubic between action steps"),
-    Param("blend_s", 0.1, "a new chunk takes over from the current command over this many seconds"),
-    Param("ensemble", False, "temporal ensembling of overlapping chunks"),
-    Param("ensemble_decay", 0.01, "ensembling weight exp(-decay * rank)"),
-    Param("max_future_s", 0.5, "reject chunks stamped more than this in the future (s)"),
-    Param("max_past_s", 1.0, "reject chunks whose observation is older than this (s)"),
-    Param("max_chunk_actions", 2048, "reject chunks with a longer horizon (bounds validation work)"),
-    Param("limit_mode", "clip", "clip (limit each command) or reject (refuse violating chunks)"),
-    Param("joint_limits.names", [], "joints the limits below apply to (empty: all joint actions)", _S),
-    Param("joint_limits.position_min", [], "rad per joint (empty: unbounded)", _F),
-    Param("joint_limits.position_max", [], "rad per joint (empty: unbounded)", _F),
-    Param("joint_limits.velocity_max", [], "rad/s per joint (required in joint modes)", _F),
-    Param("joint_limits.acceleration_max", [], "rad/s^2 per joint (required in joint modes)", _F),
-    Param("cartesian_limits.box_min", [], "workspace box min [x, y, z] m (required in pose mode)", _F),
-    Param("cartesian_limits.box_max", [], "workspace box max [x, y, z] m", _F),
-    Param("cartesian_limits.max_linear_speed", 0.25, "m/s"),
-    Param("cartesian_limits.max_angular_speed", 1.0, "rad/s"),
-    Param("cartesian_limits.max_linear_acceleration", 2.0, "m/s^2"),
-    Param("cartesian_limits.max_angular_acceleration", 10.0, "rad/s^2"),
-    Param("max_step_from_measured", 0.0, "max distance of a chunk's first command from the measured state (0: off)"),
-    Param("max_state_age_s", 0.1, "stop when the newest robot state is older than this (stamp or receipt), s"),
-    Param("max_state_future_s", 0.01, "a robot state stamped further ahead than this is invalid, s"),
-    Param("policy_status_timeout_s", 1.5, "stop when dp/policy_status is silent this long, s"),
-    Param(
-        "require_policy_status", True, "never heard a policy status: not active (false: graphs without a policy node)"
-    ),
-    Param("status_rate_hz", 10.0, "ExecutorStatus rate in Hz"),
-]
 _BEST_EFFORT_1 = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)  # as franka publishes current_pose
 
 
@@ -109,11 +60,13 @@ class ChunkExecutorNode(Node):
         self._last_report = ("idle", "")
         msg_type = {"trajectory": JointTrajectory, "position": Float64MultiArray, "pose": PoseStamped}
         self.command_pub = self.create_publisher(msg_type[self.config.output_mode], self.config.topic, 10)
-        self.gripper_pub = (
-            self.create_publisher(Float64MultiArray, self.config.gripper_topic, 10)
-            if self.config.gripper_topic
-            else None
-        )
+        gripper_topic = self.config.gripper_output_topic
+        self.gripper_pub = self.create_publisher(Float64MultiArray, gripper_topic, 10) if gripper_topic else None
+        self.shadow: ShadowTracker | None = None
+        if self.config.shadow:
+            self.shadow = ShadowTracker(*compared_indices(self.config.plan.layout, self.config.output_mode))
+            self.report_pub = self.create_publisher(ShadowReport, SHADOW_REPORT_TOPIC, 10)
+            self.get_logger().warning(f"shadow mode: commands on {self.config.topic}, not to a controller")
         self.status_pub = self.create_publisher(ExecutorStatus, "dp/executor_status", 10)
         group = MutuallyExclusiveCallbackGroup
         self.create_subscription(ActionChunk, "dp/action_chunk", self._on_chunk, 10, callback_group=group())
@@ -168,10 +121,17 @@ class ChunkExecutorNode(Node):
         now_ns = self._now()
         out = self.core.tick(now_ns)
         self._publish(out, now_ns)
+        if self.shadow is not None:
+            measured = self.core.watchdog.measured
+            self._report(self.shadow.add(self.core.active_sequence, out.mode, now_ns, out.command, measured), now_ns)
         report = (out.mode, out.reason)
         if report != self._last_report and out.mode in ("stopping", "holding"):
             self.get_logger().warning(f"{out.mode}: {out.reason}", throttle_duration_sec=1.0)
         self._last_report = report
+
+    def _report(self, report: ShadowChunkReport | None, now_ns: int) -> None:
+        if report is not None:  # the message's fields are the report's
+            self.report_pub.publish(ShadowReport(header=Header(stamp=ns_to_time(now_ns)), **asdict(report)))
 
     def _publish(self, out: Output, now_ns: int) -> None:
         if out.trajectory is not None:

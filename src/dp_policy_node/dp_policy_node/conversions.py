@@ -9,30 +9,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from builtin_interfaces.msg import Duration as RosDuration
-from builtin_interfaces.msg import Time as RosTime
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
-from sensor_msgs.msg import Image, JointState
+from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from dp_core.control.action_chunk import NS_PER_S, ActionChunkData, chunk_from_flat
+from dp_core.control.action_chunk import ActionChunkData, chunk_from_flat
 from dp_msgs.msg import ActionChunk, PolicyStatus
 from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 
-
-def time_to_ns(stamp: RosTime) -> int:
-    """builtin_interfaces/Time → integer nanoseconds."""
-    return int(stamp.sec) * NS_PER_S + int(stamp.nanosec)
-
-
-def ns_to_time(t_ns: int) -> RosTime:
-    """Integer nanoseconds (>= 0) → builtin_interfaces/Time."""
-    if t_ns < 0:
-        raise ValueError(f"ROS time cannot be negative, got {t_ns} ns")
-    sec, nanosec = divmod(int(t_ns), NS_PER_S)
-    return RosTime(sec=sec, nanosec=nanosec)
+# time and rgb8 image messages are dp_ros_common's (shared with dp_sim and dp_recorder); re-exported here
+from dp_ros_common.images import rgb_from_image_msg, rgb_to_image_msg
+from dp_ros_common.stamps import duration_from_s, ns_to_time, time_to_ns
 
 
 def chunk_from_msg(msg: ActionChunk) -> ActionChunkData:
@@ -67,43 +56,6 @@ def chunk_to_msg(chunk: ActionChunkData) -> ActionChunk:
     msg.sequence = chunk.sequence
     msg.policy_id = chunk.policy_id
     return msg
-
-
-def duration_from_s(seconds: float) -> RosDuration:
-    """Seconds (>= 0) → builtin_interfaces/Duration."""
-    sec, nanosec = divmod(round(seconds * NS_PER_S), NS_PER_S)
-    return RosDuration(sec=int(sec), nanosec=int(nanosec))
-
-
-# --- images -------------------------------------------------------------------------------
-
-
-def rgb_to_image_msg(image: np.ndarray, stamp_ns: int, frame_id: str = "") -> Image:
-    """(H, W, 3) uint8 RGB → sensor_msgs/Image rgb8."""
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected (H, W, 3) uint8 RGB, got {image.dtype} {image.shape}")
-    msg = Image()
-    msg.header.stamp = ns_to_time(stamp_ns)
-    msg.header.frame_id = frame_id
-    msg.height, msg.width = int(image.shape[0]), int(image.shape[1])
-    msg.encoding = "rgb8"
-    msg.is_bigendian = 0
-    msg.step = msg.width * 3
-    msg.data = np.ascontiguousarray(image).tobytes()
-    return msg
-
-
-def rgb_from_image_msg(msg: Image) -> np.ndarray:
-    """sensor_msgs/Image rgb8 → (H, W, 3) uint8 (a copy); other encodings go through dp_core."""
-    if msg.encoding != "rgb8":
-        raise ValueError(f"expected encoding rgb8, got '{msg.encoding}'")
-    row = msg.width * 3
-    if msg.step < row or len(msg.data) != msg.step * msg.height:
-        raise ValueError(
-            f"image data has {len(msg.data)} bytes, expected step {msg.step} x height {msg.height} with step >= {row}"
-        )
-    flat = np.frombuffer(msg.data, dtype=np.uint8).reshape(msg.height, msg.step)
-    return flat[:, :row].reshape(msg.height, msg.width, 3).copy()
 
 
 # --- robot state --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from dp_core.control.executor import ChunkExecutorConfig
 from dp_core.control.layout import POSITION_NAMES, QUATERNION_NAMES
 from dp_core.control.limits import CartesianLimits, JointLimits
 from dp_core.control.plan import ExecutorConfig
+from dp_core.control.plan_preview import pose_vectors
 from dp_core.control.watchdog import WatchdogConfig
 
 OUTPUT_MODES = ("trajectory", "position", "pose")
@@ -26,6 +27,14 @@ DEFAULT_TOPICS = {
     "position": "/forward_position_controller/commands",
     "pose": "/cartesian_target",
 }
+# Shadow mode: the same messages, relative topics (a namespace moves them), never a controller's input.
+SHADOW_TOPICS = {
+    "trajectory": "dp/shadow/joint_trajectory",
+    "position": "dp/shadow/commands",
+    "pose": "dp/shadow/target_pose",
+}
+SHADOW_GRIPPER_TOPIC = "dp/shadow/gripper"
+SHADOW_REPORT_TOPIC = "dp/shadow/report"
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,7 @@ class ExecutorNodeConfig:
     pose_defaults: tuple[float, ...] = ()  # [x, y, z, qx, qy, qz, qw]: pose components not in the actions
     joint_states_topic: str = "/joint_states"
     measured_pose_topic: str = "franka_robot_state_broadcaster/current_pose"
+    shadow: bool = False  # publish on SHADOW_TOPICS instead of the controller's topics
 
     def __post_init__(self) -> None:
         layout = self.plan.layout
@@ -73,7 +83,14 @@ class ExecutorNodeConfig:
 
     @property
     def topic(self) -> str:
+        if self.shadow:
+            return SHADOW_TOPICS[self.output_mode]
         return self.command_topic or DEFAULT_TOPICS[self.output_mode]
+
+    @property
+    def gripper_output_topic(self) -> str:
+        """Where gripper dimensions go ("" : part of the command)."""
+        return SHADOW_GRIPPER_TOPIC if self.shadow and self.gripper_topic else self.gripper_topic
 
     @property
     def command_indices(self) -> list[int]:
@@ -86,12 +103,7 @@ class ExecutorNodeConfig:
     def pose_vector(self, command: np.ndarray) -> np.ndarray:
         """Pose mode: the command (full action vector) → [x, y, z, qx, qy, qz, qw], the components
         that are not actions taken from ``pose_defaults``."""
-        lay = self.plan.layout
-        out = np.array(self.pose_defaults if self.pose_defaults else (0.0,) * 6 + (1.0,), dtype=np.float64)
-        src = lay.position + lay.quaternion
-        dst = lay.position_axes + ((3, 4, 5, 6) if lay.quaternion else ())
-        out[list(dst)] = np.asarray(command, dtype=np.float64)[list(src)]
-        return out
+        return pose_vectors(np.asarray(command)[None, :], self.plan.layout, self.pose_defaults)[0]
 
     @property
     def gripper_indices(self) -> list[int]:
@@ -99,7 +111,7 @@ class ExecutorNodeConfig:
 
 
 def build_config(v: Mapping[str, Any]) -> ExecutorNodeConfig:
-    """Parameter values (see chunk_executor_node.PARAMS) → config; ValueError names the bad value."""
+    """Parameter values (see executor_params.PARAMS) → config; ValueError names the bad value."""
     names = tuple(v["action_names"])
     if not names:
         raise ValueError("action_names must list the policy's action dimensions")
@@ -154,6 +166,7 @@ def build_config(v: Mapping[str, Any]) -> ExecutorNodeConfig:
         pose_defaults=tuple(v.get("pose_defaults", ())),
         joint_states_topic=v["joint_states_topic"],
         measured_pose_topic=v["measured_pose_topic"],
+        shadow=bool(v.get("shadow", False)),
     )
 
 

@@ -17,7 +17,7 @@ PARAMS_FILE = "config/dp_policy.yaml"  # relative to the package share directory
 @dataclass(frozen=True)
 class NodeEntry:
     """One node: its name (and YAML block), console script, Python class, whether it is lifecycle-managed,
-    and the package of the console script (launch/robot_graph.py describes other packages' nodes too)."""
+    and the package of the console script (launch_graph describes other packages' nodes too)."""
 
     name: str
     executable: str

@@ -12,6 +12,7 @@ displays; the recorder and the observation node read the finger joints from the 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from franka_msgs.action import Grasp, Move
 from franka_msgs.msg import GraspEpsilon
@@ -22,22 +23,28 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 
 from dp_core.control.gripper import GripperConfig, GripperGoal, GripperHysteresis, GripperState
-from dp_policy_node.node_main import run_node
+from dp_ros_common.node_main import run_node
+from dp_ros_common.params import Param, declare_all
 
-PARAMETERS: dict[str, object] = {
-    "command_topic": "/dp/gripper_command",  # the executor's gripper_topic
-    "command_index": 0,  # which value of the command is the gripper
-    "command_scale": 1.0,  # width (m) = scale * value (2.0 when the action is a finger joint: width / 2)
-    "gripper_namespace": "/franka_gripper",  # franka_gripper's node (its actions and joint_states)
-    "finger_joints": ["fr3_finger_joint1", "fr3_finger_joint2"],
-    **{f: getattr(GripperConfig(), f) for f in GripperConfig.__dataclass_fields__},
-}
+PARAMS = (
+    Param("command_topic", "/dp/gripper_command", "the executor's gripper_topic (std_msgs/Float64MultiArray)"),
+    Param("command_index", 0, "which value of the command is the gripper"),
+    Param("command_scale", 1.0, "width (m) = scale * value (2.0 when the action is a finger joint: width / 2)"),
+    Param("gripper_namespace", "/franka_gripper", "franka_gripper's node (its actions and joint_states)"),
+    Param(
+        "finger_joints", ["fr3_finger_joint1", "fr3_finger_joint2"], "finger joints whose positions sum to the width"
+    ),
+    *(
+        Param(f, getattr(GripperConfig(), f), "dp_core.control.gripper.GripperConfig field (m, m/s, N)")
+        for f in GripperConfig.__dataclass_fields__
+    ),
+)
 
 
 class GripperBridgeNode(Node):
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("gripper_bridge_node", **kwargs)
-        p = {name: self.declare_parameter(name, default).value for name, default in PARAMETERS.items()}
+        p = declare_all(self, PARAMS)
         self.params = p
         self.hysteresis = GripperHysteresis(
             GripperConfig(**{f: float(p[f]) for f in GripperConfig.__dataclass_fields__})

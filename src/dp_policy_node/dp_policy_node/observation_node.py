@@ -17,17 +17,17 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
-from dp_core.sensors.images import ImageTransform, decode_compressed, decode_raw
+from dp_core.sensors.images import ImageTransform, message_to_frame
 from dp_core.spec import load_spec
 from dp_core.timing.alignment import ObservationWindow
 from dp_core.timing.window_trigger import WindowTrigger
 from dp_msgs.msg import ObservationStatus
 from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from dp_policy_node.conversions import joint_positions_from_msg, pose_from_msg, time_to_ns, window_to_msg
-from dp_policy_node.node_main import run_node
 from dp_policy_node.observation_config import CameraStream, ObservationNodeConfig
-from dp_policy_node.params import Param, declare_all
 from dp_policy_node.streams import declare_streams
+from dp_ros_common.node_main import run_node
+from dp_ros_common.params import Param, declare_all
 
 PARAMS = [
     Param("checkpoint_path", "", "checkpoint whose spec gives n_obs_steps, dt_s and camera sizes (checked vs streams)"),
@@ -68,24 +68,11 @@ class ObservationNode(Node):
     def _subscribe_camera(self, cam: CameraStream) -> None:
         transform = ImageTransform(out_h=cam.height, out_w=cam.width, crop=self.config.image_crop)
 
-        def on_raw(msg: Image) -> None:
-            self._store(
-                cam.name,
-                msg.header.stamp,
-                lambda: transform(
-                    decode_raw(
-                        msg.encoding, msg.height, msg.width, msg.step, msg.data, is_bigendian=bool(msg.is_bigendian)
-                    )
-                ),
-            )
+        def on_image(msg: Image | CompressedImage) -> None:  # the bag converter's path (message_to_frame)
+            self._store(cam.name, msg.header.stamp, lambda: message_to_frame(msg, transform))
 
-        def on_compressed(msg: CompressedImage) -> None:
-            self._store(cam.name, msg.header.stamp, lambda: transform(decode_compressed(msg.format, msg.data)))
-
-        if cam.transport == "raw":
-            self.create_subscription(Image, cam.topic, on_raw, qos_profile_sensor_data)
-        else:
-            self.create_subscription(CompressedImage, cam.topic, on_compressed, qos_profile_sensor_data)
+        msg_type = Image if cam.transport == "raw" else CompressedImage
+        self.create_subscription(msg_type, cam.topic, on_image, qos_profile_sensor_data)
 
     def _on_joint_state(self, msg: JointState) -> None:
         names = self.config.streams.joint_names

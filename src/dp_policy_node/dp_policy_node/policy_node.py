@@ -21,9 +21,9 @@ from dp_msgs.msg import ActionChunk, PolicyStatus
 from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from dp_policy_node.conversions import chunk_to_msg, status_diagnostics, window_arrays_from_msg
 from dp_policy_node.inference_worker import InferenceWorker
-from dp_policy_node.node_main import run_node
-from dp_policy_node.params import Param, declare_all
 from dp_policy_node.policy_runner import PolicyNodeConfig, PolicyRunner
+from dp_ros_common.node_main import run_node
+from dp_ros_common.params import Param, declare_all
 
 PARAMS = [
     Param("checkpoint_path", "", "checkpoint file/directory written by dp-train (required)"),

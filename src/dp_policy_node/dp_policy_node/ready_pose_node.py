@@ -33,8 +33,8 @@ from rclpy.parameter import Parameter
 from std_srvs.srv import Trigger
 
 from dp_policy_node.moveit_params import check_params_file
-from dp_policy_node.node_main import run_node
-from dp_policy_node.params import Param, declare_all
+from dp_ros_common.node_main import run_node
+from dp_ros_common.params import Param, declare_all
 
 PARAMS = [
     Param("planning_group", "fr3_arm", "MoveIt planning group (franka_fr3_moveit_config: fr3_arm)"),

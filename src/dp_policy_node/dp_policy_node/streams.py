@@ -10,7 +10,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from dp_policy_node.observation_config import CameraStream, ObservationStreams
-from dp_policy_node.params import Param, declare, declare_all
+from dp_ros_common.params import Param, declare, declare_all
 
 
 def declare_streams(node: Node) -> ObservationStreams:

@@ -22,6 +22,7 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
+from dp_core.time_units import ns_to_s, s_to_ns
 from dp_policy_node.conversions import ns_to_time
 
 JOINT_RAD_PER_S = 0.01
@@ -30,7 +31,7 @@ JOINT_OFFSET_RAD = 0.1
 
 def joint_sample_ns(position_joint0: float, base_ns: int) -> int:
     """Inverse of the joint encoding: the stamp of the sample whose joint 0 reads ``position_joint0``."""
-    return base_ns + round(float(position_joint0) / JOINT_RAD_PER_S * 1e9)
+    return base_ns + s_to_ns(float(position_joint0) / JOINT_RAD_PER_S)
 
 
 def frame_rgb(index: int, height: int, width: int) -> np.ndarray:
@@ -46,7 +47,7 @@ def frame_index_of(rgb: np.ndarray) -> int:
 
 def encode_frame(rgb: np.ndarray, encoding: str) -> tuple[str, bytes, int]:
     """RGB → (encoding or format, data, step) as a camera driver would publish it."""
-    height, width = rgb.shape[:2]
+    _height, width = rgb.shape[:2]
     if encoding == "rgb8":
         return "rgb8", rgb.tobytes(), width * 3
     if encoding == "bgr8":
@@ -137,7 +138,7 @@ class SyntheticSensors:
         self._pubs[i].publish(msg)
 
     def _publish_joints(self, now_ns: int) -> None:
-        q0 = JOINT_RAD_PER_S * (now_ns - self.base_ns) / 1e9
+        q0 = JOINT_RAD_PER_S * ns_to_s(now_ns - self.base_ns)
         msg = JointState(
             name=self.joint_names, position=[q0 + JOINT_OFFSET_RAD * j for j in range(len(self.joint_names))]
         )

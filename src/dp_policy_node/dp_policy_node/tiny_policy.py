@@ -7,6 +7,7 @@ in seconds on a CPU. torch and the training code are imported only when this is 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +38,11 @@ def tiny_spec(
     )
 
 
-def write_demo_zarr(path: Path, spec: PolicySpec, episodes: int = 3, length: int = 24, seed: int = 0) -> Path:
-    """Smooth random joint trajectories; action = next joint position; images shade with the first joint."""
+def write_demo_zarr(
+    path: Path, spec: PolicySpec, episodes: int = 3, length: int = 24, seed: int = 0, center: Sequence[float] = ()
+) -> Path:
+    """Smooth random joint trajectories (from ``center``, default 0); action = next joint position;
+    images shade with the first joint."""
     from dp_core.data.replay_buffer import ReplayBuffer
 
     rng = np.random.default_rng(seed)
@@ -46,7 +50,8 @@ def write_demo_zarr(path: Path, spec: PolicySpec, episodes: int = 3, length: int
     joint_key = spec.low_dim_keys[0]
     dim = joint_key.shape[0]
     for _ in range(episodes):
-        q = np.cumsum(rng.normal(0, 0.05, (length + 1, dim)), axis=0).astype(np.float32)
+        q = np.cumsum(rng.normal(0, 0.05, (length + 1, dim)), axis=0)
+        q = (q + (np.asarray(center, float) if len(center) else 0.0)).astype(np.float32)
         episode = {joint_key.name: q[:-1], "action": q[1:]}
         for cam in spec.rgb_keys:
             shade = np.clip(128 + 100 * q[:-1, 0], 0, 255).astype(np.uint8)
@@ -57,8 +62,11 @@ def write_demo_zarr(path: Path, spec: PolicySpec, episodes: int = 3, length: int
     return path
 
 
-def make_tiny_checkpoint(out_dir: Path, spec: PolicySpec, steps: int = 2, seed: int = 0) -> Path:
-    """Train ``steps`` CPU steps of a small U-Net policy; returns the run directory (``latest`` inside)."""
+def make_tiny_checkpoint(
+    out_dir: Path, spec: PolicySpec, steps: int = 2, seed: int = 0, center: Sequence[float] = ()
+) -> Path:
+    """Train ``steps`` CPU steps of a small U-Net policy on data around ``center`` (joint positions, default 0);
+    returns the run directory (``latest`` inside)."""
     from dp_core.data.dataset import DataConfig
     from dp_core.models.obs_encoder import EncoderConfig
     from dp_core.models.unet1d import UNetConfig
@@ -67,7 +75,7 @@ def make_tiny_checkpoint(out_dir: Path, spec: PolicySpec, steps: int = 2, seed: 
     from dp_core.training.trainer import Trainer
 
     out_dir = Path(out_dir)
-    data = write_demo_zarr(out_dir / "demo.zarr", spec, seed=seed)
+    data = write_demo_zarr(out_dir / "demo.zarr", spec, seed=seed, center=center)
     policy = PolicyConfig(
         spec=spec,
         unet=UNetConfig(down_dims=(32, 64), n_groups=8, diffusion_step_embed_dim=32),

@@ -1,14 +1,13 @@
 """Workspace facts for the bring-up tests: the repo root, the launch graph module, console scripts.
 
-Not a test module (no ``test_`` prefix). ``robot_graph`` is loaded from ``launch/`` by path,
-exactly as the launch files load it next to themselves.
+Not a test module (no ``test_`` prefix). ``robot_graph`` is ``dp_policy_node.launch_graph``, the
+table of what the launch files start.
 """
 
 from __future__ import annotations
 
 import ast
-import importlib.util
-import sys
+import importlib
 from pathlib import Path
 from types import ModuleType
 
@@ -21,14 +20,7 @@ PROFILES = sorted(p for p in PROFILE_DIR.glob("*.yaml") if p.name != CONTROLLERS
 
 
 def robot_graph() -> ModuleType:
-    name = "dp_launch_robot_graph"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, LAUNCH_DIR / "robot_graph.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return importlib.import_module("dp_policy_node.launch_graph")
 
 
 def our_packages() -> dict[str, Path]:
@@ -42,7 +34,7 @@ def console_scripts(package: str) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(ast.parse(setup_py.read_text())):
         if isinstance(node, ast.Dict):
-            for key, value in zip(node.keys, node.values):
+            for key, value in zip(node.keys, node.values, strict=True):
                 if isinstance(key, ast.Constant) and key.value == "console_scripts" and isinstance(value, ast.List):
                     names |= {e.value.split("=")[0].strip() for e in value.elts if isinstance(e, ast.Constant)}
     return names

@@ -10,7 +10,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from dp_msgs.msg import ActionChunk
-from dp_policy_node.testing import spin_until
+from dp_ros_common.testing import spin_until
 
 pytestmark = pytest.mark.ros
 PUBLISHER = Path(__file__).with_name("chunk_publisher_process.py")

@@ -2,8 +2,8 @@
 
 One process, one MultiThreadedExecutor: dp_sim's ``sim_node`` and the nodes of
 ``dp_policy_node.graph.GRAPH`` made by ``bringup.create_nodes``, all with their parameters from
-``config/robots/sim.yaml`` (unchanged) through the context's ``--ros-args --params-file``, then
-the overrides ``sim.launch.py`` gives its processes (``robot_graph.simulator_processes`` and
+``config/robots/sim.yaml`` (aliases expanded by ``dp_ros_common.params_file.resolve``, as the launch files do) through the context's ``--ros-args --params-file``, then
+the overrides ``sim.launch.py`` gives its processes (``launch_graph.simulator_processes`` and
 ``rollout_processes`` for ``simulator:=mujoco``: use_sim_time, the checkpoint, the executor's
 output mode and topic) as ``-p <node>:<name>:=<value>`` after the file (later wins, as with
 launch_ros' ``parameters=[file, dict]``). The policy is a tiny real checkpoint whose inputs and
@@ -44,8 +44,9 @@ from trajectory_msgs.msg import JointTrajectory
 from dp_msgs.msg import ActionChunk, ExecutorStatus, ObservationStatus, PolicyStatus
 from dp_policy_node.bringup import autostart, create_nodes
 from dp_policy_node.graph import GRAPH
-from dp_policy_node.testing import LifecycleClient, spin_until
 from dp_policy_node.tiny_policy import make_tiny_checkpoint, tiny_spec
+from dp_ros_common.params_file import resolve as resolve_params_file
+from dp_ros_common.testing import LifecycleClient, spin_until
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -96,7 +97,7 @@ def launch_args(checkpoint: Path, controller: str) -> tuple[list[str], list]:
         *g.simulator_processes(profile, SIMULATOR),
         *g.rollout_processes(profile, controller, simulator=SIMULATOR, use_sim_time=True, checkpoint=str(checkpoint)),
     ]
-    args = ["--ros-args", "--params-file", profile]
+    args = ["--ros-args", "--params-file", resolve_params_file(profile)]  # as launch_entities (aliases)
     for p in processes:
         # no namespaces or remappings with dp_sim: the nodes below are exactly these processes
         assert p.params_file == profile and p.namespace == "" and p.remappings == (), p

@@ -2,7 +2,7 @@
 
 Each ROS parameter file of the workspace (robot profiles in config/robots/, each package's
 config/*.yaml) is given to a real rclpy context as ``--params-file``; every node block's class
-(dp_policy_node, dp_sim, dp_recorder, dp_teleop, from launch/robot_graph.py) is instantiated in
+(dp_policy_node, dp_sim, dp_recorder, dp_teleop, from dp_policy_node.launch_graph) is instantiated in
 that context, and the names it declares are compared with the block's keys. ``use_sim_time``
 (declared by rclpy itself) may appear in a block. RealSense blocks are checked against the
 realsense2_camera parameters we use. Profile lines must document each value in a comment.
@@ -60,9 +60,11 @@ def _declared(spec, path: Path, tmp_path: Path) -> set[str]:
     import rclpy
     from rclpy.context import Context
 
+    from dp_ros_common.params_file import resolve as resolve_params_file  # profiles use aliases
+
     ctx = Context()
     rclpy.init(
-        args=["--ros-args", "--params-file", str(path), "-p", f"output_dir:={tmp_path / 'episodes'}"],
+        args=["--ros-args", "--params-file", resolve_params_file(path), "-p", f"output_dir:={tmp_path / 'episodes'}"],
         context=ctx,
         domain_id=int(os.environ["ROS_DOMAIN_ID"]),
     )

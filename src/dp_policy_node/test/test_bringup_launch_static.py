@@ -1,25 +1,33 @@
 """Static checks of launch/*.launch.py (no launch import: launch is not installable here).
 
-Each launch file is read with ``ast``: arguments declared with descriptions, every argument it
-reads declared, every package / launch file / executable it names exists (ours under src/ with a
-console script; external ones in the table below, checked against their public repositories).
-The node processes come from launch/robot_graph.py, which is evaluated for every profile,
-controller and simulator: packages, executables, parameter files, overrides and remappings.
-A name the checks cannot read (not a literal) fails instead of being skipped, and
-``test_reference_check_sees_each_reference_and_can_fail`` shows a wrong name is caught.
+Each launch file is read with ``ast``. It lists its nodes literally (``Node(...)`` per node, inside
+``GroupAction`` s with conditions, as ros2_control_demos' launch files do); every one is read with
+its package, executable, name, namespace, parameter overrides, remappings, arguments and the
+conditions it runs under (``_is("controller", "cartesian")``, ``IfCondition(LaunchConfiguration
+("rviz"))``, enclosing groups). Checked against the nodes' declared parameters (their blocks in
+the default robot profiles, which ``test_bringup_config_params`` compares with what each node
+declares) and against ``dp_policy_node.launch_graph`` (the table the composed bring-up and these
+tests evaluate): per ``controller:=`` the executor's output mode, topic remapping, ``shadow`` and
+spawned controller; per ``rviz:=true`` the preview node, ghost arm and RViz; per record mode the
+teleop remappings and input drivers. Arguments are declared with descriptions, every argument read
+is declared and used, every package / file / executable named exists. A value the checks cannot
+read (not a literal) fails instead of being skipped; ``test_checks_see_a_wrong_launch_file`` shows
+that a wrong entry is caught.
 """
 
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bringup_workspace import LAUNCH_DIR, LAUNCH_FILES, PROFILES, REPO, console_scripts, our_packages, robot_graph
 
-# External packages the launch files use: {package: {launch files or executables}}. Not in this
-# workspace (apt on a real Jazzy install); names checked against franka_ros2, realsense-ros,
-# ros_gz and ros2_control sources.
+# External packages the launch files use: {package: {launch files, share files or executables}}. Not in
+# this workspace (apt on a real Jazzy install); names checked against franka_ros2, franka_description,
+# realsense-ros, ros_gz, ros2_control, robot_state_publisher, geometry2 (tf2_ros) and rviz sources.
 EXTERNAL = {
     "franka_bringup": {"launch/franka.launch.py"},
     "franka_description": {"robots/fr3/fr3.urdf.xacro"},
@@ -30,8 +38,11 @@ EXTERNAL = {
     "robot_state_publisher": {"robot_state_publisher"},
     "ros_gz_sim": {"launch/gz_sim.launch.py", "create"},
     "ros_gz_bridge": {"parameter_bridge"},
+    "tf2_ros": {"static_transform_publisher"},
+    "rviz2": {"rviz2"},
 }
 LAUNCH_NAMES = {p.name for p in LAUNCH_FILES}
+USE_SIM_TIME = {"franka.launch.py": False, "sim.launch.py": True}
 
 
 def _calls(tree: ast.AST, name: str) -> list[ast.Call]:
@@ -46,41 +57,186 @@ def _kw(call: ast.Call, key: str) -> ast.expr | None:
     return next((k.value for k in call.keywords if k.arg == key), None)
 
 
-def _arguments(tree: ast.Module) -> list[tuple[str, str, str]]:
+def _literal(node: ast.expr | None) -> Any:
+    """A literal's value; anything else as ``<source>`` (never silently equal to a literal)."""
+    if node is None:
+        return None
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        return f"<{ast.unparse(node)}>"
+
+
+def _function(tree: ast.Module, name: str) -> ast.FunctionDef:
+    return next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+
+
+def _arguments(tree: ast.Module) -> list[tuple[str, Any, str]]:
+    """``(name, default, description)`` of every ``DeclareLaunchArgument`` in the ARGUMENTS list."""
     for node in tree.body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "ARGUMENTS":
-            return [tuple(ast.literal_eval(e)) for e in node.value.elts]  # type: ignore[attr-defined]
+            rows = []
+            for call in node.value.elts:  # type: ignore[attr-defined]
+                assert getattr(call.func, "id", "") == "DeclareLaunchArgument", ast.unparse(call)
+                rows.append(
+                    (_literal(call.args[0]), _literal(_kw(call, "default_value")), _literal(_kw(call, "description")))
+                )
+            return rows
     raise AssertionError("no ARGUMENTS table")
+
+
+@dataclass
+class NodeCall:
+    """One ``Node(...)`` (or ``SetRemap``) of a launch file and the conditions it runs under."""
+
+    package: Any
+    executable: Any
+    name: Any = ""
+    namespace: Any = ""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    files: list[Any] = field(default_factory=list)
+    remappings: list[Any] = field(default_factory=list)
+    arguments: Any = None
+    conditions: tuple[tuple[str, str], ...] = ()
+    line: int = 0
+
+    @property
+    def fqn(self) -> str:
+        return "/" + "/".join(p for p in (str(self.namespace).strip("/"), str(self.name)) if p)
+
+
+class LaunchFile:
+    """A launch file's nodes, read from ``generate_launch_description`` (names resolved through its
+    assignments)."""
+
+    def __init__(self, source: str) -> None:
+        self.tree = ast.parse(source)
+        self.fn = _function(self.tree, "generate_launch_description")
+        self.names: dict[str, ast.expr] = {}
+        for stmt in self.fn.body:
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+                self.names[stmt.targets[0].id] = stmt.value
+        self.nodes: list[NodeCall] = []
+        self.remaps: list[NodeCall] = []
+        self.entities = self._resolve(self.names["nodes"])
+        self._visit(self.entities, ())
+
+    def _resolve(self, node: ast.expr) -> ast.expr:
+        while isinstance(node, ast.Name) and node.id in self.names:
+            node = self.names[node.id]
+        return node
+
+    def condition(self, node: ast.expr | None) -> tuple[tuple[str, str], ...]:
+        if node is None or (isinstance(node, ast.Constant) and node.value is None):
+            return ()
+        node = self._resolve(node)
+        assert isinstance(node, ast.Call), f"line {node.lineno}: condition {ast.unparse(node)} not readable"
+        kind = getattr(node.func, "id", "")
+        if kind == "_is":
+            return ((_literal(node.args[0]), _literal(node.args[1])),)
+        inner = self._resolve(node.args[0])
+        if kind in ("IfCondition", "UnlessCondition") and getattr(inner.func, "id", "") == "LaunchConfiguration":
+            return ((_literal(inner.args[0]), "true" if kind == "IfCondition" else "false"),)
+        raise AssertionError(f"line {node.lineno}: condition {ast.unparse(node)} not readable")
+
+    def _visit(self, node: ast.expr, conds: tuple[tuple[str, str], ...]) -> None:
+        node = self._resolve(node)
+        if isinstance(node, ast.List):
+            for elt in node.elts:
+                self._visit(elt, conds)
+        elif isinstance(node, ast.BinOp):  # a list + a list
+            self._visit(node.left, conds)
+            self._visit(node.right, conds)
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "GroupAction":
+            self._visit(_kw(node, "actions"), conds + self.condition(_kw(node, "condition")))  # type: ignore[arg-type]
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "SetRemap":
+            remap = (_literal(_kw(node, "src")), _literal(_kw(node, "dst")))
+            self.remaps.append(NodeCall("", "", remappings=[remap], conditions=conds, line=node.lineno))
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Node":
+            self.nodes.append(self._node(node, conds))
+
+    def _node(self, call: ast.Call, conds: tuple[tuple[str, str], ...]) -> NodeCall:
+        out = NodeCall(
+            _literal(_kw(call, "package")),
+            _literal(_kw(call, "executable")),
+            _literal(_kw(call, "name")) or "",
+            _literal(_kw(call, "namespace")) or "",
+            conditions=conds + self.condition(_kw(call, "condition")),
+            line=call.lineno,
+        )
+        params = self._resolve(_kw(call, "parameters") or ast.List(elts=[]))
+        assert isinstance(params, ast.List), f"line {call.lineno}: parameters not a list"
+        for entry in params.elts:
+            elt = self._resolve(entry.value if isinstance(entry, ast.Starred) else entry)
+            items = elt.elts if isinstance(elt, ast.List) else [elt]
+            for item in map(self._resolve, items):
+                if isinstance(item, ast.Dict):
+                    for k, v in zip(item.keys, item.values, strict=True):
+                        out.overrides[_literal(k)] = _literal(self._resolve(v))
+                else:
+                    out.files.append(_literal(item))
+        remaps = _kw(call, "remappings")
+        out.remappings = [tuple(_literal(e)) for e in remaps.elts] if isinstance(remaps, ast.List) else []
+        arguments = _kw(call, "arguments")
+        out.arguments = (
+            [_literal(e) for e in arguments.elts] if isinstance(arguments, ast.List) else _literal(arguments)
+        )
+        return out
+
+    def ours(self) -> list[NodeCall]:
+        return [n for n in self.nodes if n.package in our_packages()]
+
+    def find(self, executable: str, **conds: str) -> list[NodeCall]:
+        want = set(conds.items())
+        return [n for n in self.nodes if n.executable == executable and want <= set(n.conditions)]
+
+
+def _read(name: str, source: str | None = None) -> LaunchFile:
+    return LaunchFile(source if source is not None else (LAUNCH_DIR / name).read_text())
 
 
 def test_expected_launch_files_exist() -> None:
     assert {"franka.launch.py", "sim.launch.py", "record.launch.py"} <= LAUNCH_NAMES
+    assert not (LAUNCH_DIR / "robot_graph.py").exists()  # no loader module next to the launch files
+    for path in LAUNCH_FILES:
+        assert "spec_from_file_location" not in path.read_text(), path.name
 
 
-@pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
-def test_launch_file_arguments_and_references(path: Path) -> None:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
+def _argument_problems(source: str) -> list[str]:
+    tree = ast.parse(source)
+    problems = []
     arguments = _arguments(tree)
     names = [a[0] for a in arguments]
-    assert len(set(names)) == len(names), f"duplicate arguments in {path.name}"
+    if len(set(names)) != len(names):
+        problems.append("duplicate arguments")
     for name, default, description in arguments:
-        assert isinstance(default, str), f"{name}: default must be a string"
-        assert len(description) > 15, f"argument {name} needs a description"
-    # ARGUMENTS is declared by robot_graph.launch_description (test_arguments_are_declared_with_descriptions)
-    assert any(c.args and getattr(c.args[0], "id", "") == "ARGUMENTS" for c in _calls(tree, "launch_description")), (
-        f"{path.name} does not declare its ARGUMENTS through robot_graph.launch_description"
-    )
-    # every argument read as arg["..."] is declared (a typo would be a KeyError at launch time)
-    used = {
+        if not isinstance(default, str):
+            problems.append(f"{name}: default is not readable")
+        if not (isinstance(description, str) and len(description) > 15):
+            problems.append(f"argument {name} needs a description")
+    # every argument read is declared (a typo would be a KeyError or an empty value at launch time)
+    used = {_literal(c.args[0]) for c in _calls(tree, "LaunchConfiguration") if isinstance(c.args[0], ast.Constant)}
+    used |= {_literal(c.args[0]) for c in _calls(tree, "_is")}
+    used |= {
         n.slice.value
         for n in ast.walk(tree)
         if isinstance(n, ast.Subscript) and getattr(n.value, "id", "") == "arg" and isinstance(n.slice, ast.Constant)
     }
-    assert used <= set(names), f"{path.name} reads undeclared arguments {sorted(used - set(names))}"
-    assert set(names) <= used, f"{path.name} declares unused arguments {sorted(set(names) - used)}"
-    problems, _ = _reference_problems(tree)
+    used -= {"profile"}  # record.launch.py's resolved profile (SetLaunchConfiguration in _profile_nodes)
+    if not used <= set(names):
+        problems.append(f"reads undeclared arguments {sorted(used - set(names))}")
+    if not set(names) <= used:
+        problems.append(f"declares unused arguments {sorted(set(names) - used)}")
+    return problems
+
+
+@pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_file_arguments_and_references(path: Path) -> None:
+    source = path.read_text()
+    assert not _argument_problems(source), f"{path.name}: {_argument_problems(source)}"
+    problems, checked = _reference_problems(ast.parse(source))
     assert not problems, f"{path.name}: {problems}"
+    assert checked >= 5
 
 
 def _reference_problems(tree: ast.Module) -> tuple[list[str], int]:
@@ -100,8 +256,9 @@ def _reference_problems(tree: ast.Module) -> tuple[list[str], int]:
         checked += 1
         rest = "/".join(p.value for p in parts[1:])
         if package.value in packages:
-            continue  # our share files: checked through robot_graph below
-        if rest not in EXTERNAL.get(package.value, set()):
+            if not (REPO / rest).is_file():  # our share files: config/ and launch/ of the repository
+                problems.append(f"{package.value}/{rest} is not a file of this repository")
+        elif rest not in EXTERNAL.get(package.value, set()):
             problems.append(f"{package.value}/{rest} is not known")
     for call in _calls(tree, "Node"):
         package, executable = _kw(call, "package"), _kw(call, "executable")
@@ -115,27 +272,252 @@ def _reference_problems(tree: ast.Module) -> tuple[list[str], int]:
     return problems, checked
 
 
-def test_reference_check_sees_each_reference_and_can_fail() -> None:
-    """sim.launch.py's Gazebo entities are all checked; a wrong name in any of them is reported."""
-    source = (LAUNCH_DIR / "sim.launch.py").read_text()
-    problems, checked = _reference_problems(ast.parse(source))
-    assert problems == [] and checked == 6  # 2 package paths (URDF, gz_sim launch) + 4 Nodes
+def _profiles_for(file: str, node: NodeCall) -> list[str]:
+    g = robot_graph()
+    conds = dict(node.conditions)
+    if file == "franka.launch.py" or conds.get("mode") == "robot":
+        return [g.ROBOT_PROFILE]
+    if file == "sim.launch.py" or conds.get("mode") == "sim":
+        return [g.SIM_PROFILE]
+    return [g.ROBOT_PROFILE, g.SIM_PROFILE]
+
+
+def _parameter_problems(file: str, source: str) -> list[str]:
+    """Each node of ours reads the profile first; its block exists in the default profile(s); every
+    override is a parameter of that block (= declared by the node); use_sim_time as the file runs."""
+    g, problems = robot_graph(), []
+    launch = _read(file, source)
+    for node in launch.ours():
+        if node.files[:1] not in (["<LaunchConfiguration('robot_profile')>"], ["<LaunchConfiguration('profile')>"]):
+            problems.append(f"line {node.line}: {node.executable} does not read the robot profile first")
+        expected_sim_time = USE_SIM_TIME.get(file, dict(node.conditions).get("mode") == "sim")
+        if node.overrides.get("use_sim_time", False) != expected_sim_time:
+            problems.append(f"line {node.line}: {node.executable} use_sim_time is not {expected_sim_time}")
+        for rel in _profiles_for(file, node):
+            block = g.load_profile(REPO / rel).get(node.fqn)
+            if block is None:
+                problems.append(f"{rel} has no block for {node.fqn} (line {node.line})")
+                continue
+            unknown = set(node.overrides) - set(block) - {"use_sim_time"}
+            if unknown:
+                problems.append(f"line {node.line}: {sorted(unknown)} are not parameters of {node.fqn} ({rel})")
+    return problems
+
+
+@pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
+def test_nodes_of_ours_get_their_profile_block_and_declared_parameters(path: Path) -> None:
+    assert _read(path.name).ours(), path.name
+    problems = _parameter_problems(path.name, path.read_text())
+    assert not problems, problems
+
+
+def _executor_problems(file: str, source: str) -> list[str]:
+    """Per controller:= one executor with the table's output mode, topic remapping and shadow flag,
+    and one spawner of the table's controller."""
+    g, problems = robot_graph(), []
+    launch = _read(file, source)
+    simulator = "" if file == "franka.launch.py" else "mujoco"
+    profile = str(REPO / (g.ROBOT_PROFILE if file == "franka.launch.py" else g.SIM_PROFILE))
+    for key, ctrl in g.CONTROLLERS.items():
+        (table,) = [
+            p for p in g.rollout_processes(profile, key, simulator=simulator) if p.name == "chunk_executor_node"
+        ]
+        executors = launch.find("chunk_executor_node", controller=key)
+        if len(executors) != 1:
+            problems.append(f"controller:={key}: {len(executors)} executors")
+            continue
+        (node,) = executors
+        for name in ("output_mode", "command_topic"):
+            if node.overrides.get(name) != table.overrides[name]:
+                problems.append(f"controller:={key}: {name} {node.overrides.get(name)!r} != {table.overrides[name]!r}")
+        if node.overrides.get("shadow") != "<LaunchConfiguration('shadow')>":
+            problems.append(f"controller:={key}: the executor's shadow is not the shadow:= argument")
+        if list(table.remappings) != node.remappings:
+            problems.append(f"controller:={key}: remappings {node.remappings} != {list(table.remappings)}")
+        spawners = [n for n in launch.find("spawner", controller=key)]
+        names = [n.arguments[0] for n in spawners if isinstance(n.arguments, list)]
+        if names != [ctrl.ros2_control_name]:
+            problems.append(f"controller:={key}: spawns {names}, not {ctrl.ros2_control_name}")
+        if file == "sim.launch.py" and not all("--param-file" in n.arguments for n in spawners):
+            problems.append(f"controller:={key}: a Gazebo spawner without our --param-file")
+        if file == "sim.launch.py":  # Gazebo: the remappings of the table come from SetRemap in its group
+            gazebo = next(p for p in g.rollout_processes(profile, key, simulator="gazebo") if p.name == table.name)
+            remaps = [r.remappings[0] for r in launch.remaps if ("simulator", "gazebo") in r.conditions]
+            if not set(gazebo.remappings) <= set(remaps):
+                problems.append(f"gazebo controller:={key}: {gazebo.remappings} not among SetRemap {remaps}")
+    return problems
+
+
+@pytest.mark.parametrize("file", ["franka.launch.py", "sim.launch.py"])
+def test_executor_and_controller_per_choice_match_the_graph_table(file: str) -> None:
+    problems = _executor_problems(file, (LAUNCH_DIR / file).read_text())
+    assert not problems, problems
+
+
+def _preview_problems(file: str, source: str) -> list[str]:
+    """rviz:=true starts exactly the table's preview processes: plan_preview_node, the ghost
+    robot_state_publisher (namespace, frame_prefix, joint_states remapping, a robot_description), its
+    root transform and rviz2 with the installed config."""
+    g, problems = robot_graph(), []
+    launch = _read(file, source)
+    table = g.preview_processes(str(REPO / g.SIM_PROFILE), USE_SIM_TIME[file])
+    shown = [
+        n for n in launch.nodes if ("rviz", "true") in n.conditions and ("simulator", "mujoco") not in n.conditions
+    ]
+    if len(shown) != len(table):
+        problems.append(f"rviz:=true starts {len(shown)} nodes, the table {len(table)}")
+    for p in table:
+        match = [
+            n
+            for n in shown
+            if (n.package, n.executable, n.name, n.namespace) == (p.package, p.executable, p.name, p.namespace)
+        ]
+        if len(match) != 1:
+            problems.append(f"rviz:=true: no single {p.package}/{p.executable} {p.fqn}")
+            continue
+        (node,) = match
+        for key, value in p.overrides.items():
+            if node.overrides.get(key) != value:
+                problems.append(f"{p.fqn}: {key} {node.overrides.get(key)!r} != {value!r}")
+        if node.remappings != list(p.remappings):
+            problems.append(f"{p.fqn}: remappings {node.remappings} != {list(p.remappings)}")
+        if p.executable == "robot_state_publisher" and "robot_description" not in node.overrides:
+            problems.append("the ghost robot_state_publisher has no robot_description")
+        if p.executable == "rviz2":
+            rviz_ok = node.arguments[:1] == ["-d"] and f"'{p.arguments[1]}'" in str(node.arguments[1:])
+            if not rviz_ok or not (REPO / p.arguments[1]).is_file():
+                problems.append(f"rviz2 arguments {node.arguments} do not load {p.arguments[1]}")
+        elif p.arguments and node.arguments != list(p.arguments):
+            problems.append(f"{p.fqn}: arguments {node.arguments} != {list(p.arguments)}")
+    return problems
+
+
+@pytest.mark.parametrize("file", ["franka.launch.py", "sim.launch.py"])
+def test_rviz_starts_the_preview_and_the_ghost_arm_of_the_table(file: str) -> None:
+    problems = _preview_problems(file, (LAUNCH_DIR / file).read_text())
+    assert not problems, problems
+
+
+def test_checks_see_a_wrong_launch_file() -> None:
+    """Each check passes on the launch files and reports a wrong name, value, remapping or condition."""
+    franka, sim = (LAUNCH_DIR / "franka.launch.py").read_text(), (LAUNCH_DIR / "sim.launch.py").read_text()
+    cases = [
+        (_executor_problems, "franka.launch.py", franka, '"output_mode": "pose"', '"output_mode": "position"'),
+        (_executor_problems, "franka.launch.py", franka, '"shadow": shadow', '"shadow": False'),
+        (_executor_problems, "franka.launch.py", franka, '"/cartesian_motion_controller/target_frame")', '"/x")'),
+        (
+            _executor_problems,
+            "franka.launch.py",
+            franka,
+            '["cartesian_motion_controller", "--',
+            '["fr3_arm_controller", "--',
+        ),
+        (_executor_problems, "sim.launch.py", sim, 'SetRemap(src="/cartesian_target"', 'SetRemap(src="/cartesian"'),
+        (_parameter_problems, "franka.launch.py", franka, '"command_topic": ""', '"command_topics": ""'),
+        (
+            _parameter_problems,
+            "sim.launch.py",
+            sim,
+            '"use_sim_time": True, "output_mode": "pose"',
+            '"use_sim_time": False, "output_mode": "pose"',
+        ),
+        (_preview_problems, "franka.launch.py", franka, '"frame_prefix": "preview/"', '"frame_prefix": "ghost/"'),
+        (
+            _preview_problems,
+            "sim.launch.py",
+            sim,
+            '("joint_states", "/dp/preview/joint_states")',
+            '("joint_states", "/joint_states")',
+        ),
+        (
+            _preview_problems,
+            "franka.launch.py",
+            franka,
+            'name="plan_preview_node",\n            parameters=[profile, {"use_sim_time": False}],\n            condition=rviz',
+            'name="plan_preview_node",\n            parameters=[profile, {"use_sim_time": False}],\n            condition=None',
+        ),
+    ]
+    for check, file, source, good, bad in cases:
+        assert check(file, source) == [], (check.__name__, file)
+        assert good in source, good
+        assert check(file, source.replace(good, bad, 1)), f"{check.__name__}: replacing {good} by {bad} went unnoticed"
+    assert _argument_problems(franka.replace('LaunchConfiguration("shadow")', 'LaunchConfiguration("shadows")', 1))
+    problems, checked = _reference_problems(ast.parse(sim))
+    assert problems == [] and checked >= 20
     for good, bad in [
         ('"parameter_bridge"', '"parameter_bridg"'),
-        ('"fr3.urdf.xacro"', '"fr3.xacro"'),
+        ('"robots/fr3/fr3.urdf.xacro"', '"robots/fr3/fr3.xacro"'),
         ('FindPackageShare("ros_gz_sim")', 'FindPackageShare("ros_gz")'),
-        ('executable="spawner"', 'executable=spawner_name'),
+        ('"config/rviz/dp_preview.rviz"', '"config/rviz/preview.rviz"'),
+        ('executable="create"', "executable=create_name"),
     ]:
-        assert good in source, good
-        mutated, _ = _reference_problems(ast.parse(source.replace(good, bad, 1)))
+        assert good in sim, good
+        mutated, _ = _reference_problems(ast.parse(sim.replace(good, bad, 1)))
         assert mutated, f"replacing {good} by {bad} went unnoticed"
 
 
-def test_arguments_are_declared_with_descriptions() -> None:
-    """robot_graph.launch_description declares the launch files' ARGUMENTS rows, descriptions included."""
-    tree = ast.parse((LAUNCH_DIR / "robot_graph.py").read_text())
-    declared = _calls(tree, "DeclareLaunchArgument")
-    assert declared and all(_kw(c, "description") is not None for c in declared)
+#: launch_graph functions that build processes or entities (a refusal must come before all of them).
+BUILDERS = {
+    "camera_processes",
+    "gripper_bridge_processes",
+    "ready_pose_process",
+    "record_processes",
+    "controller_spawners",
+    "launch_node",
+    "write_moveit_params",
+}
+
+
+def _assert_checked_on_the_launch_path(launch_file: str, check: str, before_building: bool = False) -> None:
+    """``check`` is called in the file's ``_profile_nodes``, the first entity of its launch
+    description (a refusal stops the launch before any node starts); with ``before_building``,
+    before the first call that builds a process."""
+    launch = _read(launch_file)
+    first = launch.entities.elts[0]  # type: ignore[attr-defined]
+    assert getattr(first.func, "id", "") == "OpaqueFunction" and _literal(_kw(first, "function")) == "<_profile_nodes>"
+    fn = _function(launch.tree, "_profile_nodes")
+    checks = [c.lineno for c in _calls(fn, check)]
+    builds = [c.lineno for name in BUILDERS for c in _calls(fn, name)]
+    assert checks and builds, f"{launch_file}: {check} at lines {checks}, builders at {builds}"
+    if before_building:
+        assert min(checks) < min(builds), (
+            f"{launch_file}: {check} (line {min(checks)}) after building (line {min(builds)})"
+        )
+
+
+@pytest.mark.parametrize("controller", ["joint_trajectory", "joint_position", "cartesian"])
+@pytest.mark.parametrize("simulator", ["", "mujoco", "gazebo"])
+def test_rollout_graph_is_the_composed_graph(controller: str, simulator: str) -> None:
+    from dp_policy_node.executor_config import DEFAULT_TOPICS
+    from dp_policy_node.graph import GRAPH
+
+    g = robot_graph()
+    profile = str(REPO / (g.SIM_PROFILE if simulator else g.ROBOT_PROFILE))
+    processes = g.rollout_processes(
+        profile, controller, simulator=simulator, use_sim_time=bool(simulator), checkpoint="/ckpt", shadow=True
+    )
+    policy = next(p for p in processes if p.lifecycle)
+    assert policy.overrides["checkpoint_path"] == "/ckpt"
+    assert [(p.name, p.executable, p.lifecycle) for p in processes] == [
+        (e.name, e.executable, e.lifecycle) for e in GRAPH
+    ]
+    ctrl = g.CONTROLLERS[controller]
+    executor = next(p for p in processes if p.name == "chunk_executor_node")
+    assert executor.overrides["output_mode"] == ctrl.output_mode and executor.overrides["shadow"] is True
+    assert ctrl.executor_topic == DEFAULT_TOPICS[ctrl.output_mode]  # what the remapping rewrites
+    expected = (
+        ()
+        if simulator == "mujoco" or ctrl.robot_topic == ctrl.executor_topic
+        else ((ctrl.executor_topic, ctrl.robot_topic),)
+    )
+    assert executor.remappings == expected
+    for process in [
+        *processes,
+        *g.simulator_processes(profile, simulator or "none"),
+        *g.controller_spawners(controller, ready_pose=True),
+        *g.preview_processes(profile, bool(simulator)),
+    ]:
+        _check_process(g, process)
 
 
 def _check_process(g, process) -> None:
@@ -154,38 +536,53 @@ def _check_process(g, process) -> None:
     assert process.params_file == "" or Path(process.params_file).is_file()
 
 
-@pytest.mark.parametrize("controller", ["joint_trajectory", "joint_position", "cartesian"])
-@pytest.mark.parametrize("simulator", ["", "mujoco", "gazebo"])
-def test_rollout_graph_is_the_composed_graph(controller: str, simulator: str) -> None:
-    from dp_policy_node.executor_config import DEFAULT_TOPICS
-    from dp_policy_node.graph import GRAPH
-
+def test_record_teleop_and_drivers_match_the_graph_table() -> None:
     g = robot_graph()
-    profile = str(REPO / (g.SIM_PROFILE if simulator else g.ROBOT_PROFILE))
-    processes = g.rollout_processes(
-        profile, controller, simulator=simulator, use_sim_time=bool(simulator), checkpoint="/ckpt"
-    )
-    policy = next(p for p in processes if p.lifecycle)
-    assert policy.overrides["checkpoint_path"] == "/ckpt"
-    assert [(p.name, p.executable, p.lifecycle) for p in processes] == [
-        (e.name, e.executable, e.lifecycle) for e in GRAPH
-    ]
-    ctrl = g.CONTROLLERS[controller]
-    executor = next(p for p in processes if p.name == "chunk_executor_node")
-    assert executor.overrides["output_mode"] == ctrl.output_mode
-    assert ctrl.executor_topic == DEFAULT_TOPICS[ctrl.output_mode]  # what the remapping rewrites
-    expected = (
-        ()
-        if simulator == "mujoco" or ctrl.robot_topic == ctrl.executor_topic
-        else ((ctrl.executor_topic, ctrl.robot_topic),)
-    )
-    assert executor.remappings == expected
-    for process in [
-        *processes,
-        *g.simulator_processes(profile, simulator or "none"),
-        *g.controller_spawners(controller, ready_pose=True),
-    ]:
-        _check_process(g, process)
+    launch = _read("record.launch.py")
+    (robot_teleop,) = launch.find("teleop_node", mode="robot")
+    (sim_teleop,) = launch.find("teleop_node", mode="sim", expert="false")
+    assert robot_teleop.remappings == list(g.TELEOP_REMAPS_ROBOT)
+    assert sim_teleop.remappings == list(g.TELEOP_REMAPS_SIM)
+    assert launch.find("expert_node", mode="sim", expert="true") and not launch.find("expert_node", mode="robot")
+    assert launch.find("sim_node", mode="sim") and not launch.find("sim_node", mode="robot")
+    (spawner,) = launch.find("spawner", mode="robot", servo_twist_topic="")
+    assert spawner.arguments[0] == g.CONTROLLERS["cartesian"].ros2_control_name
+    for device, process in g.TELEOP_DEVICES.items():
+        nodes = launch.find(process.executable if process else "-", teleop_device=device, expert="false")
+        if process is None:
+            assert not nodes
+            continue
+        (node,) = nodes
+        assert (node.package, node.name, node.overrides) == (process.package, process.name, dict(process.overrides))
+    _assert_checked_on_the_launch_path("record.launch.py", "record_processes")
+
+
+def test_fake_hardware_warns_about_the_missing_robot_state_broadcaster() -> None:
+    g = robot_graph()
+    assert "franka_robot_state_broadcaster" in g.FAKE_HARDWARE_NOTE and "current_pose" in g.FAKE_HARDWARE_NOTE
+    for file in ("franka.launch.py", "record.launch.py"):
+        fn = _function(_read(file).tree, "_profile_nodes")
+        (log,) = _calls(fn, "LogInfo")
+        assert ast.unparse(_kw(log, "msg")) == "g.FAKE_HARDWARE_NOTE"
+        guarded = [n for n in ast.walk(fn) if isinstance(n, (ast.IfExp, ast.If)) and "fake" in ast.unparse(n.test)]
+        assert any(log in ast.walk(n) for n in guarded), f"{file}: the note must be logged only with fake hardware"
+
+
+def test_policy_node_overrides_are_parameters_of_its_block() -> None:
+    """policy_node comes from launch_graph.policy_node_actions (a LifecycleNode with autostart events):
+    its override names are parameters of the profiles' policy_node block."""
+    g = robot_graph()
+    tree = ast.parse(Path(g.__file__).read_text())
+    fn = _function(tree, "policy_node_actions")
+    keys = {k.value for d in ast.walk(fn) if isinstance(d, ast.Dict) for k in d.keys if isinstance(k, ast.Constant)}
+    assert keys == {"use_sim_time", "checkpoint_path"}
+    for rel in (g.ROBOT_PROFILE, g.SIM_PROFILE):
+        assert keys - {"use_sim_time"} <= set(g.load_profile(REPO / rel)["/policy_node"])
+    for file in ("franka.launch.py", "sim.launch.py"):
+        launch = _read(file)
+        calls = _calls(_function(launch.tree, "_policy_node"), "policy_node_actions")
+        assert len(calls) == 1 and _literal(calls[0].args[1]) is USE_SIM_TIME[file], file
+        assert "<_policy_node>" in [_literal(_kw(c, "function")) for c in _calls(launch.tree, "OpaqueFunction")]
 
 
 def test_robot_profile_cameras_and_ready_pose() -> None:
@@ -229,36 +626,6 @@ def test_camera_blocks_of_the_wrong_model_are_refused(device: str, block: dict, 
     profile = {"/camera/cam": {**({"device_type": device} if device else {}), **block}}
     with pytest.raises(ValueError, match=error):
         g.camera_processes("p.yaml", profile)
-
-
-#: robot_graph functions that build launch entities (a refusal must come before all of them).
-BUILDERS = {
-    "franka_bringup_entities",
-    "controller_spawners",
-    "camera_processes",
-    "rollout_processes",
-    "gripper_bridge_processes",
-    "ready_pose_process",
-    "record_processes",
-    "teleop_device_processes",
-    "simulator_processes",
-    "launch_entities",
-    "write_moveit_params",
-}
-
-
-def _assert_checked_on_the_launch_path(launch_file: str, check: str, before_building: bool = False) -> None:
-    """``check`` is called in the file's ``_graph_actions`` (what the launch runs, not a stray helper);
-    with ``before_building``, before the first call that builds an entity."""
-    tree = ast.parse((LAUNCH_DIR / launch_file).read_text())
-    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_graph_actions")
-    checks = [c.lineno for c in _calls(fn, check)]
-    builds = [c.lineno for name in BUILDERS for c in _calls(fn, name)]
-    assert checks and builds, f"{launch_file}: {check} at lines {checks}, builders at {builds}"
-    if before_building:
-        assert min(checks) < min(builds), (
-            f"{launch_file}: {check} (line {min(checks)}) after building (line {min(builds)})"
-        )
 
 
 def test_streaming_position_mode_is_refused_on_hardware_below_1khz() -> None:
@@ -313,17 +680,6 @@ def test_teleop_subscribes_where_the_drivers_publish(ros_context) -> None:
         node.destroy_node()
     assert {"/joy", "/spacenav/twist", "/current_pose"} <= set(qos), sorted(qos)
     assert qos["/current_pose"].reliability == QoSReliabilityPolicy.BEST_EFFORT
-
-
-def test_fake_hardware_warns_about_the_missing_robot_state_broadcaster() -> None:
-    g = robot_graph()
-    assert "franka_robot_state_broadcaster" in g.FAKE_HARDWARE_NOTE and "current_pose" in g.FAKE_HARDWARE_NOTE
-    tree = ast.parse((LAUNCH_DIR / "robot_graph.py").read_text())
-    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "franka_bringup_entities")
-    (log,) = _calls(fn, "LogInfo")
-    assert getattr(_kw(log, "msg"), "id", None) == "FAKE_HARDWARE_NOTE"
-    conditional = [n for n in ast.walk(fn) if isinstance(n, ast.IfExp) and getattr(n.test, "id", None) == "fake"]
-    assert any(log in ast.walk(n.body) for n in conditional), "the note must be logged only with fake hardware"
 
 
 def test_ready_pose_gets_the_moveit_params_file_keyed_by_its_moveit_node() -> None:

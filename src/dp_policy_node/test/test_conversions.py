@@ -92,10 +92,10 @@ def test_window_round_trip_is_exact():
     assert time_to_ns(msg.header.stamp) == stamps[-1]
     back_stamps, back_low, back_img = window_arrays_from_msg(msg)
     assert back_stamps.tolist() == stamps and list(back_low) == list(low_dim) and list(back_img) == list(images)
-    for k in low_dim:
-        np.testing.assert_array_equal(back_low[k], low_dim[k])
-    for k in images:
-        np.testing.assert_array_equal(back_img[k], images[k])
+    for k, v in low_dim.items():
+        np.testing.assert_array_equal(back_low[k], v)
+    for k, v in images.items():
+        np.testing.assert_array_equal(back_img[k], v)
 
 
 def test_bad_windows_are_rejected():

@@ -21,7 +21,7 @@ from dp_msgs.msg import ActionChunk, ExecutorStatus, PolicyStatus
 from dp_policy_node.chunk_executor_node import PARAMS, ChunkExecutorNode
 from dp_policy_node.conversions import chunk_to_msg, joint_state_to_msg, ns_to_time, pose_to_msg
 from dp_policy_node.executor_config import build_config
-from dp_policy_node.testing import spin_until
+from dp_ros_common.testing import spin_until
 
 pytestmark = pytest.mark.ros
 JOINTS = ["j1", "j2", "j3"]

@@ -15,7 +15,7 @@ from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from dp_policy_node.conversions import ns_to_time, window_arrays_from_msg
 from dp_policy_node.observation_node import ObservationNode
 from dp_policy_node.synthetic_sensors import SyntheticCamera, SyntheticSensors, frame_index_of, joint_sample_ns
-from dp_policy_node.testing import spin_until
+from dp_ros_common.testing import spin_until
 
 pytestmark = pytest.mark.ros
 JOINTS = ["j1", "j2", "j3"]

@@ -16,7 +16,7 @@ from dp_core.control.motion_limiter import MAX_GAP_PERIODS
 from dp_msgs.msg import ExecutorStatus, ObservationStatus, PolicyStatus
 from dp_policy_node.graph import PARAMS_FILE
 from dp_policy_node.synthetic_sensors import SyntheticCamera, SyntheticSensors
-from dp_policy_node.testing import spin_until
+from dp_ros_common.testing import spin_until
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 JOINTS = ["j1", "j2", "j3"]

@@ -14,7 +14,7 @@ from rclpy.node import Node
 from dp_msgs.msg import ActionChunk, PolicyStatus
 from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from dp_policy_node.conversions import time_to_ns, window_to_msg
-from dp_policy_node.testing import LifecycleClient, spin_until
+from dp_ros_common.testing import LifecycleClient, spin_until
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 NS = 1_000_000_000

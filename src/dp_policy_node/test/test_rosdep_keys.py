@@ -40,7 +40,7 @@ def _all_dependencies():
 
 def test_every_package_xml_key_resolves_for_noble(db: RosdepDatabase) -> None:
     deps = _all_dependencies()
-    assert len(PACKAGE_XMLS) == 6 and len(deps) > 60
+    assert len(PACKAGE_XMLS) == 8 and len(deps) > 60
     unresolved = []
     for dep in deps:
         try:

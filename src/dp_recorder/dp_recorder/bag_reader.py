@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from rosbags.highlevel import AnyReader
 
+from dp_core.time_units import NS_PER_S, stamp_to_ns
 from dp_recorder.recovery import find_mcap, is_finalized, salvage_mcap
 
 LOG = logging.getLogger(__name__)
@@ -76,15 +77,14 @@ def readable_bag(path: Path, recover: bool, scratch: Path) -> tuple[Path, str]:
 
 def header_stamp_ns(msg: Any) -> int:
     """std_msgs/Header stamp of a deserialized message, in ns."""
-    stamp = msg.header.stamp
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+    return stamp_to_ns(msg.header.stamp)
 
 
 def _cdr_header_stamp(raw: bytes | memoryview) -> int:
     """Stamp of a CDR message whose first field is std_msgs/Header (no full deserialization)."""
     little = raw[1] == 1
     sec, nanosec = struct.unpack_from("<iI" if little else ">iI", raw, 4)
-    return sec * 1_000_000_000 + nanosec
+    return sec * NS_PER_S + nanosec
 
 
 def _starts_with_header(reader: AnyReader, msgtype: str) -> bool:

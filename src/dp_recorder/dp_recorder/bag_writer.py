@@ -11,7 +11,9 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
+from rosbags.interfaces import Connection
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys.store import Typestore
 
@@ -28,7 +30,7 @@ class BagWriter:
         self._typestore = typestore
         self._writer = Writer(self.path, version=9, storage_plugin=StoragePlugin.MCAP)
         self._writer.open()
-        self._connections: dict[str, object] = {}
+        self._connections: dict[str, Connection] = {}
         self._types: dict[str, str] = {}
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -68,7 +70,7 @@ class BagWriter:
     def flush(self) -> None:
         """Close the pending MCAP chunk and fsync so the data survives a crash."""
         with self._lock:
-            storage = self._writer.storage
+            storage: Any = self._writer.storage  # rosbags' MCAP StorageWriter
             if storage is None or not self._dirty:
                 return
             # rosbags has no public flush; close_chunk/bio are its MCAP writer's own members.

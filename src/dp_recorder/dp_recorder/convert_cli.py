@@ -11,6 +11,7 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         config = load_config(args.config)
-        overrides = {}
+        overrides: dict[str, Any] = {}
         if args.success_only:
             overrides["success_only"] = True
         if args.min_length is not None:

@@ -8,15 +8,17 @@ decoded and resized by ``dp_core.sensors.images``, exactly as the observation no
 
 from __future__ import annotations
 
+import functools
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rosbags.highlevel import AnyReader
 
-from dp_core.sensors.images import ImageTransform, decode_compressed, decode_raw
+from dp_core.sensors.images import ImageTransform, message_to_frame
 from dp_core.timing.alignment import make_ticks, resample_stream
 from dp_recorder.bag_reader import BagError, read_chosen, read_topics
 from dp_recorder.convert_config import ConvertConfig, StreamSpec
@@ -47,23 +49,17 @@ def extract_low_dim(msg: Any, spec: StreamSpec) -> np.ndarray:
     return out
 
 
+def _extract_all(msg: Any, specs: tuple[StreamSpec, ...]) -> list[np.ndarray]:
+    """The low-dim values of every key that reads this message's topic."""
+    return [extract_low_dim(msg, s) for s in specs]
+
+
 def image_converter(spec: StreamSpec) -> Any:
     """Function: Image/CompressedImage message → (H, W, 3) uint8, the observation node's pixels."""
     transform = ImageTransform(out_h=spec.image[0], out_w=spec.image[1], crop=spec.crop)  # type: ignore[index]
 
     def convert(msg: Any) -> np.ndarray:
-        if hasattr(msg, "encoding"):
-            rgb = decode_raw(
-                msg.encoding,
-                int(msg.height),
-                int(msg.width),
-                int(msg.step),
-                msg.data,
-                is_bigendian=bool(msg.is_bigendian),
-            )
-        else:
-            rgb = decode_compressed(msg.format, msg.data)
-        return transform(rgb)
+        return message_to_frame(msg, transform)
 
     return convert
 
@@ -76,6 +72,9 @@ class Episode:
     data: dict[str, np.ndarray]
     note: str = ""
     task: str = ""  # from the bag's episode metadata (LeRobot export)
+    ticks_ns: np.ndarray | None = None  # (N,) int64 timeline (``timestamp`` in exact ns; dp-replay-eval)
+    topic_rates_hz: dict[str, float] = field(default_factory=dict)  # mean message rate of each read topic
+    sample_age_ns: dict[str, np.ndarray] = field(default_factory=dict)  # topic -> (N,) tick - chosen sample's stamp
 
     @property
     def length(self) -> int:
@@ -92,7 +91,9 @@ def build_episode(bag: Path, config: ConvertConfig, source: str = "") -> Episode
         if len({(s.stamp, s.is_image) for s in specs}) > 1:
             raise ValueError(f"keys {[s.key for s in specs]} read {topic} with different stamp/image settings")
     lazy = {t for t, specs in by_topic.items() if specs[0].is_image}
-    extract = {t: (lambda m, specs=specs: [extract_low_dim(m, s) for s in specs]) for t, specs in by_topic.items()}
+    extract: dict[str, Callable[[Any], Any]] = {
+        t: functools.partial(_extract_all, specs=tuple(specs)) for t, specs in by_topic.items()
+    }
     with AnyReader([bag]) as reader:
         topics = read_topics(reader, extract, lazy, {t: specs[0].stamp == "header" for t, specs in by_topic.items()})
         first = max(min(d.stamps_ns) for d in topics.values())
@@ -123,4 +124,18 @@ def build_episode(bag: Path, config: ConvertConfig, source: str = "") -> Episode
         data["action"] = data[config.action.key][1:].copy()
     data = {k: v[:n] for k, v in data.items()}
     data["timestamp"] = ticks_obs.astype(np.float64) / 1e9
-    return Episode(source=source or str(bag), data=data)
+    rates = {t: _mean_rate_hz(d.stamps_ns) for t, d in topics.items()}
+    ages = {t: ticks_obs - np.asarray(d.stamps_ns, dtype=np.int64)[chosen[t][:n]] for t, d in topics.items()}
+    return Episode(
+        source=source or str(bag),
+        data=data,
+        ticks_ns=ticks_obs.copy(),
+        topic_rates_hz=rates,
+        sample_age_ns=ages,
+    )
+
+
+def _mean_rate_hz(stamps_ns: list[int]) -> float:
+    """Messages per second over the topic's span (inf for a single message)."""
+    span = max(stamps_ns) - min(stamps_ns)
+    return (len(stamps_ns) - 1) * 1e9 / span if span > 0 else float("inf")

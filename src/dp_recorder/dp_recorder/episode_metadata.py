@@ -13,8 +13,12 @@ from typing import Any
 
 import yaml
 
+from dp_core.evaluation.robot_session import Outcome
+from dp_core.time_units import ns_to_s
+
 METADATA_FILE = "episode.yaml"
 STATUSES = ("recording", "kept", "recovered")
+OUTCOMES = tuple(o.value for o in Outcome)  # of an evaluation episode (dp-eval-robot)
 
 
 @dataclass
@@ -31,18 +35,21 @@ class EpisodeMetadata:
     topics: dict[str, str] = field(default_factory=dict)
     message_counts: dict[str, int] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
+    outcome: str | None = None  # evaluation episodes only: success | failure | timeout | aborted
 
     def __post_init__(self) -> None:
         if self.episode_index < 0:
             raise ValueError(f"episode_index must be >= 0, got {self.episode_index}")
         if self.status not in STATUSES:
             raise ValueError(f"episode status must be one of {STATUSES}, got {self.status!r}")
+        if self.outcome is not None and self.outcome not in OUTCOMES:
+            raise ValueError(f"episode outcome must be one of {OUTCOMES} or None, got {self.outcome!r}")
 
     @property
     def duration_s(self) -> float:
         if self.end_time_ns is None:
             return 0.0
-        return (self.end_time_ns - self.start_time_ns) / 1e9
+        return ns_to_s(self.end_time_ns - self.start_time_ns)
 
 
 def write_metadata(bag_dir: Path, meta: EpisodeMetadata) -> Path:

@@ -292,7 +292,7 @@ def video_info(path: Path) -> dict[str, Any]:
             "video.codec": stream.codec.canonical_name,
             "video.pix_fmt": stream.pix_fmt,
             "video.is_depth_map": False,
-            "video.fps": int(stream.base_rate),
+            "video.fps": int(stream.base_rate or 0),
             "video.channels": 3,
             "has_audio": len(container.streams.audio) > 0,
         }

@@ -8,12 +8,12 @@ subscribed once a publisher appears in the graph. Topics whose publishers are al
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from pathlib import Path
+from typing import Any
 
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
@@ -22,8 +22,21 @@ from dp_msgs.srv import StartEpisode, StopEpisode
 from dp_recorder.disk import LowDiskError
 from dp_recorder.episode_recorder import EpisodeRecorder, RecorderConfig, RecorderStateError
 from dp_recorder.message_types import normalize_type_name
+from dp_ros_common.node_main import run_node
+from dp_ros_common.params import Param, declare_all
 
 LOG = logging.getLogger(__name__)
+
+PARAMS = (
+    Param("output_dir", "episodes", "directory of the episode bags (one MCAP bag per episode)"),
+    Param("topics", [""], "topics to record (required)"),
+    Param("topic_types", [""], "message type per topic ('pkg/msg/Name'); [''] = from the graph once published"),
+    Param("min_free_disk_gb", 1.0, "refuse to start (and stop) an episode below this free disk space, GB"),
+    Param("flush_period_s", 1.0, "bag flush period, s"),
+    Param("status_period_s", 1.0, "~/status period, s"),
+    Param("discovery_period_s", 0.5, "period of looking for publishers of not yet subscribed topics, s"),
+    Param("qos_depth", 100, "subscription queue depth"),
+)
 
 
 def import_message_class(msgtype: str) -> type:
@@ -38,25 +51,16 @@ def import_message_class(msgtype: str) -> type:
 class RecorderNode(Node):
     """Records the configured topics into one MCAP bag per episode."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("recorder", **kwargs)
-        self.declare_parameter("output_dir", "episodes")
-        self.declare_parameter("topics", [""])
-        self.declare_parameter("topic_types", [""])
-        self.declare_parameter("min_free_disk_gb", 1.0)
-        self.declare_parameter("flush_period_s", 1.0)
-        self.declare_parameter("status_period_s", 1.0)
-        self.declare_parameter("discovery_period_s", 0.5)
-        self.declare_parameter("qos_depth", 100)
+        self.values = v = declare_all(self, PARAMS)
         self._wanted = self._wanted_topics()
-        params = {
-            p: self.get_parameter(p).value for p in ("topics", "topic_types", "min_free_disk_gb", "flush_period_s")
-        }
+        params = {p: v[p] for p in ("topics", "topic_types", "min_free_disk_gb", "flush_period_s")}
         self.recorder = EpisodeRecorder(
             RecorderConfig(
-                output_dir=Path(self.get_parameter("output_dir").value),
-                min_free_disk_bytes=int(self.get_parameter("min_free_disk_gb").value * 1e9),
-                flush_period_s=self.get_parameter("flush_period_s").value,
+                output_dir=Path(v["output_dir"]),
+                min_free_disk_bytes=int(v["min_free_disk_gb"] * 1e9),
+                flush_period_s=v["flush_period_s"],
                 parameters={"node": self.get_fully_qualified_name(), **params},
             )
         )
@@ -67,15 +71,15 @@ class RecorderNode(Node):
         self.create_service(StartEpisode, "~/start_episode", self._on_start)
         self.create_service(StopEpisode, "~/stop_episode", self._on_stop)
         self.create_service(StopEpisode, "~/discard_episode", self._on_discard)
-        self.create_timer(self.get_parameter("status_period_s").value, self._publish_status)
-        self.create_timer(self.get_parameter("discovery_period_s").value, self._discover)
+        self.create_timer(v["status_period_s"], self._publish_status)
+        self.create_timer(v["discovery_period_s"], self._discover)
         self.create_timer(0.1, self.recorder.maybe_flush)
         self._discover()
         self.get_logger().info(f"recording {sorted(self._wanted)} into {self.recorder.config.output_dir}")
 
     def _wanted_topics(self) -> dict[str, str]:
-        topics = [t for t in self.get_parameter("topics").value if t]
-        types = [t for t in self.get_parameter("topic_types").value if t]
+        topics = [t for t in self.values["topics"] if t]
+        types = [t for t in self.values["topic_types"] if t]
         if not topics:
             raise ValueError("parameter 'topics' is empty: list the topics to record")
         if types and len(types) != len(topics):
@@ -105,13 +109,13 @@ class RecorderNode(Node):
         latched = bool(infos) and all(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for i in infos)
         qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST,
-            depth=self.get_parameter("qos_depth").value,
+            depth=self.values["qos_depth"],
             reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE,
             durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
         )
         self._types[topic] = msgtype
         self._subs[topic] = self.create_subscription(
-            cls, topic, lambda raw, t=topic, keep=latched: self._on_message(t, raw, keep), qos, raw=True
+            cls, topic, functools.partial(self._on_message, topic, latched=latched), qos, raw=True
         )
         self.get_logger().info(f"subscribed {topic} [{msgtype}]")
 
@@ -177,21 +181,8 @@ class RecorderNode(Node):
 
 def main(args: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO)
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = RecorderNode()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.finalize()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    # release: the open episode is kept even when SIGINT/SIGTERM already shut the context down
+    run_node(RecorderNode, "recorder", args, release=lambda node: node.finalize())
 
 
 if __name__ == "__main__":

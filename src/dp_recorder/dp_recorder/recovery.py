@@ -16,6 +16,7 @@ from pathlib import Path
 from mcap.exceptions import McapError
 from mcap.records import Channel, Message, Schema
 from mcap.stream_reader import StreamReader
+from rosbags.interfaces import Connection
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
 
@@ -52,8 +53,10 @@ def _rihs01(schema: Schema) -> str:
     """RIHS01 hash of a schema's type (rosbag2 connections need one)."""
     typestore = get_typestore(Stores.EMPTY)
     text = schema.data.decode()
-    parse = get_types_from_idl if schema.encoding == "ros2idl" else get_types_from_msg
-    typestore.register(parse(text) if schema.encoding == "ros2idl" else parse(text, schema.name))
+    if schema.encoding == "ros2idl":
+        typestore.register(get_types_from_idl(text))
+    else:
+        typestore.register(get_types_from_msg(text, schema.name))
     return typestore.hash_rihs01(schema.name)
 
 
@@ -62,7 +65,7 @@ def salvage_mcap(source: Path, destination: Path) -> SalvageReport:
     report = SalvageReport(Path(source), Path(destination))
     schemas: dict[int, Schema] = {}
     channels: dict[int, Channel] = {}
-    connections: dict[int, object] = {}
+    connections: dict[int, Connection] = {}
     with open(source, "rb") as f, Writer(destination, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
         try:
             for record in StreamReader(f, skip_magic=False).records:
@@ -85,7 +88,7 @@ def salvage_mcap(source: Path, destination: Path) -> SalvageReport:
     return report
 
 
-def _add_connection(writer: Writer, channel: Channel, schemas: dict[int, Schema]) -> object:
+def _add_connection(writer: Writer, channel: Channel, schemas: dict[int, Schema]) -> Connection:
     schema = schemas.get(channel.schema_id)
     if schema is None or schema.encoding not in ("ros2msg", "ros2idl"):
         raise McapError(f"channel {channel.topic} has no ros2msg/ros2idl schema; not a ROS 2 MCAP file")

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Typestore
+
+from dp_core.time_units import ns_to_stamp_fields
 
 JOINT_NAMES = tuple(f"fr3_joint{i}" for i in range(1, 8))
 
@@ -38,14 +41,14 @@ class StreamRates:
             raise ValueError(f"image size must be positive, got {self.width}x{self.height}")
 
 
-def _stamp(ts: Typestore, t_ns: int) -> object:
+def _stamp(ts: Typestore, t_ns: int) -> Any:
     return ts.types["std_msgs/msg/Header"](
-        stamp=ts.types["builtin_interfaces/msg/Time"](sec=int(t_ns // 10**9), nanosec=int(t_ns % 10**9)),
+        stamp=ts.types["builtin_interfaces/msg/Time"](*ns_to_stamp_fields(t_ns)),
         frame_id="base",
     )
 
 
-def joint_state(ts: Typestore, t_ns: int) -> object:
+def joint_state(ts: Typestore, t_ns: int) -> Any:
     pos = (t_ns / 1e9 + np.arange(len(JOINT_NAMES))).astype(np.float64)
     return ts.types["sensor_msgs/msg/JointState"](
         header=_stamp(ts, t_ns),
@@ -56,7 +59,7 @@ def joint_state(ts: Typestore, t_ns: int) -> object:
     )
 
 
-def image(ts: Typestore, t_ns: int, index: int, width: int, height: int) -> object:
+def image(ts: Typestore, t_ns: int, index: int, width: int, height: int) -> Any:
     pixels = np.empty((height, width, 3), dtype=np.uint8)
     pixels[:] = np.arange(width, dtype=np.uint8)[None, :, None] * 3  # horizontal gradient
     pixels[..., 1] = np.arange(height, dtype=np.uint8)[:, None] * 5
@@ -72,7 +75,7 @@ def image(ts: Typestore, t_ns: int, index: int, width: int, height: int) -> obje
     )
 
 
-def pose_target(ts: Typestore, t_ns: int) -> object:
+def pose_target(ts: Typestore, t_ns: int) -> Any:
     g = ts.types
     s = t_ns / 1e9
     pose = g["geometry_msgs/msg/Pose"](
@@ -120,7 +123,7 @@ def write_synthetic_bag(
     return len(events)
 
 
-def make_message(ts: Typestore, topic: str, t_ns: int, index: int, rates: StreamRates) -> object:
+def make_message(ts: Typestore, topic: str, t_ns: int, index: int, rates: StreamRates) -> Any:
     """The synthetic message of ``topic`` at ``t_ns`` (rosbags object)."""
     if topic == "/joint_states":
         return joint_state(ts, t_ns)

@@ -148,7 +148,7 @@ def test_crash_leaves_flushed_prefix_recoverable(tmp_path):
     shutil.copytree(path, crashed)  # the directory as a killed process leaves it: no metadata.yaml
     rec.stop(True, "", now_ns=2)
     assert not is_finalized(crashed)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 (rosbags/mcap raise different types for a truncated file)
         _read(crashed / f"{path.name}.mcap")
     report = recover_episode(crashed)
     assert not report.complete and report.message_count == 20

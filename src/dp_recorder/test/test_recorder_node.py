@@ -19,12 +19,13 @@ from dp_core.timing.alignment import AlignmentConfig
 from dp_core.timing.window_trigger import TriggerConfig, WindowTrigger
 from dp_msgs.msg import RecorderStatus
 from dp_msgs.srv import StartEpisode, StopEpisode
-from dp_policy_node.conversions import joint_positions_from_msg, time_to_ns
-from dp_policy_node.testing import spin_until
+from dp_policy_node.conversions import joint_positions_from_msg
 from dp_recorder.convert import convert_bags
 from dp_recorder.convert_config import config_from_dict
 from dp_recorder.episode_metadata import read_metadata
 from dp_recorder.recovery import is_finalized
+from dp_ros_common.stamps import time_to_ns
+from dp_ros_common.testing import spin_until
 
 pytestmark = pytest.mark.ros
 TOPICS = ["/joint_states", "/camera/top/image_raw", "/cartesian_target"]
@@ -238,9 +239,12 @@ def test_kill_9_mid_episode(ros_context, ros_process, tmp_path):
         assert op.call("stop_episode", task_success=True).success
         assert op.call("start_episode", task="t").success
         op.publish_for(2.0)
-        written = lambda: any(
-            s.recording and s.episode_index == 1 and min(s.message_counts, default=0) > 20 for s in op.status
-        )
+
+        def written():
+            return any(
+                s.recording and s.episode_index == 1 and min(s.message_counts, default=0) > 20 for s in op.status
+            )
+
         assert spin_until(op.executor, written, 5.0)
         op.publish_for(0.5)  # > flush_period_s: earlier messages are flushed
         proc.proc.send_signal(signal.SIGKILL)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
+from dp_core.time_units import NS_PER_S
 from dp_sim import fr3
 from dp_sim.ik import IkConfig, PusherIk
 from dp_sim.joint_trajectory import ActiveTrajectory, TrajectoryPoints, TrajectoryRejected
@@ -35,8 +36,6 @@ from dp_sim.scene import SceneConfig, build_mjcf
 from dp_sim.tshape import CoverageMeter
 
 log = logging.getLogger(__name__)
-
-NS_PER_S = 1_000_000_000
 
 
 @dataclass(frozen=True)

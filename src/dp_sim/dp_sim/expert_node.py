@@ -8,37 +8,34 @@ the expert; it stops commanding at success or after ``timeout_s`` of episode tim
 
 from __future__ import annotations
 
-import logging
-import sys
+from typing import Any
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from dp_msgs.msg import TaskStatus
+from dp_ros_common.node_main import run_node
+from dp_ros_common.params import Param, declare_all
 from dp_sim.env import PushTSimConfig
 from dp_sim.expert import ExpertConfig, ScriptedExpert
 from dp_sim.scene import SceneConfig
 
-PARAMETERS: dict[str, tuple[object, str]] = {
-    "decision_rate_hz": (10.0, "target publishing rate on the node clock, Hz"),
-    "timeout_s": (30.0, "episode time after which the expert gives up, s"),
-    "exit_on_done": (False, "exit after one episode (code 0 on success, 3 on failure)"),
-    "base_frame": ("fr3_link0", "frame of the published /cartesian_target"),
-}
+PARAMS = (
+    Param("decision_rate_hz", 10.0, "target publishing rate on the node clock, Hz"),
+    Param("timeout_s", 30.0, "episode time after which the expert gives up, s"),
+    Param("exit_on_done", False, "exit after one episode (code 0 on success, 3 on failure)"),
+    Param("base_frame", "fr3_link0", "frame of the published /cartesian_target"),
+)
+FAILURE_EXIT_CODE = 3
 
 
 class ExpertNode(Node):
     """Adapter: ROS observations → ScriptedExpert.act → /cartesian_target."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("expert_node", **kwargs)
-        for name, (default, text) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=text))
-        self.params = {name: self.get_parameter(name).value for name in PARAMETERS}
+        self.params = declare_all(self, PARAMS)
         if not self.params["decision_rate_hz"] > 0 or not self.params["timeout_s"] > 0:
             raise ValueError(f"decision_rate_hz and timeout_s must be > 0, got {self.params}")
         scene = SceneConfig()
@@ -98,26 +95,15 @@ class ExpertNode(Node):
             self.finished = True
 
 
+def _exit_code(node: ExpertNode) -> int | None:
+    """With exit_on_done: 0 after a success, 3 after a timeout; None while the episode runs."""
+    if not node.finished:
+        return None
+    return 0 if node.outcome else FAILURE_EXIT_CODE
+
+
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    code = 0
-    try:
-        node = ExpertNode()
-        while rclpy.ok() and not node.finished:
-            rclpy.spin_once(node, timeout_sec=0.1)
-        if node.finished and not node.outcome:
-            code = 3
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as err:  # invalid parameters: say which, exit non-zero, no traceback
-        logging.getLogger(__name__).error("invalid configuration: %s", err)
-        code = 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    sys.exit(code)
+    run_node(ExpertNode, "expert_node", args, exit_code=_exit_code)
 
 
 if __name__ == "__main__":

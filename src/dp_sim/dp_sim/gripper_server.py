@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from control_msgs.action import GripperCommand
 from franka_msgs.action import Grasp, Homing, Move
@@ -82,7 +83,7 @@ class GripperServer:
         return await future
 
     # ---- goals -------------------------------------------------------------------------------
-    def _run(self, start: Callable[[object], HandTask]) -> Callable:
+    def _run(self, start: Callable[[Any], HandTask]) -> Callable:  # start(goal message)
         async def execute(goal_handle):
             action = type(goal_handle.request).__qualname__.split("_")[0]
             result = {"Homing": Homing, "Move": Move, "Grasp": Grasp}[action].Result()

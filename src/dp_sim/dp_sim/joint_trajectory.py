@@ -15,9 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import CubicHermiteSpline
 
+from dp_core.time_units import NS_PER_S
 from dp_sim import fr3
-
-NS_PER_S = 1_000_000_000
 
 
 class TrajectoryRejected(ValueError):

@@ -24,11 +24,10 @@ from rclpy.executors import SingleThreadedExecutor, TimeoutException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from dp_core.time_units import NS_PER_S
 from dp_sim.sim_node import SimNode
 
 N = TypeVar("N", bound=Node)
-
-NS_PER_S = 1_000_000_000
 
 
 class GraphDoesNotSettle(RuntimeError):

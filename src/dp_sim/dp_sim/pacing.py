@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-NS_PER_S = 1_000_000_000
+from dp_core.time_units import NS_PER_S
 
 
 class Pacer:

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dp_core.time_units import NS_PER_S
 from dp_sim import fr3
 
-NS_PER_S = 1_000_000_000
 INTERFACE_PERIOD_S = 1e-3  # libfranka kDeltaT: the FCI runs at 1 kHz
 
 DDQ_MAX = (15.0, 7.5, 10.0, 12.5, 15.0, 20.0, 20.0)  # rad/s^2, libfranka kMaxJointAcceleration

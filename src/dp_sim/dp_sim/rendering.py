@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes.util
 import logging
 import os
+from typing import Any
 
 import numpy as np
 
@@ -66,11 +67,11 @@ def _use_selected_backend() -> None:
 class CameraRenderer:
     """One mujoco.Renderer per image size, created on first use."""
 
-    def __init__(self, model: object) -> None:
+    def __init__(self, model: Any) -> None:  # mujoco.MjModel
         self.model = model
-        self._renderers: dict[tuple[int, int], object] = {}
+        self._renderers: dict[tuple[int, int], Any] = {}  # mujoco.Renderer
 
-    def render(self, data: object, camera: str, height: int, width: int) -> np.ndarray:
+    def render(self, data: Any, camera: str, height: int, width: int) -> np.ndarray:
         """RGB uint8 image (height, width, 3) of a named camera."""
         import mujoco
 

@@ -9,28 +9,18 @@ from __future__ import annotations
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
-from rclpy.time import Time
 from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from dp_msgs.msg import TaskStatus
-from dp_policy_node.conversions import rgb_to_image_msg
+from dp_ros_common.images import rgb_to_image_msg
+from dp_ros_common.stamps import duration_to_s, ns_to_time, time_to_ns
 from dp_sim import fr3
 from dp_sim.interfaces import EndEffector
 from dp_sim.joint_trajectory import TrajectoryPoints
 from dp_sim.reflexes import Reflex
-
-
-def stamp(t_ns: int) -> object:
-    """Integer nanoseconds → builtin_interfaces/Time."""
-    return Time(nanoseconds=int(t_ns)).to_msg()
-
-
-def stamp_ns(msg_stamp: object) -> int:
-    """builtin_interfaces/Time → integer nanoseconds."""
-    return int(msg_stamp.sec) * 1_000_000_000 + int(msg_stamp.nanosec)
 
 
 def joint_state_msg(
@@ -38,7 +28,7 @@ def joint_state_msg(
 ) -> JointState:
     """Arm joints, plus ``extra`` positions (the fingers, as franka's joint_state_publisher merges them)."""
     msg = JointState()
-    msg.header.stamp = stamp(t_ns)
+    msg.header.stamp = ns_to_time(t_ns)
     extra = extra or {}
     msg.name = [*fr3.JOINT_NAMES, *extra]
     msg.position = [*np.asarray(q, float).tolist(), *map(float, extra.values())]
@@ -50,7 +40,7 @@ def joint_state_msg(
 def finger_state_msg(t_ns: int, fingers: dict[str, float]) -> JointState:
     """franka_gripper's joint_states: the two finger joints, each at width / 2."""
     msg = JointState()
-    msg.header.stamp = stamp(t_ns)
+    msg.header.stamp = ns_to_time(t_ns)
     msg.name = list(fingers)
     msg.position = [float(v) for v in fingers.values()]
     msg.velocity = msg.effort = [0.0] * len(fingers)
@@ -98,7 +88,7 @@ def tip_target_from_ee_msg(msg: PoseStamped, base_frame: str, ee: EndEffector) -
 
 def pose_msg(t_ns: int, frame_id: str, position: np.ndarray, quat_wxyz: np.ndarray) -> PoseStamped:
     msg = PoseStamped()
-    msg.header.stamp = stamp(t_ns)
+    msg.header.stamp = ns_to_time(t_ns)
     msg.header.frame_id = frame_id
     msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in position)
     o = msg.pose.orientation
@@ -110,7 +100,7 @@ def task_status_msg(
     t_ns: int, seed: int, coverage: float, success: bool, block_pose: np.ndarray, episode_time_s: float
 ) -> TaskStatus:
     msg = TaskStatus()
-    msg.header.stamp = stamp(t_ns)
+    msg.header.stamp = ns_to_time(t_ns)
     msg.header.frame_id = "table"
     msg.seed = int(seed) & 0xFFFFFFFF
     msg.coverage = float(coverage)
@@ -121,7 +111,7 @@ def task_status_msg(
 
 
 def image_msg(t_ns: int, frame_id: str, rgb: np.ndarray) -> Image:
-    """(H, W, 3) RGB render → sensor_msgs/Image rgb8 (the policy nodes' own conversion)."""
+    """(H, W, 3) RGB render → sensor_msgs/Image rgb8 (dp_ros_common.images, as the synthetic sensors publish)."""
     return rgb_to_image_msg(np.asarray(rgb, dtype=np.uint8), t_ns, frame_id)
 
 
@@ -153,7 +143,7 @@ def trajectory_from_msg(msg: JointTrajectory, jtc_rules: bool = False) -> tuple[
             raise ValueError(f"point {i} has {len(p.positions)} positions, expected 7")
         positions.append(np.asarray(p.positions, float)[order])
         velocities.append(np.asarray(p.velocities, float)[order] if len(p.velocities) == 7 else None)
-        times.append(p.time_from_start.sec + p.time_from_start.nanosec * 1e-9)
+        times.append(duration_to_s(p.time_from_start))
     has_vel = [v is not None for v in velocities]
     if any(has_vel) and not all(has_vel):
         raise ValueError("either every point or no point must carry 7 velocities")
@@ -164,7 +154,7 @@ def trajectory_from_msg(msg: JointTrajectory, jtc_rules: bool = False) -> tuple[
     if any(len(p.effort) for p in msg.points):
         raise ValueError("trajectory points must not carry efforts")
     points = TrajectoryPoints(np.array(times), np.array(positions), vel, check_limits=not jtc_rules)
-    return points, stamp_ns(msg.header.stamp)
+    return points, time_to_ns(msg.header.stamp)
 
 
 def pusher_target_from_msg(msg: PoseStamped, base_frame: str) -> np.ndarray:

@@ -19,34 +19,34 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any, cast
 
 from geometry_msgs.msg import PoseStamped
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
+from dp_core.time_units import ns_to_s, s_to_ns
 from dp_msgs.srv import ResetSim
-from dp_policy_node.node_main import run_node
+from dp_ros_common.node_main import run_node
+from dp_ros_common.params import declare_all
 from dp_sim import ros_conversions as conv
 from dp_sim.env import PushTSim, PushTSimConfig
 from dp_sim.hand import SimulatedHand
 from dp_sim.interfaces import INTERFACES, EndEffector
 from dp_sim.pacing import Pacer
 from dp_sim.scene import SceneConfig
-from dp_sim.sim_parameters import PARAMETERS
+from dp_sim.sim_parameters import PARAMS
 from dp_sim.state_publisher import StatePublisher
 
 
 class SimNode(Node):
     """Adapter: parameters → PushTSim; physics thread → publishers; command topics → sim."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("sim_node", **kwargs)
-        for name, (default, text) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=text))
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        p = declare_all(self, PARAMS)
         self.params = p
         if p["interface"] not in INTERFACES:
             raise ValueError(f"interface must be one of {sorted(INTERFACES)}, got '{p['interface']}'")
@@ -125,10 +125,10 @@ class SimNode(Node):
         try:
             points, start_ns = conv.trajectory_from_msg(msg, jtc_rules=self.franka)
             with self._lock:
-                limit_ns = self.sim.time_ns + int(self.params["max_future_start_s"] * 1e9)
+                limit_ns = self.sim.time_ns + s_to_ns(self.params["max_future_start_s"])
                 if start_ns > limit_ns:
                     raise ValueError(
-                        f"trajectory starts {(start_ns - self.sim.time_ns) / 1e9:.1f} s in the future; "
+                        f"trajectory starts {ns_to_s(start_ns - self.sim.time_ns):.1f} s in the future; "
                         "stamp it with sim time (use_sim_time:=true) or 0 for 'now'"
                     )
                 self.sim.set_joint_trajectory(points, start_ns)
@@ -189,7 +189,7 @@ class SimNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    run_node(SimNode, "sim_node", args, on_exit=lambda node: node.stop())
+    run_node(SimNode, "sim_node", args, on_exit=lambda node: cast(SimNode, node).stop())
 
 
 if __name__ == "__main__":

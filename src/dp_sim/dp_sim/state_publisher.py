@@ -19,6 +19,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState
 
 from dp_msgs.msg import TaskStatus
+from dp_ros_common.stamps import ns_to_time
 from dp_sim import ros_conversions as conv
 from dp_sim.env import PushTSim
 from dp_sim.hand import SimulatedHand
@@ -74,7 +75,7 @@ class StatePublisher:
 
     def publish(self, sim: PushTSim) -> None:
         t = sim.time_ns
-        self._clock.publish(Clock(clock=conv.stamp(t)))
+        self._clock.publish(Clock(clock=ns_to_time(t)))
         reflex_state = (sim.reflex_count, sim.reflex is None)
         if reflex_state != self._reported:
             self._reported = reflex_state

@@ -8,9 +8,9 @@ from std_msgs.msg import Int32
 
 from dp_msgs.msg import TaskStatus
 from dp_msgs.srv import ResetSim
-from dp_sim.demo.task_state_node import TaskStateNode
 from dp_sim.expert_node import ExpertNode
 from dp_sim.lockstep import GraphDoesNotSettle, Lockstep
+from dp_sim.task_state_node import TaskStateNode
 
 pytestmark = pytest.mark.ros
 

@@ -15,10 +15,10 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from dp_msgs.msg import TaskStatus
 from dp_msgs.srv import ResetSim
-from dp_policy_node.testing import spin_until
+from dp_ros_common.stamps import time_to_ns
+from dp_ros_common.testing import spin_until
 from dp_sim import fr3
 from dp_sim.joint_trajectory import ActiveTrajectory, TrajectoryPoints
-from dp_sim.ros_conversions import stamp_ns
 from dp_sim.sim_node import SimNode
 
 pytestmark = pytest.mark.ros
@@ -101,7 +101,7 @@ def test_publishes_at_declared_rates(harness):
         rate, inside = _rate(harness.msgs[key], start + 0.1, end - 0.1)
         assert rate == pytest.approx(hz, rel=0.25), f"{key}: {rate:.1f} Hz, declared {hz}"
         if key != "clock":  # sim-time stamps: one period apart on average, on 10 ms control ticks
-            gaps = np.diff([stamp_ns(m.header.stamp) for m in inside])
+            gaps = np.diff([time_to_ns(m.header.stamp) for m in inside])
             assert np.mean(gaps) == pytest.approx(1e9 / hz, rel=0.05), key
             assert np.all(np.abs(gaps - 1e9 / hz) <= 10_000_000), key
     image = harness.msgs["top"][-1][1]
@@ -114,7 +114,7 @@ def test_joint_trajectory_tracking_within_bound(harness):
     assert harness.spin(lambda: harness.msgs["joints"] and harness.msgs["clock"], 5.0)
     q0 = harness.sim.sim.ready_q
     q1 = q0 + np.array([0.2, 0.15, -0.1, 0.2, 0.3, -0.2, 0.3])
-    now_ns = stamp_ns(harness.msgs["clock"][-1][1].clock)
+    now_ns = time_to_ns(harness.msgs["clock"][-1][1].clock)
     start_ns = now_ns + 300_000_000
     msg = JointTrajectory()
     msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(start_ns, 1_000_000_000)
@@ -125,11 +125,11 @@ def test_joint_trajectory_tracking_within_bound(harness):
         msg.points.append(point)
     harness.pub_traj.publish(msg)
     end_ns = start_ns + 1_500_000_000
-    assert harness.spin(lambda: stamp_ns(harness.msgs["joints"][-1][1].header.stamp) > end_ns, 10.0)
+    assert harness.spin(lambda: time_to_ns(harness.msgs["joints"][-1][1].header.stamp) > end_ns, 10.0)
     reference = ActiveTrajectory(TrajectoryPoints(np.array([0.6, 1.2]), np.array([q1, q0])), start_ns, start_ns, q0)
     errors, moved = [], 0.0
     for _, m in harness.msgs["joints"]:
-        t = stamp_ns(m.header.stamp)
+        t = time_to_ns(m.header.stamp)
         if start_ns <= t <= end_ns:
             errors.append(np.abs(np.array(m.position) - reference.sample(t)[0]).max())
             moved = max(moved, np.abs(np.array(m.position) - q0).max())

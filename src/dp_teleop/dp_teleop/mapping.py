@@ -158,7 +158,7 @@ class PoseIntegrator:
     def ready(self) -> bool:
         return self.position is not None
 
-    def reset(self, position: Sequence[float], quaternion_xyzw: Sequence[float]) -> None:
+    def reset(self, position: Sequence[float] | np.ndarray, quaternion_xyzw: Sequence[float] | np.ndarray) -> None:
         """Start from a measured pose (clamped into the workspace)."""
         pos = np.asarray(position, dtype=float)
         quat = np.asarray(quaternion_xyzw, dtype=float)

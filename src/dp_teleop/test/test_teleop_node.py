@@ -8,7 +8,7 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import Joy
 
 from dp_msgs.srv import StartEpisode, StopEpisode
-from dp_policy_node.testing import spin_until
+from dp_ros_common.testing import spin_until
 from dp_teleop.teleop_node import TeleopNode
 
 pytestmark = pytest.mark.ros
@@ -139,8 +139,8 @@ def test_far_target_is_refused_on_engage_and_servo_gets_the_twist(ros_context):
         assert spin_until(
             executor, lambda: pose_pub.get_subscription_count() > 0 and joy_pub.get_subscription_count() > 0, 20.0
         )
-        spin_until(executor, lambda: robot_and_stick() or teleop.refused is not None, 5.0)
-        assert teleop.refused is not None and "from the measured pose" in teleop.refused
+        spin_until(executor, lambda: robot_and_stick() or teleop.loop.refused is not None, 5.0)
+        assert teleop.loop.refused is not None and "from the measured pose" in teleop.loop.refused
         n = len(poses)
         spin_until(executor, robot_and_stick, 0.5)
         assert len(poses) == n  # nothing is sent while refused
@@ -152,7 +152,7 @@ def test_far_target_is_refused_on_engage_and_servo_gets_the_twist(ros_context):
         assert spin_until(
             executor, lambda: robot_and_stick() or (bool(poses) and poses[-1].pose.position.z > 0.31), 5.0
         )
-        assert teleop.refused is None and servo[-1].twist.linear.z > 0 and servo[-1].header.frame_id == "fr3_link0"
+        assert teleop.loop.refused is None and servo[-1].twist.linear.z > 0 and servo[-1].header.frame_id == "fr3_link0"
     finally:
         executor.shutdown()
         teleop.destroy_node()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-NS_PER_S = 1_000_000_000
+from dp_core.time_units import NS_PER_S
 
 
 class ChunkValidationError(ValueError):

@@ -26,11 +26,12 @@ from typing import Literal
 
 import numpy as np
 
-from dp_core.control.action_chunk import NS_PER_S, ActionChunkData
+from dp_core.control.action_chunk import ActionChunkData
 from dp_core.control.motion_limiter import MotionLimiter
 from dp_core.control.plan import Accepted, ChunkPlan, ExecutorConfig, Rejected
 from dp_core.control.trajectory import Trajectory
 from dp_core.control.watchdog import Watchdog, WatchdogConfig
+from dp_core.time_units import NS_PER_S
 
 OutputMode = Literal["position", "trajectory", "pose"]
 SETTLED = 1e-6  # rad, rad/s: a trajectory ends when this close to rest on its target
@@ -177,7 +178,7 @@ class ChunkExecutor:
                 f"chunk {chunk.sequence} of '{chunk.policy_id}' is not newer than chunk {last} (reordered or repeated)"
             )
         result = self.plan.add_chunk(chunk, now_ns, measured, current)
-        if not result:
+        if isinstance(result, Rejected):
             return self.reject(result.reason)
         with self._lock:
             self._last_sequence[chunk.policy_id] = chunk.sequence

@@ -21,8 +21,8 @@ from scipy.interpolate import CubicSpline
 from scipy.spatial.transform import Rotation, Slerp
 
 from dp_core.control.layout import ActionLayout
+from dp_core.time_units import NS_PER_S
 
-NS_PER_S = 1_000_000_000
 Method = Literal["linear", "cubic"]
 CubicBoundary = Literal["natural", "clamped"]
 
@@ -101,7 +101,7 @@ class ChunkInterpolator:
         """Values at ``t_ns``: (D,) for a scalar time, (M, D) for an array."""
         scalar = np.ndim(t_ns) == 0
         if scalar and self._spline is None and self._slerp is None:
-            return self._linear_at(int(t_ns))  # the executor's per-tick call: ~10x fewer numpy calls
+            return self._linear_at(int(t_ns))  # type: ignore[arg-type]  # a 0-d time  # the executor's per-tick call: ~10x fewer numpy calls
         t = np.atleast_1d(np.asarray(t_ns, dtype=np.int64))
         t_s = np.clip((t - self.start_ns) / NS_PER_S, 0.0, self._knots_s[-1])
         out = lerp_linear(self._knots_s, self._values, t_s)
@@ -167,4 +167,4 @@ def slerp_pair(q0: np.ndarray, q1: np.ndarray, w: float) -> np.ndarray:
 def quaternion_angle(q0: np.ndarray, q1: np.ndarray) -> float:
     """Rotation angle (rad, in [0, pi]) between two orientations."""
     d = abs(float(np.dot(q0, q1)) / (np.linalg.norm(q0) * np.linalg.norm(q1)))
-    return 2.0 * float(np.arccos(min(1.0, d)))
+    return 2.0 * float(np.arccos(min(1.0, float(d))))

@@ -45,7 +45,8 @@ class ActionLayout:
         position = _group(names, PLANAR_NAMES if planar else POSITION_NAMES, "position")
         quaternion = _group(names, QUATERNION_NAMES, "orientation quaternion")
         pose = set(position) | set(quaternion)
-        grippers, joints = [], []
+        grippers: list[int] = []
+        joints: list[int] = []
         for i, name in enumerate(names):
             if i in pose:
                 continue

@@ -37,7 +37,7 @@ class JointLimits:
     position_min: np.ndarray
     position_max: np.ndarray
     velocity_max: np.ndarray
-    acceleration_max: np.ndarray | None = None
+    acceleration_max: np.ndarray = None  # type: ignore[assignment]  # None: unlimited (inf), set in __post_init__
 
     def __post_init__(self) -> None:
         names = tuple(self.names)
@@ -72,7 +72,7 @@ class JointLimits:
             self.position_max[idx],
             self.velocity_max[idx],
             self.acceleration_max[idx],
-        )  # type: ignore[index]
+        )
 
 
 @dataclass(frozen=True)
@@ -177,13 +177,13 @@ def check_trajectory(
 
 def _worst(kind: str, names: Sequence[str], values: np.ndarray, limit: np.ndarray, offset: int) -> list[Violation]:
     """values (N, K) against limit (K,) -> one Violation per column that exceeds it."""
-    out = []
+    out: list[Violation] = []
     if values.size == 0:
         return out
     excess = values - (limit * (1 + _REL_TOL) + _TOL)
     for k in np.flatnonzero(np.any(excess > 0, axis=0)):
         step = int(np.argmax(excess[:, k]))
-        out.append(Violation(kind, names[k], max(step - offset, 0), float(values[step, k]), float(limit[k])))
+        out.append(Violation(kind, names[int(k)], max(step - offset, 0), float(values[step, k]), float(limit[k])))
     return out
 
 
@@ -208,7 +208,7 @@ def _joint_violations(
         if start_velocity is not None and offset:
             vel = np.concatenate([np.asarray(start_velocity, dtype=np.float64)[idx][None], vel])
         acc = np.diff(vel, axis=0) / period_s
-        found += _worst("acceleration", names, np.abs(acc), lim.acceleration_max, offset - 1)  # type: ignore[arg-type]
+        found += _worst("acceleration", names, np.abs(acc), lim.acceleration_max, offset - 1)
     return found
 
 

@@ -262,7 +262,8 @@ class MotionLimiter:
         if self.position is None:
             self.reset(self.clamp(target))
             self._prev_target = target.copy()
-            return self.position.copy()  # type: ignore[union-attr]
+            assert self.position is not None
+            return self.position.copy()
         dt = self.effective_dt(dt_s)
         if dt <= 0:
             return self.position.copy()
@@ -301,16 +302,18 @@ class MotionLimiter:
             if target is None:
                 new_v[j] = brake_velocity(p[j], v[j], *args)
             else:
-                new_v[j] = axis_velocity(p[j], v[j], target[j], (target[j] - prev_target[j]) / dt, *args)  # type: ignore[index]
+                assert prev_target is not None
+                new_v[j] = axis_velocity(p[j], v[j], target[j], (target[j] - prev_target[j]) / dt, *args)
             moved = (v[j] + new_v[j]) / 2.0 if self.trapezoid else new_v[j]
             out[j] = np.minimum(np.maximum(p[j] + moved * dt, lim.position_min), lim.position_max)
         if self._xyz:
             x = self._xyz
-            args = (self._xyz_vmax, self._xyz_amax, self._xyz_min, self._xyz_max, dt, np.ones(len(x), dtype=bool))
+            xyz_args = (self._xyz_vmax, self._xyz_amax, self._xyz_min, self._xyz_max, dt, np.ones(len(x), dtype=bool))
             if target is None:
-                new_v[x] = brake_velocity(p[x], v[x], *args)
+                new_v[x] = brake_velocity(p[x], v[x], *xyz_args)
             else:
-                new_v[x] = axis_velocity(p[x], v[x], target[x], (target[x] - prev_target[x]) / dt, *args)  # type: ignore[index]
+                assert prev_target is not None
+                new_v[x] = axis_velocity(p[x], v[x], target[x], (target[x] - prev_target[x]) / dt, *xyz_args)
             out[x] = np.minimum(np.maximum(p[x] + new_v[x] * dt, self._xyz_min), self._xyz_max)
         if self._quat:
             out[self._quat] = self._orientation(dt, target, prev_target)

@@ -25,10 +25,11 @@ from typing import Literal
 
 import numpy as np
 
-from dp_core.control.action_chunk import NS_PER_S, ActionChunkData
+from dp_core.control.action_chunk import ActionChunkData
 from dp_core.control.interpolation import ChunkInterpolator, InterpolationConfig, blend_values, continuous_quaternions
 from dp_core.control.layout import ActionLayout
 from dp_core.control.limits import CartesianLimits, JointLimits, LimitSet, Violation, check_trajectory
+from dp_core.time_units import NS_PER_S
 
 # rad: measured joint positions this far beyond a limit still count as within it (encoder noise).
 POSITION_TOLERANCE = 1e-3
@@ -75,7 +76,7 @@ class ExecutorConfig:
         if self.execute_to not in ("horizon", "execute_steps"):
             raise ValueError(f"execute_to must be 'horizon' or 'execute_steps', got {self.execute_to!r}")
         InterpolationConfig(self.interpolation, self.cubic_bc)
-        self.limit_set  # validates names against the limits
+        _ = self.limit_set  # validates names against the limits
 
     @property
     def period_s(self) -> float:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dp_core.control.action_chunk import NS_PER_S
+from dp_core.time_units import NS_PER_S
 
 
 @dataclass(frozen=True)

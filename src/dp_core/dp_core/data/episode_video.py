@@ -99,7 +99,7 @@ def _curves(episode: Mapping[str, np.ndarray], view: EpisodeView) -> tuple[np.nd
     axes[-1, 0].set_xlabel("step")
     figure.tight_layout()
     figure.canvas.draw()
-    picture = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+    picture = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()  # type: ignore[attr-defined]  # Agg canvas
     height = picture.shape[0]
     xs = axes[0, 0].transData.transform(np.stack([steps, np.zeros(n)], axis=1))[:, 0]
     top = height - axes[0, 0].get_window_extent().y1
@@ -120,7 +120,7 @@ def render_episode(episode: Mapping[str, np.ndarray]) -> Iterator[np.ndarray]:
         if images:
             row = _camera_row([images[k][i] for k in view.images], width or IMAGE_HEIGHT * len(images))
             parts.append(row)
-        if plot is not None:
+        if plot is not None and xs is not None:
             frame_plot = plot.copy()
             x = int(np.clip(xs[i], 2, width - 2)) // 2 * 2  # 4 px on even columns: survives 4:2:0 chroma
             frame_plot[top:bottom, x - 2 : x + 2] = CURSOR_RGB
@@ -146,7 +146,7 @@ def write_video(frames: Iterator[np.ndarray], path: Path, fps: float) -> int:
         import imageio.v2 as imageio
 
         collected = list(frames)
-        imageio.mimsave(path, collected, duration=round(1000.0 / fps), loop=0)  # whole ms per frame
+        imageio.mimsave(path, collected, duration=round(1000.0 / fps), loop=0)  # type: ignore[arg-type]  # whole ms per frame
         return len(collected)
     import av
 

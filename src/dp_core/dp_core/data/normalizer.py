@@ -51,6 +51,12 @@ class _KeyStats(nn.Module):
         self.register_buffer("kind_code", torch.tensor(KINDS.index(kind), dtype=torch.int64))
         self.kind: Kind = kind
 
+    # registered buffers, typed for readers (nn.Module.__getattr__ would say Tensor | Module)
+    scale: Tensor
+    offset: Tensor
+    input_min: Tensor
+    input_max: Tensor
+
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
         super()._load_from_state_dict(state_dict, prefix, *args)
         code = state_dict.get(f"{prefix}kind_code")
@@ -66,6 +72,10 @@ class Normalizer(nn.Module):
         self.stats = nn.ModuleDict()
         # Non-persistent anchor: tells a still-empty normalizer which device it was moved to.
         self.register_buffer("_anchor", torch.zeros(0), persistent=False)
+
+    def _device(self) -> torch.device:
+        """The module's device (an empty buffer follows .to())."""
+        return torch.as_tensor(self._anchor).device
 
     # ---- fitting ----
 
@@ -87,7 +97,7 @@ class Normalizer(nn.Module):
             else:
                 fitted[key] = _min_max_stats(key, kind, data[key])
         for key, stats in fitted.items():
-            self.stats[_module_name(key)] = stats.to(self._anchor.device)
+            self.stats[_module_name(key)] = stats.to(self._device())
 
     # ---- lookups ----
 
@@ -175,7 +185,7 @@ class Normalizer(nn.Module):
                 continue
             kind = KINDS[code]
             placeholder = _KeyStats(kind, *(torch.empty_like(buffers[b], dtype=torch.float32) for b in _BUFFERS[:4]))
-            self.stats[module_name] = placeholder.to(self._anchor.device)
+            self.stats[module_name] = placeholder.to(self._device())
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
         )

@@ -58,7 +58,7 @@ def sample_actions(
     device = torch.device(device)
     if len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"shape must be (B, H, D) with positive sizes, got {tuple(shape)}")
-    shape = tuple(int(s) for s in shape)
+    shape = (int(shape[0]), int(shape[1]), int(shape[2]))
     scheduler.set_timesteps(num_inference_steps, device=device, dtype=dtype)
     start = _start_index(scheduler, shape, init_actions, init_noise_level)
     if noise is None:
@@ -67,12 +67,14 @@ def sample_actions(
         raise ValueError(f"noise must have shape {shape} (B, H, D), got {tuple(noise.shape)}")
     else:
         x = noise.to(device=device, dtype=dtype)
-    if start > 0:
+    steps = scheduler.num_inference_steps
+    assert steps is not None  # set_timesteps above
+    if start > 0 and init_actions is not None:
         # The drawn noise becomes the forward-process noise that takes init_actions to t_start.
         x = scheduler.add_noise(init_actions.to(device=device, dtype=dtype), x, scheduler.timesteps_host[start])
     # (B,) views of each timestep; made once per chunk, not per step.
     batch_steps = scheduler.timesteps.view(-1, 1).expand(-1, shape[0])
-    for index in range(start, scheduler.num_inference_steps):
+    for index in range(start, steps):
         output = denoise_fn(x, batch_steps[index])
         if index == start and output.shape != x.shape:
             raise ValueError(f"denoise_fn returned shape {tuple(output.shape)}, expected {tuple(x.shape)}")
@@ -96,6 +98,7 @@ def _start_index(
     if tuple(init_actions.shape) != shape:
         raise ValueError(f"init_actions must have shape {shape} (B, H, D), got {tuple(init_actions.shape)}")
     n = scheduler.num_inference_steps
+    assert n is not None  # set_timesteps runs first
     return n - warm_start_steps(n, init_noise_level)
 
 

@@ -15,6 +15,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from tqdm import tqdm
@@ -43,9 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _steps(value: str | None) -> int | str | None:
-    if value is None or value == "ddpm":
-        return value
+def _steps(value: str | None) -> int | Literal['ddpm'] | None:
+    if value is None:
+        return None
+    if value == "ddpm":
+        return "ddpm"
     return int(value)
 
 

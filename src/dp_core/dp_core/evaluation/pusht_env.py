@@ -95,7 +95,9 @@ class PushTObserver:
         rgb = spec.rgb_keys
         if len(rgb) > 1:
             raise ValueError(f"Push-T has one camera; the policy wants {[k.name for k in rgb]}")
-        return cls(tuple(low_dim), rgb[0].name if rgb else None, tuple(rgb[0].shape[1:]) if rgb else None)
+        return cls(
+            tuple(low_dim), rgb[0].name if rgb else None, (int(rgb[0].shape[1]), int(rgb[0].shape[2])) if rgb else None
+        )
 
     def observe(self, env: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """(low_dim {key: (D,) float32}, images {key: (H, W, 3) uint8}) of the current state."""

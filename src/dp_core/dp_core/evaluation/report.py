@@ -40,4 +40,4 @@ def write_animation(videos: list[list[np.ndarray]], path: Path, fps: int = 10, s
     import imageio.v2 as imageio
 
     frames = [frame for video in videos for frame in video[::stride]]
-    imageio.mimsave(path, frames, duration=stride / fps, loop=0)
+    imageio.mimsave(path, frames, duration=stride / fps, loop=0)  # type: ignore[arg-type]  # (H, W, 3) uint8 arrays

@@ -119,6 +119,7 @@ class AcceleratedPolicy:
             name: torch.zeros(buffer.shape, dtype=buffer.dtype, pin_memory=device.type == "cuda")
             for name, buffer in _inputs(eager.program).items()
         }
+        assert eager.program is not None  # just built
         reference_obs, noise = self._reference_inputs(eager.program)
         start = time.perf_counter()
         reference = self._checked_run(eager, reference_obs, noise)
@@ -214,6 +215,8 @@ class AcceleratedPolicy:
             seed = int(self.policy._rng.integers(0, 2**63 - 1))
         generator = torch.Generator(self.device).manual_seed(int(seed))
         program = self.runner.program
+        if program is None:
+            raise RuntimeError("the chunk program was released; call prepare() first")
         initial = None if noise is None else _initial_noise(noise, program.shape)
         noise_draw = draw_chunk_noise(program.scheduler, program.shape, generator, initial)
         return self.predict_with_noise(observation, noise_draw, sequence, started=start)

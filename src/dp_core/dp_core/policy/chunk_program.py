@@ -165,7 +165,7 @@ def _step_functions(
     """
     if isinstance(denoiser, FastUnet1D):
         index = torch.tensor(scheduler.timesteps_host, device=device)
-        film_table = denoiser.step_film.to(device)[index]  # (n_steps, film channels) float32
+        film_table = torch.as_tensor(denoiser.step_film).to(device)[index]  # (n_steps, film channels) float32
         dtype = denoiser.compute_dtype
         unet = denoiser.unet
 

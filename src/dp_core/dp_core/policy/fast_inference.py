@@ -89,6 +89,11 @@ class Int8Matmul(nn.Module):
         y = torch.ops.aten._weight_int8pack_mm(x.to(torch.bfloat16).contiguous(), self.weight_int8, self._ones)
         return torch.addcmul(self.bias, y.float(), self.scale)
 
+    bias: Tensor  # registered buffers, typed for readers
+    scale: Tensor
+    weight_int8: Tensor
+    _ones: Tensor
+
 
 class Int8Linear(nn.Module):
     """Drop-in for ``nn.Linear`` with int8 weights: (..., K) -> (..., N)."""
@@ -108,7 +113,8 @@ class Int8Conv1d(nn.Module):
     def __init__(self, conv: nn.Conv1d) -> None:
         super().__init__()
         self.out_channels = conv.out_channels
-        self.kernel_size, self.stride, self.padding = conv.kernel_size[0], conv.stride[0], conv.padding[0]
+        self.kernel_size, self.stride = conv.kernel_size[0], conv.stride[0]
+        self.padding = int(conv.padding[0])  # a tuple padding (checked by _convertible)
         # (C_out, C_in, k) flattened to (C_out, C_in·k) matches unfold's (C_in, k) column order.
         self.matmul = Int8Matmul(conv.weight.flatten(1), conv.bias)
 
@@ -148,6 +154,7 @@ def _layer_error(original: nn.Module, converted: nn.Module) -> float:
     if isinstance(original, nn.Conv1d):
         x = torch.randn(1, original.in_channels, 16, generator=generator)
     else:
+        assert isinstance(original, nn.Linear)
         x = torch.randn(4, original.in_features, generator=generator)
     x = x.to(original.weight.device)
     with torch.no_grad():
@@ -162,7 +169,7 @@ def quantize_int8_(module: nn.Module) -> tuple[int, int]:
     converted = kept = 0
     for name, child in list(module.named_children()):
         if _convertible(child):
-            replacement = Int8Conv1d(child) if isinstance(child, nn.Conv1d) else Int8Linear(child)
+            replacement = Int8Conv1d(child) if isinstance(child, nn.Conv1d) else Int8Linear(child)  # type: ignore[arg-type]  # _convertible: Linear
             error = _layer_error(child, replacement)
             if error <= _LAYER_TOLERANCE:
                 setattr(module, name, replacement)
@@ -236,6 +243,8 @@ class FastUnet1D(nn.Module):
         cond_cache = condition(self.encode_condition, obs_features, cond_cache)
         film = self._step_film(timestep, sample.shape[0], sample.device) + cond_cache
         return self.unet.run_levels(sample.to(self.compute_dtype), film.to(self.compute_dtype).unsqueeze(-1)).float()
+
+    step_film: Tensor  # registered buffer, typed for readers
 
     def _step_film(self, timestep: Tensor | int | float, batch: int, device: torch.device) -> Tensor:
         steps = torch.as_tensor(timestep, device=device).reshape(-1).expand(batch)

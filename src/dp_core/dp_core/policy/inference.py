@@ -27,13 +27,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from dp_core.control.action_chunk import NS_PER_S, ActionChunkData
+from dp_core.control.action_chunk import ActionChunkData
 from dp_core.models.unet1d import ConditionalUnet1D
 from dp_core.policy.device import resolve_device
 from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy, PolicyConfig
 from dp_core.policy.fast_inference import convert_denoiser, int8_kernel_available, native_bf16_supported
 from dp_core.policy.window_input import CheckedWindow, checked_window
 from dp_core.spec import PolicySpec
+from dp_core.time_units import NS_PER_S
 from dp_core.training.checkpoint import WEIGHTS_FILE, load_config_dict, load_policy_weights, resolve_checkpoint_dir
 from dp_core.training.config import from_dict
 

@@ -20,7 +20,8 @@ import numpy as np
 
 from dp_core.policy.window_input import CheckedWindow, checked_window
 from dp_core.spec import PolicySpec
-from dp_core.timing.alignment import NS_PER_S, ObservationWindow
+from dp_core.time_units import NS_PER_S
+from dp_core.timing.alignment import ObservationWindow
 
 #: Allowed deviation of a window's frame spacing from ``spec.dt_s`` (producers round to whole ns).
 SPACING_TOLERANCE_NS = 1_000

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -115,7 +115,7 @@ def _as_bytes(data: bytes | bytearray | memoryview | np.ndarray | Sequence[int])
             raise ImageDecodeError(f"image data must be bytes/uint8, got an array of {data.dtype}")
         return data.reshape(-1)
     try:
-        return np.frombuffer(data, dtype=np.uint8)  # type: ignore[arg-type]
+        return np.frombuffer(bytes(data), dtype=np.uint8)
     except TypeError:
         return np.asarray(data, dtype=np.uint8).reshape(-1)
 
@@ -167,7 +167,7 @@ def decode_compressed(
     if decoded.dtype == np.uint16:
         if decoded.shape[2] == 1:
             return depth_to_uint8(decoded[:, :, 0], config)
-        decoded = (decoded >> 8).astype(np.uint8)  # 16-bit colour PNG: keep the high byte
+        decoded = (decoded.astype(np.uint16) >> 8).astype(np.uint8)  # 16-bit colour PNG: keep the high byte
     if decoded.dtype != np.uint8:
         raise ImageDecodeError(f"compressed image decoded to unsupported pixel type {decoded.dtype}")
     return _to_rgb(decoded, bgr_order=True)
@@ -229,3 +229,27 @@ def center_crop_to_aspect(image: np.ndarray, aspect_hw: float) -> np.ndarray:
 def prepare_image(image: np.ndarray, out_hw: tuple[int, int], crop: Literal["center", "none"] = "center") -> np.ndarray:
     """Centre-crop to the target aspect and resize to ``out_hw`` = (H, W)."""
     return ImageTransform(out_h=int(out_hw[0]), out_w=int(out_hw[1]), crop=crop)(image)
+
+
+def decode_message(msg: Any, config: DecodeConfig = DecodeConfig()) -> np.ndarray:
+    """A sensor_msgs/Image or /CompressedImage, from rclpy or from rosbags (fields read by name) → RGB uint8.
+
+    Raw images are recognised by their ``encoding`` field, compressed ones have ``format``.
+    """
+    if hasattr(msg, "encoding"):
+        return decode_raw(
+            msg.encoding,
+            int(msg.height),
+            int(msg.width),
+            int(msg.step),
+            msg.data,
+            is_bigendian=bool(msg.is_bigendian),
+            config=config,
+        )
+    return decode_compressed(msg.format, msg.data, config=config)
+
+
+def message_to_frame(msg: Any, transform: ImageTransform, config: DecodeConfig = DecodeConfig()) -> np.ndarray:
+    """The one message → decode → crop/resize path: the observation node (live) and the bag
+    converter (offline) both call it, so a recorded frame gives the policy the pixels it saw live."""
+    return transform(decode_message(msg, config))

@@ -21,11 +21,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from dp_core.time_units import NS_PER_S
 from dp_core.timing.stream_buffer import StreamBuffer, indices_not_after
 
 logger = logging.getLogger(__name__)
 
-NS_PER_S = 1_000_000_000
 StreamKind = Literal["rgb", "low_dim"]
 
 

@@ -21,14 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dp_core.timing.alignment import (
-    NS_PER_S,
-    AlignmentConfig,
-    ObservationWindow,
-    StreamKind,
-    WindowResult,
-    build_window,
-)
+from dp_core.time_units import NS_PER_S
+from dp_core.timing.alignment import AlignmentConfig, ObservationWindow, StreamKind, WindowResult, build_window
 from dp_core.timing.stream_buffer import StreamBuffer
 
 

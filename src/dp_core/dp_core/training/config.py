@@ -263,7 +263,7 @@ class TrainConfig:
             raise ValueError(f"train.log_every must be >= 1, got {self.log_every}")
         if self.val_max_batches is not None and self.val_max_batches < 1:
             raise ValueError(f"train.val_max_batches must be >= 1 or null, got {self.val_max_batches}")
-        if self.device != "auto" and self.device != "cpu" and not self.device.startswith("cuda"):
+        if self.device not in {"auto", "cpu"} and not self.device.startswith("cuda"):
             raise ValueError(f"train.device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
 
 

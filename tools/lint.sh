@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Lint and type check, run by `make test` before the tests: ruff (format + lint + import order,
+# ruff.toml) over the whole tree and mypy (mypy.ini) over dp_core and the node packages.
+set -eo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck disable=SC1091
+. tools/env.sh
+ruff format --check --quiet . || { echo "ruff format: run 'ruff format .' (see the files above)"; exit 1; }
+ruff check --quiet .
+mypy --no-error-summary || { echo "mypy: see the errors above (mypy.ini)"; exit 1; }
+echo "lint: ruff and mypy clean"
