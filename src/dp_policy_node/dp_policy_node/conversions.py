@@ -115,7 +115,7 @@ def pose_to_msg(pose: Sequence[float], stamp_ns: int, frame_id: str = "") -> Pos
 
 
 def window_to_msg(
-    stamps_ns: Sequence[int],
+    stamps_ns: Sequence[int] | np.ndarray,
     low_dim: Mapping[str, np.ndarray],
     images: Mapping[str, np.ndarray],
     frame_id: str = "",
@@ -137,7 +137,7 @@ def window_to_msg(
     msg.low_dim_sizes = [int(a.shape[1]) for a in arrays]
     msg.low_dim_data = np.concatenate(arrays, axis=1).reshape(-1) if arrays else np.zeros(0, np.float32)
     msg.image_keys = list(images)
-    frames = []
+    frames: list[object] = []
     for key, stack in images.items():
         if stack.ndim != 4 or stack.shape[0] != n_steps:
             raise ValueError(f"image '{key}' must have shape ({n_steps}, H, W, 3), got {stack.shape}")

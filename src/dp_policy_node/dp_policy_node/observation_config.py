@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal, cast
 
 from dp_core.spec import ObsKeySpec, PolicySpec, spec_mismatch
 from dp_core.timing.alignment import AlignmentConfig
@@ -107,11 +107,13 @@ class ObservationNodeConfig:
     streams: ObservationStreams
     trigger: TriggerConfig
     rate_hz: float
-    image_crop: str
+    image_crop: Literal["center", "none"]
 
     def __post_init__(self) -> None:
         if not self.rate_hz > 0:
             raise ValueError(f"rate_hz must be > 0, got {self.rate_hz}")
+        if self.image_crop not in ("center", "none"):
+            raise ValueError(f"image_crop must be 'center' or 'none', got {self.image_crop!r}")
 
     @classmethod
     def build(cls, v: Mapping[str, Any], streams: ObservationStreams, spec: PolicySpec | None) -> ObservationNodeConfig:
@@ -128,4 +130,5 @@ class ObservationNodeConfig:
             v["max_window_rate_hz"],
             {o.name: capacity[o.kind] for o in streams.obs_specs},
         )
-        return cls(streams=streams, trigger=trigger, rate_hz=v["rate_hz"], image_crop=v["image_crop"])
+        crop = cast(Literal["center", "none"], v["image_crop"])  # checked in __post_init__
+        return cls(streams=streams, trigger=trigger, rate_hz=v["rate_hz"], image_crop=crop)

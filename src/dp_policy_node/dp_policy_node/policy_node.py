@@ -52,7 +52,8 @@ class PolicyNode(LifecycleNode):
         self.values = declare_all(self, PARAMS)
         self.runner: PolicyRunner | None = None
         self.worker: InferenceWorker[CheckedWindow, Any] | None = None
-        self.chunk_pub = self.window_sub = None
+        self.chunk_pub: Any = None
+        self.window_sub: Any = None
         self.state_label = "unconfigured"
         self.note = ""
         self.rejected = 0
@@ -85,6 +86,7 @@ class PolicyNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        assert self.runner is not None and self.worker is not None, "activate follows a successful configure"
         self.runner.reset()
         self.rejected = 0
         if self.values["inference_thread"]:
@@ -95,7 +97,8 @@ class PolicyNode(LifecycleNode):
         return result
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.worker.stop()
+        if self.worker is not None:
+            self.worker.stop()
         self.state_label = "inactive"
         result = super().on_deactivate(state)
         self._publish_status()  # the executor stops executing at once

@@ -159,7 +159,7 @@ class Policy:
             chosen = "fp32"
             for candidate in candidates:
                 try:
-                    self.model.denoiser = convert_denoiser(original, candidate, num_train)
+                    self.model.denoiser = convert_denoiser(original, candidate, num_train)  # type: ignore[assignment]
                 except ValueError as error:
                     log.warning("precision %s unavailable: %s", candidate, error)
                     continue

@@ -112,12 +112,15 @@ class WindowTrigger:
 
     def _due(self) -> bool:
         """Every stream has moved on since the last window, and no faster stream is about to catch up."""
-        newest = {name: b.newest_stamp_ns for name, b in self.buffers.items()}
-        if any(t is None or t <= self._last_samples[name] for name, t in newest.items()):
-            return False
+        newest: dict[str, int] = {}
+        for name, buffer in self.buffers.items():
+            stamp = buffer.newest_stamp_ns
+            if stamp is None or stamp <= self._last_samples[name]:
+                return False
+            newest[name] = stamp
         if len(newest) < 2:
             return True
-        (limit, t_limit), (held, t_held) = sorted(newest.items(), key=lambda item: item[1])[:2]  # type: ignore[arg-type, return-value]
+        (limit, t_limit), (held, t_held) = sorted(newest.items(), key=lambda item: item[1])[:2]
         period = self._periods_ns[limit]
         # Only a clearly faster stream (at most half the period) is waited for: two cameras at one rate
         # whose measured periods jitter by a millisecond must not wait a whole frame for each other.
