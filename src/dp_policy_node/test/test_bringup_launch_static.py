@@ -288,7 +288,10 @@ def _parameter_problems(file: str, source: str) -> list[str]:
     g, problems = robot_graph(), []
     launch = _read(file, source)
     for node in launch.ours():
-        if node.files[:1] not in (["<LaunchConfiguration('robot_profile')>"], ["<LaunchConfiguration('profile')>"]):
+        if node.files[:1] not in (
+            ["<AliasFreeParamsFile(LaunchConfiguration('robot_profile'))>"],  # rcl refuses the profiles' YAML aliases
+            ["<LaunchConfiguration('profile')>"],
+        ):
             problems.append(f"line {node.line}: {node.executable} does not read the robot profile first")
         expected_sim_time = USE_SIM_TIME.get(file, dict(node.conditions).get("mode") == "sim")
         if node.overrides.get("use_sim_time", False) != expected_sim_time:
