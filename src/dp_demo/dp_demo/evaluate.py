@@ -64,7 +64,7 @@ def evaluate_policy(settings: DemoSettings, checkpoint: Path, progress) -> Evalu
     result = EvaluationResult([], [])
     with Lockstep([*NODE_ARGS, "--params-file", str(settings.deploy_config)]) as lockstep:
         compose_sim(lockstep, settings.images)
-        lockstep.add(ObservationNode)
+        lockstep.add(ObservationNode, checkpoint_path=str(checkpoint))  # window shape checked against its spec
         lockstep.add(PolicyNode, checkpoint_path=str(checkpoint), seed=settings.seed, inference_thread=False)
         lockstep.add(ChunkExecutorNode)
         client = DemoClient(lockstep, "dp_demo_evaluation")
