@@ -66,8 +66,9 @@ class OriginalLikeDataset(Dataset):
 @torch.no_grad()
 def original_ema_step(ema_model: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     """The original EMAModel.step: a Python loop over modules and parameters."""
-    for module, ema_module in zip(model.modules(), ema_model.modules()):
-        for param, ema_param in zip(module.parameters(recurse=False), ema_module.parameters(recurse=False)):
+    for module, ema_module in zip(model.modules(), ema_model.modules(), strict=True):
+        pairs = zip(module.parameters(recurse=False), ema_module.parameters(recurse=False), strict=True)
+        for param, ema_param in pairs:
             if isinstance(module, _BatchNorm) or not param.requires_grad:
                 ema_param.copy_(param.to(dtype=ema_param.dtype).data)
             else:
@@ -105,9 +106,10 @@ def ours_step(trainer: Trainer) -> Callable[[], None]:
 def baseline_step(trainer: Trainer, data_path: str, batch: int) -> Callable[[], None]:
     """The original-like loop on a copy of ``trainer``'s (freshly initialised) model."""
     model = copy.deepcopy(trainer.model).train()
-    for module in model.modules():  # the original runs torch's own Conv1d everywhere
-        if isinstance(module, torch.nn.Conv1d):
-            module.__class__ = torch.nn.Conv1d
+    for module in model.modules():  # the original runs torch's own Conv1d, GroupNorm and Mish everywhere
+        for torch_class in (torch.nn.Conv1d, torch.nn.GroupNorm, torch.nn.Mish):
+            if isinstance(module, torch_class):
+                module.__class__ = torch_class
     with ReplayBuffer.open(data_path, "r") as buffer:
         arrays = {k: np.asarray(buffer[k][:]) for k in ("keypoint", "state", "action")}
         ends = np.array(buffer.episode_ends)
