@@ -45,7 +45,7 @@ class GroupNorm(nn.GroupNorm):
 
 
 class _MishFunction(torch.autograd.Function):
-    """mish(x) = x tanh(softplus(x)); d/dx = t + x sigmoid(x) (1 - t^2) with t = tanh(softplus(x))."""
+    """mish(x) = x tanh(softplus(x)); d/dx = t + x sigmoid(x) (1 - t^2) with t = tanh(softplus(x)) (torch's formula)."""
 
     @staticmethod
     def forward(ctx: Any, x: Tensor) -> Tensor:
@@ -57,8 +57,8 @@ class _MishFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         x, t = ctx.saved_tensors
-        one_minus_t2 = torch.addcmul(torch.ones_like(t), t, t, value=-1.0)
-        return torch.sigmoid(x).mul_(x).mul_(one_minus_t2).add_(t).mul_(grad)
+        t2_minus_one = t.square().sub_(1.0)
+        return torch.addcmul(t, F.silu(x), t2_minus_one, value=-1.0).mul_(grad)  # x sigmoid(x) = silu(x)
 
 
 class Mish(nn.Mish):
