@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -99,16 +99,43 @@ class Conv1d(nn.Conv1d):
         ):
             return super().forward(x)
         batch, channels, _ = x.shape
-        k, pad = self.kernel_size[0], self.padding[0]
-        # Padded and unfolded along L in (B, L, C) order: (B, L_out, C, k) windows, the same rows as unfolding
-        # (B, C, L) but a faster copy (3.3 vs 5.6 ms at 1024 channels, L 4, batch 256), most of all for the
-        # (B, L, C)-in-memory activations GroupNorm and Mish hand on.
-        windows = F.pad(x.transpose(1, 2), (0, 0, pad, pad)).unfold(1, k, self.stride[0])
-        length = windows.shape[1]
-        rows = windows.reshape(batch * length, channels * k)
+        k, pad, stride = self.kernel_size[0], self.padding[0], self.stride[0]
+        if k == 1 and pad == 0 and stride == 1:
+            rows = x.transpose(1, 2).reshape(-1, channels)  # a view for (B, L, C)-in-memory activations
+        else:
+            rows = _Im2col.apply(x.transpose(1, 2), k, pad, stride)
+        length = rows.shape[0] // batch
         weight = self.weight.reshape(self.out_channels, channels * k)
         out = torch.addmm(self.bias, rows, weight.t()) if self.bias is not None else rows @ weight.t()
         return out.reshape(batch, length, self.out_channels).transpose(1, 2)
+
+
+class _Im2col(torch.autograd.Function):
+    """(B, L, C) -> im2col rows (B*L_out, C*k) of the zero-padded sequence, and the fold back.
+
+    The rows are those of unfolding (B, C, L) (channel-major, the weight's (C, k) order), gathered
+    along L in (B, L, C) order: a faster copy (3.3 vs 5.6 ms at 1024 channels, L 4, batch 256),
+    most of all for the (B, L, C)-in-memory activations GroupNorm and Mish hand on. The backward
+    adds the k window columns back in k strided passes (5.3 ms there; torch's unfold backward 14 ms).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, k: int, pad: int, stride: int) -> Tensor:
+        batch, length, channels = x.shape
+        windows = F.pad(x, (0, 0, pad, pad)).unfold(1, k, stride)  # (B, L_out, C, k) view
+        ctx.geometry = (batch, length, channels, k, pad, stride, windows.shape[1])
+        rows = windows.reshape(batch * windows.shape[1], channels * k)
+        return rows.clone() if rows.untyped_storage().data_ptr() == x.untyped_storage().data_ptr() else rows
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None, None]:
+        batch, length, channels, k, pad, stride, out_length = ctx.geometry
+        windows = grad.reshape(batch, out_length, channels, k)
+        padded = grad.new_zeros(batch, length + 2 * pad, channels)
+        span = (out_length - 1) * stride + 1
+        for j in range(k):
+            padded[:, j : j + span : stride] += windows[..., j]
+        return padded[:, pad : pad + length], None, None, None
 
 
 class ConvTranspose1d(nn.ConvTranspose1d):

@@ -36,6 +36,7 @@ from dp_core.spec import ObsKeySpec, PolicySpec
 IMAGE_POLICY = "diffusion_policy.policy.diffusion_unet_image_policy.DiffusionUnetImagePolicy"
 HYBRID_POLICY = "diffusion_policy.policy.diffusion_unet_hybrid_image_policy.DiffusionUnetHybridImagePolicy"
 IMAGE_POLICIES = (IMAGE_POLICY, HYBRID_POLICY)
+HYBRID_DEFAULT_CROP = (76, 76)  # DiffusionUnetHybridImagePolicy.__init__'s crop_shape default
 MULTI_IMAGE_ENCODER = "diffusion_policy.model.vision.multi_image_obs_encoder.MultiImageObsEncoder"
 GET_RESNET = "diffusion_policy.model.vision.model_getter.get_resnet"
 PUSHT_IMAGE_DATASET = "diffusion_policy.dataset.pusht_image_dataset.PushTImageDataset"
@@ -125,7 +126,7 @@ def check_image_supported(cfg: Mapping[str, Any]) -> None:
         )
         _check_crop(_single_crop(enc.get("crop_shape"), rgb), keys)
     else:
-        crop = policy.get("crop_shape")
+        crop = policy.get("crop_shape", HYBRID_DEFAULT_CROP)
         _check_crop(None if crop is None else (int(crop[0]), int(crop[1])), keys)
         _require(
             crop is None or bool(policy.get("eval_fixed_crop", False)),
@@ -160,7 +161,7 @@ def map_image_policy(cfg: Mapping[str, Any], state: Mapping[str, Tensor]) -> Ima
     hybrid = policy["_target_"] == HYBRID_POLICY
     if hybrid:
         ordered = [k for k in keys if k[1] == "rgb"] + [k for k in keys if k[1] == "low_dim"]
-        crop = policy.get("crop_shape")
+        crop = policy.get("crop_shape", HYBRID_DEFAULT_CROP)
         crop = None if crop is None else (int(crop[0]), int(crop[1]))
     else:  # MultiImageObsEncoder sorts each kind
         ordered = sorted(k for k in keys if k[1] == "rgb") + sorted(k for k in keys if k[1] == "low_dim")
