@@ -5,12 +5,15 @@ Dataset that reads one window per index from the in-memory replay buffer, concat
 and agent position into one 20-d ``obs`` like PushTLowdimDataset._sample_to_data, default
 collate), fp32 loss + backward, AdamW with the per-parameter for-loop (foreach=False), the
 diffusers-style LambdaLR step, and the original EMAModel's per-parameter Python loop. Same U-Net
-architecture, sizes and weights as ours, run with torch's own Conv1d (ours runs its wide CPU
-convolutions as im2col + matmul, ``models/unet1d.py``).
+architecture, sizes and weights as ours, run with torch's own Conv1d, ConvTranspose1d, GroupNorm
+and Mish modules.
 
 Ours: ``Trainer.train_step`` over ``Trainer``'s own DataLoader (config/train/pusht_lowdim.yaml:
-fused AdamW, fused foreach EMA, im2col convolutions, fp32); and the same with bf16 autocast (``train.amp=bf16``, not
-the paper recipe: reported separately). Both use num_workers 0 (on 2 cores a loader process
+fp32; fused AdamW, fused foreach EMA, no grad-scaling pass without clipping; wide CPU
+convolutions (>= 512 input channels: kernel 5, 1x1, stride 2, transposed) as matmuls,
+``models/unet1d.py``; GroupNorm's channels-last kernel on short sequences and a vectorized Mish
+autograd at >= 256 channels, ``models/cpu_training_ops.py``); and the same with bf16 autocast
+(``train.amp=bf16``, not the paper recipe: reported separately). Both use num_workers 0 (on 2 cores a loader process
 competes with the compute). Paths are timed alternately, step by step (same load); ratios use
 the median step time. Data: ../shared/data/pusht if present, else a synthetic store of the same
 layout.
@@ -66,8 +69,9 @@ class OriginalLikeDataset(Dataset):
 @torch.no_grad()
 def original_ema_step(ema_model: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     """The original EMAModel.step: a Python loop over modules and parameters."""
-    for module, ema_module in zip(model.modules(), ema_model.modules()):
-        for param, ema_param in zip(module.parameters(recurse=False), ema_module.parameters(recurse=False)):
+    for module, ema_module in zip(model.modules(), ema_model.modules(), strict=True):
+        pairs = zip(module.parameters(recurse=False), ema_module.parameters(recurse=False), strict=True)
+        for param, ema_param in pairs:
             if isinstance(module, _BatchNorm) or not param.requires_grad:
                 ema_param.copy_(param.to(dtype=ema_param.dtype).data)
             else:
@@ -105,9 +109,11 @@ def ours_step(trainer: Trainer) -> Callable[[], None]:
 def baseline_step(trainer: Trainer, data_path: str, batch: int) -> Callable[[], None]:
     """The original-like loop on a copy of ``trainer``'s (freshly initialised) model."""
     model = copy.deepcopy(trainer.model).train()
-    for module in model.modules():  # the original runs torch's own Conv1d everywhere
-        if isinstance(module, torch.nn.Conv1d):
-            module.__class__ = torch.nn.Conv1d
+    # the original runs torch's own Conv1d, ConvTranspose1d, GroupNorm and Mish everywhere
+    for module in model.modules():
+        for torch_class in (torch.nn.Conv1d, torch.nn.ConvTranspose1d, torch.nn.GroupNorm, torch.nn.Mish):
+            if isinstance(module, torch_class):
+                module.__class__ = torch_class
     with ReplayBuffer.open(data_path, "r") as buffer:
         arrays = {k: np.asarray(buffer[k][:]) for k in ("keypoint", "state", "action")}
         ends = np.array(buffer.episode_ends)

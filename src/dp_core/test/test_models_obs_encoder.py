@@ -77,11 +77,12 @@ def test_random_crop_takes_in_bounds_windows_per_image() -> None:
     crops = random_crop(images, 4, 5)
     assert crops.shape == (n, 3, 4, 5)
     tops, lefts = crops[:, 0, 0, 0] // 100, crops[:, 0, 0, 0] % 100
-    assert tops.min() >= 0 and tops.max() <= height - 4 and lefts.min() >= 0 and lefts.max() <= width - 5
+    # the original's CropRandomizer range: corners in [0, H - h) x [0, W - w)
+    assert tops.min() >= 0 and tops.max() == height - 4 - 1 and lefts.min() >= 0 and lefts.max() == width - 5 - 1
     for i in range(n):
         t, left = int(tops[i]), int(lefts[i])
         assert torch.equal(crops[i], images[i, :, t : t + 4, left : left + 5])
-    assert len(set(zip(tops.tolist(), lefts.tolist()))) > 10  # independent offsets per image
+    assert len(set(zip(tops.tolist(), lefts.tolist(), strict=True))) > 10  # independent offsets per image
     centre = center_crop(images, 4, 5)
     assert torch.equal(centre, images[:, :, 3:7, 3:8])
 
@@ -203,3 +204,33 @@ def test_bad_inputs_raise_clear_errors(encoder: ObservationEncoder) -> None:
 def test_config_validation(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         EncoderConfig(**kwargs)
+
+
+def test_original_encoder_options() -> None:
+    """pooling avg (512 per camera), ReLU features, ImageNet normalization, center crop in training."""
+    spec = PolicySpec(obs=(ObsKeySpec("cam", "rgb", (3, 44, 44)), ObsKeySpec("pos", "low_dim", (2,))), action_dim=2)
+    with pytest.raises(ValueError, match="feature_dim_per_camera: 512"):
+        EncoderConfig(pooling="avg")
+    with pytest.raises(ValueError, match="feature_activation"):
+        EncoderConfig(feature_activation="gelu")  # type: ignore[arg-type]
+    torch.manual_seed(0)
+    config = EncoderConfig(
+        crop_shape=(40, 40),
+        feature_dim_per_camera=512,
+        pooling="avg",
+        feature_activation="relu",
+        imagenet_norm=True,
+        random_crop=False,
+    )
+    encoder = ObservationEncoder(spec, config)
+    assert encoder.feature_dim == 514 and not list(encoder.heads.parameters())
+    assert set(encoder.state_dict()) == {f"trunks.0.{k}" for k in encoder.trunks[0].state_dict()}
+    obs = make_obs(spec, batch=2)
+    features = encoder.train()(obs)
+    assert torch.equal(features, encoder.eval()(obs))  # random_crop: false -> center crop in training too
+    assert features[..., :512].min() >= 0
+    image = center_crop(obs["cam"].flatten(0, 1), 40, 40)
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    trunk_input = (image - mean[:, None, None]) / std[:, None, None]
+    expected = torch.relu(encoder.trunks[0](trunk_input).mean((-2, -1)))
+    assert torch.allclose(features[..., :512].flatten(0, 1), expected, atol=1e-5)

@@ -168,3 +168,58 @@ def test_wide_cpu_convolutions_equal_torch_conv1d_forward_and_backward() -> None
     torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(ours.weight.grad, reference.weight.grad, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(ours.bias.grad, reference.bias.grad, rtol=1e-4, atol=1e-4)
+
+
+def _same_function(ours: torch.nn.Module, reference: torch.nn.Module, x: torch.Tensor) -> None:
+    """ours(x) == reference(x) within fp32 rounding, gradients (input and parameters) too."""
+    reference.load_state_dict(ours.state_dict())
+    x_ref = x.detach().clone().requires_grad_(True)
+    x = x.detach().clone().requires_grad_(True)
+    out, out_ref = ours(x), reference(x_ref)
+    torch.testing.assert_close(out, out_ref, rtol=1e-5, atol=1e-5)
+    grad = torch.randn_like(out)
+    out.backward(grad)
+    out_ref.backward(grad)
+    torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-4, atol=1e-5)
+    for (name, p), p_ref in zip(ours.named_parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, p_ref.grad, rtol=1e-4, atol=1e-4, msg=name)
+
+
+@pytest.mark.parametrize(("stride", "kernel"), [(2, 3), (1, 1)])
+def test_strided_and_pointwise_wide_convolutions_equal_torch(stride: int, kernel: int) -> None:
+    """The U-Net's stride-2 downsampling and 1x1 residual projections take the im2col path too."""
+    from dp_core.models.unet1d import GEMM_MIN_IN_CHANNELS, Conv1d
+
+    torch.manual_seed(1)
+    args = (GEMM_MIN_IN_CHANNELS, 16, kernel, stride, kernel // 2)
+    x = torch.randn(3, 8, GEMM_MIN_IN_CHANNELS).transpose(1, 2)  # (B, L, C) in memory, as in the U-Net
+    _same_function(Conv1d(*args), torch.nn.Conv1d(*args), x)
+
+
+def test_wide_transposed_convolution_equals_torch() -> None:
+    from dp_core.models.unet1d import GEMM_MIN_IN_CHANNELS, ConvTranspose1d
+
+    torch.manual_seed(2)
+    for length in (4, 5):
+        args = (GEMM_MIN_IN_CHANNELS, 16, 4, 2, 1)
+        _same_function(ConvTranspose1d(*args), torch.nn.ConvTranspose1d(*args), torch.randn(2, args[0], length))
+
+
+def test_cpu_training_group_norm_and_mish_equal_torch_and_inference_is_torchs() -> None:
+    """models/cpu_training_ops.py: same function and gradients in training; torch's own kernels without grad."""
+    from dp_core.models.cpu_training_ops import FAST_MIN_CHANNELS, GroupNorm, Mish
+
+    torch.manual_seed(3)
+    x = torch.randn(4, 4, FAST_MIN_CHANNELS * 2).transpose(1, 2)  # (B, C, L=4) with (B, L, C) memory
+    norm = GroupNorm(8, x.shape[1])
+    with torch.no_grad():
+        norm.weight.normal_()
+        norm.bias.normal_()
+    _same_function(norm, torch.nn.GroupNorm(8, x.shape[1]), x)
+    _same_function(Mish(), torch.nn.Mish(), x * 30)  # large |x| too: exp overflows to inf there
+    assert norm(x.detach().requires_grad_()).stride()[1] == 1  # the channels-last kernel ran
+    with torch.inference_mode():
+        assert torch.equal(norm(x), torch.nn.functional.group_norm(x, 8, norm.weight, norm.bias))
+        assert torch.equal(Mish()(x), torch.nn.functional.mish(x))
+    narrow = torch.randn(2, FAST_MIN_CHANNELS // 2, 4, requires_grad=True)  # the demo's widths: torch's kernels
+    assert torch.equal(Mish()(narrow), torch.nn.functional.mish(narrow))

@@ -92,7 +92,7 @@ def test_denoiser_outputs_match_the_original_within_1e5_relative(
     cond = torch.from_numpy(expected["nobs_global_cond"]).reshape(4, 2, 20)
     sample = torch.from_numpy(expected["eps_sample"])
     with torch.inference_mode():
-        for t, reference in zip(expected["eps_t"], expected["eps_out"]):
+        for t, reference in zip(expected["eps_t"], expected["eps_out"], strict=True):
             out = policy.model.denoiser(sample, torch.full((4,), int(t)), cond).numpy()
             relative = np.abs(out - reference).max() / np.abs(reference).max()
             assert relative <= 1e-5, f"t={t}: max relative difference {relative:.2e}"
@@ -134,10 +134,11 @@ def test_default_sampler_is_the_originals_ddpm_chain(expected: dict[str, np.ndar
 def test_unsupported_classes_are_refused_by_name() -> None:
     base = {
         "policy": {
-            "_target_": "diffusion_policy.policy.diffusion_unet_hybrid_image_policy.DiffusionUnetHybridImagePolicy"
+            "_target_": "diffusion_policy.policy.diffusion_transformer_hybrid_image_policy."
+            "DiffusionTransformerHybridImagePolicy"
         }
     }
-    with pytest.raises(UnsupportedOriginalCheckpoint, match="DiffusionUnetHybridImagePolicy.*not mapped"):
+    with pytest.raises(UnsupportedOriginalCheckpoint, match=r"DiffusionTransformerHybridImagePolicy.*not mapped"):
         check_supported(base)
     lowdim = {
         "policy": {
@@ -299,5 +300,5 @@ def test_lowdim_transformer_maps_by_name(n_cond_layers: int) -> None:
         np.testing.assert_array_equal(ours.numpy(), source(sample, torch.tensor([0, 40, 99]), cond).numpy())
     assert imported.model.num_inference_steps is None and imported.global_step == 7
     del payload["state_dicts"]["ema_model"]["model.head.weight"]
-    with pytest.raises(UnsupportedOriginalCheckpoint, match="head.weight"):
+    with pytest.raises(UnsupportedOriginalCheckpoint, match=r"head\.weight"):
         import_original(payload)

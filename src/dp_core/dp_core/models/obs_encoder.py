@@ -5,11 +5,22 @@ Shape letters: B batch, T frames (n_obs_steps), N = B*T images, H, W image size,
 As in the paper's image policies: GroupNorm instead of BatchNorm, spatial-softmax keypoints
 instead of global pooling, an independent random crop per image in training and a center crop
 of the same size in evaluation (so train and eval see the same field of view scale).
+
+Options that reproduce the original code's two image encoders exactly (``dp-import-original``):
+- ``pooling: avg`` + ``imagenet_norm`` + ``random_crop``: the original's ``MultiImageObsEncoder``
+  (torchvision resnet18 with ``fc`` removed: global average pool, 512 features per camera;
+  ``torchvision.transforms.Normalize`` with the ImageNet statistics after the crop; with
+  ``random_crop: false`` a center crop in training too);
+- ``pooling: spatial_softmax`` + ``feature_activation: relu``: robomimic's ``ObservationEncoder``
+  (``VisualCore``: ResNet18Conv → SpatialSoftmax → flatten → Linear, then the encoder's ReLU).
+The random crop's top-left corner is drawn from [0, H - h) x [0, W - w) as the original's and
+robomimic's ``CropRandomizer`` draw it (``int(rand * (H - h))``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -29,6 +40,10 @@ class EncoderConfig:
     norm: NormKind = "group"
     share_trunk: bool = False
     pretrained_path: str | None = None
+    pooling: Literal["spatial_softmax", "avg"] = "spatial_softmax"
+    feature_activation: Literal["none", "relu"] = "none"
+    imagenet_norm: bool = False
+    random_crop: bool = True
 
     def __post_init__(self) -> None:
         if self.crop_shape is not None:
@@ -44,14 +59,32 @@ class EncoderConfig:
             raise ValueError(f"feature_dim_per_camera must be >= 1, got {self.feature_dim_per_camera}")
         if self.norm not in ("batch", "group"):
             raise ValueError(f"norm must be 'group' or 'batch', got {self.norm!r}")
+        if self.pooling not in ("spatial_softmax", "avg"):
+            raise ValueError(f"pooling must be 'spatial_softmax' or 'avg', got {self.pooling!r}")
+        if self.pooling == "avg" and self.feature_dim_per_camera != ResNet18.out_channels:
+            raise ValueError(
+                f"pooling 'avg' gives the trunk's {ResNet18.out_channels} channels per camera (no projection); "
+                f"set feature_dim_per_camera: {ResNet18.out_channels}, got {self.feature_dim_per_camera}"
+            )
+        if self.feature_activation not in ("none", "relu"):
+            raise ValueError(f"feature_activation must be 'none' or 'relu', got {self.feature_activation!r}")
+
+
+#: torchvision.transforms.Normalize statistics of the original's ``imagenet_norm``.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def random_crop(images: Tensor, height: int, width: int) -> Tensor:
-    """images: (N, C, H, W) -> (N, C, height, width), an independent random window per image."""
+    """images: (N, C, H, W) -> (N, C, height, width), an independent random window per image.
+
+    Top-left corners in [0, H - height) x [0, W - width) as the original's CropRandomizer
+    (``int(rand * (H - height))``); the whole image when it has the crop's size.
+    """
     n, _, full_h, full_w = images.shape
     device = images.device
-    top = torch.randint(0, full_h - height + 1, (n, 1, 1), device=device)
-    left = torch.randint(0, full_w - width + 1, (n, 1, 1), device=device)
+    top = torch.randint(0, max(full_h - height, 1), (n, 1, 1), device=device)
+    left = torch.randint(0, max(full_w - width, 1), (n, 1, 1), device=device)
     rows = top + torch.arange(height, device=device)[None, :, None]  # (N, height, 1)
     cols = left + torch.arange(width, device=device)[None, None, :]  # (N, 1, width)
     batch = torch.arange(n, device=device)[:, None, None]
@@ -66,16 +99,32 @@ def center_crop(images: Tensor, height: int, width: int) -> Tensor:
 
 
 class _CameraHead(nn.Module):
-    """Spatial softmax + linear for one camera (the trunk may be shared)."""
+    """Spatial softmax + linear for one camera (the trunk may be shared), then the activation."""
 
     def __init__(self, crop: tuple[int, int], config: EncoderConfig) -> None:
         super().__init__()
         self.keypoints = SpatialSoftmax(ResNet18.out_channels, *feature_map_size(*crop), config.num_keypoints)
         self.projection = nn.Linear(2 * config.num_keypoints, config.feature_dim_per_camera)
+        self.relu = config.feature_activation == "relu"
 
     def forward(self, feature_map: Tensor) -> Tensor:
         """feature_map: (N, 512, h, w) -> (N, feature_dim_per_camera)."""
-        return self.projection(self.keypoints(feature_map).flatten(1))
+        features = self.projection(self.keypoints(feature_map).flatten(1))
+        return torch.relu(features) if self.relu else features
+
+
+class _AveragePoolHead(nn.Module):
+    """Global average pool (torchvision's resnet18 with ``fc`` removed), then the activation."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.relu = config.feature_activation == "relu"
+
+    def forward(self, feature_map: Tensor) -> Tensor:
+        """feature_map: (N, 512, h, w) -> (N, 512)."""
+        features = torch.flatten(self.pool(feature_map), 1)
+        return torch.relu(features) if self.relu else features
 
 
 class ObservationEncoder(nn.Module):
@@ -107,7 +156,13 @@ class ObservationEncoder(nn.Module):
             self.crops[key.name] = crop
         n_trunks = min(len(self.rgb_keys), 1 if config.share_trunk else len(self.rgb_keys))
         self.trunks = nn.ModuleList(ResNet18(config.norm) for _ in range(n_trunks))
-        self.heads = nn.ModuleList(_CameraHead(self.crops[k], config) for k in self.rgb_keys)
+        self.heads = nn.ModuleList(
+            _AveragePoolHead(config) if config.pooling == "avg" else _CameraHead(self.crops[k], config)
+            for k in self.rgb_keys
+        )
+        mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
+        self.register_buffer("imagenet_mean", mean, persistent=False)
+        self.register_buffer("imagenet_std", std, persistent=False)
         if config.pretrained_path is not None:
             for trunk in self.trunks:
                 load_torchvision_state_dict(trunk, config.pretrained_path)
@@ -138,23 +193,27 @@ class ObservationEncoder(nn.Module):
         return batch_time
 
     def _crop(self, images: Tensor, key: str) -> Tensor:
+        """Crop (random in training unless ``random_crop`` is off), then the optional ImageNet normalization."""
         crop = self.crops[key]
-        if tuple(images.shape[-2:]) == crop:
-            return images
-        return random_crop(images, *crop) if self.training else center_crop(images, *crop)
+        if tuple(images.shape[-2:]) != crop:
+            use_random = self.training and self.config.random_crop
+            images = random_crop(images, *crop) if use_random else center_crop(images, *crop)
+        if self.config.imagenet_norm:
+            images = (images - self.imagenet_mean.to(images.dtype)) / self.imagenet_std.to(images.dtype)
+        return images
 
     def forward(self, obs: dict[str, Tensor]) -> Tensor:
         """obs: {rgb key: (B, T, 3, H, W) in [-1, 1], low-dim key: (B, T, D) normalized} -> (B, T, feature_dim)."""
         batch, steps = self._check(obs)
         features: list[Tensor] = []
         if self.rgb_keys:
-            dtype = self.heads[0].projection.weight.dtype
+            dtype = self.trunks[0].conv1.weight.dtype
             crops = [self._crop(obs[k].flatten(0, 1).to(dtype), k) for k in self.rgb_keys]  # each (N, 3, h, w)
             if len(self.trunks) == 1 and len({c.shape for c in crops}) == 1:
                 maps = self.trunks[0](torch.cat(crops)).chunk(len(crops))  # one batch for all cameras
             else:
                 maps = [self.trunks[min(i, len(self.trunks) - 1)](c) for i, c in enumerate(crops)]
-            features = [head(m).unflatten(0, (batch, steps)) for head, m in zip(self.heads, maps)]
+            features = [head(m).unflatten(0, (batch, steps)) for head, m in zip(self.heads, maps, strict=True)]
         dtype = features[0].dtype if features else obs[self.low_dim_keys[0]].dtype
         features += [obs[k].to(dtype) for k in self.low_dim_keys]
         return features[0] if len(features) == 1 else torch.cat(features, dim=-1)

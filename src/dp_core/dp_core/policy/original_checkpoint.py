@@ -19,7 +19,10 @@ Supported (everything else raises :class:`UnsupportedOriginalCheckpoint` naming 
 - policy ``diffusion_policy.policy.diffusion_transformer_lowdim_policy.DiffusionTransformerLowdimPolicy``
   with ``obs_as_cond: true`` and ``pred_action_steps_only: false``, its ``TransformerForDiffusion``
   with ``time_as_cond: true`` (same schedulers and normalizer). Its mapping is by module name and
-  shape; unlike the U-Net's, no output of the original transformer is checked here (no fixture).
+  shape; unlike the U-Net's, no output of the original transformer is checked here (no fixture);
+- the image U-Net policies ``DiffusionUnetImagePolicy`` (``MultiImageObsEncoder`` with
+  ``get_resnet`` resnet18) and ``DiffusionUnetHybridImagePolicy`` (robomimic's ResNet18Conv +
+  SpatialSoftmax + Linear encoder) with ``obs_as_global_cond: true``: :mod:`dp_core.policy.original_image`.
 Facts taken from the original's diffusion_policy/model/diffusion/conditional_unet1d.py,
 transformer_for_diffusion.py, policy/diffusion_unet_lowdim_policy.py,
 policy/diffusion_transformer_lowdim_policy.py, dataset/pusht_dataset.py; the LinearNormalizer's
@@ -34,13 +37,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from dp_core.data.normalizer import _KeyStats
 from dp_core.diffusion.schedules import NoiseScheduleConfig
+from dp_core.models.obs_encoder import EncoderConfig
 from dp_core.models.transformer import TransformerConfig
 from dp_core.models.unet1d import UNetConfig
 from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy, PolicyConfig
+from dp_core.policy.original_image import (
+    IMAGE_POLICIES,
+    check_image_supported,
+    film_obs_permutation,
+    map_image_policy,
+)
 from dp_core.policy.original_weights import UnsupportedOriginalCheckpoint, map_transformer_weights, map_unet_weights
 from dp_core.spec import ObsKeySpec, PolicySpec
 
@@ -48,7 +59,7 @@ LOWDIM_UNET_POLICY = "diffusion_policy.policy.diffusion_unet_lowdim_policy.Diffu
 LOWDIM_TRANSFORMER_POLICY = (
     "diffusion_policy.policy.diffusion_transformer_lowdim_policy.DiffusionTransformerLowdimPolicy"
 )
-SUPPORTED_POLICIES = (LOWDIM_UNET_POLICY, LOWDIM_TRANSFORMER_POLICY)
+SUPPORTED_POLICIES = (LOWDIM_UNET_POLICY, LOWDIM_TRANSFORMER_POLICY, *IMAGE_POLICIES)
 UNET_MODEL = "diffusion_policy.model.diffusion.conditional_unet1d.ConditionalUnet1D"
 TRANSFORMER_MODEL = "diffusion_policy.model.diffusion.transformer_for_diffusion.TransformerForDiffusion"
 SCHEDULERS = (
@@ -58,9 +69,10 @@ SCHEDULERS = (
 PUSHT_LOWDIM_DATASET = "diffusion_policy.dataset.pusht_dataset.PushTLowdimDataset"
 #: Policies the original code has that this importer does not map (refused by name).
 KNOWN_UNSUPPORTED = {
-    "DiffusionUnetImagePolicy": "image U-Net policy (robomimic ResNet encoder) is not mapped yet",
-    "DiffusionUnetHybridImagePolicy": "hybrid image U-Net policy (robomimic ResNet encoder) is not mapped yet",
-    "DiffusionTransformerHybridImagePolicy": "hybrid image transformer is not mapped yet",
+    "DiffusionTransformerHybridImagePolicy": "the hybrid image transformer is not mapped",
+    "RobomimicImagePolicy": "a robomimic BC policy, not a diffusion policy",
+    "IbcDfoHybridImagePolicy": "an IBC policy, not a diffusion policy",
+    "BETLowdimPolicy": "a BET policy, not a diffusion policy",
 }
 
 
@@ -102,7 +114,9 @@ def check_supported(cfg: Mapping[str, Any]) -> None:
     policy = _get(cfg, "policy")
     model = policy.get("model") or {}
     _require(not policy.get("pred_action_steps_only", False), "pred_action_steps_only: true is not supported")
-    if target == LOWDIM_UNET_POLICY:
+    if target in IMAGE_POLICIES:
+        check_image_supported(cfg)
+    elif target == LOWDIM_UNET_POLICY:
         _require(
             bool(policy.get("obs_as_global_cond", False)),
             f"{name} with obs_as_global_cond: false (inpainting the observations) is not supported",
@@ -194,7 +208,13 @@ def _spec(cfg: Mapping[str, Any]) -> tuple[PolicySpec, list[tuple[str, int, int]
         n_action_steps=int(policy["n_action_steps"]),
         dt_s=1.0 / float(fps),
     )
-    data = {
+    return spec, keys, _data_section(cfg, sources)
+
+
+def _data_section(cfg: Mapping[str, Any], sources: dict[str, Any]) -> dict[str, Any]:
+    """The original run's dataset in dp_core's DataConfig terms."""
+    dataset = _get(cfg, "task.dataset", {}) or {}
+    return {
         "path": str(dataset.get("zarr_path", "")),
         "obs_sources": sources,
         "action_source": "action",
@@ -202,7 +222,6 @@ def _spec(cfg: Mapping[str, Any]) -> tuple[PolicySpec, list[tuple[str, int, int]
         "max_train_episodes": dataset.get("max_train_episodes"),
         "seed": int(dataset.get("seed", 42)),
     }
-    return spec, keys, data
 
 
 def _train_section(cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -245,6 +264,18 @@ def _normalizer_stats(
     return _KeyStats("low_dim", *values)
 
 
+def _image_stats(state: Mapping[str, Tensor], key: str) -> _KeyStats:
+    """The original's image range normalizer (x * 2 - 1) as dp_core's fixed rgb map; anything else refused."""
+    params = _strip(state, f"normalizer.params_dict.{key}.")
+    scale, offset = params.get("scale"), params.get("offset")
+    _require(
+        scale is not None and offset is not None and bool((scale == 2).all()) and bool((offset == -1).all()),
+        f"image normalizer '{key}' is not the original's [0, 1] -> [-1, 1] range normalizer; not supported",
+    )
+    one = torch.ones(3, 1, 1)
+    return _KeyStats("rgb", 2 * one, -one, 0 * one, one)
+
+
 def import_original(
     payload: Mapping[str, Any], use_ema: bool = True, num_inference_steps: int | None = None
 ) -> ImportedPolicy:
@@ -261,8 +292,15 @@ def import_original(
     check_supported(cfg)
     weights = "ema_model" if use_ema else "model"
     state = _get(payload, f"state_dicts.{weights}")
-    spec, obs_keys, data = _spec(cfg)
-    model_cfg, sched = _get(cfg, "policy.model"), _get(cfg, "policy.noise_scheduler")
+    target = _get(cfg, "policy._target_")
+    image = map_image_policy(cfg, state) if target in IMAGE_POLICIES else None
+    if image is None:
+        spec, obs_keys, data = _spec(cfg)
+        model_cfg = _get(cfg, "policy.model")
+    else:  # the U-Net's settings sit on the policy itself
+        spec, obs_keys, data = image.spec, [], _data_section(cfg, image.obs_sources)
+        model_cfg = _get(cfg, "policy")
+    sched = _get(cfg, "policy.noise_scheduler")
     noise = _noise_config(sched)
     steps = num_inference_steps
     if steps is None:
@@ -277,20 +315,26 @@ def import_original(
         )
         steps = original_steps if is_ddim else None
     original_model = _strip(state, "model.")
-    if _get(cfg, "policy._target_") == LOWDIM_UNET_POLICY:
+    if target == LOWDIM_UNET_POLICY or image is not None:
         _require(
-            int(model_cfg["global_cond_dim"]) == spec.n_obs_steps * sum(k.shape[0] for k in spec.obs),
-            f"global_cond_dim {model_cfg['global_cond_dim']} != n_obs_steps x obs_dim",
+            image is not None
+            or int(model_cfg["global_cond_dim"]) == spec.n_obs_steps * sum(k.shape[0] for k in spec.obs),
+            f"global_cond_dim {model_cfg.get('global_cond_dim')} != n_obs_steps x obs_dim",
         )
-        unet = UNetConfig(
+        unet = UNetConfig(  # the image policies' defaults: kernel 5, FiLM scale (their __init__ signatures)
             down_dims=tuple(model_cfg.get("down_dims", (256, 512, 1024))),
-            kernel_size=int(model_cfg.get("kernel_size", 3)),
+            kernel_size=int(model_cfg.get("kernel_size", 3 if image is None else 5)),
             n_groups=int(model_cfg.get("n_groups", 8)),
             diffusion_step_embed_dim=int(model_cfg.get("diffusion_step_embed_dim", 256)),
-            cond_predict_scale=bool(model_cfg.get("cond_predict_scale", False)),
+            cond_predict_scale=bool(model_cfg.get("cond_predict_scale", image is not None)),
         )
-        config = PolicyConfig(spec=spec, denoiser="unet", unet=unet, noise=noise, num_inference_steps=steps)
+        encoder = image.encoder if image is not None else EncoderConfig()
+        config = PolicyConfig(
+            spec=spec, denoiser="unet", unet=unet, encoder=encoder, noise=noise, num_inference_steps=steps
+        )
         mapped = map_unet_weights(original_model, len(unet.down_dims), unet.diffusion_step_embed_dim)
+        if image is not None:
+            mapped["film_obs.weight"] = mapped["film_obs.weight"][:, film_obs_permutation(image, spec.n_obs_steps)]
     else:
         _require(
             int(model_cfg.get("n_obs_steps") or spec.n_obs_steps) == spec.n_obs_steps,
@@ -316,6 +360,15 @@ def import_original(
         model.denoiser.load_state_dict(mapped, strict=True)
     except RuntimeError as error:
         raise UnsupportedOriginalCheckpoint(f"original weights do not map onto dp_core's denoiser: {error}") from error
+    if image is not None:
+        try:
+            model.encoder.load_state_dict(image.encoder_state, strict=True)
+        except RuntimeError as error:
+            raise UnsupportedOriginalCheckpoint(f"original encoder weights do not map: {error}") from error
+        for key in spec.obs:
+            model.normalizer.stats[key.name] = (
+                _image_stats(state, key.name) if key.kind == "rgb" else _normalizer_stats(state, key.name)
+            )
     for name, start, stop in obs_keys:
         model.normalizer.stats[name] = _normalizer_stats(state, "obs", start, stop)
     model.normalizer.stats[ACTION_KEY] = _normalizer_stats(state, "action")

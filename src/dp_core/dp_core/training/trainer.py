@@ -203,9 +203,11 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip = self.config.train.grad_clip_norm
-        grad_norm = nn.utils.clip_grad_norm_(
-            self.model.parameters(), clip if clip is not None else math.inf, foreach=True
-        )
+        if clip is None:  # the norm only (for the log): clip_grad_norm_(inf) would also multiply every grad by 1.0
+            grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+            grad_norm = nn.utils.get_total_norm(grads, foreach=True)
+        else:
+            grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), clip, foreach=True)
         self.optimizer.step()
         self.lr_scheduler.step()
         if self.ema is not None:
