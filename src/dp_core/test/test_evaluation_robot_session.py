@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -12,6 +13,8 @@ from dp_core.evaluation.operator_input import ButtonEdges, OperatorButtons, pars
 from dp_core.evaluation.robot_results import summarize, wilson_interval, write_results
 from dp_core.evaluation.robot_session import (
     NS_PER_S,
+    OVERDUE_NS,
+    RETRY_NS,
     Begin,
     Event,
     Finish,
@@ -37,7 +40,8 @@ def test_an_episode_ends_on_the_verdict_policy_off_first():
     session = RobotSession(SessionConfig(episodes=2, time_limit_s=10.0))
     running(session, 1 * S)
     assert session.tick(5 * S) == []
-    assert session.handle(Event.SUCCESS, 4 * S) == [Finish(Outcome.SUCCESS, deactivate=True)]
+    assert session.handle(Event.SUCCESS, 4 * S) == [Halt()]
+    assert session.deactivated(True, "", 4 * S) == [Finish(Outcome.SUCCESS)]
     record = session.finished("/bags/episode_0000")
     assert (record.index, record.outcome, record.duration_s) == (1, Outcome.SUCCESS, 3.0)
     assert session.phase is Phase.WAITING_RESET and session.episode == 2
@@ -47,8 +51,9 @@ def test_stop_halts_the_policy_and_the_verdict_follows_without_a_second_deactiva
     session = RobotSession(SessionConfig(episodes=1, time_limit_s=10.0))
     running(session, 0)
     assert session.handle(Event.STOP, 2 * S) == [Halt()]
+    assert session.deactivated(True, "", 2 * S) == []
     assert session.tick(60 * S) == []  # stopped: the time limit no longer runs
-    assert session.handle(Event.FAILURE, 30 * S) == [Finish(Outcome.FAILURE, deactivate=False)]
+    assert session.handle(Event.FAILURE, 30 * S) == [Finish(Outcome.FAILURE)]
     assert session.finished("b").duration_s == 2.0  # running time ends at the stop
     assert session.phase is Phase.DONE
 
@@ -57,15 +62,17 @@ def test_the_time_limit_ends_the_episode_as_timeout():
     session = RobotSession(SessionConfig(episodes=3, time_limit_s=1.5))
     running(session, 10 * S)
     assert session.tick(10 * S + int(1.5 * S) - 1) == []
-    assert session.tick(10 * S + int(1.5 * S)) == [Finish(Outcome.TIMEOUT, deactivate=True)]
+    assert session.tick(10 * S + int(1.5 * S)) == [Halt()]
+    assert session.deactivated(True, "", 12 * S) == [Finish(Outcome.TIMEOUT)]
     assert session.finished("b").outcome is Outcome.TIMEOUT
 
 
 def test_a_verdict_after_the_limit_but_before_the_tick_is_a_timeout():
     session = RobotSession(SessionConfig(episodes=3, time_limit_s=1.0))
     running(session, 0)
-    assert session.handle(Event.SUCCESS, 2 * S) == [Finish(Outcome.TIMEOUT, deactivate=True)]
+    assert session.handle(Event.SUCCESS, 2 * S) == [Halt()]
     assert "time limit" in session.refused
+    assert session.deactivated(True, "", 2 * S) == [Finish(Outcome.TIMEOUT)]
 
 
 def test_events_out_of_phase_are_refused_with_a_reason():
@@ -83,7 +90,8 @@ def test_a_failed_start_returns_to_ready_and_an_open_bag_is_closed_as_aborted():
     assert session.start_failed("low disk", bag_open=False, now_ns=0) == []
     assert session.phase is Phase.READY and "low disk" in session.refused
     session.handle(Event.START, 0)
-    assert session.start_failed("activate refused", bag_open=True, now_ns=0) == [Finish(Outcome.ABORTED, False)]
+    assert session.start_failed("activate refused", bag_open=True, now_ns=0) == [Halt()]  # may be active
+    assert session.deactivated(True, "", 0) == [Finish(Outcome.ABORTED)]
     session.finished("b")
     assert session.judged == 0 and session.phase is Phase.WAITING_RESET  # aborted: not counted
 
@@ -91,14 +99,34 @@ def test_a_failed_start_returns_to_ready_and_an_open_bag_is_closed_as_aborted():
 def test_quit_ends_a_running_episode_as_aborted_then_the_session():
     session = RobotSession(SessionConfig(episodes=5, time_limit_s=10.0))
     running(session, 0)
-    assert session.handle(Event.QUIT, S) == [Finish(Outcome.ABORTED, deactivate=True)]
+    assert session.handle(Event.QUIT, S) == [Halt()]
+    assert session.deactivated(True, "", S) == [Finish(Outcome.ABORTED)]
     session.finished("b")
     assert session.phase is Phase.DONE
     starting = RobotSession(SessionConfig(episodes=5, time_limit_s=10.0))
     starting.handle(Event.RESET_DONE, 0)
     starting.handle(Event.START, 0)
     assert starting.handle(Event.QUIT, 0) == []  # the adapter is mid-start: end once it is running
-    assert starting.started(S) == [Finish(Outcome.ABORTED, deactivate=True)]
+    assert starting.started(S) == [Halt()]
+
+
+def test_a_failed_deactivate_keeps_the_bag_open_is_shown_and_retried_until_confirmed():
+    session = RobotSession(SessionConfig(episodes=2, time_limit_s=10.0))
+    running(session, 0)
+    assert session.handle(Event.STOP, S) == [Halt()]
+    assert session.deactivated(False, "/policy_node is active", S) == []
+    assert "POLICY NOT CONFIRMED OFF (/policy_node is active)" in session.prompt()
+    assert session.handle(Event.SUCCESS, S + 1) == []  # judged, but the bag waits for the policy to be off
+    assert session.phase is Phase.ENDING
+    assert session.tick(S + RETRY_NS - 1) == [] and session.tick(S + RETRY_NS) == [Halt()]
+    assert session.tick(S + RETRY_NS + 1) == []  # that one is in flight: unanswered, again after OVERDUE_NS
+    assert session.tick(S + RETRY_NS + OVERDUE_NS) == [Halt()]
+    assert session.handle(Event.RESET_DONE, 8 * S) == [] and session.phase is Phase.ENDING
+    assert session.deactivated(True, "", 9 * S) == [Finish(Outcome.SUCCESS)]
+    assert session.deactivated(True, "", 9 * S) == []  # a late answer to an earlier attempt
+    assert session.alarm == "" and "NOT CONFIRMED" not in session.prompt()
+    session.finished("b")
+    assert session.phase is Phase.WAITING_RESET and session.policy_off
 
 
 def test_config_is_validated():
@@ -135,7 +163,7 @@ def test_results_json_and_plot(tmp_path):
     for outcome, event in ((Outcome.SUCCESS, Event.SUCCESS), (Outcome.FAILURE, Event.FAILURE), (Outcome.TIMEOUT, None)):
         running(session, 0)
         commands = session.handle(event, S) if event else session.tick(2 * S)
-        assert commands == [Finish(outcome, True)]
+        assert commands == [Halt()] and session.deactivated(True, "", 2 * S) == [Finish(outcome)]
         session.finished(f"/bags/{outcome.value}")
     summary = write_results(session.records, session.config, tmp_path / "out", label="tiny")
     data = json.loads((tmp_path / "out/results.json").read_text())
@@ -156,50 +184,58 @@ def test_wilson_interval():
 
 
 OPERATOR = [Event.RESET_DONE, Event.START, Event.STOP, Event.SUCCESS, Event.FAILURE] * 4 + [Event.QUIT]
-RESULT = st.sampled_from(["ok"] * 4 + ["bag_fails", "activate_fails"])
+# the adapter's next result; a "lost" activate took effect but its reply failed; a failed deactivate leaves it on
+RESULT = st.sampled_from(["ok"] * 4 + ["bag_fails", "activate_fails", "activate_lost", "deactivate_fails"])
 STEP = st.one_of(  # (what, value, the adapter's next result, whether it reports at once)
     st.tuples(st.just("event"), st.sampled_from(OPERATOR), RESULT, st.booleans()),
     st.tuples(st.just("tick"), st.integers(0, S), RESULT, st.booleans()),
     st.tuples(st.just("report"), st.none(), RESULT, st.just(True)),
 )
+IDLE = (Phase.WAITING_RESET, Phase.READY, Phase.DONE)
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.integers(1, 4), st.floats(0.5, 5.0), st.lists(STEP, min_size=10, max_size=120))
-def test_property_policy_runs_only_in_running_bag_open_around_it_and_limits_hold(episodes, limit_s, steps):
-    """Any operator input, clock and adapter result, reported at once or later: the policy is active exactly
-    while running, only with an open bag; a Finish deactivates exactly when the policy is active; no episode
-    runs past its limit at a tick; each record has the outcome that ended it; the session is done exactly
-    after N judged episodes or a quit (with nothing pending)."""
+def test_property_policy_off_before_any_reset_start_or_bag_close_and_limits_hold(episodes, limit_s, steps):
+    """Any operator input, clock and adapter result (activates lost, deactivates failed or answered late):
+    the policy (a fake lifecycle state) is never active while waiting for a reset, ready or done, nor when an
+    episode begins or its bag closes; while it may be active out of running a Halt is out or due; it is
+    active while running, only with an open bag; no episode runs past its limit at a tick; each record has
+    the outcome that ended it; the session is done exactly after N judged episodes or a quit."""
     session = RobotSession(SessionConfig(episodes=episodes, time_limit_s=limit_s))
-    m = {"now": 0, "t0": 0, "active": False, "bag": False, "pending": None, "quit": False, "outcome": None}
+    m = {"now": 0, "t0": 0, "active": False, "bag": False, "begin": False, "halts": 0, "finish": False}
+    m.update(quit=False, outcome=None)
 
     def apply(commands):
         for c in commands:
             if isinstance(c, Begin):
-                assert not m["bag"] and not m["active"] and m["pending"] is None
-                m["pending"] = "begin"
+                assert not m["bag"] and not m["active"] and not m["begin"] and not m["finish"]
+                m["begin"] = True
             elif isinstance(c, Halt):
-                assert m["active"]
-                m["active"] = False
+                m["halts"] += 1
             elif isinstance(c, Finish):
-                assert c.deactivate == m["active"], (c, m)
-                assert m["bag"]
-                m["active"], m["pending"], m["outcome"] = False, "finish", c.outcome
+                assert m["bag"] and not m["active"] and not m["finish"], (c, m)  # policy off before the bag closes
+                m["finish"], m["outcome"] = True, c.outcome
 
     def report(result):
         now = m["now"]
-        if m["pending"] == "begin":
-            m["pending"] = None
+        if m["begin"]:
+            m["begin"] = False
             if result == "bag_fails":
                 return apply(session.start_failed("disk", bag_open=False, now_ns=now))
             m["bag"] = True
-            if result == "activate_fails":
+            if result in ("activate_fails", "activate_lost"):
+                m["active"] = result == "activate_lost"
                 return apply(session.start_failed("refused", bag_open=True, now_ns=now))
             m["active"], m["t0"] = True, now
             return apply(session.started(now))
-        if m["pending"] == "finish":
-            m["bag"], m["pending"] = False, None
+        if m["halts"]:
+            m["halts"] -= 1
+            ok = result != "deactivate_fails"
+            m["active"] = m["active"] and not ok
+            return apply(session.deactivated(not m["active"], "" if ok else "refused", now))
+        if m["finish"]:
+            m["bag"], m["finish"] = False, False
             record = session.finished("b")
             assert record.outcome is m["outcome"]
             if record.outcome in (Outcome.SUCCESS, Outcome.FAILURE):
@@ -212,7 +248,7 @@ def test_property_policy_runs_only_in_running_bag_open_around_it_and_limits_hold
             before = session.phase
             commands = session.handle(value, m["now"])
             if before is Phase.RUNNING and value in (Event.SUCCESS, Event.FAILURE) and commands:
-                assert commands[0].outcome in (Outcome(value.value), Outcome.TIMEOUT)
+                assert session._outcome in (Outcome(value.value), Outcome.TIMEOUT)
             apply(commands)
         elif kind == "tick":
             m["now"] += value
@@ -221,13 +257,16 @@ def test_property_policy_runs_only_in_running_bag_open_around_it_and_limits_hold
                 assert m["now"] - m["t0"] < round(limit_s * S)
         if at_once:
             report(result)
-        assert m["active"] == (session.phase is Phase.RUNNING)
+        assert not (m["active"] and session.phase in IDLE), (session.phase, m)
+        assert session.phase is not Phase.RUNNING or m["active"]
         assert not m["active"] or m["bag"]
+        if m["active"] and session.phase not in (Phase.RUNNING, Phase.STARTING) and not m["halts"]:
+            assert Halt() in copy.deepcopy(session).tick(m["now"] + OVERDUE_NS), "a failed deactivate is not retried"
         assert session.judged <= episodes
         summary = summarize(session.records, session.config)
         assert sum(summary["counts"].values()) == len(session.records)
         assert summary["episodes"] == session.judged
-        if m["pending"] is None and not m["bag"]:
+        if not (m["begin"] or m["finish"] or m["bag"]):
             assert (session.phase is Phase.DONE) == (session.judged == episodes or m["quit"]), (session.phase, m)
 
 

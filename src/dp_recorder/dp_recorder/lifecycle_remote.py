@@ -67,3 +67,21 @@ class LifecycleRemote:
             return then(sid == State.PRIMARY_STATE_INACTIVE, err or f"{self.target} is {r.current_state.label}")
 
         call(self.get, GetState.Request(), state)
+
+    def ensure_inactive(self, then: Done) -> None:
+        """Deactivate when active, then read the state back: ``then(True, "")`` only when it is inactive or
+        unconfigured (rclpy/lifecycle/node.py: a refused or failed transition leaves the state as it was)."""
+        off = (State.PRIMARY_STATE_INACTIVE, State.PRIMARY_STATE_UNCONFIGURED)
+
+        def check(after: bool) -> Reply:
+            def state(r: Any, err: str) -> None:
+                if r is not None and r.current_state.id in off:
+                    return then(True, "")
+                if r is not None and r.current_state.id == State.PRIMARY_STATE_ACTIVE and not after:
+                    return self.deactivate(lambda ok, e: call(self.get, GetState.Request(), check(True)))
+                label = r.current_state.label if r is not None else "unknown"
+                return then(False, err or f"{self.target} is {label}")
+
+            return state
+
+        call(self.get, GetState.Request(), check(False))

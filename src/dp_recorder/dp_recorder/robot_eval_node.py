@@ -22,6 +22,7 @@ from std_msgs.msg import String
 from dp_core.evaluation.operator_input import ButtonEdges, OperatorButtons, parse_line
 from dp_core.evaluation.robot_results import write_results
 from dp_core.evaluation.robot_session import (
+    RETRY_NS,
     Begin,
     Command,
     Event,
@@ -36,7 +37,7 @@ from dp_msgs.srv import StartEpisode, StopEpisode
 from dp_recorder.episode_metadata import read_metadata, write_metadata
 from dp_recorder.lifecycle_remote import LifecycleRemote, call
 
-RETRY_NS = 5_000_000_000  # between attempts to bring the policy node to inactive (a failed configure)
+CONNECT_RETRY_NS = 5_000_000_000  # between attempts to bring the policy node to inactive (a failed configure)
 BUTTONS = ("reset", "start", "stop", "success", "failure", "quit")
 # fmt: off
 PARAMS: dict[str, Any] = {
@@ -85,8 +86,9 @@ class RobotEvalNode(Node):
 
     def _prepared(self, ok: bool, err: str) -> None:
         self.connecting, self.connected = False, ok
-        self._retry_ns = self._now() + RETRY_NS
-        self._show("" if ok else f"cannot make {self.policy.target} inactive: {err}; retrying in {RETRY_NS / 1e9:g} s")
+        self._retry_ns = self._now() + CONNECT_RETRY_NS
+        retry = f"retrying in {CONNECT_RETRY_NS / 1e9:g} s"
+        self._show("" if ok else f"cannot make {self.policy.target} inactive: {err}; {retry}")
 
     def _on_joy(self, msg: Joy) -> None:
         self._events(self.edges.update(msg.buttons))
@@ -122,7 +124,7 @@ class RobotEvalNode(Node):
             if isinstance(command, Begin):
                 self._begin(command)
             elif isinstance(command, Halt):
-                self.policy.deactivate(self._deactivated)
+                self.policy.ensure_inactive(self._deactivated)
             elif isinstance(command, Finish):
                 self._finish(command)
         self._show()
@@ -147,8 +149,11 @@ class RobotEvalNode(Node):
         call(self.start_client, StartEpisode.Request(task=self.p["task"], note=note), opened)
 
     def _deactivated(self, ok: bool, err: str) -> None:
-        if not ok:  # the executor keeps executing: say so loudly; the operator has the user stop
-            self.get_logger().error(f"deactivating {self.policy.target} failed ({err}): STOP THE ARM BY HAND")
+        if not ok:  # the executor keeps executing: say so loudly; the session retries and waits
+            t = self.policy.target
+            self.get_logger().error(f"deactivating {t} failed ({err}): STOP THE ARM BY HAND or run")
+            self.get_logger().error(f"  ros2 lifecycle set {t} deactivate   (retrying every {RETRY_NS / 1e9:g} s)")
+        self._execute(self.session.deactivated(ok, err, self._now()))
 
     def _finish(self, finish: Finish) -> None:
         outcome = finish.outcome
@@ -161,14 +166,8 @@ class RobotEvalNode(Node):
             self._show(f"episode {record.index}: {outcome.value} after {record.duration_s:.1f} s -> {path}")
             self._execute([])
 
-        def close(ok: bool = True, err: str = "") -> None:
-            self._deactivated(ok, err)
-            note = f"[evaluation] outcome: {outcome.value}"
-            call(self.stop_client, StopEpisode.Request(task_success=outcome is Outcome.SUCCESS, note=note), closed)
-
-        if finish.deactivate:
-            return self.policy.deactivate(close)
-        return close()
+        note = f"[evaluation] outcome: {outcome.value}"  # the session sends Finish once the policy is off
+        call(self.stop_client, StopEpisode.Request(task_success=outcome is Outcome.SUCCESS, note=note), closed)
 
     def _write_outcome(self, bag: Path, outcome: Outcome) -> None:
         meta = read_metadata(bag)

@@ -4,7 +4,8 @@ The CLI runs as a separate OS process (its stdin a pipe, as a terminal over ssh 
 real recorder and a real lifecycle policy node (tiny checkpoint) in this process, over DDS. Typing
 ``r`` and ``s`` starts an episode (bag open, policy active); SIGINT then must deactivate the policy,
 keep the bag as ``aborted`` and write the results before the process exits; so must SIGHUP (the ssh
-connection dropped). The full session against
+connection dropped), and a second Ctrl-C or hang-up while it ends must not cut that end short (it
+exits 0 only with the policy read back as inactive). The full session against
 the FR3 twin is ``dp_sim/test/test_sim_fr3_robot_eval.py``.
 """
 
@@ -36,8 +37,13 @@ def spin_while(executor: SingleThreadedExecutor, busy, timeout_s: float, what: s
         executor.spin_once(timeout_sec=0.02)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["ctrl_c", "ssh_hangup"])
-def test_stdin_lines_start_an_episode_and_a_signal_aborts_it(ros_context, tmp_path, sig):
+@pytest.mark.parametrize(
+    "signals",
+    [[signal.SIGINT], [signal.SIGHUP], [signal.SIGINT, signal.SIGINT], [signal.SIGHUP, signal.SIGINT]],
+    ids=["ctrl_c", "ssh_hangup", "ctrl_c_twice", "hangup_then_ctrl_c"],
+)
+def test_stdin_lines_start_an_episode_and_a_signal_aborts_it(ros_context, tmp_path, signals):
+    sig = signals[0]
     run = make_tiny_checkpoint(tmp_path / "policy", tiny_spec(), steps=1, seed=0)
     executor = SingleThreadedExecutor(context=ros_context)
     recorder = RecorderNode(
@@ -79,7 +85,9 @@ def test_stdin_lines_start_an_episode_and_a_signal_aborts_it(ros_context, tmp_pa
         running = lambda: "episode 1/3 running" in (tmp_path / "cli.log").read_text()  # noqa: E731
         spin_while(executor, lambda: not running(), 20.0, "the episode running (policy active through the CLI)")
         assert recorder.recorder.recording and policy.state_label == "active"
-        cli.send_signal(sig)
+        for s in signals:  # not spinning the policy node meanwhile: a second signal lands while the CLI ends
+            cli.send_signal(s)
+            time.sleep(0.4)
         spin_while(executor, lambda: cli.poll() is None, 20.0, "the CLI to end")
     finally:
         if cli.poll() is None:

@@ -10,7 +10,11 @@ Phases of one episode::
     running --success/failure--> ending          (policy off, then the bag closes with the outcome)
     running --time limit------> ending           (outcome timeout)
     running --stop-----> stopped --success/failure--> ending   (policy off first, verdict after)
-    ending --(bag closed)--> waiting_reset, or done after N judged episodes
+    ending --(policy confirmed off, bag closed)--> waiting_reset, or done after N judged episodes
+
+The policy counts as off only once the adapter reports ``deactivated(True)`` (its lifecycle state read
+back as inactive or unconfigured). Until then the bag stays open, no reset or start is taken, and a
+failed or unanswered deactivate is retried (``Halt`` again) every ``RETRY_NS`` / ``OVERDUE_NS``.
 
 ``quit`` ends the session from any phase; an episode it interrupts is kept as ``aborted`` (never
 counted). A start that fails before the policy is active returns to ``ready``; if the bag was
@@ -25,6 +29,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 NS_PER_S = 1_000_000_000
+RETRY_NS = NS_PER_S  # after a failed deactivate, the next attempt
+OVERDUE_NS = 5 * NS_PER_S  # a deactivate unanswered this long is sent again
 
 
 class Phase(StrEnum):
@@ -67,15 +73,16 @@ class Begin:
 
 @dataclass(frozen=True)
 class Halt:
-    """Deactivate the policy now (the executor stops the arm); the bag keeps recording."""
+    """Make sure the policy is inactive now (deactivate it when active; the executor stops the arm).
+
+    The adapter reports ``deactivated(ok)``; the bag keeps recording meanwhile."""
 
 
 @dataclass(frozen=True)
 class Finish:
-    """Deactivate the policy (if ``deactivate``), then close the bag with ``outcome``; report ``finished``."""
+    """Close the bag with ``outcome`` (the policy is confirmed off by then); report ``finished``."""
 
     outcome: Outcome
-    deactivate: bool
 
 
 Command = Begin | Halt | Finish
@@ -123,6 +130,11 @@ class RobotSession:
     _end_ns: int = 0
     _outcome: Outcome | None = None
     _quit: bool = False
+    policy_off: bool = True  # confirmed inactive (the adapter starts the session with it so)
+    alarm: str = ""  # why the policy is not confirmed off after a deactivate ("" when none failed)
+    _halting: bool = False  # a Halt is wanted until deactivated(True)
+    _retry_ns: int = 0  # when the tick sends the Halt again
+    _close_waiting: bool = False  # ending: Finish once the policy is confirmed off
 
     @property
     def judged(self) -> int:
@@ -135,7 +147,7 @@ class RobotSession:
 
     def prompt(self) -> str:
         k, n = self.episode, self.config.episodes
-        return {
+        prompt = {
             Phase.WAITING_RESET: f"episode {k}/{n}: reset the scene, then 'r' (or the reset button)",
             Phase.READY: f"episode {k}/{n}: 's' (or the start button) starts the policy",
             Phase.STARTING: f"episode {k}/{n}: starting (bag, then policy)",
@@ -147,6 +159,9 @@ class RobotSession:
             Phase.ENDING: f"episode {k}/{n}: closing the bag",
             Phase.DONE: f"done: {self.judged} episodes",
         }[self.phase]
+        if self.alarm:  # loud, in every prompt until the policy is confirmed off
+            return f"POLICY NOT CONFIRMED OFF ({self.alarm}), retrying: STOP THE ARM BY HAND. {prompt}"
+        return prompt
 
     # ---- operator ----------------------------------------------------------------------------
     def handle(self, events: Event | Sequence[Event], now_ns: int) -> list[Command]:
@@ -155,34 +170,37 @@ class RobotSession:
         A verdict after the time limit, before the next tick, is too late: the episode is a timeout.
         """
         candidates = [events] if isinstance(events, Event) else list(events)
+        was_running = self.phase is Phase.RUNNING
         expired = self.tick(now_ns)
-        if expired:
+        if was_running and self.phase is not Phase.RUNNING:
             self._quit = self._quit or Event.QUIT in candidates
             names = "/".join(e.value for e in candidates)
             self.refused = f"{names} came after the time limit: the episode is a timeout"
             return expired
-        for event in candidates:
+        for event in candidates:  # (``expired`` here is at most a due Halt retry)
             commands = self._accept(event, int(now_ns))
             if commands is not None:
                 self.refused = ""
-                return commands
+                return expired + [c for c in commands if c not in expired]
         names = "/".join(e.value for e in candidates) or "nothing"
         self.refused = f"{names} ignored while {self.phase.value}"
-        return []
+        return expired
 
     def _accept(self, event: Event, now_ns: int) -> list[Command] | None:
         p = self.phase
         if event is Event.QUIT:
             return self._quit_now(now_ns)
+        if p in (Phase.WAITING_RESET, Phase.READY) and not self.policy_off:
+            return None  # never reached by this machine's own commands: a guard
         if p is Phase.WAITING_RESET and event is Event.RESET_DONE:
             self.phase = Phase.READY
             return []
         if p is Phase.READY and event is Event.START:
-            self.phase = Phase.STARTING
+            self.phase, self.policy_off = Phase.STARTING, False  # activate may take effect from now on
             return [Begin(self.episode)]
         if p is Phase.RUNNING and event is Event.STOP:
             self.phase, self._end_ns = Phase.STOPPED, now_ns
-            return [Halt()]
+            return self._halt(now_ns)
         if p in (Phase.RUNNING, Phase.STOPPED) and event in (Event.SUCCESS, Event.FAILURE):
             return self._end(Outcome(event.value), now_ns)
         return None
@@ -196,11 +214,19 @@ class RobotSession:
         return []  # starting / ending: done once the adapter reports
 
     def _end(self, outcome: Outcome, now_ns: int) -> list[Command]:
-        deactivate = self.phase is Phase.RUNNING
-        if deactivate:
+        """Policy off (confirmed), then the bag closed: Finish now or once ``deactivated(True)`` comes."""
+        was_running = self.phase is Phase.RUNNING
+        if was_running:
             self._end_ns = now_ns
         self.phase, self._outcome = Phase.ENDING, outcome
-        return [Finish(outcome, deactivate)]
+        if self.policy_off:
+            return [Finish(outcome)]
+        self._close_waiting = True
+        return self._halt(now_ns) if was_running or not self._halting else []  # stopped: its Halt is out
+
+    def _halt(self, now_ns: int) -> list[Command]:
+        self._halting, self._retry_ns = True, now_ns + OVERDUE_NS
+        return [Halt()]
 
     # ---- clock -------------------------------------------------------------------------------
     def tick(self, now_ns: int) -> list[Command]:
@@ -208,6 +234,8 @@ class RobotSession:
         limit_ns = round(self.config.time_limit_s * NS_PER_S)
         if self.phase is Phase.RUNNING and int(now_ns) - self._t0_ns >= limit_ns:
             return self._end(Outcome.TIMEOUT, int(now_ns))
+        if self._halting and int(now_ns) >= self._retry_ns:
+            return self._halt(int(now_ns))  # failed or unanswered: again
         return []
 
     # ---- adapter reports ---------------------------------------------------------------------
@@ -218,14 +246,32 @@ class RobotSession:
         return self._end(Outcome.ABORTED, int(now_ns)) if self._quit else []
 
     def start_failed(self, reason: str, bag_open: bool, now_ns: int) -> list[Command]:
-        """Back to ready; an open bag is closed as aborted (the policy never became active)."""
+        """Back to ready, or (bag open) the episode ends as aborted.
+
+        With the bag open the activate was sent: whatever its reply, the policy may be active (refused
+        because it still was, a lost reply), so it is made inactive before the bag closes."""
         self._expect(Phase.STARTING, "start_failed")
         self.refused = f"start failed: {reason}"
         if bag_open:
             self._t0_ns = self._end_ns = int(now_ns)
-            self.phase, self._outcome = Phase.ENDING, Outcome.ABORTED
-            return [Finish(Outcome.ABORTED, deactivate=False)]
+            self.phase, self._outcome, self._close_waiting = Phase.ENDING, Outcome.ABORTED, True
+            return self._halt(int(now_ns))
+        self.policy_off = True  # no activate was sent
         self.phase = Phase.DONE if self._quit else Phase.READY
+        return []
+
+    def deactivated(self, ok: bool, reason: str, now_ns: int) -> list[Command]:
+        """The adapter's answer to a Halt: ``ok`` when the policy's state was read back as inactive."""
+        if not self._halting:
+            return []  # a late answer to an attempt already confirmed
+        if not ok:
+            self.alarm, self._retry_ns = reason or "deactivate failed", int(now_ns) + RETRY_NS
+            return []
+        self.policy_off, self._halting, self.alarm = True, False, ""
+        if self._close_waiting:
+            self._close_waiting = False
+            assert self._outcome is not None
+            return [Finish(self._outcome)]
         return []
 
     def finished(self, bag_path: str, note: str = "") -> EpisodeRecord:
