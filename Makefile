@@ -10,7 +10,7 @@ CHECKPOINT ?=
 
 help:
 	@echo "make demo   - the whole pipeline in simulation (record, convert, train, deploy, evaluate)"
-	@echo "make test   - set up, build, and run every package's tests"
+	@echo "make test   - set up, build, lint + type check (tools/lint.sh), and run every package's tests"
 	@echo "make bench  - run the benchmarks (JSON on the last line of each)"
 	@echo "make clean  - remove build/, install/, log/ (keeps .venv)"
 
@@ -18,6 +18,7 @@ bootstrap build:
 	@bash tools/bootstrap.sh
 
 test: bootstrap
+	@bash tools/lint.sh
 	@bash tools/run_tests.sh $(PYTEST_ARGS)
 
 demo: bootstrap

@@ -78,5 +78,6 @@ def record_expert(settings: DemoSettings, progress) -> RecordingResult:
                 f"seed {seed}: {'success' if outcome.success else 'timeout'} in {outcome.duration_s:.1f} s sim "
                 f"({time.monotonic() - wall:.1f} s wall), expert success {result.success_rate:.0%}",
             )
+        assert lockstep.sim is not None  # compose_sim added it
         result.reflexes = lockstep.sim.sim.reflex_count
     return result

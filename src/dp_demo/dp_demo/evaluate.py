@@ -40,7 +40,11 @@ def run_policy_episode(settings: DemoSettings, seed: int, client: DemoClient) ->
     """One evaluation episode: reset, activate, run to success or timeout, deactivate, executor idle."""
     client.trajectory = Trajectory(seed)
     client.reset(seed)
-    client.wait(lambda: client.status.episode_time_s >= WARMUP_S, 1.0, "the first observation window")
+    client.wait(
+        lambda: client.status is not None and client.status.episode_time_s >= WARMUP_S,
+        1.0,
+        "the first observation window",
+    )
     client.activate_policy()
     outcome = client.wait_episode(seed, settings.episode_timeout_s)
     client.deactivate_policy()
@@ -74,7 +78,8 @@ def evaluate_policy(settings: DemoSettings, checkpoint: Path, progress) -> Evalu
             wall = time.monotonic()
             outcome = run_policy_episode(settings, seed, client)
             result.outcomes.append(outcome)
-            result.trajectories.append(client.trajectory)
+            if client.trajectory is not None:
+                result.trajectories.append(client.trajectory)
             client.trajectory = None
             progress(
                 i + 1,
@@ -83,5 +88,6 @@ def evaluate_policy(settings: DemoSettings, checkpoint: Path, progress) -> Evalu
                 f"(coverage {outcome.coverage:.2f}, {time.monotonic() - wall:.1f} s wall), "
                 f"policy success {result.success_rate:.0%}",
             )
+        assert lockstep.sim is not None  # compose_sim added it
         result.reflexes = lockstep.sim.sim.reflex_count
     return result

@@ -127,6 +127,7 @@ def run(settings: DemoSettings) -> dict[str, object]:
         f"ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}"
     )
     recorded = kept = record_reflexes = None
+    expert_success: float | None = None
     if settings.checkpoint is None:
         recording = record(settings, progress)
         record_reflexes = recording.reflexes
@@ -148,7 +149,7 @@ def run(settings: DemoSettings) -> dict[str, object]:
     ]
     (settings.output_dir / EVALUATION_DETAILS).write_text(json.dumps(details, indent=1))
     gif, png = render(settings, result, progress)
-    summary = {
+    summary: dict[str, object] = {
         "expert_success": expert_success,
         "policy_success": result.success_rate,
         "episodes": {"recorded": recorded, "kept": kept, "evaluated": len(result.outcomes)},

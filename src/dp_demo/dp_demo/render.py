@@ -129,8 +129,8 @@ def animate(trajectory: Trajectory, success: bool, path: Path, fps: float = 10.0
             f"seed {trajectory.seed}  t={a['time_s'][i]:4.1f} s  coverage {a['coverage'][i]:.2f}{done}", fontsize=8
         )
         fig.canvas.draw()
-        frames.append(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
+        frames.append(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())  # type: ignore[attr-defined]  # Agg
     plt.close(fig)
     path.parent.mkdir(parents=True, exist_ok=True)
-    imageio.mimsave(path, frames, duration=1.0 / fps, loop=0)
+    imageio.mimsave(path, frames, duration=1.0 / fps, loop=0)  # type: ignore[arg-type]  # uint8 frames
     return path

@@ -111,6 +111,7 @@ class DemoClient:
 
         self.wait(done, timeout_s + 1.0, f"end of episode seed {seed}")
         s = self.status
+        assert s is not None  # done() saw it
         return Outcome(seed, bool(s.success), float(s.coverage), float(s.episode_time_s))
 
     def start_recording(self, note: str) -> str:

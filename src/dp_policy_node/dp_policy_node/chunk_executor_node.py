@@ -27,6 +27,7 @@ from std_msgs.msg import Float64MultiArray, Header
 from trajectory_msgs.msg import JointTrajectory
 
 from dp_core.control.action_chunk import ChunkValidationError
+from dp_core.control.chunk_schedule import Rejected
 from dp_core.control.executor import ChunkExecutor, Output
 from dp_core.control.shadow_report import ShadowChunkReport, ShadowTracker, compared_indices
 from dp_core.control.trajectory import Trajectory
@@ -92,7 +93,7 @@ class ChunkExecutorNode(Node):
     def _on_chunk(self, msg: ActionChunk) -> None:
         try:
             result = self.core.add_chunk(chunk_from_msg(msg), self._now())
-            reason = "" if result else result.reason
+            reason = result.reason if isinstance(result, Rejected) else ""
         except ChunkValidationError as exc:
             reason = self.core.reject(str(exc)).reason
         if reason:

@@ -99,7 +99,7 @@ def pose_from_msg(msg: PoseStamped) -> np.ndarray:
     return values.astype(np.float32)
 
 
-def pose_to_msg(pose: Sequence[float], stamp_ns: int, frame_id: str = "") -> PoseStamped:
+def pose_to_msg(pose: Sequence[float] | np.ndarray, stamp_ns: int, frame_id: str = "") -> PoseStamped:
     """[x, y, z, qx, qy, qz, qw] → PoseStamped."""
     if len(pose) != 7:
         raise ValueError(f"a pose needs 7 values [x, y, z, qx, qy, qz, qw], got {len(pose)}")
@@ -185,7 +185,7 @@ def window_arrays_from_msg(
 
 def joint_trajectory_to_msg(
     joint_names: Sequence[str],
-    times_from_start_s: Sequence[float],
+    times_from_start_s: Sequence[float] | np.ndarray,
     positions: np.ndarray,
     stamp_ns: int,
     velocities: np.ndarray | None = None,
@@ -211,7 +211,7 @@ def joint_trajectory_to_msg(
     return msg
 
 
-def float64_array_to_msg(values: Sequence[float], label: str = "") -> Float64MultiArray:
+def float64_array_to_msg(values: Sequence[float] | np.ndarray, label: str = "") -> Float64MultiArray:
     """A vector → std_msgs/Float64MultiArray (one dimension, labelled), as forward controllers take."""
     msg = Float64MultiArray()
     msg.data = [float(v) for v in values]

@@ -120,13 +120,13 @@ def build_config(v: Mapping[str, Any]) -> ExecutorNodeConfig:
     joint_limits = None
     if v["joint_limits.velocity_max"]:
         limit_names = tuple(v["joint_limits.names"]) or tuple(n for n in names if n not in POSE_NAMES)
-        acc = v["joint_limits.acceleration_max"] or None
+        acc = v["joint_limits.acceleration_max"]
         joint_limits = JointLimits(
             limit_names,
             _floats(v["joint_limits.position_min"], -np.inf),
             _floats(v["joint_limits.position_max"], np.inf),
-            v["joint_limits.velocity_max"],
-            acc,
+            np.asarray(v["joint_limits.velocity_max"], dtype=float),
+            **({"acceleration_max": np.asarray(acc, dtype=float)} if acc else {}),
         )
     cartesian = None
     if v["cartesian_limits.box_min"]:
@@ -170,5 +170,6 @@ def build_config(v: Mapping[str, Any]) -> ExecutorNodeConfig:
     )
 
 
-def _floats(values: Sequence[float], default: float) -> list[float] | float:
-    return list(values) if values else default
+def _floats(values: Sequence[float], default: float) -> np.ndarray:
+    """The values, or ``default`` (a scalar JointLimits broadcasts) when none are set."""
+    return np.asarray(list(values) if values else default, dtype=float)

@@ -448,7 +448,7 @@ def controller_spawners(controller: str, ready_pose: bool, param_file: str = "")
     extra = ("--param-file", param_file) if param_file else ()
     chosen = CONTROLLERS[controller].ros2_control_name
     trajectory = CONTROLLERS["joint_trajectory"].ros2_control_name
-    names = [(chosen, ())]
+    names: list[tuple[str, tuple[str, ...]]] = [(chosen, ())]
     if ready_pose and chosen != trajectory:
         names.append((trajectory, ("--inactive",)))
     return [

@@ -52,7 +52,7 @@ def write_demo_zarr(
     for _ in range(episodes):
         q = np.cumsum(rng.normal(0, 0.05, (length + 1, dim)), axis=0)
         q = (q + (np.asarray(center, float) if len(center) else 0.0)).astype(np.float32)
-        episode = {joint_key.name: q[:-1], "action": q[1:]}
+        episode: dict[str, np.ndarray] = {joint_key.name: q[:-1], "action": q[1:]}
         for cam in spec.rgb_keys:
             shade = np.clip(128 + 100 * q[:-1, 0], 0, 255).astype(np.uint8)
             episode[cam.name] = np.broadcast_to(
@@ -67,7 +67,7 @@ def make_tiny_checkpoint(
 ) -> Path:
     """Train ``steps`` CPU steps of a small U-Net policy on data around ``center`` (joint positions, default 0);
     returns the run directory (``latest`` inside)."""
-    from dp_core.data.dataset import DataConfig
+    from dp_core.data.dataset import DataConfig, ObsSource
     from dp_core.models.obs_encoder import EncoderConfig
     from dp_core.models.unet1d import UNetConfig
     from dp_core.policy.diffusion_model import DiffusionModelConfig
@@ -84,7 +84,9 @@ def make_tiny_checkpoint(
     )
     config = Config(
         policy=policy,
-        data=DataConfig(path=str(data), obs_sources={k.name: k.name for k in spec.obs}, val_ratio=0.0, seed=seed),
+        data=DataConfig(
+            path=str(data), obs_sources={k.name: ObsSource.parse(k.name) for k in spec.obs}, val_ratio=0.0, seed=seed
+        ),
         train=TrainConfig(
             seed=seed,
             batch_size=4,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, cast
+from typing import Any
 
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
@@ -189,7 +189,7 @@ class SimNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    run_node(SimNode, "sim_node", args, on_exit=lambda node: cast(SimNode, node).stop())
+    run_node(SimNode, "sim_node", args, on_exit=SimNode.stop)
 
 
 if __name__ == "__main__":

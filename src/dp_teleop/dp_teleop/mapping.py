@@ -103,7 +103,7 @@ def limit_twist(twist: np.ndarray, limits: TeleopLimits) -> np.ndarray:
     return twist
 
 
-def normalized_to_twist(normalized: Sequence[float], limits: TeleopLimits) -> np.ndarray:
+def normalized_to_twist(normalized: Sequence[float] | np.ndarray, limits: TeleopLimits) -> np.ndarray:
     """Device deflections in [-1, 1] (vx..wz) → limited twist in m/s, rad/s."""
     n = np.clip(np.asarray(normalized, dtype=float), -1.0, 1.0)
     scale = np.array([limits.max_linear_mps] * 3 + [limits.max_angular_rps] * 3)

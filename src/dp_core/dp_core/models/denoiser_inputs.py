@@ -26,4 +26,7 @@ def condition(encode: Callable[[Tensor], Tensor], obs_features: Tensor | None, c
     """The cond_cache to use: the given one, or ``encode(obs_features)``; exactly one must be given."""
     if (obs_features is None) == (cond_cache is None):
         raise ValueError("pass exactly one of obs_features or cond_cache")
-    return encode(obs_features) if cond_cache is None else cond_cache
+    if cond_cache is not None:
+        return cond_cache
+    assert obs_features is not None  # checked above
+    return encode(obs_features)

@@ -153,7 +153,7 @@ class ObservationEncoder(nn.Module):
                     f"image '{key.name}' cropped to {crop} gives a {feature_map_size(*crop)} ResNet "
                     f"feature map; spatial softmax needs at least 2x2, use images/crops >= 33x33 pixels"
                 )
-            self.crops[key.name] = crop
+            self.crops[key.name] = (int(crop[0]), int(crop[1]))
         n_trunks = min(len(self.rgb_keys), 1 if config.share_trunk else len(self.rgb_keys))
         self.trunks = nn.ModuleList(ResNet18(config.norm) for _ in range(n_trunks))
         self.heads = nn.ModuleList(
@@ -165,7 +165,7 @@ class ObservationEncoder(nn.Module):
         self.register_buffer("imagenet_std", std, persistent=False)
         if config.pretrained_path is not None:
             for trunk in self.trunks:
-                load_torchvision_state_dict(trunk, config.pretrained_path)
+                load_torchvision_state_dict(trunk, config.pretrained_path)  # type: ignore[arg-type]  # ResNet18s
 
     @property
     def feature_dim(self) -> int:
@@ -178,7 +178,7 @@ class ObservationEncoder(nn.Module):
         if missing:
             raise ValueError(f"observation is missing keys {missing} (got {sorted(obs)})")
         first = obs[(self.rgb_keys + self.low_dim_keys)[0]]
-        batch_time = tuple(first.shape[:2])
+        batch_time = (int(first.shape[0]), int(first.shape[1]))
         for key in self.spec.obs:
             value = obs[key.name]
             if (
@@ -199,7 +199,8 @@ class ObservationEncoder(nn.Module):
             use_random = self.training and self.config.random_crop
             images = random_crop(images, *crop) if use_random else center_crop(images, *crop)
         if self.config.imagenet_norm:
-            images = (images - self.imagenet_mean.to(images.dtype)) / self.imagenet_std.to(images.dtype)
+            mean, std = torch.as_tensor(self.imagenet_mean), torch.as_tensor(self.imagenet_std)
+            images = (images - mean.to(images.dtype)) / std.to(images.dtype)
         return images
 
     def forward(self, obs: dict[str, Tensor]) -> Tensor:
@@ -207,7 +208,7 @@ class ObservationEncoder(nn.Module):
         batch, steps = self._check(obs)
         features: list[Tensor] = []
         if self.rgb_keys:
-            dtype = self.trunks[0].conv1.weight.dtype
+            dtype = next(self.trunks[0].parameters()).dtype
             crops = [self._crop(obs[k].flatten(0, 1).to(dtype), k) for k in self.rgb_keys]  # each (N, 3, h, w)
             if len(self.trunks) == 1 and len({c.shape for c in crops}) == 1:
                 maps = self.trunks[0](torch.cat(crops)).chunk(len(crops))  # one batch for all cameras

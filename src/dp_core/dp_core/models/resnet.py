@@ -92,9 +92,15 @@ class ResNet18(nn.Module):
         """x: (N, 3, H, W) -> (N, 512, ceil(H/32), ceil(W/32)), or (N, num_classes) with a head."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        if self.fc is None:
+        if self.fc is None or self.avgpool is None:
             return x
         return self.fc(torch.flatten(self.avgpool(x), 1))
+
+    # the stages, added by name (torchvision's state-dict keys), typed for readers
+    layer1: nn.Sequential
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+    layer4: nn.Sequential
 
 
 def feature_map_size(height: int, width: int) -> tuple[int, int]:

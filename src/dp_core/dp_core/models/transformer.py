@@ -17,6 +17,7 @@ tokens); ``causal_cond_encoder=False`` is the reference's bidirectional encoder.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -97,7 +98,7 @@ class TransformerDenoiser(nn.Module):
         self.step_embedding = SinusoidalStepEmbedding(emb)
         self.cond_obs_emb = nn.Linear(obs_feature_dim, emb)
         self.cond_pos_emb = nn.Parameter(torch.zeros(1, 1 + n_obs_steps, emb))
-        layer_args = dict(
+        layer_args: dict[str, Any] = dict(
             d_model=emb,
             nhead=config.n_head,
             dim_feedforward=4 * emb,

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -157,7 +157,7 @@ class ConvTranspose1d(nn.ConvTranspose1d):
         ):
             return super().forward(x, output_size)
         batch, channels, length = x.shape
-        k, stride, pad = self.kernel_size[0], self.stride[0], self.padding[0]
+        k, stride, pad = self.kernel_size[0], self.stride[0], int(self.padding[0])  # an int padding (checked)
         out_length = (length - 1) * stride - 2 * pad + k + self.output_padding[0]
         rows = x.transpose(1, 2).reshape(batch * length, channels)
         cols = (rows @ self.weight.reshape(channels, -1)).reshape(batch, length, -1).transpose(1, 2)  # (B, O*k, L)
@@ -210,6 +210,9 @@ class _Level(nn.Module):
         self.block1 = ConditionalResidualBlock1D(in_channels, out_channels, *args)
         self.block2 = ConditionalResidualBlock1D(out_channels, out_channels, *args)
         self.resample = resample
+
+    block1: ConditionalResidualBlock1D  # typed for readers (nn.Module attributes)
+    block2: ConditionalResidualBlock1D
 
 
 class ConditionalUnet1D(nn.Module):
@@ -307,12 +310,12 @@ class ConditionalUnet1D(nn.Module):
         films = iter(film.split(self._film_sizes, dim=1))
         x = sample.transpose(1, 2)  # (B, A, L)
         skips = []
-        for level in self.down:
+        for level in cast("list[_Level]", self.down):
             x = level.block2(level.block1(x, next(films)), next(films))
             skips.append(x)
             x = level.resample(x)
         x = self.mid.block2(self.mid.block1(x, next(films)), next(films))
-        for level in self.up:
+        for level in cast("list[_Level]", self.up):
             x = torch.cat((x, skips.pop()), dim=1)
             x = level.block2(level.block1(x, next(films)), next(films))
             x = level.resample(x)

@@ -63,6 +63,7 @@ def _require(condition: bool, message: str) -> None:
 def _shape_meta(policy: Mapping[str, Any]) -> tuple[list[tuple[str, str, tuple[int, ...]]], int]:
     meta = policy.get("shape_meta")
     _require(isinstance(meta, Mapping) and "obs" in meta and "action" in meta, "policy has no shape_meta")
+    assert isinstance(meta, Mapping)  # _require above
     keys = []
     for key, attr in meta["obs"].items():
         kind = attr.get("type", "low_dim")
@@ -211,7 +212,7 @@ def map_image_policy(cfg: Mapping[str, Any], state: Mapping[str, Tensor]) -> Ima
     ]
     _require(not stray, f"original encoder weights not mapped (unsupported modules?): {stray[:8]}")
     spec = PolicySpec(
-        obs=tuple(ObsKeySpec(k, kind, shape) for k, kind, shape in ordered),
+        obs=tuple(ObsKeySpec(k, kind, shape) for k, kind, shape in ordered),  # type: ignore[arg-type]  # rgb/low_dim, checked
         action_dim=action_dim,
         action_names=("x", "y") if action_dim == 2 else (),
         n_obs_steps=int(policy["n_obs_steps"]),

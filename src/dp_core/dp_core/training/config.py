@@ -68,19 +68,19 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
             raise ValueError(f"config key '{where}' must be a list, got {value!r}")
-        args = typing.get_args(tp)
-        if origin is tuple and args and args[-1] is not Ellipsis:
-            if len(args) != len(value):
-                raise ValueError(f"config key '{where}' needs {len(args)} items, got {list(value)}")
-            return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
-        item = args[0] if args else Any
+        items_tp = typing.get_args(tp)
+        if origin is tuple and items_tp and items_tp[-1] is not Ellipsis:
+            if len(items_tp) != len(value):
+                raise ValueError(f"config key '{where}' needs {len(items_tp)} items, got {list(value)}")
+            return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(items_tp, value)))
+        item = items_tp[0] if items_tp else Any
         items = [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if origin in (dict, Mapping) or tp in (dict, Mapping):
         if not isinstance(value, Mapping):
             raise ValueError(f"config key '{where}' must be a mapping, got {value!r}")
-        args = typing.get_args(tp)
-        vt = args[1] if len(args) == 2 else Any
+        kv_tp = typing.get_args(tp)
+        vt = kv_tp[1] if len(kv_tp) == 2 else Any
         return {k: _convert(vt, v, f"{where}.{k}") for k, v in value.items()}
     if tp is Path:
         if not isinstance(value, (str, Path)):
@@ -117,8 +117,9 @@ def from_dict(cls: type[T], data: Any, where: str = "") -> T:
     if unknown:
         dotted = f"{where}.{unknown[0]}" if where else unknown[0]
         raise ValueError(f"unknown config key '{dotted}'; valid keys in '{label}': {valid}")
-    if hasattr(cls, "from_dict") and callable(cls.from_dict):
-        return cls.from_dict(data)  # type: ignore[attr-defined]
+    from_data = getattr(cls, "from_dict", None)
+    if callable(from_data):
+        return from_data(data)
     hints = typing.get_type_hints(cls)
     kwargs = {k: _convert(hints[k], v, f"{where}.{k}" if where else k) for k, v in data.items()}
     return cls(**kwargs)

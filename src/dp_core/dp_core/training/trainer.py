@@ -31,6 +31,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from dp_core.data.dataset import SequenceDataset
+from dp_core.data.normalizer import Kind
 from dp_core.policy.diffusion_model import ACTION_KEY, DiffusionModel
 from dp_core.training.checkpoint import (
     load_train_state,
@@ -76,7 +77,7 @@ def fit_normalizer(model: DiffusionModel, dataset: SequenceDataset) -> None:
     "train" only the training episodes' steps.
     """
     data = dataset.get_normalizer_data()
-    kinds = {key: "low_dim" for key in data}
+    kinds: dict[str, Kind] = {key: "low_dim" for key in data}
     kinds[ACTION_KEY] = "low_dim"
     for key in model.spec.rgb_keys:
         kinds[key.name] = "rgb"
@@ -124,7 +125,7 @@ class Trainer:
             if cfg.drop_last
             else math.ceil(per_rank / cfg.batch_size)
         )
-        self.total_steps = min(cfg.max_steps or math.inf, (cfg.num_epochs or math.inf) * self.steps_per_epoch)  # type: ignore[arg-type]
+        self.total_steps = min(cfg.max_steps or math.inf, (cfg.num_epochs or math.inf) * self.steps_per_epoch)
         self.total_steps = int(self.total_steps)
         self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lr_lambda(cfg.warmup_steps, self.total_steps, cfg.lr_schedule, cfg.warmup_from_zero)
@@ -172,7 +173,7 @@ class Trainer:
     def _loader(self, dataset: SequenceDataset, shuffle: bool, epoch: int, skip_batches: int = 0) -> DataLoader:
         cfg = self.config.train
         drop_last = shuffle and cfg.drop_last
-        sampler = DistributedSampler(
+        sampler: DistributedSampler = DistributedSampler(
             dataset, num_replicas=self.world_size, rank=self.rank, shuffle=shuffle, seed=cfg.seed, drop_last=drop_last
         )
         sampler.set_epoch(epoch)
@@ -213,7 +214,11 @@ class Trainer:
         if self.ema is not None:
             self.ema.step(self.model)
         self.step += 1
-        return {"loss": float(loss.detach()), "grad_norm": float(grad_norm), "lr": self.lr_scheduler.get_last_lr()[0]}
+        return {
+            "loss": float(loss.detach()),
+            "grad_norm": float(grad_norm),
+            "lr": float(self.lr_scheduler.get_last_lr()[0]),
+        }
 
     @torch.no_grad()
     def evaluate(self) -> float | None:
@@ -237,7 +242,9 @@ class Trainer:
 
     def inference_model(self) -> DiffusionModel:
         """The weights inference uses: the EMA copy when EMA is on."""
-        return self.ema.averaged_model if self.ema is not None else self.model
+        model = self.ema.averaged_model if self.ema is not None else self.model
+        assert isinstance(model, DiffusionModel)
+        return model
 
     def save_checkpoint(self) -> Path | None:
         """Write ``step_<N>`` (rank 0 only): inference weights, config, and the resume state."""
