@@ -58,7 +58,7 @@ def test_chunk_program_gives_the_reference_chunks_and_is_released(tiny_checkpoin
     values = producer.status_values()
     assert values["chunk_form"] == "eager" and values["torch_threads"] == "1" and float(values["chunk_ms_p99"]) > 0
     producer.release()
-    assert producer.form == "released" and producer.policy.producer is None
+    assert producer.form == "released" and producer.policy.runner is None
 
 
 def test_expected_observations_are_optional_and_checked_when_given(tiny_checkpoint) -> None:
