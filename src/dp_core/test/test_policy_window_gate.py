@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from dp_core.policy.window_gate import GateConfig, WindowGate
 from dp_core.policy.window_input import CheckedWindow, checked_window
 from dp_core.spec import ObsKeySpec, PolicySpec
-from dp_core.timing.alignment import ObservationWindow
+from dp_core.timing.observation_window import ObservationWindowData
 
 MS = 1_000_000
 SPEC = PolicySpec(
@@ -20,8 +20,8 @@ SPEC = PolicySpec(
 )
 
 
-def window(newest_ns: int = 1_000 * MS, dt_ns: int = 100 * MS, n: int = 2, state_dim: int = 2) -> ObservationWindow:
-    return ObservationWindow(
+def window(newest_ns: int = 1_000 * MS, dt_ns: int = 100 * MS, n: int = 2, state_dim: int = 2) -> ObservationWindowData:
+    return ObservationWindowData(
         stamps_ns=newest_ns - np.arange(n - 1, -1, -1) * dt_ns,
         low_dim={"state": np.zeros((n, state_dim), np.float32)},
         images={"cam": np.zeros((n, 4, 6, 3), np.uint8)},

@@ -73,7 +73,7 @@ def test_inline_inference_is_synchronous_paced_by_stamps_and_repeatable(ros_cont
             runs.append([np.asarray(c.data) for c in chunks])
             assert policy.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
         assert all(np.array_equal(a, b) for a, b in zip(*runs, strict=True))
-        assert policy.runner.gate.skipped == 6  # the windows inside the replanning period
+        assert policy.producer.gate.skipped == 6  # the windows inside the replanning period
     finally:
         executor.shutdown(timeout_sec=1.0)
         policy.destroy_node()

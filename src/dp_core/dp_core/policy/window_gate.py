@@ -25,7 +25,7 @@ import numpy as np
 from dp_core.policy.window_input import CheckedWindow, checked_window
 from dp_core.spec import PolicySpec
 from dp_core.time_units import NS_PER_S
-from dp_core.timing.alignment import ObservationWindow
+from dp_core.timing.observation_window import ObservationWindowData
 
 #: Allowed deviation of a window's frame spacing from ``spec.dt_s`` (producers round to whole ns).
 SPACING_TOLERANCE_NS = 1_000
@@ -62,7 +62,7 @@ class WindowGate:
         self._last_admitted_ns = -(2**62)
         self.skipped = 0  # windows inside the replanning period, repeated or out of order
 
-    def check(self, window: ObservationWindow, now_ns: int) -> CheckedWindow:
+    def check(self, window: ObservationWindowData, now_ns: int) -> CheckedWindow:
         """The window checked once against the spec and the clock; ValueError says what is wrong."""
         stamps = window.stamps_ns
         age_s = (now_ns - int(stamps[-1])) / NS_PER_S

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dp_core.time_units import NS_PER_S
-from dp_core.timing.alignment import AlignmentConfig, ObservationWindow, StreamKind, WindowResult, build_window
+from dp_core.timing.alignment import AlignmentConfig, StreamKind, WindowResult, build_window
+from dp_core.timing.observation_window import ObservationWindowData
 from dp_core.timing.stream_buffer import StreamBuffer
 
 
@@ -79,7 +80,7 @@ class WindowTrigger:
         self._last_window_stamp = -1
         self._last_emit_ns = -(2**62)
 
-    def add(self, stream: str, stamp_ns: int, value: np.ndarray, now_ns: int) -> ObservationWindow | None:
+    def add(self, stream: str, stamp_ns: int, value: np.ndarray, now_ns: int) -> ObservationWindowData | None:
         """Store one sample; the window to publish now, if this sample completes one.
 
         Raises:
@@ -99,7 +100,7 @@ class WindowTrigger:
         result = build_window(self.buffers, self.kinds, now_ns, self.config.alignment)
         return self._accept(self._fresh(result, now_ns), now_ns)
 
-    def poll(self, now_ns: int) -> tuple[WindowResult, ObservationWindow | None]:
+    def poll(self, now_ns: int) -> tuple[WindowResult, ObservationWindowData | None]:
         """The periodic check: why no window can be built (result), and a held-back window to publish."""
         result = self._fresh(build_window(self.buffers, self.kinds, now_ns, self.config.alignment), now_ns)
         if now_ns - self._last_emit_ns < self.config.min_window_period_ns:
@@ -153,7 +154,7 @@ class WindowTrigger:
         parts = [f"{name} (used sample {age:.3f} s old > max_age_s {max_age_s:g})" for name, age in stale.items()]
         return WindowResult(window=None, stale=stale, message="stale streams: " + ", ".join(parts))
 
-    def _accept(self, result: WindowResult, now_ns: int) -> ObservationWindow | None:
+    def _accept(self, result: WindowResult, now_ns: int) -> ObservationWindowData | None:
         """The window when it is new in every stream (the same frame again in some stream: wait)."""
         window = result.window
         if window is None or int(window.stamps_ns[-1]) <= self._last_window_stamp:
