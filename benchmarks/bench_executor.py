@@ -53,15 +53,15 @@ def chunk(now_ns: int, seq: int, horizon: int = 16):
 
 
 def bench_core(ticks: int) -> dict:
+    from dp_core.control.chunk_schedule_config import ChunkScheduleConfig
     from dp_core.control.executor import ChunkExecutor, ChunkExecutorConfig
     from dp_core.control.limits import JointLimits
-    from dp_core.control.plan import ExecutorConfig
     from dp_core.control.watchdog import WatchdogConfig
 
     limits = JointLimits(tuple(JOINTS), Q_MIN, Q_MAX, V_MAX, A_MAX)
     result = {}
     for mode in ("position", "trajectory"):
-        plan = ExecutorConfig(tuple(JOINTS), control_rate_hz=250.0, joint_limits=limits, max_chunk_actions=2048)
+        plan = ChunkScheduleConfig(tuple(JOINTS), control_rate_hz=250.0, joint_limits=limits, max_chunk_actions=2048)
         ex = ChunkExecutor(ChunkExecutorConfig(plan, WatchdogConfig(max_state_age_s=0.1), mode))
         now, seq, costs, sends = 10**12, 0, [], []
         ex.set_policy_state("active", now)
@@ -79,7 +79,7 @@ def bench_core(ticks: int) -> dict:
         result[f"core_tick_us_{mode}"] = percentiles(costs, 1e-3)
         if sends:
             result["core_trajectory_build_us"] = percentiles(sends, 1e-3)
-    ex = ChunkExecutor(ChunkExecutorConfig(ExecutorConfig(tuple(JOINTS), joint_limits=limits), WatchdogConfig()))
+    ex = ChunkExecutor(ChunkExecutorConfig(ChunkScheduleConfig(tuple(JOINTS), joint_limits=limits), WatchdogConfig()))
     now = 10**12
     ex.set_policy_state("active", now)
     validation = []

@@ -43,7 +43,7 @@ from bench_inference import baseline_chunk, build_model, preset_config, random_w
 from dp_core.models.obs_encoder import EncoderConfig
 from dp_core.models.unet1d import UNetConfig
 from dp_core.policy.accelerated import AcceleratedPolicy
-from dp_core.policy.diffusion_policy import DiffusionPolicy, PolicyConfig
+from dp_core.policy.diffusion_model import DiffusionModel, DiffusionModelConfig
 from dp_core.policy.inference import PRECISION_TOLERANCE, Policy
 from dp_core.training.ema import EMAModel
 from dp_core.training.trainer import make_optimizer
@@ -51,10 +51,10 @@ from dp_core.training.trainer import make_optimizer
 PRESETS = ("pusht_lowdim", "pusht_image2cam")
 
 
-def smoke_config(name: str) -> PolicyConfig:
+def smoke_config(name: str) -> DiffusionModelConfig:
     """The preset with a tiny U-Net and encoder (the --smoke run)."""
     config = preset_config(name)
-    return PolicyConfig(
+    return DiffusionModelConfig(
         spec=config.spec,
         unet=UNetConfig(down_dims=(16, 32), diffusion_step_embed_dim=16, n_groups=4),
         encoder=EncoderConfig(crop_shape=(84, 84), num_keypoints=4, feature_dim_per_camera=8),
@@ -79,14 +79,14 @@ def latency(fn: Callable[[], object], runs: int, sync: Callable[[], None], warmu
     }
 
 
-def normalized_difference(model: DiffusionPolicy, actions: np.ndarray, reference: np.ndarray) -> float:
+def normalized_difference(model: DiffusionModel, actions: np.ndarray, reference: np.ndarray) -> float:
     norm = model.normalizer
     a, ref = (norm.normalize("action", torch.from_numpy(x)) for x in (actions, reference))
     return float((a - ref).abs().max() / ref.abs().max().clamp(min=1e-6))
 
 
 def chunk_forms(
-    model: DiffusionPolicy, steps: int | None, device: torch.device, window: dict, runs: int
+    model: DiffusionModel, steps: int | None, device: torch.device, window: dict, runs: int
 ) -> dict[str, object]:
     """Latency of the baseline and of each precision × form, for one preset and step count."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -146,7 +146,7 @@ def rank(out: dict[str, object]) -> None:
     out["speedup_vs_baseline"] = round(out["baseline"]["min"] / timed[best], 2)  # type: ignore[index]
 
 
-def compiled(model: DiffusionPolicy, device: torch.device, window: dict, runs: int) -> dict[str, object]:
+def compiled(model: DiffusionModel, device: torch.device, window: dict, runs: int) -> dict[str, object]:
     """DDIM-16 fp32 latency of the torch.compile form (mode "default"); run last, it is the slow one."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     copied = copy.deepcopy(model)
@@ -165,7 +165,7 @@ def compiled(model: DiffusionPolicy, device: torch.device, window: dict, runs: i
     return stats
 
 
-def train_speed(config: PolicyConfig, batch_size: int, device: torch.device, steps: int) -> float:
+def train_speed(config: DiffusionModelConfig, batch_size: int, device: torch.device, steps: int) -> float:
     """Samples/s of a training step (bf16 autocast on CUDA, fused AdamW, EMA), after 2 warm-up steps."""
     model = build_model(config).to(device).train()
     optimizer = make_optimizer(model, lr=1e-4, betas=(0.95, 0.999), weight_decay=1e-6)

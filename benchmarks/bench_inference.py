@@ -42,7 +42,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from dp_core.diffusion.sampling import sample_actions
 from dp_core.models.obs_encoder import EncoderConfig
 from dp_core.models.unet1d import UNetConfig
-from dp_core.policy.diffusion_policy import DiffusionPolicy, PolicyConfig
+from dp_core.policy.diffusion_model import DiffusionModel, DiffusionModelConfig
 from dp_core.policy.fast_inference import convert_denoiser
 from dp_core.policy.inference import Policy
 from dp_core.spec import ObsKeySpec, PolicySpec
@@ -52,7 +52,7 @@ from dp_core.training.ema import EMAModel
 from dp_core.training.trainer import make_optimizer
 
 
-def preset_config(name: str) -> PolicyConfig:
+def preset_config(name: str) -> DiffusionModelConfig:
     """The paper's Push-T low-dim U-Net, or a two-camera 96x96 image policy."""
     if name == "pusht_lowdim":
         spec = PolicySpec(
@@ -62,7 +62,9 @@ def preset_config(name: str) -> PolicyConfig:
             horizon=16,
             n_action_steps=8,
         )
-        return PolicyConfig(spec=spec, unet=UNetConfig(down_dims=(256, 512, 1024), diffusion_step_embed_dim=256))
+        return DiffusionModelConfig(
+            spec=spec, unet=UNetConfig(down_dims=(256, 512, 1024), diffusion_step_embed_dim=256)
+        )
     if name == "pusht_image2cam":
         spec = PolicySpec(
             obs=(
@@ -75,7 +77,7 @@ def preset_config(name: str) -> PolicyConfig:
             horizon=16,
             n_action_steps=8,
         )
-        return PolicyConfig(
+        return DiffusionModelConfig(
             spec=spec,
             unet=UNetConfig(down_dims=(256, 512, 1024), diffusion_step_embed_dim=128),
             encoder=EncoderConfig(crop_shape=(84, 84)),
@@ -83,9 +85,9 @@ def preset_config(name: str) -> PolicyConfig:
     raise ValueError(f"unknown preset {name!r}; use pusht_lowdim or pusht_image2cam")
 
 
-def build_model(config: PolicyConfig) -> DiffusionPolicy:
+def build_model(config: DiffusionModelConfig) -> DiffusionModel:
     torch.manual_seed(0)
-    model = DiffusionPolicy(config)
+    model = DiffusionModel(config)
     rng = np.random.default_rng(0)
     data = {k.name: rng.uniform(0, 512, size=(1000, k.shape[0])).astype(np.float32) for k in config.spec.low_dim_keys}
     data["action"] = rng.uniform(0, 512, size=(1000, config.spec.action_dim)).astype(np.float32)
@@ -115,7 +117,7 @@ def window_tensors(window: dict[str, dict[str, np.ndarray]], device: torch.devic
     return obs
 
 
-def baseline_chunk(model: DiffusionPolicy, obs: dict[str, torch.Tensor], steps: int | None, seed: int) -> torch.Tensor:
+def baseline_chunk(model: DiffusionModel, obs: dict[str, torch.Tensor], steps: int | None, seed: int) -> torch.Tensor:
     """Original-like predict_action: fp32, no_grad, obs features fed to the U-Net at every step."""
     with torch.no_grad():
         features = model.encode_observations(obs)
@@ -171,7 +173,9 @@ def original_ema_step(ema_model: torch.nn.Module, model: torch.nn.Module, decay:
                 ema_param.add_(param.data.to(dtype=ema_param.dtype), alpha=1 - decay)
 
 
-def train_step_fns(config: PolicyConfig, batch_size: int, device: torch.device) -> dict[str, Callable[[], None]]:
+def train_step_fns(
+    config: DiffusionModelConfig, batch_size: int, device: torch.device
+) -> dict[str, Callable[[], None]]:
     """One training step each: baseline (reference AdamW + original EMA loop) and ours (trainer's)."""
     fns = {}
     for name in ("baseline", "ours"):
@@ -197,7 +201,7 @@ def train_step_fns(config: PolicyConfig, batch_size: int, device: torch.device) 
     return fns
 
 
-def fit_trained_ish(model: DiffusionPolicy, steps: int, batch_size: int = 16) -> float:
+def fit_trained_ish(model: DiffusionModel, steps: int, batch_size: int = 16) -> float:
     """A few AdamW steps on a synthetic smooth task (actions linear in the state): 'trained-ish' weights."""
     spec = model.spec
     gen = torch.Generator().manual_seed(1)
@@ -262,7 +266,9 @@ def main() -> None:
     )
     sync = _sync(device)
     if args.checkpoint:
-        config = from_dict(PolicyConfig, load_config_dict(resolve_checkpoint_dir(args.checkpoint))["policy"], "policy")
+        config = from_dict(
+            DiffusionModelConfig, load_config_dict(resolve_checkpoint_dir(args.checkpoint))["policy"], "policy"
+        )
     else:
         config = preset_config(args.preset)
     window = random_window(config.spec)

@@ -183,7 +183,7 @@ def run_child(nodes: list[str], checkpoint: Path, out: Path) -> None:
         ):
             raise RuntimeError(f"policy node did not start: {policy.note}")
         instrument_worker(policy, marks)
-        info["inference_ms"] = measure_inference_ms(policy.runner.policy)
+        info["inference_ms"] = measure_inference_ms(policy.producer.policy)
         executor.add_node(policy)
     instrument(obs, None, marks)
     print("READY " + json.dumps(info), flush=True)

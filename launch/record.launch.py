@@ -30,6 +30,7 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from dp_policy_node import launch_graph as g
+from dp_ros_common.params_file import resolve as resolve_params_file
 from launch import LaunchDescription
 
 
@@ -54,7 +55,8 @@ def _profile_nodes(context):
     if arg["output_dir"]:
         recorder = dataclasses.replace(recorder, overrides={**recorder.overrides, "output_dir": arg["output_dir"]})
     processes = [recorder]
-    notes = [SetLaunchConfiguration("profile", profile)]  # the nodes below read LaunchConfiguration("profile")
+    # the nodes below read LaunchConfiguration("profile"): the alias-free copy (rcl refuses YAML aliases)
+    notes = [SetLaunchConfiguration("profile", resolve_params_file(profile))]
     if not sim:
         if not arg["servo_twist_topic"]:  # MoveIt Servo drives its own controller
             g.check_cartesian_end_effector("cartesian", g.truthy(arg["load_gripper"]), arg["controllers_yaml"])

@@ -24,10 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dp_core.control.action_chunk import ActionChunkData
+from dp_core.control.chunk_schedule_config import ChunkScheduleConfig
 from dp_core.control.executor import ChunkExecutor, ChunkExecutorConfig, Output
 from dp_core.control.limits import CartesianLimits, JointLimits
 from dp_core.control.motion_limiter import MAX_GAP_PERIODS, quat_conjugate, quat_multiply, quat_to_rotvec
-from dp_core.control.plan import ExecutorConfig
 from dp_core.control.trajectory import Trajectory
 from dp_core.control.watchdog import WatchdogConfig
 
@@ -47,7 +47,7 @@ EXAMPLES = int(os.environ.get("DP_EXECUTOR_EXAMPLES", "200"))  # per output mode
 
 def make_config(mode: str, rate_hz: float = 250.0, **plan_kw) -> ChunkExecutorConfig:
     if mode == "pose":
-        plan = ExecutorConfig(
+        plan = ChunkScheduleConfig(
             POSE,
             control_rate_hz=rate_hz,
             cartesian_limits=CartesianLimits(BOX_MIN, BOX_MAX, LIN_V, ANG_V, LIN_A, ANG_A),
@@ -55,7 +55,7 @@ def make_config(mode: str, rate_hz: float = 250.0, **plan_kw) -> ChunkExecutorCo
             **plan_kw,
         )
     else:
-        plan = ExecutorConfig(
+        plan = ChunkScheduleConfig(
             JOINTS,
             control_rate_hz=rate_hz,
             joint_limits=JointLimits(JOINTS, PMIN, PMAX, VMAX, AMAX),

@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dp_core.control.action_chunk import ActionChunkData
+from dp_core.control.chunk_schedule_config import ChunkScheduleConfig
 from dp_core.control.executor import ChunkExecutor, ChunkExecutorConfig
 from dp_core.control.layout import ActionLayout
 from dp_core.control.limits import JointLimits
-from dp_core.control.plan import ExecutorConfig
 from dp_core.control.plan_preview import (
     DISCARDED,
     EXECUTED,
@@ -129,7 +129,7 @@ def test_progress_of_the_real_executor_drives_the_preview(mode):
     the executor's active_sequence/mode at 10 Hz (as dp/executor_status) splits chunk 1 at chunk 2's
     takeover; after a deactivation the rest of chunk 2 is discarded."""
     lim = JointLimits(JOINTS, -3.0, 3.0, [2.0] * 3, [20.0] * 3)
-    ex = ChunkExecutor(ChunkExecutorConfig(ExecutorConfig(JOINTS, joint_limits=lim), output_mode=mode))
+    ex = ChunkExecutor(ChunkExecutorConfig(ChunkScheduleConfig(JOINTS, joint_limits=lim), output_mode=mode))
     p = PlanPreview()
     ex.set_policy_state("active", 0)
     t = 0

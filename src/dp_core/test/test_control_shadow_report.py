@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dp_core.control.action_chunk import ActionChunkData
+from dp_core.control.chunk_schedule_config import ChunkScheduleConfig
 from dp_core.control.executor import ChunkExecutor, ChunkExecutorConfig
 from dp_core.control.layout import ActionLayout
 from dp_core.control.limits import CartesianLimits, JointLimits
-from dp_core.control.plan import ExecutorConfig
 from dp_core.control.shadow_report import ShadowTracker, compared_indices
 
 MS = 1_000_000
@@ -40,7 +40,7 @@ def test_compared_indices_leave_out_grippers_and_orientation():
 @pytest.mark.parametrize("arm", ["still", "teleoperated"])
 def test_reports_match_the_distances_of_the_real_executor(arm):
     lim = JointLimits(("j1", "j2"), -3.0, 3.0, [1.0, 1.0], [10.0, 10.0])
-    ex = ChunkExecutor(ChunkExecutorConfig(ExecutorConfig(JOINTS, joint_limits=lim), output_mode="position"))
+    ex = ChunkExecutor(ChunkExecutorConfig(ChunkScheduleConfig(JOINTS, joint_limits=lim), output_mode="position"))
     idx, unit = compared_indices(ex.layout, "position")
     tracker = ShadowTracker(idx, unit)
     expected: dict[int, list[float]] = {}
@@ -99,7 +99,7 @@ def test_every_moving_tick_is_in_exactly_one_report(ticks):
 def test_pose_mode_distance_is_the_position_in_metres():
     box = CartesianLimits([-1, -1, 0], [1, 1, 1], 0.5, 1.0, 5.0, 10.0)
     names = ("x", "y", "z", "qx", "qy", "qz", "qw")
-    ex = ChunkExecutor(ChunkExecutorConfig(ExecutorConfig(names, cartesian_limits=box), output_mode="pose"))
+    ex = ChunkExecutor(ChunkExecutorConfig(ChunkScheduleConfig(names, cartesian_limits=box), output_mode="pose"))
     tracker = ShadowTracker(*compared_indices(ex.layout, "pose"))
     actions = np.tile([0.3, 0.0, 0.4, 0, 0, 0, 1], (5, 1)).astype(np.float32)
     actions[:, 0] += np.linspace(0, 0.2, 5)

@@ -15,7 +15,7 @@ import torch
 from dp_core.data.dataset import DataConfig
 from dp_core.data.replay_buffer import ReplayBuffer
 from dp_core.models.unet1d import UNetConfig
-from dp_core.policy.diffusion_policy import PolicyConfig
+from dp_core.policy.diffusion_model import DiffusionModelConfig
 from dp_core.policy.inference import Policy
 from dp_core.spec import ObsKeySpec, PolicySpec
 from dp_core.training.config import Config, TrainConfig
@@ -51,7 +51,7 @@ def test_policy_recovers_the_linear_feedback_law(tmp_path: Path) -> None:
     action_range = np.ptp(np.concatenate(all_actions), axis=0)
 
     config = Config(
-        policy=PolicyConfig(
+        policy=DiffusionModelConfig(
             spec=SPEC, unet=UNetConfig(down_dims=(32, 64), diffusion_step_embed_dim=16), num_inference_steps=16
         ),
         data=DataConfig(path=str(tmp_path / "lin.zarr"), obs_sources={"state": "state"}, val_ratio=0.0),

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from dp_core.data.dataset import DataConfig, SequenceDataset
 from dp_core.data.replay_buffer import ReplayBuffer
 from dp_core.models.unet1d import UNetConfig
-from dp_core.policy.diffusion_policy import PolicyConfig
+from dp_core.policy.diffusion_model import DiffusionModelConfig
 from dp_core.policy.inference import Policy
 from dp_core.spec import ObsKeySpec, PolicySpec
 from dp_core.training.config import Config, TrainConfig
@@ -50,12 +50,12 @@ def classify(actions: np.ndarray) -> np.ndarray:
     return np.where(mean_x > 0.3, 1, np.where(mean_x < -0.3, -1, 0))
 
 
-def train_regression(dataset: SequenceDataset, config: PolicyConfig, steps: int) -> np.ndarray:
+def train_regression(dataset: SequenceDataset, config: DiffusionModelConfig, steps: int) -> np.ndarray:
     """Same U-Net, zero input at step 0, MSE on normalized actions; returns its start-window chunk."""
-    from dp_core.policy.diffusion_policy import DiffusionPolicy
+    from dp_core.policy.diffusion_model import DiffusionModel
 
     torch.manual_seed(1)
-    model = DiffusionPolicy(config)
+    model = DiffusionModel(config)
     fit_normalizer(model, dataset)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     loader = torch.utils.data.DataLoader(dataset, batch_size=32, shuffle=True, drop_last=True)
@@ -85,7 +85,7 @@ def test_diffusion_keeps_both_modes_and_regression_averages(tmp_path: Path) -> N
     torch.manual_seed(0)
     write_demos(tmp_path / "demos.zarr")
     data = DataConfig(path=str(tmp_path / "demos.zarr"), obs_sources={"pos": "pos"}, val_ratio=0.0)
-    policy_config = PolicyConfig(spec=SPEC, unet=UNET, num_inference_steps=16)
+    policy_config = DiffusionModelConfig(spec=SPEC, unet=UNET, num_inference_steps=16)
     train = TrainConfig(
         seed=0,
         batch_size=32,

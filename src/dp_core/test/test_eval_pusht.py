@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from dp_core.evaluation.pusht_env import LOCAL_KEYPOINTS, PushTObserver, block_keypoints, start_state
 from dp_core.evaluation.rollout import _window
 from dp_core.models.unet1d import UNetConfig
-from dp_core.policy.diffusion_policy import DiffusionPolicy, PolicyConfig
+from dp_core.policy.diffusion_model import DiffusionModel, DiffusionModelConfig
 from dp_core.spec import ObsKeySpec, PolicySpec
 from dp_core.training.checkpoint import save_checkpoint_dir
 from dp_core.training.config import to_dict
@@ -31,11 +31,11 @@ def _tiny_checkpoint(tmp_path: Path, image: bool = False) -> Path:
     if image:
         obs = [ObsKeySpec("image", "rgb", (3, 96, 96)), obs[1]]
     spec = PolicySpec(obs=tuple(obs), action_dim=2, action_names=("x", "y"), horizon=8, n_action_steps=4)
-    config = PolicyConfig(
+    config = DiffusionModelConfig(
         spec=spec, unet=UNetConfig(down_dims=(8, 16), n_groups=4, diffusion_step_embed_dim=8), num_inference_steps=2
     )
     torch.manual_seed(0)
-    model = DiffusionPolicy(config)
+    model = DiffusionModel(config)
     rng = np.random.default_rng(0)
     data = {k.name: rng.uniform(0, 512, (100, k.shape[0])) for k in spec.low_dim_keys}
     data["action"] = rng.uniform(0, 512, (100, 2))

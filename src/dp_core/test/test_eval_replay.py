@@ -14,7 +14,7 @@ from dp_core.evaluation.replay_eval import (
     summary_metrics,
 )
 from dp_core.spec import ObsKeySpec, PolicySpec
-from dp_core.timing.alignment import ObservationWindow
+from dp_core.timing.observation_window import ObservationWindowData
 
 DT_NS = 100_000_000
 
@@ -45,7 +45,7 @@ def _episode(length: int, dims: int = 2, seed: int = 0) -> ReplayEpisode:
 def _oracle(episode: ReplayEpisode, spec: PolicySpec, offset: np.ndarray, per_sample: float):
     """Returns the recorded future + offset (+ per_sample * k on dim 0 for sample k); 1e6 past the end."""
 
-    def predict(window: ObservationWindow, seed: int) -> np.ndarray:
+    def predict(window: ObservationWindowData, seed: int) -> np.ndarray:
         row = int(window.low_dim["q"][-1, 0])
         assert window.stamps_ns[-1] == episode.ticks_ns[row]  # newest target = the row's time
         k = [chunk_seed(0, episode.name, row, j) for j in range(8)].index(seed)  # the sample index
@@ -137,7 +137,7 @@ def test_metrics_match_brute_force(n_obs: int, extra: int, length: int, stride: 
     spec, episode = _spec(n_obs, horizon, n_action), _episode(length, seed=seed)
     rng = np.random.default_rng(seed + 1)
 
-    def predict(window: ObservationWindow, chunk_seed_: int) -> np.ndarray:
+    def predict(window: ObservationWindowData, chunk_seed_: int) -> np.ndarray:
         return rng.normal(size=(horizon, 2)).astype(np.float32)
 
     evaluation = evaluate_episode(episode, spec, predict, ReplayConfig(samples, stride=stride))

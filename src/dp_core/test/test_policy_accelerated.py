@@ -23,7 +23,7 @@ from dp_core.policy.accelerated import AcceleratedPolicy
 from dp_core.policy.chunk_program import ChunkProgram, ChunkRunner, draw_chunk_noise
 from dp_core.policy.cpu_threads import candidate_counts, choose_thread_count
 from dp_core.policy.device import resolve_device
-from dp_core.policy.diffusion_policy import DiffusionPolicy, PolicyConfig
+from dp_core.policy.diffusion_model import DiffusionModel, DiffusionModelConfig
 from dp_core.policy.inference import Policy
 from dp_core.spec import ObsKeySpec, PolicySpec
 
@@ -32,7 +32,7 @@ CUDA = torch.cuda.is_available()
 
 def make_model(
     image: bool = True, steps: int | None = 4, denoiser: str = "unet", seed: int = 0, clip: bool = False
-) -> DiffusionPolicy:
+) -> DiffusionModel:
     """A small random policy (camera 40x40 + 3-d state → 2-d actions) with a fitted normalizer.
 
     Without clipping by default: a random denoiser's x0 estimate saturates the clip bounds, and
@@ -43,7 +43,7 @@ def make_model(
         obs.insert(0, ObsKeySpec("cam", "rgb", (3, 40, 40)))
     spec = PolicySpec(obs=tuple(obs), action_dim=2, n_obs_steps=2, horizon=8, n_action_steps=4)
     torch.manual_seed(seed)
-    config = PolicyConfig(
+    config = DiffusionModelConfig(
         spec=spec,
         denoiser=denoiser,
         num_inference_steps=steps,
@@ -52,7 +52,7 @@ def make_model(
         transformer=TransformerConfig(n_layer=1, n_head=2, n_emb=16),
         encoder=EncoderConfig(crop_shape=(36, 36), num_keypoints=4, feature_dim_per_camera=8),
     )
-    model = DiffusionPolicy(config)
+    model = DiffusionModel(config)
     rng = np.random.default_rng(seed)
     data = {
         "pos": rng.normal(size=(50, 3)).astype(np.float32),
@@ -68,7 +68,7 @@ def window(spec: PolicySpec, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
     return {"low_dim": {"pos": rng.normal(size=(2, 3)).astype(np.float32)}, "images": images}
 
 
-def accelerated(model: DiffusionPolicy, form: str = "eager", device: str = "cpu", precision: str = "fp32"):
+def accelerated(model: DiffusionModel, form: str = "eager", device: str = "cpu", precision: str = "fp32"):
     policy = AcceleratedPolicy(Policy(model, device=device, precision=precision), form=form, timing_runs=1)
     policy.prepare()
     return policy

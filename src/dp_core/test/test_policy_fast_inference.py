@@ -14,7 +14,7 @@ from dp_core.models.obs_encoder import EncoderConfig
 from dp_core.models.transformer import TransformerConfig
 from dp_core.models.unet1d import ConditionalUnet1D, UNetConfig
 from dp_core.policy import inference
-from dp_core.policy.diffusion_policy import DiffusionPolicy, PolicyConfig
+from dp_core.policy.diffusion_model import DiffusionModel, DiffusionModelConfig
 from dp_core.policy.fast_inference import (
     FastUnet1D,
     Int8Conv1d,
@@ -39,11 +39,11 @@ def relative(a: torch.Tensor, reference: torch.Tensor) -> float:
 
 
 @pytest.fixture(scope="module")
-def trained() -> DiffusionPolicy:
+def trained() -> DiffusionModel:
     """A small U-Net policy fitted for a few dozen steps to a smooth task (actions linear in pos)."""
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model = DiffusionPolicy(PolicyConfig(spec=SPEC, unet=UNET, num_inference_steps=16))
+    model = DiffusionModel(DiffusionModelConfig(spec=SPEC, unet=UNET, num_inference_steps=16))
     rng = np.random.default_rng(0)
     pos = rng.uniform(-1, 1, size=(512, 4)).astype(np.float32)
     gain = rng.normal(size=(4, 2)).astype(np.float32)
@@ -80,7 +80,7 @@ def test_quantize_skips_unsupported_shapes() -> None:
     assert isinstance(model[0], nn.Conv1d) and isinstance(model[1], Int8Conv1d) and isinstance(model[2], nn.Linear)
 
 
-def test_step_film_table_is_exact_in_float32(trained: DiffusionPolicy) -> None:
+def test_step_film_table_is_exact_in_float32(trained: DiffusionModel) -> None:
     unet = trained.denoiser
     fast = convert_denoiser(unet, "fp32", trained.config.noise.num_train_timesteps)
     sample, features = torch.randn(3, 16, 2), torch.randn(3, 2, unet.obs_feature_dim)
@@ -92,7 +92,7 @@ def test_step_film_table_is_exact_in_float32(trained: DiffusionPolicy) -> None:
             assert relative(fast(sample, step, cond_cache=cache), reference) < 1e-5
 
 
-def test_int8_form_keeps_full_resolution_level_float32(trained: DiffusionPolicy) -> None:
+def test_int8_form_keeps_full_resolution_level_float32(trained: DiffusionModel) -> None:
     fast = convert_denoiser(trained.denoiser, "int8", 100)
     assert isinstance(fast, FastUnet1D) and fast.converted_layers > 0 and fast.float_layers == 0
     assert all(not isinstance(m, Int8Conv1d) for m in (*fast.unet.down[0].modules(), *fast.unet.final.modules()))
@@ -100,7 +100,7 @@ def test_int8_form_keeps_full_resolution_level_float32(trained: DiffusionPolicy)
     assert weight_bytes(fast) < 0.5 * weight_bytes(trained.denoiser)
 
 
-def test_int8_chunk_matches_fp32_within_tolerance(trained: DiffusionPolicy) -> None:
+def test_int8_chunk_matches_fp32_within_tolerance(trained: DiffusionModel) -> None:
     reference = Policy(copy.deepcopy(trained), device="cpu", precision="fp32")
     int8 = Policy(copy.deepcopy(trained), device="cpu", precision="int8")
     assert int8.precision == "int8", int8.precision_check
@@ -115,7 +115,7 @@ def test_int8_chunk_matches_fp32_within_tolerance(trained: DiffusionPolicy) -> N
         assert relative(b_n, a_n) <= PRECISION_TOLERANCE
 
 
-def test_self_check_falls_back_to_fp32(trained: DiffusionPolicy, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_self_check_falls_back_to_fp32(trained: DiffusionModel, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(inference, "PRECISION_TOLERANCE", 0.0)
     policy = Policy(copy.deepcopy(trained), device="cpu", precision="auto")
     assert policy.precision == "fp32" and isinstance(policy.model.denoiser, ConditionalUnet1D)
@@ -126,8 +126,8 @@ def test_self_check_falls_back_to_fp32(trained: DiffusionPolicy, monkeypatch: py
 
 def test_int8_is_unet_only() -> None:
     torch.manual_seed(0)
-    model = DiffusionPolicy(
-        PolicyConfig(
+    model = DiffusionModel(
+        DiffusionModelConfig(
             spec=SPEC,
             denoiser="transformer",
             num_inference_steps=2,
@@ -144,7 +144,7 @@ def test_int8_is_unet_only() -> None:
     assert Policy(model, device="cpu", precision="int8").precision == "fp32"
 
 
-def test_fp32_is_the_default_and_tries_nothing(trained: DiffusionPolicy) -> None:
+def test_fp32_is_the_default_and_tries_nothing(trained: DiffusionModel) -> None:
     policy = Policy(copy.deepcopy(trained), device="cpu")
     assert policy.precision == "fp32" and policy.precision_check == {}
     assert isinstance(policy.model.denoiser, ConditionalUnet1D)
@@ -159,7 +159,7 @@ class _NoClock:
 
 
 def test_auto_is_chosen_by_capability_and_accuracy_only(
-    trained: DiffusionPolicy, monkeypatch: pytest.MonkeyPatch
+    trained: DiffusionModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No clock at load; the first supported candidate within tolerance; the same on every load."""
     assert precision_candidates(torch.device("cpu"), trained.denoiser)[0] == "int8"

@@ -8,10 +8,10 @@ import torch
 
 from dp_core.control.action_chunk import ActionChunkData
 from dp_core.models.unet1d import UNetConfig
-from dp_core.policy.diffusion_policy import DiffusionPolicy, PolicyConfig
+from dp_core.policy.diffusion_model import DiffusionModel, DiffusionModelConfig
 from dp_core.policy.inference import PRECISION_TOLERANCE, Policy
 from dp_core.spec import ObsKeySpec, PolicySpec
-from dp_core.timing.alignment import ObservationWindow
+from dp_core.timing.observation_window import ObservationWindowData
 from dp_core.training.checkpoint import load_policy_weights, save_checkpoint_dir
 from dp_core.training.config import to_dict
 
@@ -25,18 +25,18 @@ def make_spec(action_dim: int = 2, image: bool = False) -> PolicySpec:
     return PolicySpec(obs=tuple(obs), action_dim=action_dim, n_obs_steps=2, horizon=8, n_action_steps=4)
 
 
-def make_policy(spec: PolicySpec, seed: int = 0) -> DiffusionPolicy:
+def make_policy(spec: PolicySpec, seed: int = 0) -> DiffusionModel:
     """A randomly initialised policy with a normalizer fitted on random data."""
     from dp_core.models.obs_encoder import EncoderConfig
 
     torch.manual_seed(seed)
-    config = PolicyConfig(
+    config = DiffusionModelConfig(
         spec=spec,
         unet=UNET,
         num_inference_steps=4,
         encoder=EncoderConfig(crop_shape=(36, 36), num_keypoints=4, feature_dim_per_camera=8),
     )
-    model = DiffusionPolicy(config)
+    model = DiffusionModel(config)
     rng = np.random.default_rng(seed)
     data = {
         "pos": rng.normal(size=(50, 3)).astype(np.float32),
@@ -47,7 +47,7 @@ def make_policy(spec: PolicySpec, seed: int = 0) -> DiffusionPolicy:
     return model
 
 
-def save(model: DiffusionPolicy, run_dir: Path, step: int = 1) -> Path:
+def save(model: DiffusionModel, run_dir: Path, step: int = 1) -> Path:
     tree = {"policy": to_dict(model.config), "data": {}, "train": {}}
     return save_checkpoint_dir(run_dir, step, model.state_dict(), tree)
 
@@ -59,7 +59,7 @@ def window(spec: PolicySpec, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[DiffusionPolicy, Path]:
+def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[DiffusionModel, Path]:
     torch.set_num_threads(1)
     spec = make_spec(image=True)
     model = make_policy(spec)
@@ -68,7 +68,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[DiffusionPolicy, Pa
     return model, run_dir
 
 
-def test_save_load_gives_identical_predictions(saved: tuple[DiffusionPolicy, Path]) -> None:
+def test_save_load_gives_identical_predictions(saved: tuple[DiffusionModel, Path]) -> None:
     model, run_dir = saved
     policy = Policy.from_checkpoint(run_dir, device="cpu", precision="fp32")
     obs = window(policy.spec)
@@ -90,14 +90,14 @@ def test_save_load_gives_identical_predictions(saved: tuple[DiffusionPolicy, Pat
     assert first.aligned_index == 1 and first.execute_steps == 4 and first.inference_ms > 0
     assert policy.policy_id.startswith("run/step_3@")
     # the chunk the executor consumes: on the window's clock, numbered, named by the checkpoint
-    stamped = ObservationWindow(np.array([900, 1000]) * 1_000_000, obs["low_dim"], obs["images"])
+    stamped = ObservationWindowData(np.array([900, 1000]) * 1_000_000, obs["low_dim"], obs["images"])
     chunk = policy.predict(stamped, seed=7, sequence=5)
     assert isinstance(chunk, ActionChunkData) and chunk.policy_id == policy.policy_id and chunk.sequence == 5
     assert (chunk.stamp_ns, chunk.start_ns, chunk.dt_s) == (1_000_000_000, 1_000_000_000 - 100_000_000, 0.1)
     np.testing.assert_array_equal(chunk.actions, first.actions)
 
 
-def test_actions_are_in_unnormalized_units(saved: tuple[DiffusionPolicy, Path]) -> None:
+def test_actions_are_in_unnormalized_units(saved: tuple[DiffusionModel, Path]) -> None:
     _, run_dir = saved
     policy = Policy.from_checkpoint(run_dir, device="cpu", precision="fp32")
     plans = np.stack([policy.predict(window(policy.spec, s), seed=s).actions for s in range(4)])
@@ -107,7 +107,7 @@ def test_actions_are_in_unnormalized_units(saved: tuple[DiffusionPolicy, Path]) 
     assert plans.max() > 1.0, "actions look normalized, not in robot units"
 
 
-def test_warm_start_and_bf16(saved: tuple[DiffusionPolicy, Path]) -> None:
+def test_warm_start_and_bf16(saved: tuple[DiffusionModel, Path]) -> None:
     _, run_dir = saved
     policy = Policy.from_checkpoint(run_dir, device="cpu", precision="fp32")
     obs = window(policy.spec)
@@ -126,7 +126,7 @@ def test_warm_start_and_bf16(saved: tuple[DiffusionPolicy, Path]) -> None:
         assert np.abs(out - ref).max() <= 0.02 * np.abs(ref).max()
 
 
-def test_bad_observations_are_named(saved: tuple[DiffusionPolicy, Path]) -> None:
+def test_bad_observations_are_named(saved: tuple[DiffusionModel, Path]) -> None:
     _, run_dir = saved
     policy = Policy.from_checkpoint(run_dir, device="cpu", precision="fp32")
     obs = window(policy.spec)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from dp_core.policy.window_gate import GateConfig, WindowGate
 from dp_core.policy.window_input import CheckedWindow, checked_window
 from dp_core.spec import ObsKeySpec, PolicySpec
-from dp_core.timing.alignment import ObservationWindow
+from dp_core.timing.observation_window import ObservationWindowData
 
 MS = 1_000_000
 SPEC = PolicySpec(
@@ -20,8 +20,8 @@ SPEC = PolicySpec(
 )
 
 
-def window(newest_ns: int = 1_000 * MS, dt_ns: int = 100 * MS, n: int = 2, state_dim: int = 2) -> ObservationWindow:
-    return ObservationWindow(
+def window(newest_ns: int = 1_000 * MS, dt_ns: int = 100 * MS, n: int = 2, state_dim: int = 2) -> ObservationWindowData:
+    return ObservationWindowData(
         stamps_ns=newest_ns - np.arange(n - 1, -1, -1) * dt_ns,
         low_dim={"state": np.zeros((n, state_dim), np.float32)},
         images={"cam": np.zeros((n, 4, 6, 3), np.uint8)},
@@ -40,6 +40,7 @@ def test_a_good_window_is_checked_once():
     ("bad", "now_ms", "message"),
     [
         (window(), 1_600, "stale: newest frame is 0.600 s old > max_window_age_s 0.5"),
+        (window(), 900, r"future: newest frame is stamped 0.100 s ahead of now > max_window_future_s 0.05"),
         (window(dt_ns=50 * MS), 1_000, r"\[50.0\] ms apart, the policy's dt_s is 0.1 s: the observation node builds"),
         (window(n=3), 1_000, "window has 3 frames, the policy's n_obs_steps is 2"),
         (window(state_dim=3), 1_000, r"low-dim 'state': expected shape \(2, 2\)"),
@@ -55,6 +56,16 @@ def test_bad_gate_settings_are_refused():
         GateConfig(max_window_age_s=0.0)
     with pytest.raises(ValueError, match="min_replan_period_s"):
         GateConfig(min_replan_period_s=-1.0)
+    with pytest.raises(ValueError, match="max_window_future_s"):
+        GateConfig(max_window_future_s=float("nan"))
+
+
+def test_a_window_within_the_future_tolerance_passes_and_a_repeat_is_never_admitted():
+    gate = WindowGate(SPEC, GateConfig(max_window_future_s=0.05))
+    assert gate.check(window(), now_ns=960 * MS).stamp_ns == 1_000 * MS  # 40 ms ahead: clock jitter
+    assert gate.admit(1_000 * MS)
+    assert not gate.admit(1_000 * MS) and not gate.admit(990 * MS)  # the same window again, an older one
+    assert gate.admit(1_001 * MS) and gate.skipped == 2
 
 
 @settings(max_examples=50, deadline=None)
@@ -78,3 +89,53 @@ def test_inference_starts_are_at_least_one_period_apart(gaps_ms, period_ms, star
     assert all(b - a >= period_ms * MS for a, b in itertools.pairwise(starts))
     gate.reset()
     assert gate.admit(0) and gate.skipped == 0
+
+
+events = st.lists(
+    st.tuples(
+        st.integers(0, 200),  # ms the clock advances before this window arrives
+        st.sampled_from(["fresh", "repeat", "older", "future"]),
+        st.integers(0, 300),  # ms: age of a fresh window, how far ahead a future one is stamped
+        st.integers(0, 30),  # which earlier stamp a repeat or older window reuses
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(events=events, period_ms=st.sampled_from([0, 50, 300]), future_ms=st.sampled_from([0, 50]))
+def test_no_future_repeated_or_reordered_window_is_admitted(events, period_ms, future_ms):
+    """Windows arrive fresh, again, out of order or stamped ahead of now (``check`` then ``admit``, as the
+    node does): an admitted window is never stamped more than max_window_future_s ahead of now, every
+    admitted stamp is after all earlier admitted ones, and starts are at least one period apart."""
+    gate = WindowGate(
+        SPEC,
+        GateConfig(max_window_age_s=0.5, min_replan_period_s=period_ms / 1000, max_window_future_s=future_ms / 1000),
+    )
+    now = 10_000 * MS
+    seen: list[int] = []
+    admitted: list[int] = []
+    for advance_ms, kind, offset_ms, pick in events:
+        now += advance_ms * MS
+        if kind == "fresh" or not seen:
+            stamp = now - offset_ms * MS
+        elif kind == "future":
+            stamp = now + offset_ms * MS
+        else:
+            earlier = seen[-1 - pick % len(seen)]
+            stamp = earlier if kind == "repeat" else earlier - (1 + offset_ms) * MS
+        seen.append(stamp)
+        try:
+            gate.check(window(newest_ns=stamp), now_ns=now)
+        except ValueError as exc:
+            assert stamp - now > future_ms * MS or now - stamp > 500 * MS, exc
+            continue
+        assert stamp - now <= future_ms * MS and now - stamp <= 500 * MS
+        if gate.admit(stamp):
+            assert all(stamp > a for a in admitted), "a repeated or older window was admitted"
+            assert not admitted or stamp - admitted[-1] >= period_ms * MS
+            gate.started(stamp)
+            admitted.append(stamp)
+        else:
+            assert any(stamp <= a for a in admitted) or stamp - admitted[-1] < period_ms * MS

@@ -5,13 +5,13 @@ import pytest
 
 from dp_core.timing.alignment import (
     AlignmentConfig,
-    ObservationWindow,
     build_window,
     make_ticks,
     resample_indices,
     resample_stream,
     target_times,
 )
+from dp_core.timing.observation_window import ObservationWindowData
 from dp_core.timing.stream_buffer import StreamBuffer
 
 MS = 1_000_000
@@ -167,7 +167,7 @@ def test_config_and_window_validation():
     with pytest.raises(ValueError, match="max_age_s"):
         AlignmentConfig(n_obs_steps=1, dt_s=0.1, max_age_s=float("nan"))
     with pytest.raises(ValueError, match="float32"):
-        ObservationWindow(stamps_ns=np.array([1, 2]), low_dim={"j": np.zeros((2, 3))}, images={})
+        ObservationWindowData(stamps_ns=np.array([1, 2]), low_dim={"j": np.zeros((2, 3))}, images={})
     builder = Streams(AlignmentConfig(1, 0.1, 1.0), {"x": "depth"})
     builder.add("x", 5, np.zeros(2))
     assert "kind must be 'rgb' or 'low_dim'" in builder.build(5).message

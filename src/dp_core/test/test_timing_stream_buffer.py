@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dp_core.timing.stream_buffer import StreamBuffer, indices_not_after
+from dp_core.timing.alignment import indices_not_after
+from dp_core.timing.stream_buffer import StreamBuffer
 
 
 def test_latest_not_after_picks_newest_at_or_before():

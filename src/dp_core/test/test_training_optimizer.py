@@ -8,18 +8,18 @@ from torch import nn
 
 from dp_core.models import TransformerConfig
 from dp_core.models.obs_encoder import EncoderConfig
-from dp_core.policy.diffusion_policy import DiffusionPolicy, PolicyConfig
+from dp_core.policy.diffusion_model import DiffusionModel, DiffusionModelConfig
 from dp_core.spec import ObsKeySpec, PolicySpec
 from dp_core.training.optimizer import lr_lambda, make_optimizer
 
 
-def _policy(denoiser: str, image: bool) -> DiffusionPolicy:
+def _policy(denoiser: str, image: bool) -> DiffusionModel:
     obs = [ObsKeySpec("pos", "low_dim", (2,))]
     if image:
         obs.insert(0, ObsKeySpec("cam", "rgb", (3, 40, 40)))
     spec = PolicySpec(obs=tuple(obs), action_dim=2, horizon=8, n_action_steps=4)
-    return DiffusionPolicy(
-        PolicyConfig(
+    return DiffusionModel(
+        DiffusionModelConfig(
             spec=spec,
             denoiser=denoiser,
             transformer=TransformerConfig(n_layer=1, n_head=2, n_emb=16),

@@ -27,8 +27,8 @@ from std_msgs.msg import Float64MultiArray, Header
 from trajectory_msgs.msg import JointTrajectory
 
 from dp_core.control.action_chunk import ChunkValidationError
+from dp_core.control.chunk_schedule import Rejected
 from dp_core.control.executor import ChunkExecutor, Output
-from dp_core.control.plan import Rejected
 from dp_core.control.shadow_report import ShadowChunkReport, ShadowTracker, compared_indices
 from dp_core.control.trajectory import Trajectory
 from dp_msgs.msg import ActionChunk, ExecutorStatus, PolicyStatus, ShadowReport

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from dp_core.control.chunk_schedule_config import ChunkScheduleConfig
 from dp_core.control.executor import ChunkExecutorConfig
 from dp_core.control.layout import POSITION_NAMES, QUATERNION_NAMES
 from dp_core.control.limits import CartesianLimits, JointLimits
-from dp_core.control.plan import ExecutorConfig
 from dp_core.control.plan_preview import pose_vectors
 from dp_core.control.watchdog import WatchdogConfig
 
@@ -74,7 +74,7 @@ class ExecutorNodeConfig:
             raise ValueError("the actions have a gripper dimension: set gripper_topic")
 
     @property
-    def plan(self) -> ExecutorConfig:
+    def plan(self) -> ChunkScheduleConfig:
         return self.core.plan
 
     @property
@@ -138,7 +138,7 @@ def build_config(v: Mapping[str, Any]) -> ExecutorNodeConfig:
             v["cartesian_limits.max_linear_acceleration"],
             v["cartesian_limits.max_angular_acceleration"],
         )
-    plan = ExecutorConfig(
+    plan = ChunkScheduleConfig(
         action_names=names,
         control_rate_hz=v["control_rate_hz"],
         interpolation=v["interpolation"],

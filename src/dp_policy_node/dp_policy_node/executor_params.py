@@ -66,6 +66,7 @@ PARAMS = [
         "shadow",
         False,
         "shadow mode: compute everything, publish the commands on dp/shadow/* instead of the controller, "
-        "report plan vs measured per chunk on dp/shadow/report",
+        "report plan vs measured per chunk on dp/shadow/report (read-only: never switched at run time)",
+        read_only=True,
     ),
 ]

@@ -19,7 +19,7 @@ from sensor_msgs.msg import CompressedImage, Image, JointState
 
 from dp_core.sensors.images import ImageTransform, message_to_frame
 from dp_core.spec import load_spec
-from dp_core.timing.alignment import ObservationWindow
+from dp_core.timing.observation_window import ObservationWindowData
 from dp_core.timing.window_trigger import WindowTrigger
 from dp_msgs.msg import ObservationStatus
 from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
@@ -95,7 +95,7 @@ class ObservationNode(Node):
         if window is not None:
             self._publish(window)
 
-    def _publish(self, window: ObservationWindow) -> None:
+    def _publish(self, window: ObservationWindowData) -> None:
         self.window_pub.publish(window_to_msg(window.stamps_ns, window.low_dim, window.images))
         self.windows_published += 1
 

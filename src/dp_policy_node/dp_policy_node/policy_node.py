@@ -1,6 +1,6 @@
-"""policy_node (lifecycle): ObservationWindow → inference on a worker thread → ActionChunk.
+"""policy_node (lifecycle): dp_msgs/ObservationWindow → inference on a worker thread → ActionChunk.
 
-configure loads and checks the checkpoint (PolicyRunner), activate starts the InferenceWorker,
+configure loads and checks the checkpoint (ChunkProducer), activate starts the InferenceWorker,
 deactivate stops it, cleanup frees the model. Callbacks only convert and hand over the newest
 window; the model never runs on the executor. Exception: ``inference_thread:=false`` runs the
 model in the window callback, for a lockstep simulation (``dp_sim.lockstep``) where the graph must
@@ -16,12 +16,12 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.parameter import Parameter
 
 from dp_core.policy.window_input import CheckedWindow
-from dp_core.timing.alignment import ObservationWindow
+from dp_core.timing.observation_window import ObservationWindowData
 from dp_msgs.msg import ActionChunk, PolicyStatus
 from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
+from dp_policy_node.chunk_producer import ChunkProducer, ChunkProducerConfig
 from dp_policy_node.conversions import chunk_to_msg, status_diagnostics, window_arrays_from_msg
 from dp_policy_node.inference_worker import InferenceWorker
-from dp_policy_node.policy_runner import PolicyNodeConfig, PolicyRunner
 from dp_ros_common.node_main import run_node
 from dp_ros_common.params import Param, declare_all
 
@@ -50,7 +50,7 @@ class PolicyNode(LifecycleNode):
     def __init__(self, node_name: str = "policy_node", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self.values = declare_all(self, PARAMS)
-        self.runner: PolicyRunner | None = None
+        self.producer: ChunkProducer | None = None
         self.worker: InferenceWorker[CheckedWindow, Any] | None = None
         self.chunk_pub: Any = None
         self.window_sub: Any = None
@@ -66,8 +66,8 @@ class PolicyNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         v = declare_all(self, PARAMS)  # re-read: parameters may have changed since a failed configure
         try:
-            config = PolicyNodeConfig.from_params(v)
-            self.runner = PolicyRunner.load(config)
+            config = ChunkProducerConfig.from_params(v)
+            self.producer = ChunkProducer.load(config)
         except ValueError as exc:
             self.note = f"configure failed: {exc}"
             self.get_logger().error(self.note)
@@ -75,19 +75,19 @@ class PolicyNode(LifecycleNode):
         self.chunk_pub = self.create_lifecycle_publisher(ActionChunk, "dp/action_chunk", 5)
         self.window_sub = self.create_subscription(ObservationWindowMsg, "dp/observation_window", self._on_window, 2)
         self.worker = InferenceWorker(
-            self.runner.infer,
+            self.producer.infer,
             self._on_chunk,
             self._on_error,
             name="policy_inference",
         )
-        self.note = f"loaded {self.runner.summary}"
+        self.note = f"loaded {self.producer.summary}"
         self.get_logger().info(self.note)
         self.state_label = "inactive"
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        assert self.runner is not None and self.worker is not None, "activate follows a successful configure"
-        self.runner.reset()
+        assert self.producer is not None and self.worker is not None, "activate follows a successful configure"
+        self.producer.reset()
         self.rejected = 0
         if self.values["inference_thread"]:
             self.worker.start()
@@ -121,34 +121,34 @@ class PolicyNode(LifecycleNode):
             self.destroy_subscription(self.window_sub)
         if self.chunk_pub is not None:
             self.destroy_lifecycle_publisher(self.chunk_pub)
-        if self.runner is not None:
-            self.runner.release()  # the captured chunk program and its GPU memory
-        self.runner = self.worker = self.chunk_pub = self.window_sub = None
+        if self.producer is not None:
+            self.producer.release()  # the captured chunk program and its GPU memory
+        self.producer = self.worker = self.chunk_pub = self.window_sub = None
 
     # --- data path -------------------------------------------------------------------------
 
     def _on_window(self, msg: ObservationWindowMsg) -> None:
-        worker, runner = self.worker, self.runner
+        worker, producer = self.worker, self.producer
         inline = not self.values["inference_thread"]
-        if worker is None or runner is None or not (self.state_label == "active" if inline else worker.running):
+        if worker is None or producer is None or not (self.state_label == "active" if inline else worker.running):
             return
         try:
             stamps, low_dim, images = window_arrays_from_msg(msg)
-            window = ObservationWindow(stamps_ns=stamps, low_dim=low_dim, images=images)
-            checked = runner.gate.check(window, now_ns=self.get_clock().now().nanoseconds)
+            window = ObservationWindowData(stamps_ns=stamps, low_dim=low_dim, images=images)
+            checked = producer.gate.check(window, now_ns=self.get_clock().now().nanoseconds)
         except ValueError as exc:
             self.rejected += 1
             self.get_logger().warning(
                 f"rejected observation window ({self.rejected}): {exc}", throttle_duration_sec=2.0
             )
             return
-        if not runner.gate.admit(checked.stamp_ns):
+        if not producer.gate.admit(checked.stamp_ns):
             return  # inside the replanning period (counted as dropped)
         if not inline:
             worker.submit(checked)
             return
         try:  # inline (lockstep simulation): the graph waits for the chunk
-            chunk = runner.infer(checked)
+            chunk = producer.infer(checked)
         except Exception as exc:
             self._on_error(checked, exc)
             return
@@ -168,12 +168,12 @@ class PolicyNode(LifecycleNode):
         msg = PolicyStatus()
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.lifecycle_state, msg.message = self.state_label, self.note
-        runner, worker = self.runner, self.worker
-        if runner is not None:
-            runner.fill_status(msg, dropped=worker.dropped if worker is not None else 0)
+        producer, worker = self.producer, self.worker
+        if producer is not None:
+            producer.fill_status(msg, dropped=worker.dropped if worker is not None else 0)
         msg.observations_rejected = self.rejected
         self.status_pub.publish(msg)
-        extra = runner.status_values() if runner is not None else {}
+        extra = producer.status_values() if producer is not None else {}
         self.diag_pub.publish(status_diagnostics(self.get_fully_qualified_name(), msg, extra))
 
 

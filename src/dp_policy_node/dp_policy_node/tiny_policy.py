@@ -70,13 +70,13 @@ def make_tiny_checkpoint(
     from dp_core.data.dataset import DataConfig, ObsSource
     from dp_core.models.obs_encoder import EncoderConfig
     from dp_core.models.unet1d import UNetConfig
-    from dp_core.policy.diffusion_policy import PolicyConfig
+    from dp_core.policy.diffusion_model import DiffusionModelConfig
     from dp_core.training.config import Config, TrainConfig
     from dp_core.training.trainer import Trainer
 
     out_dir = Path(out_dir)
     data = write_demo_zarr(out_dir / "demo.zarr", spec, seed=seed, center=center)
-    policy = PolicyConfig(
+    policy = DiffusionModelConfig(
         spec=spec,
         unet=UNetConfig(down_dims=(32, 64), n_groups=8, diffusion_step_embed_dim=32),
         encoder=EncoderConfig(crop_shape=None, num_keypoints=8, feature_dim_per_camera=16),

@@ -826,3 +826,16 @@ def test_teleop_on_the_robot_reads_current_pose_and_can_feed_moveit_servo() -> N
     record_args = dict((a[0], a[1]) for a in _arguments(ast.parse((LAUNCH_DIR / "record.launch.py").read_text())))
     assert record_args["servo_twist_topic"] == ""  # off by default
     # current_pose best effort: test_teleop_subscribes_where_the_drivers_publish
+
+
+def test_record_launch_hands_its_nodes_the_alias_free_profile() -> None:
+    """record.launch.py's nodes read LaunchConfiguration("profile"), set in _profile_nodes: it must be
+    the resolved copy (rcl refuses the profiles' YAML aliases)."""
+    source = (REPO / "launch/record.launch.py").read_text()
+    fn = _function(ast.parse(source), "_profile_nodes")
+    calls = [
+        n for n in ast.walk(fn) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "SetLaunchConfiguration"
+    ]
+    assert calls and all(
+        _literal(c.args[0]) == "profile" and ast.unparse(c.args[1]).startswith("resolve_params_file(") for c in calls
+    ), [ast.unparse(c) for c in calls]

@@ -88,11 +88,11 @@ def _values_of(tree: object, name: str) -> list[object]:
 
 def test_precision_is_fp32_by_default_everywhere():
     """Reproducible numerics by default: the node, its config class and every shipped profile say fp32."""
+    from dp_policy_node.chunk_producer import ChunkProducerConfig
     from dp_policy_node.policy_node import PARAMS
-    from dp_policy_node.policy_runner import PolicyNodeConfig
 
     assert {p.name: p.default for p in PARAMS}["precision"] == "fp32"
-    assert PolicyNodeConfig(checkpoint_path="x").precision == "fp32"
+    assert ChunkProducerConfig(checkpoint_path="x").precision == "fp32"
     root = Path(__file__).resolve().parents[3]
     files = [YAML, *sorted((root / "config").glob("*/*.yaml"))]
     found = {f.relative_to(root).as_posix(): _values_of(yaml.safe_load(f.read_text()), "precision") for f in files}

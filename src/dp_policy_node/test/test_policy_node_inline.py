@@ -57,7 +57,7 @@ def test_inline_inference_is_synchronous_paced_by_stamps_and_repeatable(ros_cont
     try:
         assert policy.trigger_configure() == TransitionCallbackReturn.SUCCESS
         assert policy.worker is not None and not policy.worker.running
-        base = probe.get_clock().now().nanoseconds
+        base = probe.get_clock().now().nanoseconds - NS  # all 10 windows stamped in the past (none in the future)
         runs = []
         for _ in range(2):  # a fresh activation restarts the noise seeds: the same chunks again
             chunks.clear()
@@ -73,7 +73,7 @@ def test_inline_inference_is_synchronous_paced_by_stamps_and_repeatable(ros_cont
             runs.append([np.asarray(c.data) for c in chunks])
             assert policy.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
         assert all(np.array_equal(a, b) for a, b in zip(*runs, strict=True))
-        assert policy.runner.gate.skipped == 6  # the windows inside the replanning period
+        assert policy.producer.gate.skipped == 6  # the windows inside the replanning period
     finally:
         executor.shutdown(timeout_sec=1.0)
         policy.destroy_node()

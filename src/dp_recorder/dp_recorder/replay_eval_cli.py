@@ -31,7 +31,7 @@ from dp_core.evaluation.replay_eval import (
 )
 from dp_core.evaluation.replay_report import write_episode, write_summary
 from dp_core.policy.inference import Policy
-from dp_core.timing.alignment import ObservationWindow
+from dp_core.timing.observation_window import ObservationWindowData
 from dp_core.training.checkpoint import load_config_dict, resolve_checkpoint_dir
 from dp_recorder.bag_reader import resolve_bag_paths
 from dp_recorder.convert_config import load_config
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dp-replay-eval: {err}", file=sys.stderr)
         return 2
 
-    def predict(window: ObservationWindow, seed: int) -> np.ndarray:
+    def predict(window: ObservationWindowData, seed: int) -> np.ndarray:
         return policy.predict(window, seed=seed).actions
 
     bar = tqdm(total=0, unit="window", disable=args.quiet, desc="replay-eval")

@@ -48,12 +48,12 @@ def _train(data: Path, out_dir: Path) -> Path:
     from dp_core.data.dataset import DataConfig
     from dp_core.models.obs_encoder import EncoderConfig
     from dp_core.models.unet1d import UNetConfig
-    from dp_core.policy.diffusion_policy import PolicyConfig
+    from dp_core.policy.diffusion_model import DiffusionModelConfig
     from dp_core.training.config import Config, TrainConfig
     from dp_core.training.trainer import Trainer
 
     config = Config(
-        policy=PolicyConfig(
+        policy=DiffusionModelConfig(
             spec=SPEC,
             unet=UNetConfig(down_dims=(32, 64), n_groups=8, diffusion_step_embed_dim=32),
             encoder=EncoderConfig(crop_shape=None, num_keypoints=8, feature_dim_per_camera=16),

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-CACHE_DIR = Path(tempfile.gettempdir()) / f"dp_ros2_params_{os.getuid()}"
+CACHE_DIR = Path(os.environ.get("DP_PARAMS_CACHE") or Path(tempfile.gettempdir()) / f"dp_ros2_params_{os.getuid()}")
 
 
 def has_aliases(text: str) -> bool:
@@ -46,13 +46,25 @@ def resolve(path: str | os.PathLike[str], cache_dir: Path = CACHE_DIR) -> str:
     out = yaml.dump(data, Dumper=_NoAliasDumper, sort_keys=False, default_flow_style=None, width=1 << 16)
     header = f"# Generated from {source.resolve()} by dp_ros_common.params_file (aliases expanded); edit that file.\n"
     digest = hashlib.sha256((header + out).encode()).hexdigest()[:16]
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    _private_dir(cache_dir)
     target = cache_dir / f"{source.stem}-{digest}.yaml"
-    if not target.is_file():
+    # never trust an existing copy: its content must be exactly what this profile expands to
+    if not target.is_file() or target.read_text() != header + out:
         with tempfile.NamedTemporaryFile("w", dir=cache_dir, suffix=".tmp", delete=False) as tmp:
             tmp.write(header + out)
         os.replace(tmp.name, target)
     return str(target)
+
+
+def _private_dir(path: Path) -> None:
+    """Create ``path`` as this user's own directory (mode 0700) or refuse one another user could write:
+    a robot's joint limits are read from it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise PermissionError(
+            f"{path} belongs to another user or is group/world-writable; remove it or set DP_PARAMS_CACHE"
+        )
 
 
 class _NoAliasDumper(yaml.SafeDumper):

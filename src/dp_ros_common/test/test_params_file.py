@@ -67,3 +67,17 @@ def test_a_file_without_aliases_is_passed_unchanged(tmp_path: Path, capsys) -> N
     assert not (tmp_path / "cache").exists()
     assert main([str(path)]) == 0 and capsys.readouterr().out.strip() == str(path)
     assert main([]) == 2
+
+
+def test_a_tampered_cache_copy_is_rewritten_and_a_shared_cache_dir_refused(tmp_path: Path) -> None:
+    source = tmp_path / "profile.yaml"
+    source.write_text(PROFILE)
+    cache = tmp_path / "cache"
+    first = Path(resolve(source, cache))
+    expected = first.read_text()
+    first.write_text(expected.replace("j2", "j9"))  # another process planted other joint names
+    assert Path(resolve(source, cache)) == first and first.read_text() == expected
+    assert cache.stat().st_mode & 0o777 == 0o700
+    os.chmod(cache, 0o777)  # a directory others can write: limits read from it cannot be trusted
+    with pytest.raises(PermissionError, match="writable"):
+        resolve(source, cache)

@@ -1,6 +1,6 @@
 """The chunk executor's motion core: chunks, robot state and policy state in; limited commands out.
 
-One object owns the plan (``ChunkPlan``: targets from chunks), the limiter (``MotionLimiter``:
+One object owns the plan (``ChunkSchedule``: targets from chunks), the limiter (``MotionLimiter``:
 every output within the limits of the previous one), the watchdog (may it move?) and the mode:
 
 - ``idle``: nothing commanded (start, or after a stop caused by the policy going inactive: the
@@ -27,8 +27,9 @@ from typing import Literal
 import numpy as np
 
 from dp_core.control.action_chunk import ActionChunkData
+from dp_core.control.chunk_schedule import Accepted, ChunkSchedule, Rejected
+from dp_core.control.chunk_schedule_config import ChunkScheduleConfig
 from dp_core.control.motion_limiter import MotionLimiter
-from dp_core.control.plan import Accepted, ChunkPlan, ExecutorConfig, Rejected
 from dp_core.control.trajectory import Trajectory
 from dp_core.control.watchdog import Watchdog, WatchdogConfig
 from dp_core.time_units import NS_PER_S
@@ -42,7 +43,7 @@ MAX_STOP_S = 30.0  # bound on a generated stop/settle (it ends at rest far soone
 class ChunkExecutorConfig:
     """``plan`` holds the limits and the control rate; ``trajectory_period_s`` spaces trajectory points."""
 
-    plan: ExecutorConfig
+    plan: ChunkScheduleConfig
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
     output_mode: OutputMode = "position"
     trajectory_period_s: float = 0.02
@@ -97,7 +98,7 @@ class ChunkExecutor:
     def __init__(self, config: ChunkExecutorConfig) -> None:
         self.config = config
         self.layout = config.plan.layout
-        self.plan = ChunkPlan(config.plan)
+        self.plan = ChunkSchedule(config.plan)
         self.watchdog = Watchdog(config.watchdog)
         self.period_s = config.plan.period_s
         trajectory = config.output_mode == "trajectory"

@@ -248,3 +248,72 @@ def _measured_violations(limits: LimitSet, first: np.ndarray, measured: np.ndarr
         if dist > max_step + _TOL:
             found.append(Violation("step from measured state", "xyz", 0, dist, max_step))
     return found
+
+
+# rad: measured joint positions this far beyond a limit still count as within it (encoder noise).
+POSITION_TOLERANCE = 1e-3
+BOX_TOLERANCE = 0.005  # m: a measured pose this far outside the box still counts as inside (tracking error)
+
+
+class MeasuredStateCheck:
+    """Is a measured state usable to start or continue a plan from? (Called for every measured
+    state, up to 1 kHz: the index arrays and tolerance-widened bounds are computed once here.)
+
+    A robot outside its position limits (joints, workspace box) must be recovered by hand:
+    starting a plan from there would jump to the limit or break the velocity limit on the way back.
+    """
+
+    def __init__(
+        self, layout: ActionLayout, joint_limits: JointLimits | None, cartesian_limits: CartesianLimits | None
+    ) -> None:
+        self.layout = layout
+        self._joint_names = joint_limits.names if joint_limits is not None else ()
+        names = layout.names
+        self._grippers = np.array(layout.grippers, dtype=int)
+        lim = joint_limits
+        self._q_lim = [i for i, n in enumerate(lim.names) if n in names] if lim is not None else []
+        self._q_idx = np.array([names.index(lim.names[i]) for i in self._q_lim], dtype=int) if lim else np.zeros(0, int)
+        self._q_min = self._q_max = np.zeros(0)
+        if lim is not None:
+            self._q_min = lim.position_min[self._q_lim] - POSITION_TOLERANCE
+            self._q_max = lim.position_max[self._q_lim] + POSITION_TOLERANCE
+        self._xyz_idx = np.array(layout.position if cartesian_limits is not None else (), dtype=int)
+        self._box_min = self._box_max = np.zeros(0)
+        if cartesian_limits is not None:
+            ax = list(layout.position_axes)
+            self._box_min = cartesian_limits.box_min[ax] - BOX_TOLERANCE
+            self._box_max = cartesian_limits.box_max[ax] + BOX_TOLERANCE
+
+    def __call__(self, measured: np.ndarray, fill: np.ndarray | None = None) -> np.ndarray:
+        """The measured state (action order) if usable, else ValueError saying why.
+
+        Gripper dimensions may be NaN (not measured); they take ``fill`` (the chunk's first action).
+        """
+        dim = self.layout.dim
+        m = np.array(measured, dtype=np.float64).reshape(-1)
+        if m.size != dim:
+            raise ValueError(f"measured state must have {dim} values in action-name order, got {m.size}")
+        g = self._grippers
+        if fill is not None and g.size:
+            m[g] = np.where(np.isnan(m[g]), np.asarray(fill, dtype=np.float64)[g], m[g])
+        finite = np.isfinite(m)
+        finite[g] |= np.isnan(m[g])
+        if not finite.all():
+            raise ValueError(f"measured state must be {dim} finite values in action-name order, got {measured!r}")
+        if self._q_idx.size:
+            q = m[self._q_idx]
+            outside = (q < self._q_min) | (q > self._q_max)
+            if outside.any():
+                bad = [f"{self._joint_names[self._q_lim[i]]}={q[i]:.4g}" for i in np.flatnonzero(outside)]
+                raise ValueError(
+                    f"measured state is outside the joint position limits ({', '.join(bad)}); "
+                    "holding: move the robot back within its limits first"
+                )
+        if self._xyz_idx.size:
+            xyz = m[self._xyz_idx]
+            if (xyz < self._box_min).any() or (xyz > self._box_max).any():
+                raise ValueError(
+                    f"measured position {np.round(xyz, 4).tolist()} is outside the workspace box "
+                    f"{(self._box_min + BOX_TOLERANCE).tolist()}..{(self._box_max - BOX_TOLERANCE).tolist()}; holding"
+                )
+        return m

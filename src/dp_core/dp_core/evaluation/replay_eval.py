@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from dp_core.spec import PolicySpec
-from dp_core.timing.alignment import ObservationWindow, dt_to_ns, target_times
+from dp_core.timing.alignment import dt_to_ns, target_times
+from dp_core.timing.observation_window import ObservationWindowData
 
 #: (window, seed) -> (horizon, action_dim) actions in robot units; same seed, same chunk.
-Predictor = Callable[[ObservationWindow, int], np.ndarray]
+Predictor = Callable[[ObservationWindowData, int], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def evaluated_rows(episode: ReplayEpisode, spec: PolicySpec, config: ReplayConfi
     return rows[~stale], rows[stale]
 
 
-def observation_window(episode: ReplayEpisode, spec: PolicySpec, row: int) -> ObservationWindow:
+def observation_window(episode: ReplayEpisode, spec: PolicySpec, row: int) -> ObservationWindowData:
     """The window whose newest target is row ``row``'s time (the live rule, on the recorded rows)."""
     first = row - spec.n_obs_steps + 1
     if first < 0 or row >= episode.length:
@@ -148,7 +149,7 @@ def observation_window(episode: ReplayEpisode, spec: PolicySpec, row: int) -> Ob
             f"episode '{episode.name}': rows {first}..{row} are not {spec.dt_s} s apart "
             f"(stamps {episode.ticks_ns[rows].tolist()}, window targets {targets.tolist()})"
         )
-    return ObservationWindow(
+    return ObservationWindowData(
         stamps_ns=targets,
         low_dim={key: value[rows] for key, value in episode.low_dim.items()},
         images={key: value[rows] for key, value in episode.images.items()},

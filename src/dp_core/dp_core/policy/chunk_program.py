@@ -18,7 +18,7 @@ the inference thread starts; a failed capture is reported and the eager form kep
 
 Noise drawn by :func:`draw_chunk_noise` follows ``sample_actions``' order (x_T, then one draw per
 stochastic DDPM step), so for the same generator the program's chunk equals
-``DiffusionPolicy.sample`` (cold start).
+``DiffusionModel.sample`` (cold start).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from dp_core.diffusion.schedules import DDIMScheduler, DDPMScheduler
 from dp_core.models.unet1d import ConditionalUnet1D
-from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy
+from dp_core.policy.diffusion_model import ACTION_KEY, DiffusionModel
 from dp_core.policy.fast_inference import FastUnet1D, convert_denoiser
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def draw_chunk_noise(
 class ChunkProgram:
     """The static-buffer chunk of one policy on one device (see the module docstring)."""
 
-    def __init__(self, model: DiffusionPolicy, device: torch.device, denoiser: nn.Module | None = None) -> None:
+    def __init__(self, model: DiffusionModel, device: torch.device, denoiser: nn.Module | None = None) -> None:
         """``denoiser``: what runs the steps (default ``program_denoiser(model)``), shareable by programs."""
         self.model = model
         self.device = device
@@ -144,7 +144,7 @@ class ChunkProgram:
         return prev
 
 
-def program_denoiser(model: DiffusionPolicy) -> nn.Module:
+def program_denoiser(model: DiffusionModel) -> nn.Module:
     """The policy's denoiser as a program runs it: a float32 ``ConditionalUnet1D`` becomes its fp32
     ``FastUnet1D`` form (same weights, step FiLM table); anything else as it is."""
     if isinstance(model.denoiser, ConditionalUnet1D):

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from dp_core.control.action_chunk import ActionChunkData
 from dp_core.models.unet1d import ConditionalUnet1D
 from dp_core.policy.device import resolve_device
-from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy, PolicyConfig
+from dp_core.policy.diffusion_model import ACTION_KEY, DiffusionModel, DiffusionModelConfig
 from dp_core.policy.fast_inference import convert_denoiser, int8_kernel_available, native_bf16_supported
 from dp_core.policy.window_input import CheckedWindow, checked_window
 from dp_core.spec import PolicySpec
@@ -77,7 +77,7 @@ class Policy:
 
     def __init__(
         self,
-        model: DiffusionPolicy,
+        model: DiffusionModel,
         device: str | torch.device = "auto",
         precision: Precision = "fp32",
         policy_id: str = "unnamed",
@@ -114,8 +114,8 @@ class Policy:
         """
         ckpt_dir = resolve_checkpoint_dir(path)
         tree = load_config_dict(ckpt_dir)
-        config = from_dict(PolicyConfig, tree["policy"], "policy")
-        model = DiffusionPolicy(config)
+        config = from_dict(DiffusionModelConfig, tree["policy"], "policy")
+        model = DiffusionModel(config)
         load_policy_weights(model, ckpt_dir)
         if num_inference_steps is not None:
             model.set_num_inference_steps(None if num_inference_steps == "ddpm" else int(num_inference_steps))
@@ -232,7 +232,7 @@ class Policy:
         """Observation window -> action chunk.
 
         Args:
-            observation: a ``CheckedWindow`` (not checked again), an ``ObservationWindow``-like
+            observation: a ``CheckedWindow`` (not checked again), an ``ObservationWindowData``-like
                 object (``.low_dim``, ``.images``, optional ``.stamps_ns``), a mapping with
                 "low_dim"/"images" dicts, or a flat mapping {key: array}. Without stamps the
                 newest frame is time 0.

@@ -3,7 +3,7 @@
 Input: the payload the original workspaces write (``{"cfg": config tree, "state_dicts":
 {"model", "ema_model", "optimizer"}, "pickles": {...}}``), with ``cfg`` already turned into plain
 Python containers (the CLI ``dp-import-original`` unpickles and converts; this module never
-unpickles anything). Output: a :class:`DiffusionPolicy` with the same numbers and a dp_core run
+unpickles anything). Output: a :class:`DiffusionModel` with the same numbers and a dp_core run
 config tree, written by the CLI as a normal dp_core checkpoint.
 
 Supported (everything else raises :class:`UnsupportedOriginalCheckpoint` naming what is not):
@@ -45,7 +45,7 @@ from dp_core.diffusion.schedules import NoiseScheduleConfig
 from dp_core.models.obs_encoder import EncoderConfig
 from dp_core.models.transformer import TransformerConfig
 from dp_core.models.unet1d import UNetConfig
-from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy, PolicyConfig
+from dp_core.policy.diffusion_model import ACTION_KEY, DiffusionModel, DiffusionModelConfig
 from dp_core.policy.original_image import (
     IMAGE_POLICIES,
     check_image_supported,
@@ -80,7 +80,7 @@ KNOWN_UNSUPPORTED = {
 class ImportedPolicy:
     """The mapped policy, its dp_core run-config tree and what the original run recorded."""
 
-    model: DiffusionPolicy
+    model: DiffusionModel
     config_tree: dict[str, Any]
     global_step: int
     weights: str  # "ema_model" or "model"
@@ -329,7 +329,7 @@ def import_original(
             cond_predict_scale=bool(model_cfg.get("cond_predict_scale", image is not None)),
         )
         encoder = image.encoder if image is not None else EncoderConfig()
-        config = PolicyConfig(
+        config = DiffusionModelConfig(
             spec=spec, denoiser="unet", unet=unet, encoder=encoder, noise=noise, num_inference_steps=steps
         )
         mapped = map_unet_weights(original_model, len(unet.down_dims), unet.diffusion_step_embed_dim)
@@ -351,11 +351,11 @@ def import_original(
             n_cond_layers=n_cond_layers,
             causal_cond_encoder=False,
         )  # the original's encoder is bidirectional
-        config = PolicyConfig(
+        config = DiffusionModelConfig(
             spec=spec, denoiser="transformer", transformer=transformer, noise=noise, num_inference_steps=steps
         )
         mapped = map_transformer_weights(original_model)
-    model = DiffusionPolicy(config)
+    model = DiffusionModel(config)
     try:
         model.denoiser.load_state_dict(mapped, strict=True)
     except RuntimeError as error:

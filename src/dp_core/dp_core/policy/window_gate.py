@@ -1,13 +1,17 @@
 """Which observation windows the policy takes: the policy node's decisions, without ROS.
 
 One place for what used to be spread over the node, the runner and the inference worker:
-- a window whose newest frame is older than ``max_window_age_s`` on arrival is refused (stale);
+- a window whose newest frame is older than ``max_window_age_s`` on arrival is refused (stale), and
+  one stamped more than ``max_window_future_s`` ahead of now too (clocks out of sync: its negative
+  age would pass the staleness check and push the replanning clock ahead, like the executor
+  watchdog's ``max_state_future_s``);
 - a window must have the spec's ``n_obs_steps`` frames ``dt_s`` apart (an observation node built
   for another rate or length is refused with a message that says so), and its keys, shapes and
   values must fit the spec; this is the only check of a window's arrays (``CheckedWindow``);
 - replanning: a window is due when its stamp is at least ``min_replan_period_s`` after the stamp
   of the last window inference started on. Stamps, not the wall clock, so the threaded node and
-  the inline (lockstep simulation) node replan on the same windows.
+  the inline (lockstep simulation) node replan on the same windows. A window is only ever admitted
+  when its stamp is after the last admitted one (a repeated or reordered window is never acted on).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 from dp_core.policy.window_input import CheckedWindow, checked_window
 from dp_core.spec import PolicySpec
 from dp_core.time_units import NS_PER_S
-from dp_core.timing.alignment import ObservationWindow
+from dp_core.timing.observation_window import ObservationWindowData
 
 #: Allowed deviation of a window's frame spacing from ``spec.dt_s`` (producers round to whole ns).
 SPACING_TOLERANCE_NS = 1_000
@@ -29,16 +33,20 @@ SPACING_TOLERANCE_NS = 1_000
 
 @dataclass(frozen=True)
 class GateConfig:
-    """Attributes: max_window_age_s (s, > 0); min_replan_period_s (s, >= 0; 0 = every window)."""
+    """Attributes: max_window_age_s (s, > 0); min_replan_period_s (s, >= 0; 0 = every window);
+    max_window_future_s (s, >= 0; how far ahead of now a window's stamp may be, clock jitter)."""
 
     max_window_age_s: float = 0.5
     min_replan_period_s: float = 0.0
+    max_window_future_s: float = 0.05
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.max_window_age_s) and self.max_window_age_s > 0):
             raise ValueError(f"max_window_age_s must be a finite number > 0, got {self.max_window_age_s}")
         if not (math.isfinite(self.min_replan_period_s) and self.min_replan_period_s >= 0):
             raise ValueError(f"min_replan_period_s must be a finite number >= 0, got {self.min_replan_period_s}")
+        if not (math.isfinite(self.max_window_future_s) and self.max_window_future_s >= 0):
+            raise ValueError(f"max_window_future_s must be a finite number >= 0, got {self.max_window_future_s}")
 
 
 class WindowGate:
@@ -51,15 +59,21 @@ class WindowGate:
         self._period_ns = round(config.min_replan_period_s * NS_PER_S)
         self._lock = threading.Lock()  # admit runs on the executor, started on the inference thread
         self._last_started_ns = -(2**62)
-        self.skipped = 0  # windows inside the replanning period
+        self._last_admitted_ns = -(2**62)
+        self.skipped = 0  # windows inside the replanning period, repeated or out of order
 
-    def check(self, window: ObservationWindow, now_ns: int) -> CheckedWindow:
+    def check(self, window: ObservationWindowData, now_ns: int) -> CheckedWindow:
         """The window checked once against the spec and the clock; ValueError says what is wrong."""
         stamps = window.stamps_ns
         age_s = (now_ns - int(stamps[-1])) / NS_PER_S
         if age_s > self.config.max_window_age_s:
             raise ValueError(
                 f"stale: newest frame is {age_s:.3f} s old > max_window_age_s {self.config.max_window_age_s}"
+            )
+        if -age_s > self.config.max_window_future_s:
+            raise ValueError(
+                f"future: newest frame is stamped {-age_s:.3f} s ahead of now > max_window_future_s "
+                f"{self.config.max_window_future_s:g} (clocks out of sync?)"
             )
         if stamps.shape[0] != self.spec.n_obs_steps:
             raise ValueError(
@@ -74,9 +88,15 @@ class WindowGate:
         return checked_window(self.spec, window)
 
     def admit(self, stamp_ns: int) -> bool:
-        """True when a window stamped ``stamp_ns`` is due for inference (else counted in ``skipped``)."""
+        """True when a window stamped ``stamp_ns`` is due for inference (else counted in ``skipped``).
+
+        Due: stamped after the last admitted window (never the same or an older one again, whatever the
+        period) and at least ``min_replan_period_s`` after the last inference start.
+        """
         with self._lock:
-            due = stamp_ns - self._last_started_ns >= self._period_ns
+            due = stamp_ns > self._last_admitted_ns and stamp_ns - self._last_started_ns >= self._period_ns
+            if due:
+                self._last_admitted_ns = int(stamp_ns)
             self.skipped += int(not due)
             return due
 
@@ -86,7 +106,8 @@ class WindowGate:
             self._last_started_ns = max(self._last_started_ns, int(stamp_ns))
 
     def reset(self) -> None:
-        """A new activation: the next window is due."""
+        """A new activation: the next window is due (a new episode's clock may start over)."""
         with self._lock:
             self._last_started_ns = -(2**62)
+            self._last_admitted_ns = -(2**62)
             self.skipped = 0

@@ -53,7 +53,7 @@ def split_observation(observation: Any) -> tuple[Mapping[str, Any], Mapping[str,
         if "low_dim" in observation or "images" in observation:
             return observation.get("low_dim", {}), observation.get("images", {})
         return observation, observation
-    raise TypeError(f"observation must be an ObservationWindow or a mapping, got {type(observation).__name__}")
+    raise TypeError(f"observation must be an ObservationWindowData or a mapping, got {type(observation).__name__}")
 
 
 def checked_arrays(spec: PolicySpec, observation: Any) -> dict[str, np.ndarray]:

@@ -5,7 +5,7 @@ streams' newest stamps (every stream has data up to t); targets are t, t - dt, .
 each stream contributes its latest sample not after each target. The live path
 (``build_window`` over ``StreamBuffer``s, driven by ``window_trigger.WindowTrigger``) and the
 offline converter (``make_ticks`` + ``resample_stream``) both reduce to
-``stream_buffer.indices_not_after``, so a dataset built from a bag picks the same frames that the
+``indices_not_after`` (defined here), so a dataset built from a bag picks the same frames that the
 observation node would have picked live.
 
 Times are integer nanoseconds; ``dt_s`` is turned into whole nanoseconds once (``dt_to_ns``)
@@ -17,12 +17,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from dp_core.time_units import NS_PER_S
-from dp_core.timing.stream_buffer import StreamBuffer, indices_not_after
+from dp_core.timing.observation_window import ObservationWindowData
+
+if TYPE_CHECKING:  # stream_buffer imports the rule from here
+    from dp_core.timing.stream_buffer import StreamBuffer
 
 logger = logging.getLogger(__name__)
 
@@ -70,44 +73,10 @@ class AlignmentConfig:
 
 
 @dataclass(frozen=True)
-class ObservationWindow:
-    """T aligned frames, oldest first (see dp_core.spec for the layout conventions).
-
-    Attributes:
-        stamps_ns: target times, (T,) int64, oldest first.
-        low_dim: key -> (T, D) float32.
-        images: key -> (T, H, W, 3) uint8 RGB.
-        sample_stamps_ns: key -> (T,) int64 stamps of the samples chosen for each target.
-    """
-
-    stamps_ns: np.ndarray
-    low_dim: dict[str, np.ndarray]
-    images: dict[str, np.ndarray]
-    sample_stamps_ns: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        stamps = np.asarray(self.stamps_ns, dtype=np.int64)
-        object.__setattr__(self, "stamps_ns", stamps)
-        n = stamps.shape[0] if stamps.ndim == 1 else -1
-        if n < 1:
-            raise ValueError(f"stamps_ns must be a non-empty 1-D array, got shape {stamps.shape}")
-        for key, arr in self.low_dim.items():
-            if arr.ndim != 2 or arr.shape[0] != n or arr.dtype != np.float32:
-                raise ValueError(f"low_dim '{key}' must be ({n}, D) float32, got {arr.shape} {arr.dtype}")
-        for key, arr in self.images.items():
-            if arr.ndim != 4 or arr.shape[0] != n or arr.shape[3] != 3 or arr.dtype != np.uint8:
-                raise ValueError(f"image '{key}' must be ({n}, H, W, 3) uint8, got {arr.shape} {arr.dtype}")
-
-    @property
-    def n_obs_steps(self) -> int:
-        return int(self.stamps_ns.shape[0])
-
-
-@dataclass(frozen=True)
 class WindowResult:
     """Outcome of one window build; ``window`` is None when invalid and ``message`` says why."""
 
-    window: ObservationWindow | None
+    window: ObservationWindowData | None
     stale: dict[str, float] = field(default_factory=dict)  # stream -> age of newest sample, s
     missing: list[str] = field(default_factory=list)
     message: str = ""
@@ -115,6 +84,24 @@ class WindowResult:
     @property
     def ok(self) -> bool:
         return self.window is not None
+
+
+def indices_not_after(stamps_ns: np.ndarray | Sequence[int], targets_ns: np.ndarray | Sequence[int]) -> np.ndarray:
+    """The alignment rule: index of the latest stamp not after each target, -1 where none.
+
+    Args:
+        stamps_ns: sorted (non-decreasing) int64 stamps, shape (N,). With equal stamps the last
+            one wins, which matches "a duplicate replaces" in ``StreamBuffer``.
+        targets_ns: target times, any order, shape (M,).
+
+    Returns:
+        int64 indices into ``stamps_ns``, shape (M,), -1 where every stamp is after the target.
+    """
+    stamps = np.asarray(stamps_ns, dtype=np.int64)
+    targets = np.asarray(targets_ns, dtype=np.int64)
+    if stamps.ndim != 1 or targets.ndim != 1:
+        raise ValueError(f"stamps and targets must be 1-D, got shapes {stamps.shape} and {targets.shape}")
+    return np.searchsorted(stamps, targets, side="right").astype(np.int64) - 1
 
 
 def target_times(newest_ns: int, n_obs_steps: int, dt_ns: int) -> np.ndarray:
@@ -223,5 +210,5 @@ def build_window(
             low_dim[name] = stacked.reshape(stacked.shape[0], -1).astype(np.float32)
         else:
             return _invalid({}, [], config.max_age_s, f"stream {name}: kind must be 'rgb' or 'low_dim', got {kind!r}")
-    window = ObservationWindow(stamps_ns=targets, low_dim=low_dim, images=images, sample_stamps_ns=chosen)
+    window = ObservationWindowData(stamps_ns=targets, low_dim=low_dim, images=images, sample_stamps_ns=chosen)
     return WindowResult(window=window, message="ok")

@@ -2,7 +2,7 @@
 
 Why sorted by stamp and not by arrival: sensors deliver out of order (several DDS readers,
 network jitter) and the alignment rule ("latest sample not after a target time") is defined on
-header stamps. The rule itself is ``indices_not_after``; the live buffer and the offline
+header stamps. The rule itself is ``alignment.indices_not_after``; the live buffer and the offline
 converter (``alignment.resample_stream``) both call it, so they choose the same samples.
 
 Thread safety: ROS subscription callbacks and the window timer may run on different threads of a
@@ -18,25 +18,9 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
+from dp_core.timing.alignment import indices_not_after
+
 V = TypeVar("V")
-
-
-def indices_not_after(stamps_ns: np.ndarray | Sequence[int], targets_ns: np.ndarray | Sequence[int]) -> np.ndarray:
-    """The alignment rule: index of the latest stamp not after each target, -1 where none.
-
-    Args:
-        stamps_ns: sorted (non-decreasing) int64 stamps, shape (N,). With equal stamps the last
-            one wins, which matches "a duplicate replaces" in ``StreamBuffer``.
-        targets_ns: target times, any order, shape (M,).
-
-    Returns:
-        int64 indices into ``stamps_ns``, shape (M,), -1 where every stamp is after the target.
-    """
-    stamps = np.asarray(stamps_ns, dtype=np.int64)
-    targets = np.asarray(targets_ns, dtype=np.int64)
-    if stamps.ndim != 1 or targets.ndim != 1:
-        raise ValueError(f"stamps and targets must be 1-D, got shapes {stamps.shape} and {targets.shape}")
-    return np.searchsorted(stamps, targets, side="right").astype(np.int64) - 1
 
 
 class StreamBuffer(Generic[V]):

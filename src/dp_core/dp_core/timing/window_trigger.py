@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dp_core.time_units import NS_PER_S
-from dp_core.timing.alignment import AlignmentConfig, ObservationWindow, StreamKind, WindowResult, build_window
+from dp_core.timing.alignment import AlignmentConfig, StreamKind, WindowResult, build_window
+from dp_core.timing.observation_window import ObservationWindowData
 from dp_core.timing.stream_buffer import StreamBuffer
 
 
@@ -58,8 +59,9 @@ class WindowTrigger:
     """Buffers every stream by header stamp and decides when a new window is complete.
 
     ``add`` stores one sample and returns the window to publish now (or None); ``poll`` is the
-    periodic check. A returned window never repeats a stream's sample from the previous one, and
-    its newest sample in every stream is at most ``max_age_s`` old.
+    periodic check. A returned window never repeats a stream's sample from the previous one, the
+    sample it uses at its newest step in every stream is at most ``max_age_s`` old, and windows
+    (from ``add`` and ``poll`` alike) are at least ``1 / max_window_rate_hz`` apart.
     """
 
     def __init__(self, config: TriggerConfig, kinds: Mapping[str, StreamKind]) -> None:
@@ -78,7 +80,7 @@ class WindowTrigger:
         self._last_window_stamp = -1
         self._last_emit_ns = -(2**62)
 
-    def add(self, stream: str, stamp_ns: int, value: np.ndarray, now_ns: int) -> ObservationWindow | None:
+    def add(self, stream: str, stamp_ns: int, value: np.ndarray, now_ns: int) -> ObservationWindowData | None:
         """Store one sample; the window to publish now, if this sample completes one.
 
         Raises:
@@ -95,11 +97,14 @@ class WindowTrigger:
             self._periods_ns[stream] = stamp_ns - previous_ns
         if not self._due() or now_ns - self._last_emit_ns < self.config.min_window_period_ns:
             return None
-        return self._accept(build_window(self.buffers, self.kinds, now_ns, self.config.alignment), now_ns)
-
-    def poll(self, now_ns: int) -> tuple[WindowResult, ObservationWindow | None]:
-        """The periodic check: why no window can be built (result), and a held-back window to publish."""
         result = build_window(self.buffers, self.kinds, now_ns, self.config.alignment)
+        return self._accept(self._fresh(result, now_ns), now_ns)
+
+    def poll(self, now_ns: int) -> tuple[WindowResult, ObservationWindowData | None]:
+        """The periodic check: why no window can be built (result), and a held-back window to publish."""
+        result = self._fresh(build_window(self.buffers, self.kinds, now_ns, self.config.alignment), now_ns)
+        if now_ns - self._last_emit_ns < self.config.min_window_period_ns:
+            return result, None  # held back by the rate limit; a later poll releases it
         return result, self._accept(result, now_ns)
 
     def ages_s(self, now_ns: int) -> dict[str, float]:
@@ -127,7 +132,29 @@ class WindowTrigger:
         faster = 0 < 2 * period <= self._periods_ns[held]
         return not (faster and t_limit < t_held and t_limit + period >= t_held)
 
-    def _accept(self, result: WindowResult, now_ns: int) -> ObservationWindow | None:
+    def _fresh(self, result: WindowResult, now_ns: int) -> WindowResult:
+        """The result, refused when a stream's sample used at the window's newest step is too old.
+
+        ``build_window`` checks each buffer's newest sample; after a gap in one stream (a stalled camera
+        whose first new frame is stamped after the other streams' newest samples) the sample the window
+        actually uses can be the one from before the gap.
+        """
+        window = result.window
+        if window is None:
+            return result
+        max_age_ns = self.config.alignment.max_age_ns
+        stale = {
+            name: (now_ns - int(chosen[-1])) / NS_PER_S
+            for name, chosen in window.sample_stamps_ns.items()
+            if now_ns - int(chosen[-1]) > max_age_ns
+        }
+        if not stale:
+            return result
+        max_age_s = self.config.alignment.max_age_s
+        parts = [f"{name} (used sample {age:.3f} s old > max_age_s {max_age_s:g})" for name, age in stale.items()]
+        return WindowResult(window=None, stale=stale, message="stale streams: " + ", ".join(parts))
+
+    def _accept(self, result: WindowResult, now_ns: int) -> ObservationWindowData | None:
         """The window when it is new in every stream (the same frame again in some stream: wait)."""
         window = result.window
         if window is None or int(window.stamps_ns[-1]) <= self._last_window_stamp:

@@ -2,7 +2,7 @@
 
 A run config has three sections: ``train`` (:class:`TrainConfig`), ``data``
 (:class:`~dp_core.data.dataset.DataConfig`) and ``policy``
-(:class:`~dp_core.policy.diffusion_policy.PolicyConfig`, including the ``PolicySpec``).
+(:class:`~dp_core.policy.diffusion_model.DiffusionModelConfig`, including the ``PolicySpec``).
 
 Why not Hydra/OmegaConf: configs here are plain dataclasses validated in ``__post_init__``; a
 small typed converter gives errors that name the bad key and list the valid ones, with no
@@ -26,7 +26,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 
 from dp_core.data.dataset import DataConfig
-from dp_core.policy.diffusion_policy import PolicyConfig
+from dp_core.policy.diffusion_model import DiffusionModelConfig
 
 T = TypeVar("T")
 
@@ -272,7 +272,7 @@ class TrainConfig:
 class Config:
     """A whole training run: ``train``, ``data`` and ``policy`` sections."""
 
-    policy: PolicyConfig
+    policy: DiffusionModelConfig
     data: DataConfig
     train: TrainConfig = field(default_factory=TrainConfig)
 

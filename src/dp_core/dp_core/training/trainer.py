@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from dp_core.data.dataset import SequenceDataset
 from dp_core.data.normalizer import Kind
-from dp_core.policy.diffusion_policy import ACTION_KEY, DiffusionPolicy
+from dp_core.policy.diffusion_model import ACTION_KEY, DiffusionModel
 from dp_core.training.checkpoint import (
     load_train_state,
     resolve_checkpoint_dir,
@@ -70,7 +70,7 @@ class _SkipSampler(Sampler[int]):
         return max(0, len(self.base) - self.skip)
 
 
-def fit_normalizer(model: DiffusionPolicy, dataset: SequenceDataset) -> None:
+def fit_normalizer(model: DiffusionModel, dataset: SequenceDataset) -> None:
     """Fit the policy's normalizer (low-dim keys, actions, image keys) on ``data.normalizer_fit``'s steps.
 
     "all" (default) is every step of the replay buffer, as the original datasets' get_normalizer;
@@ -106,7 +106,7 @@ class Trainer:
                 f"{cfg.batch_size} x {self.world_size} ranks; lower train.batch_size"
             )
         self.val_set = self.train_set.get_validation_dataset()
-        self.model = DiffusionPolicy(config.policy)
+        self.model = DiffusionModel(config.policy)
         fit_normalizer(self.model, self.train_set)
         self.model.to(self.device)
         self.ema = EMAModel(self.model, power=cfg.ema_power, max_value=cfg.ema_max_value) if cfg.ema else None
@@ -240,10 +240,10 @@ class Trainer:
             return float(total[0] / max(1.0, float(total[1])))
         return float(np.mean(losses)) if losses else None
 
-    def inference_model(self) -> DiffusionPolicy:
+    def inference_model(self) -> DiffusionModel:
         """The weights inference uses: the EMA copy when EMA is on."""
         model = self.ema.averaged_model if self.ema is not None else self.model
-        assert isinstance(model, DiffusionPolicy)
+        assert isinstance(model, DiffusionModel)
         return model
 
     def save_checkpoint(self) -> Path | None:

@@ -1,11 +1,12 @@
-"""ChunkPlan (targets, before the limiter): latency skip, jump-free takeover, ensembling, rejection, set points."""
+"""ChunkSchedule (targets, before the limiter): latency skip, jump-free takeover, ensembling, rejection, set points."""
 
 import numpy as np
 import pytest
 
 from dp_core.control.action_chunk import ActionChunkData
+from dp_core.control.chunk_schedule import Accepted, ChunkSchedule, Rejected, smoothstep
+from dp_core.control.chunk_schedule_config import ChunkScheduleConfig
 from dp_core.control.limits import JointLimits
-from dp_core.control.plan import Accepted, ChunkPlan, ExecutorConfig, Rejected, smoothstep
 
 MS = 1_000_000
 S = 1_000_000_000
@@ -27,10 +28,10 @@ def chunk(actions, start_ns, stamp_ns=None, dt_s=0.1, names=NAMES, seq=0) -> Act
     )
 
 
-def config(**kw) -> ExecutorConfig:
+def config(**kw) -> ChunkScheduleConfig:
     base = dict(action_names=NAMES, control_rate_hz=RATE, blend_s=0.1, joint_limits=LIMITS)
     base.update(kw)
-    return ExecutorConfig(**base)
+    return ChunkScheduleConfig(**base)
 
 
 def ramp(n=16, slope=0.05, offset=0.0):
@@ -39,7 +40,7 @@ def ramp(n=16, slope=0.05, offset=0.0):
 
 
 def test_late_chunk_starts_at_the_action_for_now():
-    plan = ChunkPlan(config(joint_limits=None))
+    plan = ChunkSchedule(config(joint_limits=None))
     now = 10 * S
     actions = ramp()
     result = plan.add_chunk(chunk(actions, start_ns=now - 150 * MS), now)
@@ -50,7 +51,7 @@ def test_late_chunk_starts_at_the_action_for_now():
 
 
 def test_blend_is_continuous_even_without_limits():
-    plan = ChunkPlan(config(joint_limits=None, blend_s=0.2))
+    plan = ChunkSchedule(config(joint_limits=None, blend_s=0.2))
     now = S
     plan.add_chunk(chunk(np.zeros((16, 2)), now), now)
     before = plan.target_at(now + 4 * MS)
@@ -64,19 +65,19 @@ def test_blend_is_continuous_even_without_limits():
 
 
 def test_temporal_ensembling_averages_overlapping_chunks():
-    plan = ChunkPlan(config(joint_limits=None, ensemble=True, ensemble_decay=0.0, blend_s=0.0))
+    plan = ChunkSchedule(config(joint_limits=None, ensemble=True, ensemble_decay=0.0, blend_s=0.0))
     now = S
     plan.add_chunk(chunk(np.zeros((16, 2)), now), now)
     plan.add_chunk(chunk(np.ones((16, 2)), now), now)
     np.testing.assert_allclose(plan.target_at(now + 20 * MS), 0.5)
-    decayed = ChunkPlan(config(joint_limits=None, ensemble=True, ensemble_decay=1.0, blend_s=0.0))
+    decayed = ChunkSchedule(config(joint_limits=None, ensemble=True, ensemble_decay=1.0, blend_s=0.0))
     decayed.add_chunk(chunk(np.zeros((16, 2)), now), now)
     decayed.add_chunk(chunk(np.ones((16, 2)), now), now)
     np.testing.assert_allclose(decayed.target_at(now), np.exp(-1) / (1 + np.exp(-1)))  # older weighs more
 
 
 def test_rejections_name_the_problem():
-    plan = ChunkPlan(config(max_past_s=0.5, max_future_s=0.2))
+    plan = ChunkSchedule(config(max_past_s=0.5, max_future_s=0.2))
     now = 100 * S
     cases = {
         "stale": chunk(ramp(), now - 2 * S),
@@ -97,13 +98,13 @@ def test_rejections_name_the_problem():
 def test_reject_mode_refuses_limit_violations_clip_mode_reports_them():
     now = S
     too_fast = ramp(slope=0.5)  # 5 rad/s > 2 rad/s
-    reject = ChunkPlan(config(limit_mode="reject"))
+    reject = ChunkSchedule(config(limit_mode="reject"))
     result = reject.add_chunk(chunk(too_fast, now), now)
     assert not result and "velocity" in result.reason and result.violations
-    far = ChunkPlan(config(limit_mode="reject", max_step_from_measured=0.1))
+    far = ChunkSchedule(config(limit_mode="reject", max_step_from_measured=0.1))
     result = far.add_chunk(chunk(ramp(offset=1.0), now), now, measured=np.zeros(2))
     assert not result and "step from measured" in result.reason
-    clip = ChunkPlan(config())
+    clip = ChunkSchedule(config())
     result = clip.add_chunk(chunk(too_fast, now), now, measured=np.zeros(2))
     assert result and result.violations  # accepted; the executor's limiter bends it (test_control_executor)
 
@@ -123,10 +124,10 @@ def test_measured_state_outside_position_limits_is_rejected_and_nothing_moves():
     # Regression: a measured state beyond the limits used to make the first command jump to the
     # limit and the next one ignore the velocity limit.
     names = ("j1", "j2", "j3")
-    cfg = ExecutorConfig(
+    cfg = ChunkScheduleConfig(
         action_names=names, control_rate_hz=100, joint_limits=JointLimits(names, [-3] * 3, [3] * 3, [2] * 3, [50] * 3)
     )
-    plan = ChunkPlan(cfg)
+    plan = ChunkSchedule(cfg)
     chunk = ActionChunkData(
         stamp_ns=10**9,
         start_ns=10**9,
@@ -144,10 +145,10 @@ def test_measured_state_outside_position_limits_is_rejected_and_nothing_moves():
 
 def test_after_clear_the_next_plan_starts_from_the_measured_state():
     names = ("j1", "j2", "j3")
-    cfg = ExecutorConfig(
+    cfg = ChunkScheduleConfig(
         action_names=names, control_rate_hz=100, joint_limits=JointLimits(names, [-3] * 3, [3] * 3, [2] * 3, [50] * 3)
     )
-    plan = ChunkPlan(cfg)
+    plan = ChunkSchedule(cfg)
     first = ActionChunkData(
         stamp_ns=10**9,
         start_ns=10**9,
@@ -174,7 +175,7 @@ def test_after_clear_the_next_plan_starts_from_the_measured_state():
 
 
 def test_horizon_one_chunk_is_a_set_point_held_until_replaced():
-    plan = ChunkPlan(config())
+    plan = ChunkSchedule(config())
     now = 5 * S
     one = chunk(np.array([[0.2, -0.2]]), now - 100 * MS)  # its only action is already in the past
     assert plan.add_chunk(one, now)
@@ -187,7 +188,7 @@ def test_horizon_one_chunk_is_a_set_point_held_until_replaced():
 
 
 def test_oversized_chunks_are_refused_before_any_work():
-    plan = ChunkPlan(config(max_chunk_actions=64))
+    plan = ChunkSchedule(config(max_chunk_actions=64))
     result = plan.add_chunk(chunk(np.zeros((65, 2)), S), S)
     assert not result and "65 actions > max_chunk_actions 64" in result.reason
     with pytest.raises(ValueError, match="max_chunk_actions"):
@@ -195,7 +196,7 @@ def test_oversized_chunks_are_refused_before_any_work():
 
 
 def test_plan_end_and_final_target():
-    plan = ChunkPlan(config())
+    plan = ChunkSchedule(config())
     now = S
     assert plan.final_target() is None and plan.exhausted(now)
     plan.add_chunk(chunk(ramp(slope=0.01), now), now)

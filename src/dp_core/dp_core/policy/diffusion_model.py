@@ -33,7 +33,7 @@ ACTION_KEY = "action"
 
 
 @dataclass
-class PolicyConfig:
+class DiffusionModelConfig:
     """Everything needed to rebuild a policy's modules (saved in every checkpoint).
 
     Attributes:
@@ -85,10 +85,10 @@ def make_inference_scheduler(
     return DDIMScheduler(noise)
 
 
-class DiffusionPolicy(nn.Module):
+class DiffusionModel(nn.Module):
     """Maps observation windows to action chunks by iterative denoising."""
 
-    def __init__(self, config: PolicyConfig) -> None:
+    def __init__(self, config: DiffusionModelConfig) -> None:
         super().__init__()
         self.config = config
         self.spec = config.spec
@@ -108,7 +108,7 @@ class DiffusionPolicy(nn.Module):
 
     def set_num_inference_steps(self, num_inference_steps: int | None) -> None:
         """Switch between DDIM with N steps and full DDPM (None) without touching weights."""
-        PolicyConfig(
+        DiffusionModelConfig(
             spec=self.spec,
             denoiser=self.config.denoiser,
             unet=self.config.unet,

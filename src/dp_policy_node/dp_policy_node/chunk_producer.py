@@ -1,10 +1,10 @@
 """The ROS-free part of the policy node: load and check a checkpoint, turn windows into chunks.
 
-``PolicyRunner.load`` raises ``ValueError`` with a message that says what is wrong (missing or
+``ChunkProducer.load`` raises ``ValueError`` with a message that says what is wrong (missing or
 corrupt file, a device that is not there, observation keys/shapes or action names that differ
 from the configuration); the node turns that into a lifecycle FAILURE. Loading also does all the
 slow preparation (precision check, chunk program compile/capture, thread-count timing), so that
-activate only starts the worker. ``PolicyRunner.infer`` runs on the inference thread;
+activate only starts the worker. ``ChunkProducer.infer`` runs on the inference thread;
 ``release`` (cleanup) frees the model and the captured program.
 """
 
@@ -29,7 +29,7 @@ CHUNK_FORMS = ("auto", "eager", "compile", "graph", "off")
 
 
 @dataclass(frozen=True)
-class PolicyNodeConfig:
+class ChunkProducerConfig:
     """Configuration of the policy node (built from its ROS parameters).
 
     Attributes:
@@ -86,7 +86,7 @@ class PolicyNodeConfig:
         return GateConfig(max_window_age_s=self.max_window_age_s, min_replan_period_s=self.min_replan_period_s)
 
     @classmethod
-    def from_params(cls, v: dict) -> PolicyNodeConfig:
+    def from_params(cls, v: dict) -> ChunkProducerConfig:
         """From the node's parameter values (names as declared by the policy node)."""
         return cls(
             checkpoint_path=v["checkpoint_path"],
@@ -135,10 +135,10 @@ class RateStats:
         return (len(self.times_s) - 1) / max(self.times_s[-1] - self.times_s[0], 1e-9)
 
 
-class PolicyRunner:
+class ChunkProducer:
     """A loaded policy plus what the node needs around it (sequence numbers, warm start, stats)."""
 
-    def __init__(self, policy: object, config: PolicyNodeConfig) -> None:
+    def __init__(self, policy: object, config: ChunkProducerConfig) -> None:
         self.policy = policy
         self.config = config
         self.spec: PolicySpec = policy.spec  # type: ignore[attr-defined]
@@ -146,14 +146,14 @@ class PolicyRunner:
         self.device = str(getattr(policy, "device", "cpu"))
         self.precision = str(getattr(policy, "precision", "fp32"))
         self.form = str(getattr(policy, "form", "off"))
-        self.threads = 0  # torch intra-op threads in use (0: not set by this runner)
+        self.threads = 0  # torch intra-op threads in use (0: not set by this producer)
         self.sequence = 0
         self.gate = WindowGate(self.spec, config.gate)  # staleness, rate/shape check, replanning
         self.stats = RateStats()
         self._previous_chunk: object | None = None
 
     @classmethod
-    def load(cls, config: PolicyNodeConfig) -> PolicyRunner:
+    def load(cls, config: ChunkProducerConfig) -> ChunkProducer:
         """Load, check against the configuration, prepare and warm up (ValueError says what is wrong).
 
         Order: device (a clear error before any loading), precision (``Policy``'s accuracy check),
@@ -180,14 +180,14 @@ class PolicyRunner:
         problems = spec_mismatch(policy.spec, config.expected_obs or policy.spec.obs, config.action_names)
         if problems:
             raise ValueError(f"checkpoint '{path.name}' does not match the configuration: " + "; ".join(problems))
-        runner_policy: object = policy
+        loaded: object = policy
         if config.chunk_form != "off":
-            runner_policy = AcceleratedPolicy(policy, form=config.chunk_form)
-            runner_policy.prepare()  # compile / capture now, never in activate
-        runner = cls(runner_policy, config)
-        runner.threads = runner._set_threads(config.torch_threads)
-        runner_policy.warmup()  # type: ignore[attr-defined]
-        return runner
+            loaded = AcceleratedPolicy(policy, form=config.chunk_form)
+            loaded.prepare()  # compile / capture now, never in activate
+        producer = cls(loaded, config)
+        producer.threads = producer._set_threads(config.torch_threads)
+        loaded.warmup()  # type: ignore[attr-defined]
+        return producer
 
     def _set_threads(self, requested: int) -> int:
         from dp_core.policy.cpu_threads import choose_thread_count, set_thread_count
@@ -198,7 +198,7 @@ class PolicyRunner:
         return choose_thread_count(lambda: self.policy.predict(window, seed=0))[0]  # type: ignore[attr-defined]
 
     def release(self) -> None:
-        """Free the chunk program (CUDA graph pool) and the model; the runner is unusable after."""
+        """Free the chunk program (CUDA graph pool) and the model; the producer is unusable after."""
         release = getattr(self.policy, "release", None)
         if release is not None:
             release()

@@ -1,4 +1,4 @@
-"""The executor's time-indexed plan: chunks in, one limited command per control tick out.
+"""The executor's chunk schedule: chunks in, one target per control tick out (time-indexed).
 
 - Latency compensation: the plan is evaluated at "now"; actions whose time has passed are simply
   never commanded (a chunk arriving 150 ms late starts 150 ms into itself).
@@ -21,74 +21,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
 from dp_core.control.action_chunk import ActionChunkData
+from dp_core.control.chunk_schedule_config import ChunkScheduleConfig
 from dp_core.control.interpolation import ChunkInterpolator, InterpolationConfig, blend_values, continuous_quaternions
-from dp_core.control.layout import ActionLayout
-from dp_core.control.limits import CartesianLimits, JointLimits, LimitSet, Violation, check_trajectory
+from dp_core.control.limits import MeasuredStateCheck, Violation, check_trajectory
 from dp_core.time_units import NS_PER_S
 
-# rad: measured joint positions this far beyond a limit still count as within it (encoder noise).
-POSITION_TOLERANCE = 1e-3
-BOX_TOLERANCE = 0.005  # m: a measured pose this far outside the box still counts as inside (tracking error)
 HELD_END_NS = 2**62  # end of a horizon-1 chunk: held until replaced
-
-
-@dataclass(frozen=True)
-class ExecutorConfig:
-    """Chunk execution settings (see module doc). Times in seconds, rates in Hz."""
-
-    action_names: tuple[str, ...]
-    control_rate_hz: float = 250.0
-    interpolation: Literal["linear", "cubic"] = "linear"
-    cubic_bc: Literal["natural", "clamped"] = "natural"
-    blend_s: float = 0.1
-    ensemble: bool = False
-    ensemble_decay: float = 0.01
-    max_future_s: float = 0.5
-    max_past_s: float = 1.0
-    limit_mode: Literal["clip", "reject"] = "clip"
-    joint_limits: JointLimits | None = None
-    cartesian_limits: CartesianLimits | None = None
-    max_step_from_measured: float | None = None
-    execute_to: Literal["horizon", "execute_steps"] = "horizon"
-    gripper_names: tuple[str, ...] | None = None
-    max_chunk_duration_s: float = 30.0
-    max_chunk_actions: int = 2048  # horizon above this is refused (bounded validation work)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "action_names", tuple(self.action_names))
-        if not (np.isfinite(self.control_rate_hz) and self.control_rate_hz > 0):
-            raise ValueError(f"control_rate_hz must be a finite number > 0, got {self.control_rate_hz}")
-        if not (isinstance(self.max_chunk_actions, int) and self.max_chunk_actions >= 1):
-            raise ValueError(f"max_chunk_actions must be an integer >= 1, got {self.max_chunk_actions}")
-        if not (np.isfinite(self.max_chunk_duration_s) and self.max_chunk_duration_s > 0):
-            raise ValueError(f"max_chunk_duration_s must be a finite number > 0, got {self.max_chunk_duration_s}")
-        for attr in ("blend_s", "ensemble_decay", "max_future_s", "max_past_s"):
-            value = getattr(self, attr)
-            if not (np.isfinite(value) and value >= 0):
-                raise ValueError(f"{attr} must be a finite number >= 0, got {value}")
-        if self.limit_mode not in ("clip", "reject"):
-            raise ValueError(f"limit_mode must be 'clip' or 'reject', got {self.limit_mode!r}")
-        if self.execute_to not in ("horizon", "execute_steps"):
-            raise ValueError(f"execute_to must be 'horizon' or 'execute_steps', got {self.execute_to!r}")
-        InterpolationConfig(self.interpolation, self.cubic_bc)
-        _ = self.limit_set  # validates names against the limits
-
-    @property
-    def period_s(self) -> float:
-        return 1.0 / self.control_rate_hz
-
-    @property
-    def layout(self) -> ActionLayout:
-        return ActionLayout.from_names(self.action_names, self.gripper_names)
-
-    @property
-    def limit_set(self) -> LimitSet:
-        return LimitSet(self.layout, self.joint_limits, self.cartesian_limits, self.max_step_from_measured)
 
 
 @dataclass(frozen=True)
@@ -132,10 +74,10 @@ class _Segment:
         return self.interp.start_ns
 
 
-class ChunkPlan:
+class ChunkSchedule:
     """Chunks in (``add_chunk``), a command per tick out (``command_at``); see module doc."""
 
-    def __init__(self, config: ExecutorConfig) -> None:
+    def __init__(self, config: ChunkScheduleConfig) -> None:
         self.config = config
         self.layout = config.layout
         self.limits = config.limit_set
@@ -144,7 +86,7 @@ class ChunkPlan:
         self._rank = 0
         self._blend_ns = round(config.blend_s * NS_PER_S)
         self._lock = threading.Lock()
-        self._index_limits()
+        self._measured_check = MeasuredStateCheck(config.layout, config.joint_limits, config.cartesian_limits)
 
     # ---- input -------------------------------------------------------------------------------
     def add_chunk(
@@ -209,59 +151,8 @@ class ChunkPlan:
         return chunk.actions[:, order].astype(np.float64)
 
     def check_measured(self, measured: np.ndarray, fill: np.ndarray | None = None) -> np.ndarray:
-        """The measured state (action order) if usable, else ValueError saying why.
-
-        Gripper dimensions may be NaN (not measured); they take ``fill`` (the chunk's first action).
-        A robot outside its position limits (joints, workspace box) must be recovered by hand:
-        starting a plan from there would jump to the limit or break the velocity limit on the way back.
-        (Called for every measured state, up to 1 kHz: the index arrays are precomputed.)
-        """
-        m = np.array(measured, dtype=np.float64).reshape(-1)
-        if m.size != self.layout.dim:
-            raise ValueError(f"measured state must have {self.layout.dim} values in action-name order, got {m.size}")
-        g = self._grippers
-        if fill is not None and g.size:
-            m[g] = np.where(np.isnan(m[g]), np.asarray(fill, dtype=np.float64)[g], m[g])
-        finite = np.isfinite(m)
-        finite[g] |= np.isnan(m[g])
-        if not finite.all():
-            raise ValueError(
-                f"measured state must be {self.layout.dim} finite values in action-name order, got {measured!r}"
-            )
-        if self._q_idx.size:
-            q = m[self._q_idx]
-            outside = (q < self._q_min) | (q > self._q_max)
-            if outside.any():
-                names = self.config.joint_limits.names  # type: ignore[union-attr]
-                bad = [f"{names[self._q_lim[i]]}={q[i]:.4g}" for i in np.flatnonzero(outside)]
-                raise ValueError(
-                    f"measured state is outside the joint position limits ({', '.join(bad)}); "
-                    "holding: move the robot back within its limits first"
-                )
-        if self._xyz_idx.size:
-            xyz = m[self._xyz_idx]
-            if (xyz < self._box_min).any() or (xyz > self._box_max).any():
-                raise ValueError(
-                    f"measured position {np.round(xyz, 4).tolist()} is outside the workspace box "
-                    f"{(self._box_min + BOX_TOLERANCE).tolist()}..{(self._box_max - BOX_TOLERANCE).tolist()}; holding"
-                )
-        return m
-
-    def _index_limits(self) -> None:
-        """Index arrays and tolerance-widened bounds for ``check_measured``."""
-        cfg, lay = self.config, self.layout
-        self._grippers = np.array(lay.grippers, dtype=int)
-        lim, names = cfg.joint_limits, cfg.action_names
-        self._q_lim = [i for i, n in enumerate(lim.names) if n in names] if lim is not None else []
-        self._q_idx = np.array([names.index(lim.names[i]) for i in self._q_lim], dtype=int) if lim else np.zeros(0, int)
-        if lim is not None:
-            self._q_min = lim.position_min[self._q_lim] - POSITION_TOLERANCE
-            self._q_max = lim.position_max[self._q_lim] + POSITION_TOLERANCE
-        cart = cfg.cartesian_limits
-        self._xyz_idx = np.array(lay.position if cart is not None else (), dtype=int)
-        if cart is not None:
-            ax = list(lay.position_axes)
-            self._box_min, self._box_max = cart.box_min[ax] - BOX_TOLERANCE, cart.box_max[ax] + BOX_TOLERANCE
+        """The measured state (action order) if usable, else ValueError saying why (``limits.MeasuredStateCheck``)."""
+        return self._measured_check(measured, fill)
 
     def _check_timing(self, chunk: ActionChunkData, end_ns: int, now_ns: int) -> str:
         cfg = self.config
