@@ -67,6 +67,24 @@ class Probe:
         return np.stack([q for _, q in self.states])
 
 
+def publish_chunk(pub, executor: Node, names, actions: np.ndarray) -> None:
+    """One chunk of ``actions`` (H, 7) at 10 Hz starting now, all of it executed."""
+    now = executor.get_clock().now().nanoseconds
+    horizon = len(actions)
+    chunk = chunk_from_flat(
+        stamp_ns=now,
+        start_ns=now,
+        dt_s=0.1,
+        action_names=names,
+        horizon=horizon,
+        action_dim=7,
+        data=actions,
+        execute_steps=horizon,
+        sequence=1,
+    )
+    pub.publish(chunk_to_msg(chunk))
+
+
 def test_deactivating_the_policy_stops_the_arm_within_the_stopping_distance():
     with Lockstep() as ls:
         ls.add_sim(interface="franka", physics_timestep_s=0.001, control_period_s=0.001)
@@ -92,22 +110,7 @@ def test_deactivating_the_policy_stops_the_arm_within_the_stopping_distance():
         t = np.arange(21) * 0.1
         actions = np.tile(q0, (21, 1))
         actions[:, 0] += VMAX * t
-        now = executor.get_clock().now().nanoseconds
-        chunks.publish(
-            chunk_to_msg(
-                chunk_from_flat(
-                    stamp_ns=now,
-                    start_ns=now,
-                    dt_s=0.1,
-                    action_names=JOINTS,
-                    horizon=21,
-                    action_dim=7,
-                    data=actions,
-                    execute_steps=21,
-                    sequence=1,
-                )
-            )
-        )
+        publish_chunk(chunks, executor, JOINTS, actions)
         for k in range(700):  # 0.7 s of sim time at 1 kHz, the policy status every 0.1 s
             if k % 100 == 0:
                 status.publish(PolicyStatus(lifecycle_state="active"))
@@ -189,22 +192,7 @@ def test_streaming_modes_drive_the_twin_without_a_reflex_and_stop(mode):
         else:
             actions = np.tile(probe.q()[-1], (16, 1))
             actions[:, 0] += 0.4 * t  # 0.4 rad/s on joint 1
-        now = executor.get_clock().now().nanoseconds
-        chunks.publish(
-            chunk_to_msg(
-                chunk_from_flat(
-                    stamp_ns=now,
-                    start_ns=now,
-                    dt_s=0.1,
-                    action_names=names,
-                    horizon=16,
-                    action_dim=7,
-                    data=actions,
-                    execute_steps=16,
-                    sequence=1,
-                )
-            )
-        )
+        publish_chunk(chunks, executor, names, actions)
         for k in range(800):
             if k % 100 == 0:
                 status.publish(PolicyStatus(lifecycle_state="active"))

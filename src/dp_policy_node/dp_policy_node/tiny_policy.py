@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -62,47 +63,51 @@ def write_demo_zarr(
     return path
 
 
-def make_tiny_checkpoint(
-    out_dir: Path, spec: PolicySpec, steps: int = 2, seed: int = 0, center: Sequence[float] = ()
-) -> Path:
-    """Train ``steps`` CPU steps of a small U-Net policy on data around ``center`` (joint positions, default 0);
-    returns the run directory (``latest`` inside)."""
-    from dp_core.data.dataset import DataConfig, ObsSource
+def train_tiny(spec: PolicySpec, data: Any, run_dir: Path, steps: int = 2, seed: int = 0) -> Path:
+    """Train ``steps`` CPU steps of a small U-Net policy for ``spec`` on ``data`` (a DataConfig) with the
+    real training code; returns ``run_dir`` (``latest`` inside)."""
     from dp_core.models.obs_encoder import EncoderConfig
     from dp_core.models.unet1d import UNetConfig
     from dp_core.policy.diffusion_model import DiffusionModelConfig
     from dp_core.training.config import Config, TrainConfig
     from dp_core.training.trainer import Trainer
 
-    out_dir = Path(out_dir)
-    data = write_demo_zarr(out_dir / "demo.zarr", spec, seed=seed, center=center)
     policy = DiffusionModelConfig(
         spec=spec,
         unet=UNetConfig(down_dims=(32, 64), n_groups=8, diffusion_step_embed_dim=32),
         encoder=EncoderConfig(crop_shape=None, num_keypoints=8, feature_dim_per_camera=16),
         num_inference_steps=4,
     )
-    config = Config(
-        policy=policy,
-        data=DataConfig(
-            path=str(data), obs_sources={k.name: ObsSource.parse(k.name) for k in spec.obs}, val_ratio=0.0, seed=seed
-        ),
-        train=TrainConfig(
-            seed=seed,
-            batch_size=4,
-            max_steps=steps,
-            num_epochs=None,
-            warmup_steps=0,
-            device="cpu",
-            val_every=0,
-            checkpoint_every=0,
-            log_every=1,
-            output_dir=out_dir / "run",
-        ),
+    train = TrainConfig(
+        seed=seed,
+        batch_size=4,
+        max_steps=steps,
+        num_epochs=None,
+        warmup_steps=0,
+        device="cpu",
+        val_every=0,
+        checkpoint_every=0,
+        log_every=1,
+        output_dir=run_dir,
     )
-    trainer = Trainer(config)
+    trainer = Trainer(Config(policy=policy, data=data, train=train))
     try:
         trainer.fit()
     finally:
         trainer.close()
-    return out_dir / "run"
+    return Path(run_dir)
+
+
+def make_tiny_checkpoint(
+    out_dir: Path, spec: PolicySpec, steps: int = 2, seed: int = 0, center: Sequence[float] = ()
+) -> Path:
+    """Train ``steps`` CPU steps of a small U-Net policy on data around ``center`` (joint positions, default 0);
+    returns the run directory (``latest`` inside)."""
+    from dp_core.data.dataset import DataConfig, ObsSource
+
+    out_dir = Path(out_dir)
+    data = write_demo_zarr(out_dir / "demo.zarr", spec, seed=seed, center=center)
+    sources = {k.name: ObsSource.parse(k.name) for k in spec.obs}
+    return train_tiny(
+        spec, DataConfig(path=str(data), obs_sources=sources, val_ratio=0.0, seed=seed), out_dir / "run", steps, seed
+    )

@@ -46,39 +46,9 @@ SOURCES = {"camera": "top_image", "q": {"key": "joint_pos", "columns": [1, 2]}}
 def _train(data: Path, out_dir: Path) -> Path:
     """A few CPU steps of a small U-Net policy on the converted bags (the real training code)."""
     from dp_core.data.dataset import DataConfig
-    from dp_core.models.obs_encoder import EncoderConfig
-    from dp_core.models.unet1d import UNetConfig
-    from dp_core.policy.diffusion_model import DiffusionModelConfig
-    from dp_core.training.config import Config, TrainConfig
-    from dp_core.training.trainer import Trainer
+    from dp_policy_node.tiny_policy import train_tiny
 
-    config = Config(
-        policy=DiffusionModelConfig(
-            spec=SPEC,
-            unet=UNetConfig(down_dims=(32, 64), n_groups=8, diffusion_step_embed_dim=32),
-            encoder=EncoderConfig(crop_shape=None, num_keypoints=8, feature_dim_per_camera=16),
-            num_inference_steps=4,
-        ),
-        data=DataConfig(path=str(data), obs_sources=SOURCES, val_ratio=0.0, seed=0),
-        train=TrainConfig(
-            seed=0,
-            batch_size=4,
-            max_steps=3,
-            num_epochs=None,
-            warmup_steps=0,
-            device="cpu",
-            val_every=0,
-            checkpoint_every=0,
-            log_every=1,
-            output_dir=out_dir,
-        ),
-    )
-    trainer = Trainer(config)
-    try:
-        trainer.fit()
-    finally:
-        trainer.close()
-    return out_dir
+    return train_tiny(SPEC, DataConfig(path=str(data), obs_sources=SOURCES, val_ratio=0.0, seed=0), out_dir, steps=3)
 
 
 @pytest.fixture(scope="module")
