@@ -7,8 +7,8 @@ times are the nodes' clocks (system time, shared by the processes on one machine
 the node's receipt of the message (its subscription callback), for the window's latest-received
 sample among all the frames it holds. Sensors (two synthetic 240x320 rgb8 cameras + 200 Hz joint
 states) and the chunk probe run in this process; the nodes run in child processes:
-``composed`` (observation + policy node on one SingleThreadedExecutor, as ``dp_bringup``) or
-``separate`` (one process each). Cameras run slower than one inference so no window waits for
+``composed`` (observation + policy node on one executor, dp_bringup's default) or ``separate`` (one
+process each, on the executor of the nodes' own ``main``); ``DP_EXECUTOR`` overrides both. Cameras run slower than one inference so no window waits for
 the model (queueing is not ROS overhead). The chunk executor is measured by bench_executor.py.
 
 The last line of output is one JSON object (``--json`` prints only that line).
@@ -139,20 +139,22 @@ def measure_inference_ms(policy: object, runs: int = 3) -> float:
 
 
 def run_child(nodes: list[str], checkpoint: Path, out: Path) -> None:
-    """Spin the given nodes on one SingleThreadedExecutor until SIGTERM; marks → ``out`` (JSON)."""
+    """Spin the given nodes on one executor, the kind their own ``main`` uses, until SIGTERM; marks → ``out``."""
     import rclpy
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
     from rclpy.signals import SignalHandlerOptions
 
+    from dp_policy_node.bringup import DEFAULT_EXECUTOR
     from dp_policy_node.observation_node import ObservationNode
     from dp_policy_node.policy_node import PolicyNode
+    from dp_ros_common.node_main import LATENCY_EXECUTOR, executor_kind, make_executor
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     rclpy.init(domain_id=int(os.environ["ROS_DOMAIN_ID"]), signal_handler_options=SignalHandlerOptions.NO)
-    executor = SingleThreadedExecutor()
+    kind = executor_kind(DEFAULT_EXECUTOR if len(nodes) > 1 else LATENCY_EXECUTOR)  # dp_bringup's or the node's own
+    executor = make_executor(kind)
     obs = policy = None
     marks: dict[int, dict[str, float]] = {}
     if "observation" in nodes:
@@ -165,7 +167,7 @@ def run_child(nodes: list[str], checkpoint: Path, out: Path) -> None:
         params += [Parameter(f"cameras.{c}.topic", value=f"/bench/{c}") for c in CAMERAS]
         obs = ObservationNode(parameter_overrides=params)
         executor.add_node(obs)
-    info: dict[str, float] = {}
+    info: dict[str, float | str] = {"executor": kind}
     if "policy" in nodes:
         policy = PolicyNode(
             parameter_overrides=[
@@ -289,6 +291,7 @@ def bench_mode(mode: str, checkpoint: Path, work: Path, n_chunks: int, log) -> d
         "arrival_to_chunk_ms": percentiles([(m["chunk_published"] - m["arrival"]) / 1e6 for _, m in chunks]),
         "inference_ms": percentiles([m["inference_ms"] for _, m in chunks]),
         "camera_rate_hz": round(camera_hz, 2),
+        "executor": info["executor"],
         "stages_ms": stages,
     }
 

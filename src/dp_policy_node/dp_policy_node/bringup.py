@@ -1,4 +1,4 @@
-"""dp_bringup: observation, policy and chunk executor in one process (MultiThreadedExecutor).
+"""dp_bringup: observation, policy and chunk executor in one process (one executor).
 
 Same YAML as the separate processes (``--ros-args --params-file dp_policy.yaml``); the nodes
 come from ``graph.GRAPH``. ``--autostart`` configures and activates the policy node once
@@ -17,6 +17,10 @@ from rclpy.utilities import remove_ros_args
 
 from dp_policy_node.graph import GRAPH
 from dp_ros_common.node_main import run_nodes
+
+# single: the chunk executor (the safety node) runs here too, and rclpy's EventsExecutor is still
+# experimental (dp_ros_common.node_main says what it lacks); --executor events to try it
+DEFAULT_EXECUTOR = "single"
 
 
 def create_nodes(context: Context | None = None) -> list[Node]:
@@ -57,7 +61,10 @@ def main(args: list[str] | None = None) -> None:
         "--threads",
         type=int,
         default=1,
-        help="executor threads (default 1 = SingleThreadedExecutor; inference has its own thread)",
+        help="executor threads (default 1 = one executor thread; inference has its own thread)",
+    )
+    parser.add_argument(
+        "--executor", choices=("single", "events"), default=DEFAULT_EXECUTOR, help=f"default {DEFAULT_EXECUTOR}"
     )
     options = parser.parse_args(remove_ros_args(argv)[1:])
     run_nodes(
@@ -67,6 +74,7 @@ def main(args: list[str] | None = None) -> None:
         threads=options.threads,
         on_start=autostart if options.autostart else None,
         release=_stop_worker,
+        executor=options.executor,
     )
 
 

@@ -6,6 +6,7 @@ on one definition of a valid chunk.
 
 from __future__ import annotations
 
+import array
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -19,8 +20,7 @@ from dp_core.control.action_chunk import ActionChunkData, chunk_from_flat
 from dp_msgs.msg import ActionChunk, PolicyStatus
 from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 
-# time and rgb8 image messages are dp_ros_common's (shared with dp_sim and dp_recorder); re-exported here
-from dp_ros_common.images import rgb_from_image_msg, rgb_to_image_msg
+# time messages are dp_ros_common's (shared with dp_sim and dp_recorder); re-exported here
 from dp_ros_common.stamps import duration_from_s, ns_to_time, time_to_ns
 
 
@@ -52,7 +52,9 @@ def chunk_to_msg(chunk: ActionChunkData) -> ActionChunk:
     msg.horizon = chunk.horizon
     msg.action_dim = chunk.action_dim
     msg.execute_steps = chunk.execute_steps
-    msg.data = chunk.actions.reshape(-1)
+    data = array.array("f")
+    data.frombytes(np.ascontiguousarray(chunk.actions, dtype=np.float32).reshape(-1).view(np.uint8).data)
+    msg.data = data  # from bytes: array.array(ndarray) would convert element by element
     msg.sequence = chunk.sequence
     msg.policy_id = chunk.policy_id
     return msg
@@ -120,29 +122,40 @@ def window_to_msg(
     images: Mapping[str, np.ndarray],
     frame_id: str = "",
 ) -> ObservationWindowMsg:
-    """Numpy window (stamps (T,), low_dim {key: (T, D)}, images {key: (T, H, W, 3) uint8}) → message."""
+    """Numpy window (stamps (T,), low_dim {key: (T, D)}, images {key: (T, H, W, 3) uint8}) → message.
+
+    On the latency path (one call per window): one copy per camera, no per-frame message.
+    """
     stamps = [int(t) for t in stamps_ns]
     n_steps = len(stamps)
     if n_steps < 1:
         raise ValueError("an observation window needs at least one stamp")
     msg = ObservationWindowMsg()
-    msg.header.stamp = ns_to_time(stamps[-1])
+    times = [ns_to_time(t) for t in stamps]
+    msg.header.stamp = times[-1]
     msg.header.frame_id = frame_id
-    msg.stamps = [ns_to_time(t) for t in stamps]
+    msg.stamps = times
     msg.low_dim_keys = list(low_dim)
     arrays = [np.asarray(v, dtype=np.float32) for v in low_dim.values()]
     for key, arr in zip(low_dim, arrays, strict=True):
         if arr.ndim != 2 or arr.shape[0] != n_steps:
             raise ValueError(f"low_dim '{key}' must have shape ({n_steps}, D), got {arr.shape}")
     msg.low_dim_sizes = [int(a.shape[1]) for a in arrays]
-    msg.low_dim_data = np.concatenate(arrays, axis=1).reshape(-1) if arrays else np.zeros(0, np.float32)
+    data = array.array("f")
+    if arrays:
+        data.frombytes(np.ascontiguousarray(np.concatenate(arrays, axis=1)).reshape(-1).view(np.uint8).data)
+    msg.low_dim_data = data
     msg.image_keys = list(images)
-    frames: list[object] = []
-    for key, stack in images.items():
-        if stack.ndim != 4 or stack.shape[0] != n_steps:
-            raise ValueError(f"image '{key}' must have shape ({n_steps}, H, W, 3), got {stack.shape}")
-        frames.extend(rgb_to_image_msg(stack[t], stamps[t], frame_id=key) for t in range(n_steps))
-    msg.images = frames
+    stacks = [np.asarray(v) for v in images.values()]
+    for key, stack in zip(images, stacks, strict=True):
+        if stack.ndim != 4 or stack.shape[0] != n_steps or stack.shape[3] != 3 or stack.dtype != np.uint8:
+            raise ValueError(f"image '{key}' must be uint8 ({n_steps}, H, W, 3), got {stack.dtype} {stack.shape}")
+    msg.image_heights = [int(v.shape[1]) for v in stacks]
+    msg.image_widths = [int(v.shape[2]) for v in stacks]
+    pixels = array.array("B")
+    for stack in stacks:
+        pixels.frombytes(np.ascontiguousarray(stack).data)  # one copy per key
+    msg.image_data = pixels
     return msg
 
 
@@ -151,32 +164,43 @@ def window_arrays_from_msg(
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Message → (stamps_ns (T,) int64, low_dim {key: (T, D) float32}, images {key: (T, H, W, 3) uint8}).
 
+    On the latency path: images are views of the message's pixel buffer (no copy), low-dim values copies.
+
     Raises:
-        ValueError: sizes that do not add up, or images that are not rgb8 of one size per key.
+        ValueError: sizes that do not add up.
     """
     stamps = np.array([time_to_ns(t) for t in msg.stamps], dtype=np.int64)
     n_steps = len(stamps)
     if n_steps < 1:
         raise ValueError("observation window has no stamps")
-    if np.any(np.diff(stamps) <= 0):
+    if n_steps > 1 and np.any(stamps[1:] <= stamps[:-1]):
         raise ValueError("observation window stamps must increase")
     sizes = [int(s) for s in msg.low_dim_sizes]
     if len(sizes) != len(msg.low_dim_keys):
         raise ValueError(f"{len(msg.low_dim_keys)} low_dim_keys but {len(sizes)} low_dim_sizes")
-    data = np.asarray(msg.low_dim_data, dtype=np.float32)
-    if data.size != n_steps * sum(sizes):
-        raise ValueError(f"low_dim_data has {data.size} values, expected {n_steps} x {sum(sizes)}")
-    rows = data.reshape(n_steps, sum(sizes)) if sizes else data.reshape(n_steps, 0)
-    bounds = np.cumsum([0, *sizes])
-    low_dim = {k: rows[:, bounds[i] : bounds[i + 1]].copy() for i, k in enumerate(msg.low_dim_keys)}
-    if len(msg.images) != n_steps * len(msg.image_keys):
-        raise ValueError(f"{len(msg.images)} images, expected {n_steps} x {len(msg.image_keys)} keys")
-    images = {}
-    for k, key in enumerate(msg.image_keys):
-        frames = [rgb_from_image_msg(msg.images[k * n_steps + t]) for t in range(n_steps)]
-        if len({f.shape for f in frames}) != 1:
-            raise ValueError(f"image '{key}' frames differ in size: {[f.shape for f in frames]}")
-        images[key] = np.stack(frames)
+    data = np.frombuffer(msg.low_dim_data, dtype=np.float32) if len(msg.low_dim_data) else np.zeros(0, np.float32)
+    total = sum(sizes)
+    if data.size != n_steps * total:
+        raise ValueError(f"low_dim_data has {data.size} values, expected {n_steps} x {total}")
+    rows = data.reshape(n_steps, total)
+    low_dim, start = {}, 0
+    for key, size in zip(msg.low_dim_keys, sizes, strict=True):
+        low_dim[key] = rows[:, start : start + size].copy()
+        start += size
+    keys, heights, widths = list(msg.image_keys), list(msg.image_heights), list(msg.image_widths)
+    if not len(keys) == len(heights) == len(widths):
+        raise ValueError(f"{len(keys)} image_keys but {len(heights)} image_heights and {len(widths)} image_widths")
+    image_sizes = [n_steps * h * w * 3 for h, w in zip(heights, widths, strict=True)]
+    if len(msg.image_data) != sum(image_sizes):
+        raise ValueError(
+            f"image_data has {len(msg.image_data)} bytes, expected {sum(image_sizes)} "
+            f"({n_steps} frames of {[f'{h}x{w}' for h, w in zip(heights, widths, strict=True)]} rgb8)"
+        )
+    pixels = np.frombuffer(msg.image_data, dtype=np.uint8) if len(msg.image_data) else np.zeros(0, np.uint8)
+    images, start = {}, 0
+    for key, h, w, size in zip(keys, heights, widths, image_sizes, strict=True):
+        images[key] = pixels[start : start + size].reshape(n_steps, h, w, 3)  # a view: it keeps the buffer alive
+        start += size
     return stamps, low_dim, images
 
 

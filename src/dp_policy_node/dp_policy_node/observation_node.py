@@ -26,7 +26,7 @@ from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from dp_policy_node.conversions import joint_positions_from_msg, pose_from_msg, time_to_ns, window_to_msg
 from dp_policy_node.observation_config import CameraStream, ObservationNodeConfig
 from dp_policy_node.streams import declare_streams
-from dp_ros_common.node_main import run_node
+from dp_ros_common.node_main import LATENCY_EXECUTOR, run_node
 from dp_ros_common.params import Param, declare_all
 
 PARAMS = [
@@ -127,7 +127,7 @@ class ObservationNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    run_node(ObservationNode, "observation_node", args)
+    run_node(ObservationNode, "observation_node", args, executor=LATENCY_EXECUTOR)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from dp_msgs.msg import ObservationWindow as ObservationWindowMsg
 from dp_policy_node.chunk_producer import ChunkProducer, ChunkProducerConfig
 from dp_policy_node.conversions import chunk_to_msg, status_diagnostics, window_arrays_from_msg
 from dp_policy_node.inference_worker import InferenceWorker
-from dp_ros_common.node_main import run_node
+from dp_ros_common.node_main import LATENCY_EXECUTOR, run_node
 from dp_ros_common.params import Param, declare_all
 
 PARAMS = [
@@ -183,7 +183,7 @@ def _stop_worker(node: PolicyNode) -> None:
 
 
 def main(args: list[str] | None = None) -> None:
-    run_node(PolicyNode, "policy_node", args, on_exit=_stop_worker)
+    run_node(PolicyNode, "policy_node", args, on_exit=_stop_worker, executor=LATENCY_EXECUTOR)
 
 
 if __name__ == "__main__":

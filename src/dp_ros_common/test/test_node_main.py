@@ -1,11 +1,14 @@
 """dp_ros_common.node_main.run_node in real processes: config errors, one-shot exit codes, shutdown hooks."""
 
+import select
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
+
+from dp_ros_common.node_main import EXECUTOR_ENV, executor_kind
 
 pytestmark = pytest.mark.ros
 
@@ -15,6 +18,7 @@ from rclpy.node import Node
 from dp_ros_common.node_main import run_node
 
 mode = sys.argv[1]
+executor = sys.argv[2] if len(sys.argv) > 2 else "single"
 
 class Probe(Node):
     def __init__(self):
@@ -23,10 +27,11 @@ class Probe(Node):
             raise ValueError("rate_hz must be > 0, got -1")
         self.ticks = 0
         self.create_timer(0.01, self._tick)
-        print("ready", flush=True)
 
     def _tick(self):
         self.ticks += 1
+        if self.ticks == 3:
+            print("ready", flush=True)  # the executor runs the node's callbacks
 
 run_node(
     Probe,
@@ -34,12 +39,21 @@ run_node(
     exit_code=(lambda n: 3 if n.ticks >= 5 else None) if mode == "oneshot" else None,
     on_exit=lambda n: print("on_exit", flush=True),
     release=lambda n: print("release", flush=True),
+    executor=executor,
 )
 """
 
 
-def _run(mode: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", SCRIPT, mode], capture_output=True, text=True, timeout=60, check=False)
+def _run(mode: str, executor: str = "single") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT, mode, executor], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def _readline(proc: subprocess.Popen, timeout_s: float) -> str:
+    """The child's next stdout line, or "" after ``timeout_s`` (a hung child fails the test, not CI)."""
+    ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
+    return proc.stdout.readline().strip() if ready else ""  # type: ignore[union-attr]
 
 
 def test_a_configuration_error_exits_2_with_the_reason() -> None:
@@ -49,18 +63,20 @@ def test_a_configuration_error_exits_2_with_the_reason() -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_a_one_shot_node_exits_with_its_code_after_both_hooks() -> None:
-    proc = _run("oneshot")
+@pytest.mark.parametrize("executor", ["single", "events"])
+def test_a_one_shot_node_exits_with_its_code_after_both_hooks(executor: str) -> None:
+    proc = _run("oneshot", executor)
     assert proc.returncode == 3, proc.stderr
     assert proc.stdout.split() == ["ready", "on_exit", "release"]
 
 
-def test_sigint_shuts_down_and_release_still_runs() -> None:
+@pytest.mark.parametrize("executor", ["single", "events"])
+def test_sigint_shuts_down_and_release_still_runs(executor: str) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, "spin"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", SCRIPT, "spin", executor], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        assert proc.stdout.readline().strip() == "ready"
+        assert _readline(proc, 30.0) == "ready", "no timer callback ran"
         time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
@@ -71,3 +87,41 @@ def test_sigint_shuts_down_and_release_still_runs() -> None:
     # on_exit runs only if the context is still up when the spin ends (that depends on where the
     # signal lands); release (closing files, a recorder's open bag) runs in every case, last
     assert out.split()[-1] == "release" and out.split() in (["release"], ["on_exit", "release"])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_the_events_executor_spins_callbacks_and_stops_on_a_signal(signum: int) -> None:
+    """The events executor's own spin() ran no callback with rclpy 7.1.5: ``ready`` needs three timer ticks."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, "spin", "events"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert _readline(proc, 30.0) == "ready", "no timer callback ran"
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert out.split()[-1] == "release"
+
+
+def test_executor_kind_env_override_and_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(EXECUTOR_ENV, raising=False)
+    assert executor_kind("events") == "events"  # this rclpy has it (Jazzy >= 7.1.4)
+    assert executor_kind("single") == "single"
+    assert executor_kind("events", threads=2) == "multi"  # threads win: the events executor has one
+    monkeypatch.setenv(EXECUTOR_ENV, "single")
+    assert executor_kind("events") == "single"
+    monkeypatch.setenv(EXECUTOR_ENV, "events")
+    assert executor_kind("single") == "events"
+    monkeypatch.setenv(EXECUTOR_ENV, "multi")
+    with pytest.raises(ValueError, match="DP_EXECUTOR must be 'single' or 'events', got 'multi'"):
+        executor_kind("single")
+
+
+def test_a_bad_executor_setting_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(EXECUTOR_ENV, "fast")
+    proc = _run("spin")
+    assert proc.returncode == 2, proc.stderr
+    assert "invalid configuration: DP_EXECUTOR must be 'single' or 'events', got 'fast'" in proc.stderr + proc.stdout

@@ -43,3 +43,11 @@ def test_rgb8_image_round_trip_and_refusals() -> None:
     msg.encoding = "bgr8"
     with pytest.raises(ValueError, match="rgb8"):
         rgb_from_image_msg(msg)
+
+
+def test_image_round_trip_and_padding():
+    img = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    np.testing.assert_array_equal(rgb_from_image_msg(rgb_to_image_msg(img, 5)), img)
+    msg = rgb_to_image_msg(img, 5)
+    msg.step, msg.data = 12, bytes(np.pad(img.reshape(2, 9), ((0, 0), (0, 3))).tobytes())  # padded rows
+    np.testing.assert_array_equal(rgb_from_image_msg(msg), img)
