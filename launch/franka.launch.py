@@ -11,9 +11,10 @@ controller hears it) and reports per chunk on dp/shadow/report. Every node of ou
 block of the robot profile. When the profile's executor sets ``gripper_topic``, also
 gripper_bridge_node; with ``ready_pose:=true`` ready_pose_node (MoveIt).
 
-Refused before anything starts (dp_policy_node.launch_graph): ``controller:=joint_position`` on the
-real arm below 1 kHz, ``controller:=cartesian`` or a gripper_topic without ``load_gripper:=true``,
-gripper actions without a gripper_topic or the reverse, camera blocks of the wrong model.
+Refused before anything starts (dp_policy_node.launch_controllers and launch_graph):
+``controller:=joint_position`` on the real arm below 1 kHz, ``controller:=cartesian`` or a
+gripper_topic without ``load_gripper:=true``, gripper actions without a gripper_topic or the
+reverse, camera blocks of the wrong model.
 """
 
 import tempfile
@@ -26,7 +27,10 @@ from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
-from dp_policy_node import launch_graph as g
+from dp_policy_node import launch_actions as actions
+from dp_policy_node import launch_controllers as controllers
+from dp_policy_node import launch_graph as graph
+from dp_policy_node import launch_profiles as profiles
 from dp_ros_common.launch_substitutions import AliasFreeParamsFile
 from launch import LaunchDescription
 
@@ -40,28 +44,30 @@ def _profile_nodes(context):
     """The checks, then what depends on the profile's contents: cameras, gripper bridge, ready pose."""
     arg = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENT_NAMES}
     profile, controllers_yaml, controller = arg["robot_profile"], arg["controllers_yaml"], arg["controller"]
-    if controller not in g.CONTROLLERS:
-        raise ValueError(f"controller:={controller} is not one of {sorted(g.CONTROLLERS)}")
-    fake, load_gripper = g.truthy(arg["use_fake_hardware"]), g.truthy(arg["load_gripper"])
-    blocks = g.load_profile(profile)
-    g.check_streaming_rate(controller, fake, blocks)
-    g.check_cartesian_end_effector(controller, load_gripper, controllers_yaml)
-    processes = g.gripper_bridge_processes(profile, blocks, load_gripper=load_gripper)
-    cameras = g.camera_processes(profile, blocks)  # checks every camera block
-    if g.truthy(arg["cameras"]):
+    if controller not in controllers.CONTROLLERS:
+        raise ValueError(f"controller:={controller} is not one of {sorted(controllers.CONTROLLERS)}")
+    fake, load_gripper = actions.truthy(arg["use_fake_hardware"]), actions.truthy(arg["load_gripper"])
+    blocks = profiles.load_profile(profile)
+    controllers.check_streaming_rate(controller, fake, blocks)
+    controllers.check_cartesian_end_effector(controller, load_gripper, controllers_yaml)
+    processes = graph.gripper_bridge_processes(profile, blocks, load_gripper=load_gripper)
+    cameras = graph.camera_processes(profile, blocks)  # checks every camera block
+    if actions.truthy(arg["cameras"]):
         processes += cameras
-    if g.truthy(arg["ready_pose"]):
+    if actions.truthy(arg["ready_pose"]):
         moveit_dir = tempfile.mkdtemp(prefix="dp_ros2_moveit_")
-        moveit_file = g.write_moveit_params(arg["robot_ip"], arg["arm_id"], fake, load_gripper, blocks, moveit_dir)
-        processes.append(g.ready_pose_process(profile, controller, moveit_params_file=str(moveit_file)))
-        processes += g.controller_spawners(controller, ready_pose=True)[1:]  # fr3_arm_controller, inactive
-    notes = [LogInfo(msg=g.FAKE_HARDWARE_NOTE)] if fake else []
-    return notes + [g.launch_node(p) for p in processes]
+        moveit_file = actions.write_moveit_params(
+            arg["robot_ip"], arg["arm_id"], fake, load_gripper, blocks, moveit_dir
+        )
+        processes.append(graph.ready_pose_process(profile, controller, moveit_params_file=str(moveit_file)))
+        processes += graph.controller_spawners(controller, ready_pose=True)[1:]  # fr3_arm_controller, inactive
+    notes = [LogInfo(msg=actions.FAKE_HARDWARE_NOTE)] if fake else []
+    return notes + [actions.launch_node(p) for p in processes]
 
 
 def _policy_node(context):
     arg = {name: LaunchConfiguration(name).perform(context) for name in ("robot_profile", "checkpoint", "autostart")}
-    return g.policy_node_actions(arg["robot_profile"], False, arg["checkpoint"], g.truthy(arg["autostart"]))
+    return actions.policy_node_actions(arg["robot_profile"], False, arg["checkpoint"], actions.truthy(arg["autostart"]))
 
 
 ARGUMENTS = [

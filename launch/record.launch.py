@@ -29,7 +29,11 @@ from launch.substitutions import EqualsSubstitution, LaunchConfiguration, PathJo
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-from dp_policy_node import launch_graph as g
+from dp_policy_node import launch_actions as actions
+from dp_policy_node import launch_controllers as controllers
+from dp_policy_node import launch_graph as graph
+from dp_policy_node import launch_profiles as profiles
+from dp_policy_node import launch_record as record
 from dp_ros_common.params_file import resolve as resolve_params_file
 from launch import LaunchDescription
 
@@ -46,12 +50,12 @@ def _profile_nodes(context):
     mode, profile = arg["mode"], arg["robot_profile"]
     if mode not in ("robot", "sim"):
         raise ValueError(f"mode:={mode} is not robot or sim")
-    sim, expert = mode == "sim", g.truthy(arg["expert"])
+    sim, expert = mode == "sim", actions.truthy(arg["expert"])
     share = FindPackageShare("dp_policy_node").perform(context)
-    profile = profile or f"{share}/{g.SIM_PROFILE if sim else g.ROBOT_PROFILE}"
-    g.teleop_device_processes(arg["teleop_device"])  # validates the argument in every mode
+    profile = profile or f"{share}/{profiles.SIM_PROFILE if sim else profiles.ROBOT_PROFILE}"
+    record.teleop_device_processes(arg["teleop_device"])  # validates the argument in every mode
     # validates expert/servo combinations; the recorder, with output_dir:= when given
-    *_, recorder = g.record_processes(profile, "mujoco" if sim else "", expert, sim, arg["servo_twist_topic"])
+    *_, recorder = record.record_processes(profile, "mujoco" if sim else "", expert, sim, arg["servo_twist_topic"])
     if arg["output_dir"]:
         recorder = dataclasses.replace(recorder, overrides={**recorder.overrides, "output_dir": arg["output_dir"]})
     processes = [recorder]
@@ -59,12 +63,14 @@ def _profile_nodes(context):
     notes = [SetLaunchConfiguration("profile", resolve_params_file(profile))]
     if not sim:
         if not arg["servo_twist_topic"]:  # MoveIt Servo drives its own controller
-            g.check_cartesian_end_effector("cartesian", g.truthy(arg["load_gripper"]), arg["controllers_yaml"])
-        if g.truthy(arg["cameras"]):
-            processes += g.camera_processes(profile, g.load_profile(profile))
-        if g.truthy(arg["use_fake_hardware"]):
-            notes.append(LogInfo(msg=g.FAKE_HARDWARE_NOTE))
-    return notes + [g.launch_node(p) for p in processes]
+            controllers.check_cartesian_end_effector(
+                "cartesian", actions.truthy(arg["load_gripper"]), arg["controllers_yaml"]
+            )
+        if actions.truthy(arg["cameras"]):
+            processes += graph.camera_processes(profile, profiles.load_profile(profile))
+        if actions.truthy(arg["use_fake_hardware"]):
+            notes.append(LogInfo(msg=actions.FAKE_HARDWARE_NOTE))
+    return notes + [actions.launch_node(p) for p in processes]
 
 
 ARGUMENTS = [

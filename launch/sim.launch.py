@@ -19,7 +19,10 @@ from launch_ros.actions import Node, SetRemap
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
-from dp_policy_node import launch_graph as g
+from dp_policy_node import launch_actions as actions
+from dp_policy_node import launch_controllers as controllers
+from dp_policy_node import launch_graph as graph
+from dp_policy_node import launch_profiles as profiles
 from dp_ros_common.launch_substitutions import AliasFreeParamsFile
 from launch import LaunchDescription
 
@@ -33,20 +36,23 @@ def _profile_nodes(context):
     """The checks, then what depends on the profile's contents (the gripper bridge, mujoco only)."""
     arg = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENT_NAMES}
     simulator, controller, profile = arg["simulator"], arg["controller"], arg["robot_profile"]
-    if simulator not in g.SIMULATORS:
-        raise ValueError(f"simulator:={simulator} is not one of {g.SIMULATORS}")
-    if controller not in g.CONTROLLERS:
-        raise ValueError(f"controller:={controller} is not one of {sorted(g.CONTROLLERS)}")
+    if simulator not in graph.SIMULATORS:
+        raise ValueError(f"simulator:={simulator} is not one of {graph.SIMULATORS}")
+    if controller not in controllers.CONTROLLERS:
+        raise ValueError(f"controller:={controller} is not one of {sorted(controllers.CONTROLLERS)}")
     if simulator == "gazebo":  # the Gazebo URDF has no Hand
-        g.check_cartesian_end_effector(controller, False, arg["controllers_yaml"])
+        controllers.check_cartesian_end_effector(controller, False, arg["controllers_yaml"])
         return []
     # dp_sim's FR3 twin serves franka_gripper's actions
-    return [g.launch_node(p) for p in g.gripper_bridge_processes(profile, g.load_profile(profile), use_sim_time=True)]
+    return [
+        actions.launch_node(p)
+        for p in graph.gripper_bridge_processes(profile, profiles.load_profile(profile), use_sim_time=True)
+    ]
 
 
 def _policy_node(context):
     arg = {name: LaunchConfiguration(name).perform(context) for name in ("robot_profile", "checkpoint", "autostart")}
-    return g.policy_node_actions(arg["robot_profile"], True, arg["checkpoint"], g.truthy(arg["autostart"]))
+    return actions.policy_node_actions(arg["robot_profile"], True, arg["checkpoint"], actions.truthy(arg["autostart"]))
 
 
 ARGUMENTS = [

@@ -11,7 +11,6 @@ the next tick).
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
@@ -22,6 +21,9 @@ from sensor_msgs.msg import Joy
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
+from dp_policy_node import launch_graph as graph
+from dp_policy_node import launch_profiles as profiles
+from dp_policy_node import launch_record as record
 from dp_ros_common.params_file import resolve as resolve_params_file
 from dp_sim.lockstep import Lockstep
 
@@ -35,11 +37,6 @@ FAST_TWIN = {
     "physics_timestep_s": 0.002,
     "control_period_s": 0.01,
 }  # coarser ticks: CI time (trajectory/Cartesian only)
-
-
-def robot_graph():
-    """The launch files' graph table (dp_policy_node.launch_graph)."""
-    return importlib.import_module("dp_policy_node.launch_graph")
 
 
 def process_args(processes) -> list[str]:
@@ -57,7 +54,7 @@ def record_episode(bags: Path) -> Path:
     from dp_recorder.recorder_node import RecorderNode
     from dp_teleop.teleop_node import TeleopNode
 
-    processes = robot_graph().record_processes(str(PROFILE), simulator="", expert=False, use_sim_time=True)
+    processes = record.record_processes(str(PROFILE), simulator="", expert=False, use_sim_time=True)
     assert [p.name for p in processes] == ["teleop", "recorder"]
     args = [
         *QUIET,
@@ -159,17 +156,16 @@ def test_fr3_graph_record_convert_train_deploy_on_the_twin(tmp_path):
     checkpoint = resolve_checkpoint_dir(run)
 
     # 4. deploy: the launch file's processes for controller:=joint_trajectory on the robot (simulator "")
-    g = robot_graph()
-    processes = g.rollout_processes(
+    processes = graph.rollout_processes(
         str(PROFILE), "joint_trajectory", simulator="", use_sim_time=True, checkpoint=str(checkpoint)
     )
     assert [p.name for p in processes] == [e.name for e in GRAPH]
     executor_remaps = dict(next(p for p in processes if p.name == "chunk_executor_node").remappings)
     assert executor_remaps == {"/joint_trajectory_controller/joint_trajectory": "/fr3_arm_controller/joint_trajectory"}
-    deployed = g.load_profile(PROFILE)  # what the nodes read: the profile with deploy.yaml on top
-    for fqn, block in g.load_profile(TWIN / "deploy.yaml").items():
+    deployed = profiles.load_profile(PROFILE)  # what the nodes read: the profile with deploy.yaml on top
+    for fqn, block in profiles.load_profile(TWIN / "deploy.yaml").items():
         deployed[fqn] = {**deployed.get(fqn, {}), **block}
-    bridge_processes = g.gripper_bridge_processes(str(PROFILE), deployed, use_sim_time=True, load_gripper=True)
+    bridge_processes = graph.gripper_bridge_processes(str(PROFILE), deployed, use_sim_time=True, load_gripper=True)
     assert [p.name for p in bridge_processes] == ["gripper_bridge_node"]  # franka.launch.py starts it too
     processes += bridge_processes
     args = [

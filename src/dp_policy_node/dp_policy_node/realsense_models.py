@@ -1,6 +1,7 @@
 """RealSense models as realsense2_camera (realsense-ros 4.5x, ROS 2 Jazzy) configures and names them.
 
-Pure Python (no ROS): the launch graph (dp_policy_node.launch_graph) and the profile tests use it.
+Pure Python (no ROS): the launch graph (dp_policy_node.launch_graph), the profile reader
+(dp_policy_node.launch_profiles) and the profile tests use it.
 Upstream facts (realsenseai/realsense-ros, realsense2_camera): ``launch/rs_launch.py`` declares
 ``rgb_camera.color_profile`` ("color stream profile") and ``depth_module.color_profile`` ("Depth
 module color stream profile for d405"); ``src/rs_node_setup.cpp`` (startPublishers) names a

@@ -1,15 +1,14 @@
-"""Workspace facts for the bring-up tests: the repo root, the launch graph module, console scripts.
+"""Workspace facts for the bring-up tests: the repo root, launch files, profiles, our packages, console scripts.
 
-Not a test module (no ``test_`` prefix). ``robot_graph`` is ``dp_policy_node.launch_graph``, the
-table of what the launch files start.
+Not a test module (no ``test_`` prefix). The table of what the launch files start is
+``dp_policy_node.launch_graph`` (with ``launch_controllers``, ``launch_profiles``, ``launch_record``
+and ``launch_actions``); the tests import those modules directly.
 """
 
 from __future__ import annotations
 
 import ast
-import importlib
 from pathlib import Path
-from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[3]
 LAUNCH_DIR = REPO / "launch"
@@ -17,10 +16,6 @@ PROFILE_DIR = REPO / "config" / "robots"
 LAUNCH_FILES = sorted(LAUNCH_DIR.glob("*.launch.py"))
 CONTROLLERS_FILE = "fr3_ros2_controllers.yaml"
 PROFILES = sorted(p for p in PROFILE_DIR.glob("*.yaml") if p.name != CONTROLLERS_FILE)
-
-
-def robot_graph() -> ModuleType:
-    return importlib.import_module("dp_policy_node.launch_graph")
 
 
 def our_packages() -> dict[str, Path]:

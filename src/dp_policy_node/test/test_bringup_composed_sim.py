@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rclpy
-from bringup_workspace import REPO, robot_graph
+from bringup_workspace import REPO
 from lifecycle_msgs.msg import Transition
 from rclpy.context import Context
 from rclpy.exceptions import ParameterUninitializedException
@@ -42,6 +42,9 @@ from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from dp_msgs.msg import ActionChunk, ExecutorStatus, ObservationStatus, PolicyStatus
+from dp_policy_node import launch_controllers as controllers
+from dp_policy_node import launch_graph as graph
+from dp_policy_node import launch_profiles as profiles
 from dp_policy_node.bringup import autostart, create_nodes
 from dp_policy_node.graph import GRAPH
 from dp_policy_node.tiny_policy import make_tiny_checkpoint, tiny_spec
@@ -63,13 +66,13 @@ MOVED_RAD = 1e-3  # a joint position that changed by more than this has moved
 
 
 def profile_path() -> Path:
-    return REPO / robot_graph().SIM_PROFILE
+    return REPO / profiles.SIM_PROFILE
 
 
 @pytest.fixture(scope="module")
 def sim_checkpoint(tmp_path_factory) -> Path:
     """A tiny checkpoint trained on data shaped like the profile's observation and policy blocks."""
-    profile = robot_graph().load_profile(profile_path())
+    profile = profiles.load_profile(profile_path())
     obs, policy = profile["/observation_node"], profile["/policy_node"]
     cameras = {
         name: (int(obs[f"cameras.{name}.height"]), int(obs[f"cameras.{name}.width"])) for name in obs["camera_names"]
@@ -91,11 +94,12 @@ def sim_checkpoint(tmp_path_factory) -> Path:
 def launch_args(checkpoint: Path, controller: str) -> tuple[list[str], list]:
     """``--ros-args`` of sim.launch.py's processes in one context: the profile, then each process's
     overrides as ``-p <node>:<name>:=<value>`` (later wins, as launch_ros' ``parameters=[file, dict]``)."""
-    g = robot_graph()
     profile = str(profile_path())
     processes = [
-        *g.simulator_processes(profile, SIMULATOR),
-        *g.rollout_processes(profile, controller, simulator=SIMULATOR, use_sim_time=True, checkpoint=str(checkpoint)),
+        *graph.simulator_processes(profile, SIMULATOR),
+        *graph.rollout_processes(
+            profile, controller, simulator=SIMULATOR, use_sim_time=True, checkpoint=str(checkpoint)
+        ),
     ]
     args = ["--ros-args", "--params-file", resolve_params_file(profile)]  # as launch_entities (aliases)
     for p in processes:
@@ -140,9 +144,9 @@ class Probe:
 def test_composed_bringup_runs_the_sim_launch_graph(sim_checkpoint, controller):
     ros_args, processes = launch_args(sim_checkpoint, controller)
     graph_names = [e.name for e in GRAPH]
-    sim_spec = robot_graph().SIM_NODE
+    sim_spec = graph.SIM_NODE
     assert [p.name for p in processes] == [sim_spec.name, *graph_names]  # the launch file starts this graph
-    ctrl = robot_graph().CONTROLLERS[controller]
+    ctrl = controllers.CONTROLLERS[controller]
     command_topic, command_type = ctrl.executor_topic, COMMAND_TYPES[ctrl.message_type]
     trajectory = ctrl.output_mode == "trajectory"
 
@@ -163,7 +167,7 @@ def test_composed_bringup_runs_the_sim_launch_graph(sim_checkpoint, controller):
 
         # the parameters are the profile's plus the launch file's overrides
         assert [n.get_name() for n in nodes] == [p.name for p in processes]
-        profile = robot_graph().load_profile(profile_path())
+        profile = profiles.load_profile(profile_path())
         for node, proc in zip(nodes, processes):
             values = {**profile[f"/{proc.name}"], **proc.overrides}
             for name, value in values.items():

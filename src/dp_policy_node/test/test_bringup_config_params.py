@@ -14,7 +14,11 @@ import re
 from pathlib import Path
 
 import pytest
-from bringup_workspace import PROFILES, REPO, robot_graph
+from bringup_workspace import PROFILES, REPO
+
+from dp_policy_node import launch_graph as graph
+from dp_policy_node import launch_profiles as profiles
+from dp_policy_node import realsense_models
 
 PACKAGE_CONFIGS = sorted(p for p in (REPO / "src").glob("*/config/*.yaml") if "ros__parameters" in p.read_text())
 PARAM_FILES = [*PROFILES, *PACKAGE_CONFIGS]
@@ -43,8 +47,7 @@ AUTOMATIC = {"use_sim_time", "start_type_description_service"}  # declared by rc
 
 
 def _blocks() -> list[tuple[Path, str]]:
-    g = robot_graph()
-    return [(path, fqn) for path in PARAM_FILES for fqn in g.load_profile(path)]
+    return [(path, fqn) for path in PARAM_FILES for fqn in profiles.load_profile(path)]
 
 
 def test_there_are_param_files_with_blocks() -> None:
@@ -83,13 +86,12 @@ def _declared(spec, path: Path, tmp_path: Path) -> set[str]:
 @pytest.mark.ros
 @pytest.mark.parametrize(("path", "fqn"), _blocks(), ids=lambda v: v.name if isinstance(v, Path) else v)
 def test_block_matches_declared_parameters(path: Path, fqn: str, tmp_path: Path, monkeypatch) -> None:
-    g = robot_graph()
-    block = g.load_profile(path)[fqn]
-    if fqn.startswith(f"/{g.CAMERA_NAMESPACE}/"):
+    block = profiles.load_profile(path)[fqn]
+    if fqn.startswith(f"/{realsense_models.CAMERA_NAMESPACE}/"):
         unknown = set(block) - REALSENSE_PARAMS
         assert not unknown, f"{path.name} {fqn}: not realsense2_camera parameters we know: {sorted(unknown)}"
         return
-    specs = {s.name: s for s in g.all_node_specs()}
+    specs = {s.name: s for s in graph.all_node_specs()}
     name = fqn.lstrip("/")
     assert name in specs, f"{path.name}: block {fqn} is no node of ours ({sorted(specs)})"
     monkeypatch.chdir(tmp_path)  # nodes that create directories do it here

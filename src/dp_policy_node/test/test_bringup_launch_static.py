@@ -6,10 +6,10 @@ its package, executable, name, namespace, parameter overrides, remappings, argum
 conditions it runs under (``_is("controller", "cartesian")``, ``IfCondition(LaunchConfiguration
 ("rviz"))``, enclosing groups). Checked against the nodes' declared parameters (their blocks in
 the default robot profiles, which ``test_bringup_config_params`` compares with what each node
-declares) and against ``dp_policy_node.launch_graph`` (the table the composed bring-up and these
-tests evaluate): per ``controller:=`` the executor's output mode, topic remapping, ``shadow`` and
-spawned controller; per ``rviz:=true`` the preview node, ghost arm and RViz; per record mode the
-teleop remappings and input drivers. Arguments are declared with descriptions, every argument read
+declares) and against ``dp_policy_node.launch_graph``, ``launch_controllers`` and ``launch_record``
+(the tables the composed bring-up and these tests evaluate): per ``controller:=`` the executor's
+output mode, topic remapping, ``shadow`` and spawned controller; per ``rviz:=true`` the preview
+node, ghost arm and RViz; per record mode the teleop remappings and input drivers. Arguments are declared with descriptions, every argument read
 is declared and used, every package / file / executable named exists. A value the checks cannot
 read (not a literal) fails instead of being skipped; ``test_checks_see_a_wrong_launch_file`` shows
 that a wrong entry is caught.
@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bringup_workspace import LAUNCH_DIR, LAUNCH_FILES, PROFILES, REPO, console_scripts, our_packages, robot_graph
+from bringup_workspace import LAUNCH_DIR, LAUNCH_FILES, PROFILES, REPO, console_scripts, our_packages
+
+from dp_policy_node import launch_actions as actions
+from dp_policy_node import launch_controllers as controllers
+from dp_policy_node import launch_graph as graph
+from dp_policy_node import launch_profiles as profiles
+from dp_policy_node import launch_record as record
+from dp_policy_node import realsense_models
 
 # External packages the launch files use: {package: {launch files, share files or executables}}. Not in
 # this workspace (apt on a real Jazzy install); names checked against franka_ros2, franka_description,
@@ -273,19 +280,18 @@ def _reference_problems(tree: ast.Module) -> tuple[list[str], int]:
 
 
 def _profiles_for(file: str, node: NodeCall) -> list[str]:
-    g = robot_graph()
     conds = dict(node.conditions)
     if file == "franka.launch.py" or conds.get("mode") == "robot":
-        return [g.ROBOT_PROFILE]
+        return [profiles.ROBOT_PROFILE]
     if file == "sim.launch.py" or conds.get("mode") == "sim":
-        return [g.SIM_PROFILE]
-    return [g.ROBOT_PROFILE, g.SIM_PROFILE]
+        return [profiles.SIM_PROFILE]
+    return [profiles.ROBOT_PROFILE, profiles.SIM_PROFILE]
 
 
 def _parameter_problems(file: str, source: str) -> list[str]:
     """Each node of ours reads the profile first; its block exists in the default profile(s); every
     override is a parameter of that block (= declared by the node); use_sim_time as the file runs."""
-    g, problems = robot_graph(), []
+    problems = []
     launch = _read(file, source)
     for node in launch.ours():
         if node.files[:1] not in (
@@ -297,7 +303,7 @@ def _parameter_problems(file: str, source: str) -> list[str]:
         if node.overrides.get("use_sim_time", False) != expected_sim_time:
             problems.append(f"line {node.line}: {node.executable} use_sim_time is not {expected_sim_time}")
         for rel in _profiles_for(file, node):
-            block = g.load_profile(REPO / rel).get(node.fqn)
+            block = profiles.load_profile(REPO / rel).get(node.fqn)
             if block is None:
                 problems.append(f"{rel} has no block for {node.fqn} (line {node.line})")
                 continue
@@ -317,13 +323,13 @@ def test_nodes_of_ours_get_their_profile_block_and_declared_parameters(path: Pat
 def _executor_problems(file: str, source: str) -> list[str]:
     """Per controller:= one executor with the table's output mode, topic remapping and shadow flag,
     and one spawner of the table's controller."""
-    g, problems = robot_graph(), []
+    problems = []
     launch = _read(file, source)
     simulator = "" if file == "franka.launch.py" else "mujoco"
-    profile = str(REPO / (g.ROBOT_PROFILE if file == "franka.launch.py" else g.SIM_PROFILE))
-    for key, ctrl in g.CONTROLLERS.items():
+    profile = str(REPO / (profiles.ROBOT_PROFILE if file == "franka.launch.py" else profiles.SIM_PROFILE))
+    for key, ctrl in controllers.CONTROLLERS.items():
         (table,) = [
-            p for p in g.rollout_processes(profile, key, simulator=simulator) if p.name == "chunk_executor_node"
+            p for p in graph.rollout_processes(profile, key, simulator=simulator) if p.name == "chunk_executor_node"
         ]
         executors = launch.find("chunk_executor_node", controller=key)
         if len(executors) != 1:
@@ -344,7 +350,7 @@ def _executor_problems(file: str, source: str) -> list[str]:
         if file == "sim.launch.py" and not all("--param-file" in n.arguments for n in spawners):
             problems.append(f"controller:={key}: a Gazebo spawner without our --param-file")
         if file == "sim.launch.py":  # Gazebo: the remappings of the table come from SetRemap in its group
-            gazebo = next(p for p in g.rollout_processes(profile, key, simulator="gazebo") if p.name == table.name)
+            gazebo = next(p for p in graph.rollout_processes(profile, key, simulator="gazebo") if p.name == table.name)
             remaps = [r.remappings[0] for r in launch.remaps if ("simulator", "gazebo") in r.conditions]
             if not set(gazebo.remappings) <= set(remaps):
                 problems.append(f"gazebo controller:={key}: {gazebo.remappings} not among SetRemap {remaps}")
@@ -361,9 +367,9 @@ def _preview_problems(file: str, source: str) -> list[str]:
     """rviz:=true starts exactly the table's preview processes: plan_preview_node, the ghost
     robot_state_publisher (namespace, frame_prefix, joint_states remapping, a robot_description), its
     root transform and rviz2 with the installed config."""
-    g, problems = robot_graph(), []
+    problems = []
     launch = _read(file, source)
-    table = g.preview_processes(str(REPO / g.SIM_PROFILE), USE_SIM_TIME[file])
+    table = graph.preview_processes(str(REPO / profiles.SIM_PROFILE), USE_SIM_TIME[file])
     shown = [
         n for n in launch.nodes if ("rviz", "true") in n.conditions and ("simulator", "mujoco") not in n.conditions
     ]
@@ -459,7 +465,7 @@ def test_checks_see_a_wrong_launch_file() -> None:
         assert mutated, f"replacing {good} by {bad} went unnoticed"
 
 
-#: launch_graph functions that build processes or entities (a refusal must come before all of them).
+#: launch_graph / launch_record / launch_actions functions that build processes or entities (a refusal must come before all of them).
 BUILDERS = {
     "camera_processes",
     "gripper_bridge_processes",
@@ -494,9 +500,8 @@ def test_rollout_graph_is_the_composed_graph(controller: str, simulator: str) ->
     from dp_policy_node.executor_config import DEFAULT_TOPICS
     from dp_policy_node.graph import GRAPH
 
-    g = robot_graph()
-    profile = str(REPO / (g.SIM_PROFILE if simulator else g.ROBOT_PROFILE))
-    processes = g.rollout_processes(
+    profile = str(REPO / (profiles.SIM_PROFILE if simulator else profiles.ROBOT_PROFILE))
+    processes = graph.rollout_processes(
         profile, controller, simulator=simulator, use_sim_time=bool(simulator), checkpoint="/ckpt", shadow=True
     )
     policy = next(p for p in processes if p.lifecycle)
@@ -504,7 +509,7 @@ def test_rollout_graph_is_the_composed_graph(controller: str, simulator: str) ->
     assert [(p.name, p.executable, p.lifecycle) for p in processes] == [
         (e.name, e.executable, e.lifecycle) for e in GRAPH
     ]
-    ctrl = g.CONTROLLERS[controller]
+    ctrl = controllers.CONTROLLERS[controller]
     executor = next(p for p in processes if p.name == "chunk_executor_node")
     assert executor.overrides["output_mode"] == ctrl.output_mode and executor.overrides["shadow"] is True
     assert ctrl.executor_topic == DEFAULT_TOPICS[ctrl.output_mode]  # what the remapping rewrites
@@ -516,21 +521,21 @@ def test_rollout_graph_is_the_composed_graph(controller: str, simulator: str) ->
     assert executor.remappings == expected
     for process in [
         *processes,
-        *g.simulator_processes(profile, simulator or "none"),
-        *g.controller_spawners(controller, ready_pose=True),
-        *g.preview_processes(profile, bool(simulator)),
+        *graph.simulator_processes(profile, simulator or "none"),
+        *graph.controller_spawners(controller, ready_pose=True),
+        *graph.preview_processes(profile, bool(simulator)),
     ]:
-        _check_process(g, process)
+        _check_process(process)
 
 
-def _check_process(g, process) -> None:
+def _check_process(process) -> None:
     packages = our_packages()
     if process.package in packages:
         scripts = console_scripts(process.package)
         assert process.executable in scripts, (
             f"{process.package} has no console script '{process.executable}' (have {sorted(scripts)})"
         )
-        profile = g.load_profile(process.params_file)
+        profile = profiles.load_profile(process.params_file)
         assert process.fqn in profile, f"{Path(process.params_file).name} has no block for {process.fqn}"
         unknown = set(process.overrides) - set(profile[process.fqn]) - {"use_sim_time"}
         assert not unknown, f"overrides {sorted(unknown)} are not parameters of {process.fqn}"
@@ -540,17 +545,16 @@ def _check_process(g, process) -> None:
 
 
 def test_record_teleop_and_drivers_match_the_graph_table() -> None:
-    g = robot_graph()
     launch = _read("record.launch.py")
     (robot_teleop,) = launch.find("teleop_node", mode="robot")
     (sim_teleop,) = launch.find("teleop_node", mode="sim", expert="false")
-    assert robot_teleop.remappings == list(g.TELEOP_REMAPS_ROBOT)
-    assert sim_teleop.remappings == list(g.TELEOP_REMAPS_SIM)
+    assert robot_teleop.remappings == list(record.TELEOP_REMAPS_ROBOT)
+    assert sim_teleop.remappings == list(record.TELEOP_REMAPS_SIM)
     assert launch.find("expert_node", mode="sim", expert="true") and not launch.find("expert_node", mode="robot")
     assert launch.find("sim_node", mode="sim") and not launch.find("sim_node", mode="robot")
     (spawner,) = launch.find("spawner", mode="robot", servo_twist_topic="")
-    assert spawner.arguments[0] == g.CONTROLLERS["cartesian"].ros2_control_name
-    for device, process in g.TELEOP_DEVICES.items():
+    assert spawner.arguments[0] == controllers.CONTROLLERS["cartesian"].ros2_control_name
+    for device, process in record.TELEOP_DEVICES.items():
         nodes = launch.find(process.executable if process else "-", teleop_device=device, expert="false")
         if process is None:
             assert not nodes
@@ -561,26 +565,26 @@ def test_record_teleop_and_drivers_match_the_graph_table() -> None:
 
 
 def test_fake_hardware_warns_about_the_missing_robot_state_broadcaster() -> None:
-    g = robot_graph()
-    assert "franka_robot_state_broadcaster" in g.FAKE_HARDWARE_NOTE and "current_pose" in g.FAKE_HARDWARE_NOTE
+    assert (
+        "franka_robot_state_broadcaster" in actions.FAKE_HARDWARE_NOTE and "current_pose" in actions.FAKE_HARDWARE_NOTE
+    )
     for file in ("franka.launch.py", "record.launch.py"):
         fn = _function(_read(file).tree, "_profile_nodes")
         (log,) = _calls(fn, "LogInfo")
-        assert ast.unparse(_kw(log, "msg")) == "g.FAKE_HARDWARE_NOTE"
+        assert ast.unparse(_kw(log, "msg")) == "actions.FAKE_HARDWARE_NOTE"
         guarded = [n for n in ast.walk(fn) if isinstance(n, (ast.IfExp, ast.If)) and "fake" in ast.unparse(n.test)]
         assert any(log in ast.walk(n) for n in guarded), f"{file}: the note must be logged only with fake hardware"
 
 
 def test_policy_node_overrides_are_parameters_of_its_block() -> None:
-    """policy_node comes from launch_graph.policy_node_actions (a LifecycleNode with autostart events):
+    """policy_node comes from launch_actions.policy_node_actions (a LifecycleNode with autostart events):
     its override names are parameters of the profiles' policy_node block."""
-    g = robot_graph()
-    tree = ast.parse(Path(g.__file__).read_text())
+    tree = ast.parse(Path(actions.__file__).read_text())
     fn = _function(tree, "policy_node_actions")
     keys = {k.value for d in ast.walk(fn) if isinstance(d, ast.Dict) for k in d.keys if isinstance(k, ast.Constant)}
     assert keys == {"use_sim_time", "checkpoint_path"}
-    for rel in (g.ROBOT_PROFILE, g.SIM_PROFILE):
-        assert keys - {"use_sim_time"} <= set(g.load_profile(REPO / rel)["/policy_node"])
+    for rel in (profiles.ROBOT_PROFILE, profiles.SIM_PROFILE):
+        assert keys - {"use_sim_time"} <= set(profiles.load_profile(REPO / rel)["/policy_node"])
     for file in ("franka.launch.py", "sim.launch.py"):
         launch = _read(file)
         calls = _calls(_function(launch.tree, "_policy_node"), "policy_node_actions")
@@ -589,30 +593,29 @@ def test_policy_node_overrides_are_parameters_of_its_block() -> None:
 
 
 def test_robot_profile_cameras_and_ready_pose() -> None:
-    g = robot_graph()
-    profile_path = str(REPO / g.ROBOT_PROFILE)
-    profile = g.load_profile(profile_path)
-    cameras = g.camera_processes(profile_path, profile)
+    profile_path = str(REPO / profiles.ROBOT_PROFILE)
+    profile = profiles.load_profile(profile_path)
+    cameras = graph.camera_processes(profile_path, profile)
     assert [c.name for c in cameras] == ["front", "wrist"]
     observed = set(profile["/observation_node"]["camera_names"])
-    topics = g.camera_topics(profile)
+    topics = profiles.camera_topics(profile)
     # the D405 (wrist) streams colour from its depth module, as image_rect_raw; the D435 from rgb_camera
     assert topics["wrist"]["image"] == "/camera/wrist/color/image_rect_raw"
     assert topics["front"]["image"] == "/camera/front/color/image_raw"
     recorded = set(profile["/recorder"]["topics"])
     for camera in cameras:
         block = profile[camera.fqn]
-        model = g.camera_model(camera.name, block)
+        model = realsense_models.camera_model(camera.name, block)
         assert camera.name in observed
         assert profile["/observation_node"][f"cameras.{camera.name}.topic"] == topics[camera.name]["image"]
         width, height, fps = (int(v) for v in block[model.profile_param].split(","))
         assert width > 0 and height > 0 and fps > 0
         assert {topics[camera.name]["image"], topics[camera.name]["camera_info"]} <= recorded
         assert block.get("publish_tf", True)
-        _check_process(g, camera)
+        _check_process(camera)
     assert "/tf_static" in recorded
-    for controller in g.CONTROLLERS:
-        _check_process(g, g.ready_pose_process(profile_path, controller, moveit_params_file="/tmp/m.yaml"))
+    for controller in controllers.CONTROLLERS:
+        _check_process(graph.ready_pose_process(profile_path, controller, moveit_params_file="/tmp/m.yaml"))
 
 
 @pytest.mark.parametrize(
@@ -625,27 +628,25 @@ def test_robot_profile_cameras_and_ready_pose() -> None:
     ],
 )
 def test_camera_blocks_of_the_wrong_model_are_refused(device: str, block: dict, error: str) -> None:
-    g = robot_graph()
     profile = {"/camera/cam": {**({"device_type": device} if device else {}), **block}}
     with pytest.raises(ValueError, match=error):
-        g.camera_processes("p.yaml", profile)
+        graph.camera_processes("p.yaml", profile)
 
 
 def test_streaming_position_mode_is_refused_on_hardware_below_1khz() -> None:
-    g = robot_graph()
-    profile = g.load_profile(REPO / g.ROBOT_PROFILE)
+    profile = profiles.load_profile(REPO / profiles.ROBOT_PROFILE)
     # the FR3 default: trajectory mode (launch default and profile)
     franka_args = dict((a[0], a[1]) for a in _arguments(ast.parse((LAUNCH_DIR / "franka.launch.py").read_text())))
     assert franka_args["controller"] == "joint_trajectory"
     assert profile["/chunk_executor_node"]["output_mode"] == "trajectory"
     assert profile["/chunk_executor_node"]["control_rate_hz"] < 1000  # so joint_position must be refused
     with pytest.raises(ValueError, match="1000"):
-        g.check_streaming_rate("joint_position", False, profile)
-    g.check_streaming_rate("joint_position", True, profile)  # mock hardware: allowed
+        controllers.check_streaming_rate("joint_position", False, profile)
+    controllers.check_streaming_rate("joint_position", True, profile)  # mock hardware: allowed
     for controller in ("joint_trajectory", "cartesian"):
-        g.check_streaming_rate(controller, False, profile)
+        controllers.check_streaming_rate(controller, False, profile)
     fast = {**profile, "/chunk_executor_node": {**profile["/chunk_executor_node"], "control_rate_hz": 1000.0}}
-    g.check_streaming_rate("joint_position", False, fast)
+    controllers.check_streaming_rate("joint_position", False, fast)
     # franka.launch.py calls the check before it builds anything
     _assert_checked_on_the_launch_path("franka.launch.py", "check_streaming_rate", before_building=True)
 
@@ -655,13 +656,12 @@ def test_streaming_position_mode_is_refused_on_hardware_below_1khz() -> None:
     [("gamepad", ("joy", "joy_node")), ("spacemouse", ("spacenav", "spacenav_node")), ("none", None)],
 )
 def test_record_starts_the_teleop_input_driver(device: str, expected) -> None:
-    g = robot_graph()
-    processes = g.teleop_device_processes(device)
+    processes = record.teleop_device_processes(device)
     assert [(p.package, p.executable) for p in processes] == ([expected] if expected else [])
     for process in processes:
-        _check_process(g, process)
+        _check_process(process)
     with pytest.raises(ValueError, match="teleop_device"):
-        g.teleop_device_processes("wiimote")
+        record.teleop_device_processes("wiimote")
     # teleop listens where the drivers publish: test_teleop_subscribes_where_the_drivers_publish
     _assert_checked_on_the_launch_path("record.launch.py", "teleop_device_processes")
 
@@ -686,14 +686,15 @@ def test_teleop_subscribes_where_the_drivers_publish(ros_context) -> None:
 
 
 def test_ready_pose_gets_the_moveit_params_file_keyed_by_its_moveit_node() -> None:
-    g = robot_graph()
-    process = g.ready_pose_process(str(REPO / g.ROBOT_PROFILE), "joint_position", moveit_params_file="/x.yaml")
+    process = graph.ready_pose_process(
+        str(REPO / profiles.ROBOT_PROFILE), "joint_position", moveit_params_file="/x.yaml"
+    )
     assert process.overrides["moveit_params_file"] == "/x.yaml"
-    assert process.overrides["moveit_node_name"] == g.MOVEIT_NODE_NAME
+    assert process.overrides["moveit_node_name"] == graph.MOVEIT_NODE_NAME
     from dp_policy_node.ready_pose_node import PARAMS
 
     defaults = {p.name: p.default for p in PARAMS}
-    assert defaults["moveit_node_name"] == g.MOVEIT_NODE_NAME
+    assert defaults["moveit_node_name"] == graph.MOVEIT_NODE_NAME
     # no MoveItConfigsBuilder: franka_fr3_moveit_config has no URDF/SRDF for it
     assert "MoveItConfigsBuilder" not in (LAUNCH_DIR / "franka.launch.py").read_text()
     _assert_checked_on_the_launch_path("franka.launch.py", "write_moveit_params")
@@ -701,21 +702,19 @@ def test_ready_pose_gets_the_moveit_params_file_keyed_by_its_moveit_node() -> No
 
 @pytest.mark.parametrize("mode", ["robot", "sim", "expert"])
 def test_record_graph(mode: str) -> None:
-    g = robot_graph()
-    profile = str(REPO / (g.ROBOT_PROFILE if mode == "robot" else g.SIM_PROFILE))
+    profile = str(REPO / (profiles.ROBOT_PROFILE if mode == "robot" else profiles.SIM_PROFILE))
     simulator = "" if mode == "robot" else "mujoco"
-    processes = g.record_processes(profile, simulator, expert=mode == "expert", use_sim_time=mode != "robot")
+    processes = record.record_processes(profile, simulator, expert=mode == "expert", use_sim_time=mode != "robot")
     assert {p.name for p in processes} == {"recorder", "expert_node" if mode == "expert" else "teleop"}
     for process in processes:
-        _check_process(g, process)
+        _check_process(process)
     with pytest.raises(ValueError, match="mujoco"):
-        g.record_processes(profile, "", expert=True, use_sim_time=False)
+        record.record_processes(profile, "", expert=True, use_sim_time=False)
 
 
 def test_sim_profile_topics_match_the_simulator() -> None:
     """The sim profile's camera topics are the ones sim_node publishes (/camera/<name>/image_raw)."""
-    g = robot_graph()
-    profile = g.load_profile(REPO / g.SIM_PROFILE)
+    profile = profiles.load_profile(REPO / profiles.SIM_PROFILE)
     sim, obs = profile["/sim_node"], profile["/observation_node"]
     assert set(obs["camera_names"]) <= set(sim["cameras"])
     for name in obs["camera_names"]:
@@ -725,10 +724,9 @@ def test_sim_profile_topics_match_the_simulator() -> None:
 def test_controllers_file_defines_every_controller() -> None:
     import yaml
 
-    g = robot_graph()
-    document = yaml.safe_load((REPO / g.FR3_CONTROLLERS).read_text())["/**"]
+    document = yaml.safe_load((REPO / controllers.FR3_CONTROLLERS).read_text())["/**"]
     manager = document["controller_manager"]["ros__parameters"]
-    for ctrl in g.CONTROLLERS.values():
+    for ctrl in controllers.CONTROLLERS.values():
         assert "type" in manager[ctrl.ros2_control_name], ctrl.ros2_control_name
         params = document[ctrl.ros2_control_name]["ros__parameters"]
         assert params["type"] == manager[ctrl.ros2_control_name]["type"]
@@ -738,33 +736,38 @@ def test_controllers_file_defines_every_controller() -> None:
 
 
 def test_profiles_are_installed_paths() -> None:
-    g = robot_graph()
-    for rel in (g.ROBOT_PROFILE, g.SIM_PROFILE, g.FR3_CONTROLLERS):
+    for rel in (profiles.ROBOT_PROFILE, profiles.SIM_PROFILE, controllers.FR3_CONTROLLERS):
         assert (REPO / rel).is_file(), rel
     assert {p.name for p in PROFILES} >= {"fr3_realsense.yaml", "sim.yaml"}
     with pytest.raises(ValueError):
-        g.rollout_processes(str(REPO / g.SIM_PROFILE), "velocity")
-    assert g.truthy("True") and not g.truthy("0")
+        graph.rollout_processes(str(REPO / profiles.SIM_PROFILE), "velocity")
+    assert actions.truthy("True") and not actions.truthy("0")
     with pytest.raises(ValueError):
-        g.truthy("maybe")
+        actions.truthy("maybe")
 
 
-def _with_twin_deploy(g) -> dict:
+def _with_twin_deploy() -> dict:
     """The robot profile with config/fr3_twin/deploy.yaml on top (a policy that commands the fingers)."""
-    profile = g.load_profile(REPO / g.ROBOT_PROFILE)
-    for fqn, block in g.load_profile(REPO / "config" / "fr3_twin" / "deploy.yaml").items():
+    profile = profiles.load_profile(REPO / profiles.ROBOT_PROFILE)
+    for fqn, block in profiles.load_profile(REPO / "config" / "fr3_twin" / "deploy.yaml").items():
         profile[fqn] = {**profile.get(fqn, {}), **block}
     return profile
 
 
 def test_gripper_bridge_starts_only_with_a_gripper_topic() -> None:
-    g = robot_graph()
-    path = str(REPO / g.ROBOT_PROFILE)
-    profile = g.load_profile(path)
-    assert profile["/chunk_executor_node"]["gripper_topic"] == "" and g.gripper_bridge_processes(path, profile) == []
-    assert g.gripper_bridge_processes(str(REPO / g.SIM_PROFILE), g.load_profile(REPO / g.SIM_PROFILE)) == []
-    fingers = _with_twin_deploy(g)
-    (bridge,) = g.gripper_bridge_processes(path, fingers, load_gripper=True)
+    path = str(REPO / profiles.ROBOT_PROFILE)
+    profile = profiles.load_profile(path)
+    assert (
+        profile["/chunk_executor_node"]["gripper_topic"] == "" and graph.gripper_bridge_processes(path, profile) == []
+    )
+    assert (
+        graph.gripper_bridge_processes(
+            str(REPO / profiles.SIM_PROFILE), profiles.load_profile(REPO / profiles.SIM_PROFILE)
+        )
+        == []
+    )
+    fingers = _with_twin_deploy()
+    (bridge,) = graph.gripper_bridge_processes(path, fingers, load_gripper=True)
     assert (bridge.package, bridge.executable, bridge.name) == (
         "dp_policy_node",
         "gripper_bridge_node",
@@ -773,14 +776,14 @@ def test_gripper_bridge_starts_only_with_a_gripper_topic() -> None:
     assert (
         bridge.overrides["command_topic"] == fingers["/chunk_executor_node"]["gripper_topic"] == "/dp/gripper_command"
     )
-    _check_process(g, bridge)  # the profile's gripper_bridge_node block declares what the launch overrides
+    _check_process(bridge)  # the profile's gripper_bridge_node block declares what the launch overrides
     with pytest.raises(ValueError, match="load_gripper"):
-        g.gripper_bridge_processes(path, fingers, load_gripper=False)
+        graph.gripper_bridge_processes(path, fingers, load_gripper=False)
     executor = fingers["/chunk_executor_node"]
     with pytest.raises(ValueError, match="gripper_topic is empty"):  # finger values would go to fr3_arm_controller
-        g.gripper_bridge_processes(path, {"/chunk_executor_node": {**executor, "gripper_topic": ""}})
+        graph.gripper_bridge_processes(path, {"/chunk_executor_node": {**executor, "gripper_topic": ""}})
     with pytest.raises(ValueError, match="no action"):  # the executor would publish empty arrays
-        g.gripper_bridge_processes(
+        graph.gripper_bridge_processes(
             path, {"/chunk_executor_node": {**profile["/chunk_executor_node"], "gripper_topic": "/dp/gripper_command"}}
         )
     for name in ("franka.launch.py", "sim.launch.py"):
@@ -792,20 +795,19 @@ def test_cartesian_end_effector_is_the_hand_tcp(tmp_path: Path) -> None:
     which franka_description's URDF has only with the Hand (load_gripper:=true)."""
     import yaml
 
-    g = robot_graph()
-    controllers = REPO / g.FR3_CONTROLLERS
-    params = yaml.safe_load(controllers.read_text())["/**"]["cartesian_motion_controller"]["ros__parameters"]
-    assert params["end_effector_link"] == g.HAND_TCP_LINK == "fr3_hand_tcp"
-    g.check_cartesian_end_effector("cartesian", True, controllers)
+    controllers_yaml = REPO / controllers.FR3_CONTROLLERS
+    params = yaml.safe_load(controllers_yaml.read_text())["/**"]["cartesian_motion_controller"]["ros__parameters"]
+    assert params["end_effector_link"] == controllers.HAND_TCP_LINK == "fr3_hand_tcp"
+    controllers.check_cartesian_end_effector("cartesian", True, controllers_yaml)
     with pytest.raises(ValueError, match="load_gripper"):
-        g.check_cartesian_end_effector("cartesian", False, controllers)
+        controllers.check_cartesian_end_effector("cartesian", False, controllers_yaml)
     for controller in ("joint_trajectory", "joint_position"):
-        g.check_cartesian_end_effector(controller, False, controllers)
+        controllers.check_cartesian_end_effector(controller, False, controllers_yaml)
     no_hand = tmp_path / "no_hand.yaml"  # an arm without the Hand: the flange
     no_hand.write_text(
-        controllers.read_text().replace("end_effector_link: fr3_hand_tcp", "end_effector_link: fr3_link8")
+        controllers_yaml.read_text().replace("end_effector_link: fr3_hand_tcp", "end_effector_link: fr3_link8")
     )
-    g.check_cartesian_end_effector("cartesian", False, no_hand)
+    controllers.check_cartesian_end_effector("cartesian", False, no_hand)
     for name in ("franka.launch.py", "record.launch.py", "sim.launch.py"):
         _assert_checked_on_the_launch_path(name, "check_cartesian_end_effector")
     record_args = dict((a[0], a[1]) for a in _arguments(ast.parse((LAUNCH_DIR / "record.launch.py").read_text())))
@@ -813,16 +815,19 @@ def test_cartesian_end_effector_is_the_hand_tcp(tmp_path: Path) -> None:
 
 
 def test_teleop_on_the_robot_reads_current_pose_and_can_feed_moveit_servo() -> None:
-    g = robot_graph()
-    profile = str(REPO / g.ROBOT_PROFILE)
-    teleop, _ = g.record_processes(profile, "", expert=False, use_sim_time=False)
+    profile = str(REPO / profiles.ROBOT_PROFILE)
+    teleop, _ = record.record_processes(profile, "", expert=False, use_sim_time=False)
     assert dict(teleop.remappings)["current_pose"] == "/franka_robot_state_broadcaster/current_pose"
     assert "servo_twist_topic" not in teleop.overrides  # the profile's "" = off
-    teleop, _ = g.record_processes(profile, "", expert=False, use_sim_time=False, servo_twist_topic=g.SERVO_TWIST_TOPIC)
+    teleop, _ = record.record_processes(
+        profile, "", expert=False, use_sim_time=False, servo_twist_topic=record.SERVO_TWIST_TOPIC
+    )
     assert teleop.overrides["servo_twist_topic"] == "/servo_node/delta_twist_cmds"
-    _check_process(g, teleop)
+    _check_process(teleop)
     with pytest.raises(ValueError, match="teleop"):
-        g.record_processes(str(REPO / g.SIM_PROFILE), "mujoco", expert=True, use_sim_time=True, servo_twist_topic="/s")
+        record.record_processes(
+            str(REPO / profiles.SIM_PROFILE), "mujoco", expert=True, use_sim_time=True, servo_twist_topic="/s"
+        )
     record_args = dict((a[0], a[1]) for a in _arguments(ast.parse((LAUNCH_DIR / "record.launch.py").read_text())))
     assert record_args["servo_twist_topic"] == ""  # off by default
     # current_pose best effort: test_teleop_subscribes_where_the_drivers_publish

@@ -241,13 +241,16 @@ def test_launch_builder_runs_xacro_and_writes_the_file_moveitpy_loads(
     tmp_path: Path, monkeypatch, fake: bool, gripper: bool
 ) -> None:
     pytest.importorskip("xacro", reason="xacro (requirements/python.txt) is not installed")
-    from bringup_workspace import REPO, robot_graph
+    from bringup_workspace import REPO
 
-    g = robot_graph()
+    from dp_policy_node import launch_actions as actions
+    from dp_policy_node import launch_graph as graph
+    from dp_policy_node import launch_profiles as profiles
+
     monkeypatch.setenv("AMENT_PREFIX_PATH", f"{_franka_prefix(tmp_path)}:{os.environ.get('AMENT_PREFIX_PATH', '')}")
-    profile = g.load_profile(REPO / g.ROBOT_PROFILE)
-    path = g.write_moveit_params("172.16.0.2", "fr3", fake, gripper, profile, tmp_path / "out")
-    params = mp.check_params_file(path, g.MOVEIT_NODE_NAME)  # keyed by the node MoveItPy is created as
+    profile = profiles.load_profile(REPO / profiles.ROBOT_PROFILE)
+    path = actions.write_moveit_params("172.16.0.2", "fr3", fake, gripper, profile, tmp_path / "out")
+    params = mp.check_params_file(path, graph.MOVEIT_NODE_NAME)  # keyed by the node MoveItPy is created as
     urdf, srdf = params["robot_description"], params["robot_description_semantic"]
     assert '<link name="fr3_link8"/>' in urdf and ("fr3_hand_tcp" in urdf) == gripper
     assert ("mock_components/GenericSystem" in urdf) == fake
