@@ -13,7 +13,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+from std_msgs.msg import Float64MultiArray, Header, MultiArrayDimension
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from dp_core.control.action_chunk import ActionChunkData, chunk_from_flat
@@ -42,22 +42,25 @@ def chunk_from_msg(msg: ActionChunk) -> ActionChunkData:
 
 
 def chunk_to_msg(chunk: ActionChunkData) -> ActionChunk:
-    """ActionChunkData → dp_msgs/ActionChunk (the chunk was validated when it was built)."""
-    msg = ActionChunk()
-    msg.header.stamp = ns_to_time(chunk.stamp_ns)
-    msg.header.frame_id = chunk.frame_id
-    msg.start = ns_to_time(chunk.start_ns)
-    msg.dt = float(chunk.dt_s)
-    msg.action_names = list(chunk.action_names)
-    msg.horizon = chunk.horizon
-    msg.action_dim = chunk.action_dim
-    msg.execute_steps = chunk.execute_steps
+    """ActionChunkData → dp_msgs/ActionChunk (the chunk was validated when it was built).
+
+    Fields go to the constructor (no default header/times built and then replaced: this runs once
+    per chunk on the latency path), the actions as bytes (array.array(ndarray) converts one by one).
+    """
     data = array.array("f")
     data.frombytes(np.ascontiguousarray(chunk.actions, dtype=np.float32).reshape(-1).view(np.uint8).data)
-    msg.data = data  # from bytes: array.array(ndarray) would convert element by element
-    msg.sequence = chunk.sequence
-    msg.policy_id = chunk.policy_id
-    return msg
+    return ActionChunk(
+        header=Header(stamp=ns_to_time(chunk.stamp_ns), frame_id=chunk.frame_id),
+        start=ns_to_time(chunk.start_ns),
+        dt=float(chunk.dt_s),
+        action_names=list(chunk.action_names),
+        horizon=chunk.horizon,
+        action_dim=chunk.action_dim,
+        execute_steps=chunk.execute_steps,
+        data=data,
+        sequence=chunk.sequence,
+        policy_id=chunk.policy_id,
+    )
 
 
 # --- robot state --------------------------------------------------------------------------

@@ -64,7 +64,7 @@ class ActionChunkData:
             dt_s=self.dt_s,
             execute_steps=self.execute_steps,
         )
-        if not np.all(np.isfinite(actions)):
+        if not np.isfinite(actions).all():
             bad = np.argwhere(~np.isfinite(actions))[0]
             raise ChunkValidationError(
                 f"actions contain non-finite values (first at step {bad[0]}, "

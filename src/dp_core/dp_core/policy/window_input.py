@@ -82,7 +82,7 @@ def checked_arrays(spec: PolicySpec, observation: Any) -> dict[str, np.ndarray]:
                 raise ValueError(
                     f"low-dim '{key.name}': expected shape {(n_obs, key.shape[0])} (T, D), got {value.shape}"
                 )
-            if not np.all(np.isfinite(value)):
+            if not np.isfinite(value).all():
                 raise ValueError(f"low-dim '{key.name}' contains non-finite values: {value.tolist()}")
             arrays[key.name] = np.ascontiguousarray(value, dtype=np.float32)
     return arrays
