@@ -178,12 +178,13 @@ class PolicyNode(LifecycleNode):
 
 
 def _stop_worker(node: PolicyNode) -> None:
+    """Before the node is destroyed, even after a signal shut the context down (``release``, not ``on_exit``)."""
     if node.worker is not None:
         node.worker.stop(timeout_s=5.0)
 
 
 def main(args: list[str] | None = None) -> None:
-    run_node(PolicyNode, "policy_node", args, on_exit=_stop_worker, executor=LATENCY_EXECUTOR)
+    run_node(PolicyNode, "policy_node", args, release=_stop_worker, executor=LATENCY_EXECUTOR)
 
 
 if __name__ == "__main__":
