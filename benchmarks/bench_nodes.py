@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """ROS overhead of the policy path, over real rclpy/DDS, composed and as separate processes.
 
-Per chunk: overhead = (chunk published by the policy node) - (arrival of the last sample the
-window needs at the observation node) - (that chunk's own inference time, ``predict``). Both
-times are the nodes' clocks (system time, shared by the processes on one machine); "arrival" is
-the node's receipt of the message (its subscription callback), for the window's latest-received
-sample among all the frames it holds. Sensors (two synthetic 240x320 rgb8 cameras + 200 Hz joint
-states) and the chunk probe run in this process; the nodes run in child processes:
-``composed`` (observation + policy node on one executor, dp_bringup's default) or ``separate`` (one
-process each, on the executor of the nodes' own ``main``); ``DP_EXECUTOR`` overrides both. Cameras run slower than one inference so no window waits for
-the model (queueing is not ROS overhead). The chunk executor is measured by bench_executor.py.
+Per chunk: overhead = (chunk published by the policy node) - (arrival of the sample that completed
+the window at the observation node) - (that chunk's own inference time, ``predict``). Both times
+are the nodes' clocks (system time, shared by the processes on one machine); "arrival" is the
+node's receipt of the message (the start of its subscription callback: DDS delivery and the take
+of that sample come before it; ``ros_overhead_from_sample_stamp_ms`` adds them, from the sample's
+header stamp, which the synthetic sensors set at publication). Sensors (two synthetic 240x320 rgb8
+cameras + ``--joint-rate-hz`` joint states, 200 by default; the FR3 streams 1000) and the chunk
+probe run in this process; the nodes run in child processes: ``composed`` (observation + policy
+node on one executor, dp_bringup's default; dp_bringup also hosts the chunk executor, not here) or
+``separate`` (one process each, on the executor of the nodes' own ``main``); ``DP_EXECUTOR=single``
+puts both on the SingleThreadedExecutor. Cameras run slower than one inference so no window waits
+for the model (queueing is not ROS overhead). The chunk executor is measured by bench_executor.py.
 
 The last line of output is one JSON object (``--json`` prints only that line).
 """
@@ -67,11 +70,11 @@ def instrument(obs: object | None, policy: object | None, marks: dict[int, dict[
         add, publish = obs.trigger.add, obs._publish  # type: ignore[attr-defined]
         released: set[int] = set()  # windows returned by add (not by the timer's poll)
 
-        trigger: list[tuple[str, int]] = [("", 0)]
+        trigger: list[tuple[str, int, int]] = [("", 0, 0)]
 
         def _add(stream, stamp_ns, value, now_ns):  # now_ns: the node's clock at the callback's start
             receipts.setdefault((stream, int(stamp_ns)), int(now_ns))
-            trigger[0] = (stream, int(now_ns))
+            trigger[0] = (stream, int(now_ns), int(stamp_ns))
             window = add(stream, stamp_ns, value, now_ns)
             if window is not None:
                 released.add(int(window.stamps_ns[-1]))
@@ -81,11 +84,13 @@ def instrument(obs: object | None, policy: object | None, marks: dict[int, dict[
             publish(window)
             key = int(window.stamps_ns[-1])
             mark(key, "window_published", obs)
-            frames = [receipts[(n, int(s))] for n, st in window.sample_stamps_ns.items() for s in st]
-            marks[key]["last_frame_arrival"] = max(frames)  # the latest-received frame the window holds
+            held = [(receipts[(n, int(t))], int(t)) for n, st in window.sample_stamps_ns.items() for t in st]
+            marks[key]["last_frame_arrival"] = max(held)[0]  # the latest-received frame the window holds
             # the sample whose arrival completed it; released by the timer: its latest-received frame
             by_sample = key in released
-            marks[key]["arrival"] = trigger[0][1] if by_sample else max(frames)
+            marks[key]["arrival"] = trigger[0][1] if by_sample else max(held)[0]
+            # that sample's header stamp: the sensors stamp at publication, so this adds its DDS delivery
+            marks[key]["completing_stamp"] = trigger[0][2] if by_sample else max(held)[1]
             marks[key]["completed_by_" + (trigger[0][0] if by_sample else "timer")] = 1
             released.discard(key)
 
@@ -190,7 +195,7 @@ def run_child(nodes: list[str], checkpoint: Path, out: Path) -> None:
     instrument(obs, None, marks)
     print("READY " + json.dumps(info), flush=True)
     try:
-        while not stop.is_set():
+        while not stop.is_set() and rclpy.ok():
             executor.spin_once(timeout_sec=0.05)
     finally:
         if policy is not None and policy.worker is not None:
@@ -216,7 +221,7 @@ def start_child(nodes: list[str], checkpoint: Path, out: Path) -> tuple[subproce
     raise RuntimeError(f"child {nodes} exited ({proc.wait()}) before it was ready")
 
 
-def bench_mode(mode: str, checkpoint: Path, work: Path, n_chunks: int, log) -> dict:
+def bench_mode(mode: str, checkpoint: Path, work: Path, n_chunks: int, joint_rate_hz: float, log) -> dict:
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
@@ -234,7 +239,7 @@ def bench_mode(mode: str, checkpoint: Path, work: Path, n_chunks: int, log) -> d
             children.append(proc)
             info |= child_info
         camera_hz = min(10.0, 1000.0 / (2.5 * info["inference_ms"]))  # a frame pair arrives only when the model is idle
-        log(f"{mode}: cameras at {camera_hz:.1f} Hz (2 x 240x320 rgb8), joint states 200 Hz")
+        log(f"{mode}: cameras at {camera_hz:.1f} Hz (2 x 240x320 rgb8), joint states {joint_rate_hz:g} Hz")
         ctx = Context()
         rclpy.init(context=ctx, domain_id=int(os.environ["ROS_DOMAIN_ID"]))
         probe = Node("bench_probe", context=ctx)
@@ -253,7 +258,7 @@ def bench_mode(mode: str, checkpoint: Path, work: Path, n_chunks: int, log) -> d
         spinner.start()
         time.sleep(2.0)  # discovery between the processes
         cams = [SyntheticCamera(f"/bench/{c}", "rgb8", 240, 320, rate_hz=camera_hz) for c in CAMERAS]
-        sensors = SyntheticSensors(probe, cams, JOINTS, joint_rate_hz=200.0, seed=0).start()
+        sensors = SyntheticSensors(probe, cams, JOINTS, joint_rate_hz=joint_rate_hz, seed=0).start()
         finished = done.wait(timeout=60.0 + n_chunks * 3.0 / camera_hz)
         sensors.stop()
         executor.shutdown(timeout_sec=5.0)
@@ -263,7 +268,11 @@ def bench_mode(mode: str, checkpoint: Path, work: Path, n_chunks: int, log) -> d
         for proc in children:
             proc.send_signal(signal.SIGTERM)
         for proc in children:
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
     if not finished:
         raise RuntimeError(f"{mode}: only {count[0]} chunks arrived")
     marks: dict[str, dict[str, float]] = {}
@@ -284,6 +293,9 @@ def bench_mode(mode: str, checkpoint: Path, work: Path, n_chunks: int, log) -> d
     }
     return {
         "ros_overhead_ms": percentiles(overhead),
+        "ros_overhead_from_sample_stamp_ms": percentiles(
+            [(m["chunk_published"] - m["completing_stamp"]) / 1e6 - m["inference_ms"] for _, m in chunks]
+        ),
         "ros_overhead_from_last_frame_ms": percentiles(
             [(m["chunk_published"] - m["last_frame_arrival"]) / 1e6 - m["inference_ms"] for _, m in chunks]
         ),
@@ -291,6 +303,7 @@ def bench_mode(mode: str, checkpoint: Path, work: Path, n_chunks: int, log) -> d
         "arrival_to_chunk_ms": percentiles([(m["chunk_published"] - m["arrival"]) / 1e6 for _, m in chunks]),
         "inference_ms": percentiles([m["inference_ms"] for _, m in chunks]),
         "camera_rate_hz": round(camera_hz, 2),
+        "joint_rate_hz": joint_rate_hz,
         "executor": info["executor"],
         "stages_ms": stages,
     }
@@ -301,6 +314,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     parser.add_argument("--chunks", type=int, default=30, help="chunks measured per mode (default 30)")
     parser.add_argument("--modes", default="composed,separate", help="composed, separate or both (default)")
+    parser.add_argument(
+        "--joint-rate-hz", type=float, default=200.0, help="/joint_states rate (default 200; the FR3 streams 1000)"
+    )
     parser.add_argument("--checkpoint", type=Path, help="tiny checkpoint run dir to reuse (missing: trained there)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -322,7 +338,7 @@ def main() -> None:
             checkpoint = make_tiny_checkpoint(checkpoint.parent if checkpoint else work / "policy", spec, steps=2)
         result: dict = {"cameras": "2 x 240x320 rgb8 -> 96x96", "cpu_count": os.cpu_count()}
         for mode in args.modes.split(","):
-            result[mode] = bench_mode(mode, checkpoint, work, args.chunks, log)
+            result[mode] = bench_mode(mode, checkpoint, work, args.chunks, args.joint_rate_hz, log)
     print(json.dumps(result))
 
 

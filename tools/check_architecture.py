@@ -8,7 +8,8 @@ Checks (stdlib only, no import of the packages):
   files) is named in a backticked span of docs/architecture.md (dp_sim's may instead be named in
   src/dp_sim/README.md): its stem (``chunk_program`` or ``chunk_program.py``) as a whole word, and for
   a module in a subpackage with the subpackage (``policy/chunk_program.py``), since stems such as
-  ``cli`` or ``images`` recur in several places;
+  ``cli`` or ``images`` recur in several places, and a top-level module whose stem another
+  package's top level also has with its package (``dp_ros_common/images.py``);
 - every backticked ``name.py`` (or glob such as ``launch/*.launch.py``) in those documents exists
   somewhere in the repository.
 """
@@ -42,20 +43,36 @@ def backticked(text: str) -> list[str]:
     return re.findall(r"`([^`]+)`", re.sub(r"```.*?```", "", text, flags=re.DOTALL))
 
 
-def mention(module: Path, src: Path) -> tuple[str, re.Pattern[str]]:
-    """How a module must be written (``stem`` or ``sub/stem``) and the pattern that finds it."""
+def mention(module: Path, src: Path, shared: set[str]) -> tuple[str, re.Pattern[str]]:
+    """How a module must be written (``stem``, ``sub/stem``, or ``pkg/stem`` when another package has a
+    top-level module of that stem) and the pattern that finds it (``pkg.stem`` also counts)."""
     parts = module.relative_to(src).with_suffix("").parts  # (pkg, pkg, [sub, ...], stem)
     inner = parts[2:] if len(parts) > 2 and parts[1] == parts[0] else parts[1:]
+    if len(inner) == 1 and inner[0] in shared:
+        name = f"{parts[0]}/{inner[0]}"
+        return name, re.compile(rf"(?<![\w/.]){re.escape(parts[0])}[/.]{re.escape(inner[0])}(?!\w)")
     name = "/".join(inner[-2:])
     return name, re.compile(rf"(?<![\w/]){re.escape(name)}(?!\w)")
+
+
+def shared_top_level_stems(modules: list[Path], src: Path) -> set[str]:
+    """Stems of package top-level modules that exist in more than one package (e.g. two ``images.py``)."""
+    seen: dict[str, set[str]] = {}
+    for module in modules:
+        parts = module.relative_to(src).parts
+        if len(parts) == 3 and parts[0] == parts[1]:  # src/<pkg>/<pkg>/<stem>.py
+            seen.setdefault(Path(parts[2]).stem, set()).add(parts[0])
+    return {stem for stem, packages in seen.items() if len(packages) > 1}
 
 
 def unnamed_modules(src: Path, docs: dict[str, list[str]]) -> list[str]:
     """Problems for modules that no document names."""
     problems = []
-    for module in package_modules(src):
+    modules = package_modules(src)
+    shared = shared_top_level_stems(modules, src)
+    for module in modules:
         package = module.relative_to(src).parts[0]
-        name, pattern = mention(module, src)
+        name, pattern = mention(module, src, shared)
         places = [ARCHITECTURE] + ([PACKAGE_READMES[package]] if package in PACKAGE_READMES else [])
         if not any(pattern.search(span) for place in places for span in docs[str(place)]):
             where = " or ".join(str(p.relative_to(ROOT)) for p in places)

@@ -133,6 +133,7 @@ def window_to_msg(
     n_steps = len(stamps)
     if n_steps < 1:
         raise ValueError("an observation window needs at least one stamp")
+    _check_unique_keys(list(low_dim), list(images))
     msg = ObservationWindowMsg()
     times = [ns_to_time(t) for t in stamps]
     msg.header.stamp = times[-1]
@@ -178,6 +179,7 @@ def window_arrays_from_msg(
         raise ValueError("observation window has no stamps")
     if n_steps > 1 and np.any(stamps[1:] <= stamps[:-1]):
         raise ValueError("observation window stamps must increase")
+    _check_unique_keys(list(msg.low_dim_keys), list(msg.image_keys))
     sizes = [int(s) for s in msg.low_dim_sizes]
     if len(sizes) != len(msg.low_dim_keys):
         raise ValueError(f"{len(msg.low_dim_keys)} low_dim_keys but {len(sizes)} low_dim_sizes")
@@ -205,6 +207,14 @@ def window_arrays_from_msg(
         images[key] = pixels[start : start + size].reshape(n_steps, h, w, 3)  # a view: it keeps the buffer alive
         start += size
     return stamps, low_dim, images
+
+
+def _check_unique_keys(low_dim_keys: list[str], image_keys: list[str]) -> None:
+    """A key named twice would silently keep one of its values: refuse it."""
+    keys = low_dim_keys + image_keys
+    if len(set(keys)) != len(keys):
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        raise ValueError(f"observation window keys must be unique, {repeated} repeated")
 
 
 # --- commands -----------------------------------------------------------------------------

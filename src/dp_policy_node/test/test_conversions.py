@@ -114,6 +114,12 @@ def test_bad_windows_are_rejected():
     msg.image_widths = []
     with pytest.raises(ValueError, match="1 image_keys but 1 image_heights and 0 image_widths"):
         window_arrays_from_msg(msg)
+    with pytest.raises(ValueError, match=r"keys must be unique, \['cam'\] repeated"):
+        window_to_msg([1, 2], {"cam": np.zeros((2, 3), np.float32)}, {"cam": np.zeros((2, 4, 4, 3), np.uint8)})
+    msg = window_to_msg([1, 2], {"q": np.zeros((2, 3), np.float32)}, {})
+    msg.low_dim_keys, msg.low_dim_sizes = ["q", "q"], [2, 1]
+    with pytest.raises(ValueError, match=r"keys must be unique, \['q'\] repeated"):
+        window_arrays_from_msg(msg)
 
 
 def test_joint_state_and_pose_round_trips():

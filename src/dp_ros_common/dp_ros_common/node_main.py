@@ -8,11 +8,16 @@ Executors: ``single`` (rclpy's SingleThreadedExecutor), ``multi`` (``threads`` >
 (``rclpy.experimental.EventsExecutor``, in Jazzy's rclpy since 7.1.4: its wait and dispatch run in
 C++ without the GIL, so the Python wait-set rebuild of the other executors, about 0.2 ms a
 callback and a GIL holder that delays a woken worker thread, is gone; ``benchmarks/bench_nodes.py``
-measures it). The observation and the policy node ask for ``events``; ``DP_EXECUTOR=single`` in
-the environment overrides that (a way out should the experimental executor misbehave), and an rclpy
-without it falls back to ``single`` with a log line. What it lacks, and why the other nodes keep
-``single``: guard conditions (it raises), its own SIGINT/SIGTERM handling (it shuts the context
-down, so never with ``own_sigint``), async service callbacks before rclpy 7.1.11.
+measures it). The observation and the policy node ask for ``events``; an rclpy without it falls
+back to ``single`` with a log line. ``DP_EXECUTOR=single`` in the environment puts every node on
+``single`` (the way back should the experimental executor misbehave); it never moves a node onto
+``events``. What ``events`` lacks, and why the other nodes keep ``single``: guard conditions (it
+raises), async service callbacks before rclpy 7.1.11, and in newer rclpy it installs its own
+SIGINT/SIGTERM handling (upstream ``events_executor.cpp``: an asio signal_set that shuts the
+context down), so never with ``own_sigint`` (the chunk executor's stop ramp on Ctrl-C). Its
+``spin()`` ran no callback and ignored shutdown with rclpy 7.1.5 (a core at 100 %), so it is only
+ever driven by ``spin_once`` here (``run_nodes``). On a signal, ``on_exit`` is skipped under
+``events`` (the context is already down); ``release`` always runs.
 """
 
 from __future__ import annotations
@@ -34,23 +39,27 @@ EXECUTOR_ENV = "DP_EXECUTOR"
 LATENCY_EXECUTOR = "events"  # what the observation and the policy node ask for
 
 
-def executor_kind(requested: str = "single", threads: int = 1) -> str:
-    """The executor a node gets: "multi" when ``threads`` > 1, else ``DP_EXECUTOR`` if set, else ``requested``.
-
-    "events" falls back to "single" when this rclpy has no EventsExecutor.
-    """
+def executor_kind(requested: str = "single", threads: int = 1, own_sigint: bool = False) -> str:
+    """The executor a node gets: "multi" when ``threads`` > 1; "single" with ``own_sigint`` or
+    ``DP_EXECUTOR=single``; else ``requested`` ("events" falls back to "single" without it)."""
     if threads > 1:
         return "multi"
-    kind = os.environ.get(EXECUTOR_ENV, "").strip() or requested
-    if kind not in ("single", "events"):
-        raise ValueError(f"{EXECUTOR_ENV} must be 'single' or 'events', got '{kind}'")
-    if kind == "events" and _events_executor() is None:
+    override = os.environ.get(EXECUTOR_ENV, "").strip()
+    if override not in ("", "single", "events"):
+        raise ValueError(f"{EXECUTOR_ENV} must be 'single' or 'events', got '{override}'")
+    if requested not in ("single", "events"):
+        raise ValueError(f"executor must be 'single' or 'events', got '{requested}'")
+    if own_sigint or override == "single" or requested == "single":
         return "single"
-    return kind
+    return "events" if _events_executor() is not None else "single"
 
 
 def make_executor(kind: str, threads: int = 1, context: Context | None = None) -> Executor:
-    """An executor of ``kind`` (see ``executor_kind``) on ``context`` (default: the global one)."""
+    """An executor of ``kind`` (see ``executor_kind``) on ``context`` (default: the global one).
+
+    Never call ``spin()`` on an "events" one: with rclpy 7.1.5 it ran no callback and could not be
+    stopped (see the module docstring); drive it with ``spin_once`` (``run_nodes`` does).
+    """
     if kind == "events":
         events = _events_executor()
         if events is not None:
@@ -118,8 +127,8 @@ def run_nodes(
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO if own_sigint else SignalHandlerOptions.ALL)
     nodes: list[N] = []
     code: int | None = None
-    try:  # the EventsExecutor handles SIGINT itself (shuts the context down): not with own_sigint
-        kind = executor_kind("single" if own_sigint else executor, threads)
+    try:
+        kind = executor_kind(executor, threads, own_sigint)
     except ValueError as exc:
         rclpy.logging.get_logger(name).fatal(f"invalid configuration: {exc}")
         rclpy.try_shutdown()

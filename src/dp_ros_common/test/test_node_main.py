@@ -111,10 +111,13 @@ def test_executor_kind_env_override_and_refusals(monkeypatch: pytest.MonkeyPatch
     assert executor_kind("events") == "events"  # this rclpy has it (Jazzy >= 7.1.4)
     assert executor_kind("single") == "single"
     assert executor_kind("events", threads=2) == "multi"  # threads win: the events executor has one
-    monkeypatch.setenv(EXECUTOR_ENV, "single")
+    assert executor_kind("events", own_sigint=True) == "single"  # its own signal handling in newer rclpy
+    monkeypatch.setenv(EXECUTOR_ENV, "single")  # the way back, for every node
     assert executor_kind("events") == "single"
-    monkeypatch.setenv(EXECUTOR_ENV, "events")
-    assert executor_kind("single") == "events"
+    monkeypatch.setenv(EXECUTOR_ENV, "events")  # never moves a node onto the experimental executor
+    assert executor_kind("single") == "single"
+    assert executor_kind("events", own_sigint=True) == "single"  # the chunk executor stays single
+    assert executor_kind("events") == "events"
     monkeypatch.setenv(EXECUTOR_ENV, "multi")
     with pytest.raises(ValueError, match="DP_EXECUTOR must be 'single' or 'events', got 'multi'"):
         executor_kind("single")
