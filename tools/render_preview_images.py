@@ -3,7 +3,7 @@
     . tools/env.sh && python tools/render_preview_images.py   # writes docs/images/plan_preview.png, shadow_report.png
 
 Both come from dp_sim's FR3 twin composed in lockstep with chunk_executor_node and plan_preview_node
-(as test_node_plan_preview_shadow.py runs them): what is drawn is what dp/preview/* and dp/shadow/*
+(the pose graph is dp_demo.preview_graph, which test_node_plan_preview_shadow.py checks): what is drawn is what dp/preview/* and dp/shadow/*
 carried, as matplotlib draws it instead of RViz.
 
 1. Pose mode: chunk 1 (along +x) is superseded after 0.5 s by chunk 2 (along +y); the picture is the
@@ -31,16 +31,16 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from dp_core.control.action_chunk import ActionChunkData
 from dp_core.control.plan_preview import STATE_COLORS, STATE_NAMES
+from dp_demo.preview_graph import POSE_NAMES, add_pose_preview
 from dp_msgs.msg import ActionChunk, PolicyStatus, ShadowReport
 from dp_policy_node.chunk_executor_node import ChunkExecutorNode
 from dp_policy_node.conversions import chunk_to_msg
-from dp_policy_node.plan_preview_node import PlanPreviewNode
 from dp_sim import fr3
 from dp_sim.interfaces import FRANKA
 from dp_sim.lockstep import Lockstep
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "images"
-POSE = ["x", "y", "z", "qx", "qy", "qz", "qw"]
+POSE = list(POSE_NAMES)
 JOINTS = list(fr3.JOINT_NAMES)
 
 
@@ -59,23 +59,7 @@ def send(ls: Lockstep, node: Node, pub, seq: int, names: list[str], actions: np.
 
 def preview_picture(path: Path) -> None:
     with Lockstep() as ls:
-        ls.add_sim(interface="franka", physics_timestep_s=0.001, control_period_s=0.001)
-        ls.add(
-            ChunkExecutorNode,
-            action_names=POSE,
-            output_mode="pose",
-            command_topic=FRANKA.cartesian,
-            control_rate_hz=100.0,
-            frame_id="fr3_link0",
-            measured_pose_topic=FRANKA.ee_pose,
-            **{
-                "cartesian_limits.box_min": [0.2, -0.5, 0.05],
-                "cartesian_limits.box_max": [0.8, 0.5, 0.8],
-                "cartesian_limits.max_linear_speed": 0.1,
-                "cartesian_limits.max_linear_acceleration": 0.5,
-            },
-        )
-        ls.add(PlanPreviewNode, frame_id="fr3_link0")
+        add_pose_preview(ls)
         node = ls.add(Node, "picture_probe")
         poses: list[PoseStamped] = []
         markers: list[MarkerArray] = []

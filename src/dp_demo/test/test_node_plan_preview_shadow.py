@@ -30,6 +30,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from dp_core.control.action_chunk import ActionChunkData
 from dp_core.control.plan_preview import DISCARDED, EXECUTED, STATE_COLORS
+from dp_demo.preview_graph import POSE_NAMES, add_pose_preview
 from dp_msgs.msg import ActionChunk, ExecutorStatus, PolicyStatus, ShadowReport
 from dp_policy_node.chunk_executor_node import ChunkExecutorNode
 from dp_policy_node.conversions import chunk_to_msg
@@ -41,7 +42,7 @@ from dp_sim.lockstep import Lockstep  # noqa: E402
 
 pytestmark = pytest.mark.ros
 JOINTS = list(fr3.JOINT_NAMES)
-POSE = ["x", "y", "z", "qx", "qy", "qz", "qw"]
+POSE = list(POSE_NAMES)
 SUMMARY = re.compile(r"chunk (\d+): executed (\d+), pending (\d+), discarded (\d+)")
 
 
@@ -194,23 +195,7 @@ def test_shadow_mode_reports_what_it_would_have_done_and_the_preview_shows_it(mo
 
 def test_preview_path_and_markers_in_pose_mode_while_the_arm_moves():
     with Lockstep() as ls:
-        ls.add_sim(interface="franka", physics_timestep_s=0.001, control_period_s=0.001)
-        executor = ls.add(
-            ChunkExecutorNode,
-            action_names=POSE,
-            output_mode="pose",
-            command_topic=FRANKA.cartesian,
-            control_rate_hz=100.0,
-            frame_id="fr3_link0",
-            measured_pose_topic=FRANKA.ee_pose,
-            **{
-                "cartesian_limits.box_min": [0.2, -0.5, 0.05],
-                "cartesian_limits.box_max": [0.8, 0.5, 0.8],
-                "cartesian_limits.max_linear_speed": 0.1,
-                "cartesian_limits.max_linear_acceleration": 0.5,
-            },
-        )
-        ls.add(PlanPreviewNode, frame_id="fr3_link0")
+        executor = add_pose_preview(ls)
         probe = Probe(ls)
         p = probe.got["pose"][-1].pose
         start = np.array([p.position.x, p.position.y, p.position.z, *(getattr(p.orientation, a) for a in "xyzw")])
